@@ -1,0 +1,1 @@
+"""Sources: one module per backend, each the only importer of its library."""
