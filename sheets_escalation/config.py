@@ -1,0 +1,274 @@
+"""The local configuration file: notification allowlist, SMTP settings, state directory.
+
+The workbook is edited by many people, so anything that decides *where* messages go or
+holds a secret lives here, on the machine that runs the tool, never in the sheet.
+
+Location: ``$SHEETS_ESCALATION_CONFIG``, else ``$XDG_CONFIG_HOME/sheets-escalation/config.toml``,
+else ``~/.config/sheets-escalation/config.toml``. A missing file means defaults: an empty
+allowlist (nothing is sent; every target is reported as refused).
+
+Example::
+
+    [notify]
+    allow = ["ops@example.com", "*@example.com",
+             "https://hooks.slack.com/services/T000/*",
+             "webhook:https://hooks.example.com/*"]
+    timeout = 10                  # seconds, for Slack and webhook posts
+
+    [smtp]
+    host = "smtp.example.com"
+    port = 587
+    starttls = true
+    username = "alerts@example.com"
+    password_env = "SMTP_PASSWORD"   # or: password = "..." (then chmod 600 the file)
+    from = "Support escalations <alerts@example.com>"
+    cafile = ""                      # extra CA bundle for a private mail server
+    timeout = 30
+
+    [state]
+    dir = "~/.local/state/sheets-escalation"   # the notification journal lives here
+
+Environment overrides (highest precedence): ``SHEETS_ESCALATION_SMTP_HOST``, ``_PORT``,
+``_USER``, ``_PASSWORD``, ``_FROM``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sheets_escalation.errors import ConfigError, Located
+
+APP = "sheets-escalation"
+CONFIG_ENV = "SHEETS_ESCALATION_CONFIG"
+ENV_PREFIX = "SHEETS_ESCALATION_SMTP_"
+
+_KNOWN_KEYS: dict[str, frozenset[str]] = {
+    "notify": frozenset({"allow", "timeout"}),
+    "smtp": frozenset(
+        {
+            "host",
+            "port",
+            "starttls",
+            "username",
+            "password",
+            "password_env",
+            "from",
+            "cafile",
+            "timeout",
+        }
+    ),
+    "state": frozenset({"dir"}),
+}
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    """How to reach the mail server. ``password`` is never shown by ``repr``."""
+
+    host: str = ""
+    port: int = 587
+    starttls: bool = True
+    username: str = ""
+    password: str = field(default="", repr=False)
+    sender: str = ""
+    cafile: str = ""
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class Config:
+    """The local configuration, with defaults filled in.
+
+    ``path`` is where the file is (or would be); ``loaded`` says whether it existed;
+    ``state_dir`` holds the notification journals.
+    ``warnings`` are non-fatal findings to show the user (e.g. a readable password file).
+    """
+
+    path: Path
+    state_dir: Path
+    loaded: bool = False
+    allow: tuple[str, ...] = ()
+    http_timeout: float = 10.0
+    smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    warnings: tuple[str, ...] = ()
+
+    def journal_path(self, source: str) -> Path:
+        """Given a source identifier (path or sheet key), return its notification journal.
+
+        Each workbook gets its own journal because dedup keys (``ESC-0012/L2/escalated``)
+        are only unique within one workbook.
+        """
+        digest = hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
+        return self.state_dir / f"notify-journal-{digest}.jsonl"
+
+    def secrets(self) -> tuple[str, ...]:
+        """Return the secret strings that must be scrubbed from any message."""
+        return tuple(s for s in (self.smtp.password,) if s)
+
+
+def default_config_path(environ: Mapping[str, str]) -> Path:
+    """Given the environment, return where the configuration file is looked for."""
+    explicit = environ.get(CONFIG_ENV)
+    if explicit:
+        return Path(explicit).expanduser()
+    return _xdg_dir(environ, "XDG_CONFIG_HOME", ".config") / APP / "config.toml"
+
+
+def default_state_dir(environ: Mapping[str, str]) -> Path:
+    """Given the environment, return the default state directory (journal location)."""
+    return _xdg_dir(environ, "XDG_STATE_HOME", ".local/state") / APP
+
+
+def load_config(path: Path | None, environ: Mapping[str, str]) -> Config:
+    """Given a config file path (None: the default location) and the environment, return
+    the configuration. A missing file gives the defaults.
+
+    Raise ConfigError naming the file (and line, for TOML syntax) if the file cannot be
+    read, is not valid TOML, or holds unknown keys or values of the wrong type; every
+    problem is reported at once.
+    """
+    path = Path(path).expanduser() if path is not None else default_config_path(environ)
+    if not path.exists():
+        return _finish(Config(path=path, state_dir=default_state_dir(environ)), {}, environ)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        # tomllib's message carries "(at line N, column M)".
+        raise ConfigError([Located(str(path), "", f"invalid TOML: {exc}")]) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([Located(str(path), "", f"cannot read: {exc}")]) from exc
+
+    problems: list[str] = []
+    warnings: list[str] = []
+    for section, value in data.items():
+        if section not in _KNOWN_KEYS:
+            warnings.append(f"{path}: unknown section [{section}] ignored")
+        elif not isinstance(value, dict):
+            problems.append(f"[{section}] must be a table")
+        else:
+            problems.extend(
+                f"[{section}] unknown key {key!r}"
+                for key in value
+                if key not in _KNOWN_KEYS[section]
+            )
+    notify = _table(data, "notify")
+    smtp = _table(data, "smtp")
+    state = _table(data, "state")
+
+    allow_value = notify.get("allow", [])
+    if not isinstance(allow_value, list) or not all(isinstance(p, str) for p in allow_value):
+        problems.append("[notify] allow must be a list of strings")
+        allow_value = []
+    allow = tuple(p.strip() for p in allow_value if p.strip())
+
+    http_timeout = _number(notify, "timeout", 10.0, "[notify]", problems)
+    password_env = _string(smtp, "password_env", "[smtp]", problems)
+    file_password = _string(smtp, "password", "[smtp]", problems)
+    password = file_password
+    if password_env:
+        if password_env in environ:
+            password = environ[password_env]
+        else:
+            warnings.append(f"{path}: [smtp] password_env {password_env} is not set")
+    port = smtp.get("port", 587)
+    if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
+        problems.append("[smtp] port must be a whole number between 1 and 65535")
+        port = 587
+    starttls = smtp.get("starttls", True)
+    if not isinstance(starttls, bool):
+        problems.append("[smtp] starttls must be true or false")
+        starttls = True
+    smtp_config = SmtpConfig(
+        host=_string(smtp, "host", "[smtp]", problems),
+        port=port,
+        starttls=starttls,
+        username=_string(smtp, "username", "[smtp]", problems),
+        password=password,
+        sender=_string(smtp, "from", "[smtp]", problems),
+        cafile=_string(smtp, "cafile", "[smtp]", problems),
+        timeout=_number(smtp, "timeout", 30.0, "[smtp]", problems),
+    )
+    state_dir_text = _string(state, "dir", "[state]", problems)
+    if problems:
+        raise ConfigError([Located(str(path), "", p) for p in problems])
+
+    if file_password and _readable_by_others(path):
+        warnings.append(
+            f"{path} holds the SMTP password and is readable by other users; run: chmod 600 {path}"
+        )
+    config = Config(
+        path=path,
+        loaded=True,
+        allow=allow,
+        http_timeout=http_timeout,
+        smtp=smtp_config,
+        state_dir=(
+            Path(state_dir_text).expanduser() if state_dir_text else default_state_dir(environ)
+        ),
+        warnings=tuple(warnings),
+    )
+    return _finish(config, smtp, environ)
+
+
+def _finish(config: Config, smtp: Mapping[str, Any], environ: Mapping[str, str]) -> Config:
+    """Apply the environment overrides, which win over the file."""
+    overrides = {
+        "host": environ.get(ENV_PREFIX + "HOST"),
+        "username": environ.get(ENV_PREFIX + "USER"),
+        "password": environ.get(ENV_PREFIX + "PASSWORD"),
+        "sender": environ.get(ENV_PREFIX + "FROM"),
+    }
+    values: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
+    port_text = environ.get(ENV_PREFIX + "PORT")
+    if port_text is not None:
+        if not port_text.strip().isdigit() or not 0 < int(port_text) < 65536:
+            raise ConfigError(f"{ENV_PREFIX}PORT must be a port number, not {port_text!r}")
+        values["port"] = int(port_text)
+    if not values:
+        return config
+    smtp_config = SmtpConfig(**{**config.smtp.__dict__, **values})
+    return Config(**{**config.__dict__, "smtp": smtp_config})
+
+
+def _xdg_dir(environ: Mapping[str, str], variable: str, fallback: str) -> Path:
+    base = environ.get(variable)
+    if base:
+        return Path(base).expanduser()
+    home = environ.get("HOME")
+    return (Path(home) if home else Path.home()) / fallback
+
+
+def _table(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    value = data.get(name, {})
+    return value if isinstance(value, dict) else {}
+
+
+def _string(table: Mapping[str, Any], key: str, section: str, problems: list[str]) -> str:
+    value = table.get(key, "")
+    if not isinstance(value, str):
+        problems.append(f"{section} {key} must be a string")
+        return ""
+    return value.strip()
+
+
+def _number(
+    table: Mapping[str, Any], key: str, default: float, section: str, problems: list[str]
+) -> float:
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        problems.append(f"{section} {key} must be a positive number of seconds")
+        return default
+    return float(value)
+
+
+def _readable_by_others(path: Path) -> bool:
+    if os.name != "posix":
+        return False
+    return bool(path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO))

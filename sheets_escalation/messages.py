@@ -1,0 +1,261 @@
+"""Message templates (SPEC §6): the `Templates` tab rendered with values from a row.
+
+Templates come from a sheet many people edit, so they are rendered in Jinja2's sandbox
+with StrictUndefined: a template can only format the values it is given, and a
+placeholder that is not one of them is an error naming it. Values from the row are data,
+never templates: a description reading ``{{ 7*7 }}`` is printed as typed.
+
+Placeholders (all strings, "" when blank):
+
+===================  =============================================================
+``id``               the row's ID
+``customer``         Customer
+``contact``          Contact
+``channel``          Channel
+``level``            the level the message is about (``L2``)
+``level_name``       that level's name from the Levels tab (``Specialist``)
+``urgency``          Urgency
+``issue``            Description (alias: ``description``)
+``issue_type``       Issue type
+``issue_key``        Issue key
+``steps_taken``      Steps tried (alias: ``steps_tried``)
+``sentiment``        Sentiment
+``financial_impact`` Financial impact, as typed in the log (``1200.5``)
+``opened``           Opened (``YYYY-MM-DD HH:MM``)
+``status``           Status
+``notes``            Notes
+``handler``          Handler (the row's handler when the message is rendered)
+``required_action``  what the new level must do
+``deadline``         when (the new level's response due)
+``triggers``         the triggers that fired
+``why``              their evidence
+===================  =============================================================
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import operator
+from collections.abc import Mapping, Sequence
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+from jinja2 import meta
+from jinja2.sandbox import SandboxedEnvironment
+
+from sheets_escalation.errors import ConfigError, Located
+from sheets_escalation.schema import DEFAULT_TEMPLATES, TEMPLATES, normalize_header
+
+# Templates are untrusted: cap what one expression may build so a template cannot
+# exhaust memory ("{{ 'x' * 10**10 }}").
+MAX_RESULT_LENGTH = 100_000
+MAX_EXPONENT = 100
+
+ROW_FIELDS: tuple[tuple[str, str], ...] = (
+    ("id", "id"),
+    ("customer", "customer"),
+    ("contact", "contact"),
+    ("channel", "channel"),
+    ("urgency", "urgency"),
+    ("issue", "description"),
+    ("description", "description"),
+    ("issue_type", "issue_type"),
+    ("issue_key", "issue_key"),
+    ("steps_taken", "steps_tried"),
+    ("steps_tried", "steps_tried"),
+    ("sentiment", "sentiment"),
+    ("financial_impact", "financial_impact"),
+    ("opened", "opened"),
+    ("status", "status"),
+    ("notes", "notes"),
+    ("handler", "handler"),
+)
+
+
+class TemplateError(ConfigError):
+    """A message template cannot be rendered (unknown placeholder, syntax, blocked operation)."""
+
+
+Template = tuple[str, str]  # (subject, body)
+
+
+def message_context(
+    row: Mapping[str, object],
+    policy_level_name: str,
+    level: str,
+    deadline: str,
+    required_action: str,
+    triggers: str,
+    why: str,
+    *,
+    timezone: str = "UTC",
+) -> dict[str, str]:
+    """Given a log row (column keys, as in the parsed log frame), the name and code of
+    the level the message is about, and the escalation's deadline, required action,
+    triggers and evidence as display strings, return the placeholder values (see the
+    module docstring). Datetimes in the row are shown in ``timezone``.
+
+    The result is a plain dict; callers may add their own keys before rendering.
+    """
+    context = {name: _display(row.get(key), timezone) for name, key in ROW_FIELDS}
+    context.update(
+        level=level,
+        level_name=policy_level_name,
+        deadline=deadline,
+        required_action=required_action,
+        triggers=triggers,
+        why=why,
+    )
+    return context
+
+
+def render(
+    template_subject: str, template_body: str, context: Mapping[str, object], name: str = ""
+) -> tuple[str, str]:
+    """Given a template's subject and body, the placeholder values and the template's
+    name (for messages), return the rendered (subject, body). The subject is one line.
+
+    Raise TemplateError naming the template and the placeholder if the template uses a
+    placeholder not in ``context``, has a syntax error, or tries something the sandbox
+    forbids.
+    """
+    label = f"template {name!r}" if name else "template"
+    subject = _render_one(template_subject, context, f"{label} subject")
+    body = _render_one(template_body, context, f"{label} body")
+    return " ".join(subject.split()), body
+
+
+def templates_from_rows(rows: Sequence[Sequence[object]]) -> dict[str, Template]:
+    """Given the Templates tab as rows (``rows[0]`` is the header; ``[]`` when the tab is
+    missing), return name -> (subject, body), names casefolded.
+
+    The defaults (``customer``, ``internal``) are used for names the tab does not define;
+    in a row that redefines a default, a blank Subject or Body keeps the default's.
+    Raise ConfigError (located) if the header lacks Name, Subject or Body, or a name is
+    defined twice.
+    """
+    templates: dict[str, Template] = {
+        name: (subject, body) for name, subject, body in DEFAULT_TEMPLATES
+    }
+    if not rows:
+        return templates
+    header = [normalize_header(cell) for cell in rows[0]]
+    missing = [h for h in ("Name", "Subject", "Body") if normalize_header(h) not in header]
+    if missing:
+        raise ConfigError([Located(TEMPLATES, "A1", f"missing header {h!r}") for h in missing])
+    columns = [header.index(normalize_header(h)) for h in ("Name", "Subject", "Body")]
+    seen: dict[str, int] = {}
+    problems: list[Located] = []
+    for row_number, row in enumerate(rows[1:], start=2):
+        name, subject, body = (_cell(row, c) for c in columns)
+        key = name.strip().casefold()
+        if not key:
+            continue
+        if key in seen:
+            cell = f"{_column_letter(columns[0])}{row_number}"
+            problems.append(
+                Located(TEMPLATES, cell, f"template {key!r} is already defined in row {seen[key]}")
+            )
+            continue
+        seen[key] = row_number
+        default_subject, default_body = templates.get(key, ("", ""))
+        templates[key] = (subject or default_subject, body or default_body)
+    if problems:
+        raise ConfigError(problems)
+    return templates
+
+
+def get_template(templates: Mapping[str, Template], name: str) -> Template:
+    """Given the templates and a name (any case), return (subject, body).
+
+    Raise TemplateError listing the available names if there is no such template.
+    """
+    try:
+        return templates[name.strip().casefold()]
+    except KeyError:
+        available = ", ".join(sorted(templates))
+        raise TemplateError(
+            [Located(TEMPLATES, "", f"no template named {name!r} (available: {available})")]
+        ) from None
+
+
+class _Sandbox(SandboxedEnvironment):
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(
+        self, context: jinja2.runtime.Context, operator_name: str, left: Any, right: Any
+    ) -> Any:
+        if operator_name == "**":
+            if isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
+                raise jinja2.sandbox.SecurityError(f"exponent {right} is too large")
+            return left**right
+        for sized, count in ((left, right), (right, left)):
+            if isinstance(sized, str | list | tuple) and isinstance(count, int):
+                if len(sized) * count > MAX_RESULT_LENGTH:
+                    raise jinja2.sandbox.SecurityError("repetition result is too large")
+        return operator.mul(left, right)
+
+
+_ENVIRONMENT = _Sandbox(
+    undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
+)
+
+
+def _render_one(source: str, context: Mapping[str, object], label: str) -> str:
+    try:
+        parsed = _ENVIRONMENT.parse(source)
+    except jinja2.TemplateSyntaxError as exc:
+        raise _error(f"{label}: syntax error on line {exc.lineno}: {exc.message}") from exc
+    unknown = sorted(meta.find_undeclared_variables(parsed) - set(context))
+    if unknown:
+        names = ", ".join("{{ " + u + " }}" for u in unknown)
+        known = ", ".join(sorted(context))
+        raise _error(f"{label} uses unknown placeholder {names} (known: {known})")
+    try:
+        return _ENVIRONMENT.from_string(source).render(dict(context))
+    except jinja2.sandbox.SecurityError as exc:
+        raise _error(f"{label}: not allowed: {exc}") from exc
+    except jinja2.UndefinedError as exc:
+        raise _error(f"{label}: {exc.message}") from exc
+    except jinja2.TemplateError as exc:
+        raise _error(f"{label}: {exc}") from exc
+    except (TypeError, ValueError, ArithmeticError) as exc:
+        raise _error(f"{label}: {type(exc).__name__}: {exc}") from exc
+
+
+def _error(message: str) -> TemplateError:
+    return TemplateError([Located(TEMPLATES, "", message)])
+
+
+def _display(value: object, timezone: str) -> str:
+    """Return a cell value as people would read it in a message."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        return str(int(value)) if value.is_integer() else str(value)
+    if isinstance(value, dt.datetime):
+        # pandas' NaT is a datetime subclass whose fields are unusable.
+        if value != value:  # NaT is the only datetime unequal to itself
+            return ""
+        if value.tzinfo is not None:
+            value = value.astimezone(ZoneInfo(timezone))
+        return value.strftime("%Y-%m-%d %H:%M")
+    return str(value).strip()
+
+
+def _cell(row: Sequence[object], column: int) -> str:
+    value = row[column] if column < len(row) else None
+    return "" if value is None else str(value).strip()
+
+
+def _column_letter(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, remainder = divmod(index - 1, 26)
+        letters = chr(ord("A") + remainder) + letters
+    return letters
