@@ -1,0 +1,909 @@
+"""Reading what people type in cells: dates, serial numbers, money, yes/no, levels, text.
+
+Every parser is total: any value a backend (or anything else) hands over either parses or
+yields a problem message for that row; nothing raises. Parsers work on whole columns: values
+are grouped by type, numbers and datetime objects are converted with numpy in one go, and
+strings are parsed once per distinct value (a column of 100,000 rows typically holds a few
+hundred distinct strings).
+
+Raw values are ``None`` (blank), ``str``, ``int``, ``float``, ``bool``, naive
+``datetime.datetime`` / ``datetime.date`` (local time) or, from Google Sheets, serial numbers
+(days since 1899-12-30, the fraction being the time of day).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import numbers
+import re
+from collections.abc import Hashable
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import lru_cache
+from operator import attrgetter
+from typing import Any, cast
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "ParsedColumn",
+    "combine_problems",
+    "format_value",
+    "parse_datetime_scalar",
+    "parse_datetimes",
+    "parse_levels",
+    "parse_money",
+    "parse_text",
+    "parse_yesno",
+]
+
+DATE_ORDERS: tuple[str, ...] = ("MDY", "DMY")
+
+# Spreadsheet serial numbers count days from this local midnight.
+_SERIAL_ORIGIN = np.datetime64("1899-12-30T00:00:00", "ns")
+_NS_PER_DAY = 86_400 * 10**9
+_NS_PER_MS = 10**6
+# Readable local dates: serial 1 (1899-12-31) up to the end of 2261, which keeps every
+# result (after any time zone shift) inside pandas' nanosecond range (ends 2262-04-11).
+_EARLIEST = np.datetime64("1899-12-31T00:00:00", "ns")
+_LATEST = np.datetime64("2262-01-01T00:00:00", "ns")
+_EARLIEST_NS, _LATEST_NS = int(_EARLIEST.astype(np.int64)), int(_LATEST.astype(np.int64))
+_ORIGIN_NS = int(_SERIAL_ORIGIN.astype(np.int64))
+# Years a date may carry; a datetime in 1899 must also be on or after 1899-12-31.
+_MIN_YEAR, _MAX_YEAR = 1899, 2261
+_MIN_SERIAL = 1.0
+# In days: the span in nanoseconds would overflow int64.
+_MAX_SERIAL = float((_LATEST.astype("datetime64[D]") - _SERIAL_ORIGIN.astype("datetime64[D]")).astype(np.int64))
+_ORDINAL_1970 = dt.date(1970, 1, 1).toordinal()
+_NAT = np.iinfo(np.int64).min
+
+# Cells longer than this cannot be a date, amount, yes/no or level; refusing them early keeps
+# the regexes below cheap on pathological input (a 50,000-character paste).
+_MAX_TOKEN = 120
+_QUOTE_LIMIT = 80
+
+# Typed in place of a value to say "nothing here": read as blank, not as a problem.
+_BLANK_MARKERS = frozenset({"-", "--", "—", "–", "n/a", "na", "none", "nil"})
+
+
+@dataclass(frozen=True)
+class ParsedColumn:
+    """A parsed column: ``values`` and per-row ``problems`` ("" when the cell was fine)."""
+
+    values: pd.Series
+    problems: pd.Series
+
+
+# --------------------------------------------------------------------------------------
+# Classifying raw values
+
+
+_BLANK, _STR, _NUMBER, _BOOL, _DATETIME, _DATE, _OTHER = range(7)
+
+_KIND_BY_TYPE: dict[type, int] = {
+    type(None): _BLANK,
+    str: _STR,
+    int: _NUMBER,
+    float: _NUMBER,
+    bool: _BOOL,
+    dt.datetime: _DATETIME,
+    pd.Timestamp: _DATETIME,
+    dt.date: _DATE,
+}
+
+
+def _canonical(value: object) -> object:
+    """Given a value of an unusual type, return an equivalent of a usual one.
+
+    numpy scalars, Decimals, ``pd.NA``/``NaT`` and the like become ``None``/``bool``/
+    ``int``/``float``/``str``/``datetime``; values with no such equivalent come back as they
+    are and are reported by the parser as unreadable.
+    """
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, np.datetime64):
+        if np.isnat(value):
+            return None
+        return _datetime64_to_python(value)
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real | Decimal):
+        try:
+            return float(value)
+        except (OverflowError, ValueError):
+            return value
+    return value
+
+
+def _datetime64_to_python(value: np.datetime64) -> object:
+    # A nanosecond value converts to a bare int; going through microseconds keeps it a
+    # datetime, and values beyond what datetime holds stay numpy (read as unreadable).
+    converted = value.astype("datetime64[us]").item()
+    return converted if isinstance(converted, dt.datetime) else value
+
+
+def _classify(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Given a raw column, return (values as an object array, kind code per value)."""
+    values: np.ndarray = raw.to_numpy(dtype=object, copy=True)
+    # NaN, NaT and pd.NA are pandas' spellings of a blank cell.
+    values[pd.isna(values)] = None
+    kinds = _kinds_of(values)
+    unusual = np.flatnonzero(kinds == _OTHER)
+    if len(unusual):
+        for position in unusual:
+            values[position] = cast(Any, _canonical(values[position]))
+        kinds[unusual] = _kinds_of(values[unusual])
+    return values, kinds
+
+
+def _kinds_of(values: np.ndarray) -> np.ndarray:
+    # map(type, ...) runs in C; only the dictionary look-up per distinct type is Python.
+    types = pd.Series(np.fromiter(map(type, values), dtype=object, count=len(values)))
+    codes, uniques = pd.factorize(types)
+    table = np.array([_KIND_BY_TYPE.get(t, _OTHER) for t in uniques] + [_OTHER], dtype=np.int8)
+    return table[codes]
+
+
+def _blank_floats(values: np.ndarray, kinds: np.ndarray) -> np.ndarray:
+    """Mark NaN floats (pandas' blank) as blank kinds in place; return the kinds."""
+    numbers_at = np.flatnonzero(kinds == _NUMBER)
+    if len(numbers_at):
+        as_float, fits = _to_floats(values[numbers_at])
+        kinds[numbers_at[np.isnan(as_float) & fits]] = _BLANK
+    return kinds
+
+
+def _to_floats(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Given ints/floats as objects, return (float64 array, mask of values that fit).
+
+    Integers too large for a float come back as NaN with the mask False.
+    """
+    try:
+        return values.astype(np.float64), np.ones(len(values), dtype=bool)
+    except OverflowError:
+        floats = np.empty(len(values), dtype=np.float64)
+        fits = np.ones(len(values), dtype=bool)
+        for position, value in enumerate(values):
+            try:
+                floats[position] = float(value)
+            except OverflowError:
+                floats[position] = math.nan
+                fits[position] = False
+        return floats, fits
+
+
+def _distinct(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Given strings, return (codes, distinct trimmed strings): value i trims to
+    ``distinct[codes[i]]``. Callers parse each distinct string once and gather by code."""
+    codes, uniques = pd.factorize(pd.Series(values, dtype=object))
+    return codes, [text.strip() for text in uniques]
+
+
+def _problem_series(
+    index: pd.Index, header: str, noun: str, raw_values: np.ndarray, bad: np.ndarray
+) -> pd.Series:
+    """Return per-row problem texts: '{header}: cannot read "{value}" as {noun}' where bad."""
+    problems = np.full(len(index), "", dtype=object)
+    bad_at = np.flatnonzero(bad)
+    if len(bad_at):
+        # Quote each distinct bad value once: a column may repeat the same mistake.
+        quoted: dict[Hashable, str] = {}
+        for position in bad_at:
+            value = raw_values[position]
+            key: Hashable = (type(value), value) if _hashable(value) else id(value)
+            if key not in quoted:
+                quoted[key] = f'{header}: cannot read "{format_value(value)}" as {noun}'
+            problems[position] = quoted[key]
+    return pd.Series(problems, index=index, dtype="str")
+
+
+def _hashable(value: object) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _is_blank_text(text: str) -> bool:
+    return text == "" or text.casefold() in _BLANK_MARKERS
+
+
+# --------------------------------------------------------------------------------------
+# Quoting values in problem messages
+
+
+def format_value(value: object) -> str:
+    """Given a raw cell value, return how it is quoted inside a problem message.
+
+    Strings are trimmed with runs of whitespace (line breaks included) shown as one space;
+    whole floats lose their ``.0``; booleans read ``TRUE``/``FALSE`` as a spreadsheet shows
+    them. Anything longer than 80 characters is cut to its first 79 and ``…``. Never raises.
+    """
+    text = _render(value)
+    text = " ".join(text.split())
+    if len(text) > _QUOTE_LIMIT:
+        text = text[: _QUOTE_LIMIT - 1] + "…"
+    return text
+
+
+def _render(value: object) -> str:
+    value = _canonical(value)
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return _render_int(value)
+    if isinstance(value, float):
+        return _render_float(value)
+    if isinstance(value, dt.datetime | dt.date):
+        return _render_datetime(value)
+    try:
+        return str(value)
+    except Exception:  # noqa: BLE001 - an arbitrary object's __str__ may fail any way it likes
+        return f"<{type(value).__name__}>"
+
+
+def _render_int(value: int) -> str:
+    # Python refuses to print integers of more than 4,300 digits; such a cell is junk anyway.
+    if value.bit_length() > 4000:
+        return f"{'-' if value < 0 else ''}{str(abs(value) % 10**60)[:60]}…"
+    return str(value)
+
+
+def _render_float(value: float) -> str:
+    if math.isnan(value):
+        return ""
+    if value.is_integer() and abs(value) < 1e16:
+        return str(int(value))
+    # Fifteen significant digits is what a spreadsheet shows: 0.1 + 0.2 reads 0.3.
+    return format(value, ".15g")
+
+
+def _render_datetime(value: dt.date) -> str:
+    if not isinstance(value, dt.datetime):
+        return value.isoformat()
+    whole_minute = value.second == 0 and value.microsecond == 0
+    return value.isoformat(sep=" ", timespec="minutes" if whole_minute else "auto")
+
+
+# --------------------------------------------------------------------------------------
+# Dates and times
+
+
+_MONTHS: dict[str, int] = {}
+for _number, _names in enumerate(
+    (
+        ("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"),
+        ("may",), ("jun", "june"), ("jul", "july"), ("aug", "august"),
+        ("sep", "sept", "september"), ("oct", "october"), ("nov", "november"),
+        ("dec", "december"),
+    ),
+    start=1,
+):
+    for _name in _names:
+        _MONTHS[_name] = _number
+
+_MONTH = r"(?P<month_name>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+_WEEKDAY = (
+    r"(?:(?:mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)\.?"
+    r"|monday|tuesday|wednesday|thursday|friday|saturday|sunday),?\s+"
+)
+_ZONE = r"(?P<zone>z|utc|gmt|(?:utc|gmt)?(?P<sign>[+-])(?P<zh>\d{2}):?(?P<zm>\d{2})?)"
+_CLOCK = (
+    r"(?P<hour>\d{1,2})(?::(?P<minute>\d{2})(?::(?P<second>\d{2})(?:[.,](?P<fraction>\d{1,9}))?)?)?"
+    r"\s*(?P<ampm>[ap]\.?m\.?)?"
+)
+_TIME_TAIL = r"(?:(?:\s*,\s*|\s+(?:at\s+)?|t)" + _CLOCK + r"(?:\s*" + _ZONE + r")?)?"
+_ISO_TIME_TAIL = (
+    r"(?:[t\s]" + _CLOCK + r"(?:\s*" + _ZONE + r")?)?"
+)
+
+_DATE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "ymd",
+        re.compile(
+            r"(?P<year>\d{4})(?P<sep>[-/.])(?P<first>\d{1,2})(?P=sep)(?P<second_number>\d{1,2})"
+            + _ISO_TIME_TAIL
+        ),
+    ),
+    (
+        "numeric",
+        re.compile(
+            r"(?P<first>\d{1,2})(?P<sep>[-/.])(?P<second_number>\d{1,2})(?P=sep)(?P<year>\d{4}|\d{2})"
+            + _TIME_TAIL
+        ),
+    ),
+    (
+        "day_name",
+        re.compile(
+            r"(?:" + _WEEKDAY + r")?(?P<day>\d{1,2})(?:st|nd|rd|th)?[\s\-/.]*" + _MONTH
+            + r",?[\s\-/.]+(?P<year>\d{4}|\d{2})" + _TIME_TAIL
+        ),
+    ),
+    (
+        "name_day",
+        re.compile(
+            r"(?:" + _WEEKDAY + r")?" + _MONTH + r"[\s\-/.]*(?P<day>\d{1,2})(?:st|nd|rd|th)?"
+            r"(?:,\s*|[\s\-/.]+)(?P<year>\d{4}|\d{2})" + _TIME_TAIL
+        ),
+    ),
+)
+_NUMERIC_TEXT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
+
+
+def _full_year(text: str) -> int:
+    # Two-digit years follow the POSIX strptime rule: 69-99 are 19xx, 00-68 are 20xx.
+    year = int(text)
+    if len(text) == 2:
+        return 1900 + year if year >= 69 else 2000 + year
+    return year
+
+
+def _clock(match: re.Match[str]) -> tuple[int, int, int, int] | None:
+    """Return (hour, minute, second, nanosecond) of a matched time, None if invalid."""
+    if match.group("hour") is None:
+        return 0, 0, 0, 0
+    hour = int(match.group("hour"))
+    minute_text, ampm = match.group("minute"), match.group("ampm")
+    if minute_text is None and ampm is None:
+        return None  # a bare number after a date is not a time ("3/5/2026 14")
+    minute = int(minute_text or 0)
+    second = int(match.group("second") or 0)
+    fraction = match.group("fraction") or ""
+    nanosecond = int(fraction.ljust(9, "0")) if fraction else 0
+    if ampm is not None:
+        if not 1 <= hour <= 12:
+            return None
+        hour = hour % 12 + (12 if ampm[0] == "p" else 0)
+    if hour > 23 or minute > 59 or second > 59:
+        return None
+    return hour, minute, second, nanosecond
+
+
+def _zone_offset_ns(match: re.Match[str]) -> int | None:
+    """Return the matched UTC offset in ns (0 for Z/UTC/GMT), None if there is no zone."""
+    if match.group("zone") is None:
+        return None
+    if match.group("sign") is None:
+        return 0
+    hours, minutes = int(match.group("zh")), int(match.group("zm") or 0)
+    if hours > 23 or minutes > 59:
+        return None
+    offset = (hours * 3600 + minutes * 60) * 10**9
+    return -offset if match.group("sign") == "-" else offset
+
+
+def _day_month(kind: str, match: re.Match[str], day_first: bool) -> tuple[int, int] | None:
+    """Return (month, day) of a matched date, resolving numeric order; None if impossible."""
+    if kind == "ymd":
+        return int(match.group("first")), int(match.group("second_number"))
+    if kind == "numeric":
+        first, second = int(match.group("first")), int(match.group("second_number"))
+        month, day = (second, first) if day_first else (first, second)
+        if month > 12 and day <= 12:
+            # Unambiguous whatever the order: 31/12/2026 is 31 December in MDY sheets too.
+            month, day = day, month
+        return month, day
+    return _MONTHS[match.group("month_name")], int(match.group("day"))
+
+
+def _date_text(text: str, day_first: bool) -> tuple[int, bool] | None:
+    """Given trimmed text, return (ns since 1970, is_utc) or None if blank or unreadable.
+
+    ``is_utc`` False means the ns are a naive local wall time still to be localised.
+    """
+    if text == "" or len(text) > _MAX_TOKEN:
+        return None
+    return _parse_date_text(text, day_first)
+
+
+@lru_cache(maxsize=65_536)
+def _parse_date_text(text: str, day_first: bool) -> tuple[int, bool] | None:
+    lowered = text.casefold()
+    if _NUMERIC_TEXT.fullmatch(lowered):
+        serial = float(lowered)
+        if _serial_in_range(serial):
+            return _serial_to_ns(serial), False
+        return None
+    for kind, pattern in _DATE_PATTERNS:
+        match = pattern.fullmatch(lowered)
+        if match is None:
+            continue
+        month_day = _day_month(kind, match, day_first)
+        clock = _clock(match)
+        if month_day is None or clock is None:
+            return None
+        year = _full_year(match.group("year"))
+        month, day = month_day
+        if not _MIN_YEAR <= year <= _MAX_YEAR:
+            return None
+        try:
+            ordinal = dt.date(year, month, day).toordinal()
+        except ValueError:
+            return None
+        hour, minute, second, nanosecond = clock
+        ns = ((ordinal - _ORDINAL_1970) * 86_400 + hour * 3600 + minute * 60 + second) * 10**9
+        ns += nanosecond
+        offset = _zone_offset_ns(match)
+        if match.group("zone") is not None and offset is None:
+            return None
+        if not _EARLIEST_NS <= ns < _LATEST_NS:
+            return None
+        if offset is None:
+            return ns, False
+        return ns - offset, True
+    return None
+
+
+def _serial_in_range(serial: float) -> bool:
+    return math.isfinite(serial) and _MIN_SERIAL <= serial < _MAX_SERIAL
+
+
+def _serial_to_ns(serial: float) -> int:
+    # Rounded to the millisecond: sheets store times as binary fractions of a day, so
+    # 14:30 arrives as 0.60416666...; the raw product would read 14:29:59.999999.
+    return _ORIGIN_NS + round(serial * 86_400_000) * _NS_PER_MS
+
+
+def _check_settings(timezone: str, date_order: str) -> None:
+    if date_order not in DATE_ORDERS:
+        raise ValueError(f"date order must be MDY or DMY, not {date_order!r}")
+    if not isinstance(timezone, str) or not timezone:
+        raise ValueError(f"time zone must be an IANA name, not {timezone!r}")
+
+
+def parse_datetimes(
+    raw: pd.Series, header: str, timezone: str, date_order: str = "MDY"
+) -> ParsedColumn:
+    """Given raw cells of a datetime column, return them as ``datetime64[ns, UTC]``.
+
+    Reads datetime/date objects (naive ones, and dates at midnight, are wall times in
+    ``timezone``; aware ones are converted), spreadsheet serial numbers (int/float or typed
+    as text, 1 = 1899-12-31, fraction = time of day, read as wall times in ``timezone``) and
+    typed text: ISO 8601 with or without time, seconds, fraction and offset/``Z``;
+    ``3/5/2026``, ``3/5/26``, ``05.03.2026`` with an optional time such as ``14:30`` or
+    ``2:30 PM`` (ambiguous day/month follow ``date_order``; a first number over 12 is a day
+    whatever the order); ``5 Mar 2026``, ``05-Mar-26``, ``March 5, 2026 14:00``, with an
+    optional weekday. Text may end in ``Z``, ``UTC``, ``GMT`` or an offset such as ``+01:00``.
+    Two-digit years 00-68 are 20xx and 69-99 are 19xx. Readable dates run from 1899-12-31 to
+    2261-12-31.
+
+    Wall times that do not exist (the hour skipped when clocks go forward) move forward to
+    the first existing instant (02:30 reads as 03:00); wall times that happen twice (when
+    clocks go back) read as the first of the two.
+
+    Blank cells (None, NaN, empty or whitespace text, ``-``, ``n/a``, ``none``) are NaT with
+    no problem; anything else unreadable is NaT with the problem
+    ``{header}: cannot read "{value}" as a date``. Raise ValueError only if ``date_order`` is
+    not MDY/DMY or ``timezone`` is not a time zone name pandas knows.
+    """
+    _check_settings(timezone, date_order)
+    day_first = date_order == "DMY"
+    index = raw.index
+    values, kinds = _classify(raw)
+    kinds = _blank_floats(values, kinds)
+    count = len(values)
+    local_ns = np.full(count, _NAT, dtype=np.int64)
+    utc_ns = np.full(count, _NAT, dtype=np.int64)
+    bad = np.isin(kinds, (_BOOL, _OTHER))
+
+    numbers_at = np.flatnonzero(kinds == _NUMBER)
+    if len(numbers_at):
+        serials, fits = _to_floats(values[numbers_at])
+        with np.errstate(invalid="ignore"):
+            ok = fits & np.isfinite(serials) & (serials >= _MIN_SERIAL) & (serials < _MAX_SERIAL)
+        good = numbers_at[ok]
+        milliseconds = np.round(serials[ok] * 86_400_000).astype(np.int64)
+        local_ns[good] = _ORIGIN_NS + milliseconds * _NS_PER_MS
+        bad[numbers_at[~ok]] = True
+
+    datetimes_at = np.flatnonzero(kinds == _DATETIME)
+    if len(datetimes_at):
+        _read_datetime_objects(values[datetimes_at], datetimes_at, local_ns, utc_ns, bad)
+
+    dates_at = np.flatnonzero(kinds == _DATE)
+    if len(dates_at):
+        dates = values[dates_at]
+        years = np.fromiter(map(attrgetter("year"), dates), dtype=np.int64, count=len(dates))
+        ok = (years >= _MIN_YEAR) & (years <= _MAX_YEAR)
+        as_days = np.array(list(dates[ok]), dtype="datetime64[D]")
+        midnights = as_days.astype("datetime64[ns]").astype(np.int64)
+        too_early = midnights < _EARLIEST_NS
+        local_ns[dates_at[ok][~too_early]] = midnights[~too_early]
+        bad[dates_at[ok][too_early]] = True
+        bad[dates_at[~ok]] = True
+
+    strings_at = np.flatnonzero(kinds == _STR)
+    if len(strings_at):
+        codes, distinct = _distinct(values[strings_at])
+        distinct_ns = np.full(len(distinct), _NAT, dtype=np.int64)
+        distinct_utc = np.zeros(len(distinct), dtype=bool)
+        distinct_bad = np.zeros(len(distinct), dtype=bool)
+        for position, text in enumerate(distinct):
+            result = _date_text(text, day_first)
+            if result is None:
+                distinct_bad[position] = not _is_blank_text(text)
+            else:
+                distinct_ns[position], distinct_utc[position] = result
+        is_utc = distinct_utc[codes]
+        utc_ns[strings_at[is_utc]] = distinct_ns[codes][is_utc]
+        local_ns[strings_at[~is_utc]] = distinct_ns[codes][~is_utc]
+        bad[strings_at] = distinct_bad[codes]
+
+    utc = _localize(local_ns, timezone)
+    combined = np.where(utc_ns != _NAT, utc_ns, utc)
+    parsed = pd.Series(
+        pd.DatetimeIndex(combined.view("datetime64[ns]")).tz_localize("UTC").array, index=index
+    )
+    problems = _problem_series(index, header, "a date", values, bad)
+    return ParsedColumn(parsed, problems)
+
+
+def _read_datetime_objects(
+    objects: np.ndarray,
+    positions: np.ndarray,
+    local_ns: np.ndarray,
+    utc_ns: np.ndarray,
+    bad: np.ndarray,
+) -> None:
+    """Fill local/UTC nanoseconds (or ``bad``) at ``positions`` from datetime objects."""
+    count = len(objects)
+    years = np.fromiter(map(attrgetter("year"), objects), dtype=np.int64, count=count)
+    tzinfos = np.fromiter(map(attrgetter("tzinfo"), objects), dtype=object, count=count)
+    # Aware values are compared by their UTC instant, whose year may differ by one.
+    in_range = (years >= _MIN_YEAR) & (years <= _MAX_YEAR)
+    naive = pd.isna(tzinfos)
+    naive_ok = in_range & naive
+    if naive_ok.any():
+        local = pd.DatetimeIndex(list(objects[naive_ok])).as_unit("ns").asi8
+        local_ns[positions[naive_ok]] = local
+    aware_ok = np.flatnonzero(in_range & ~naive)
+    for offset in aware_ok:
+        # Aware datetimes are rare (nothing a backend reads is aware), so one at a time.
+        try:
+            instant = pd.Timestamp(objects[offset]).tz_convert("UTC").as_unit("ns")
+        except (ValueError, OverflowError, TypeError, ArithmeticError):
+            bad[positions[offset]] = True
+            continue
+        if _EARLIEST <= instant.tz_localize(None).to_datetime64() < _LATEST:
+            utc_ns[positions[offset]] = instant.value
+        else:
+            bad[positions[offset]] = True
+    local_in_bounds = (local_ns[positions] == _NAT) | (
+        (local_ns[positions] >= _EARLIEST_NS) & (local_ns[positions] < _LATEST_NS)
+    )
+    out_of_bounds = positions[~local_in_bounds]
+    local_ns[out_of_bounds] = _NAT
+    bad[out_of_bounds] = True
+    bad[positions[~in_range]] = True
+
+
+def _localize(local_ns: np.ndarray, timezone: str) -> np.ndarray:
+    """Given naive local wall times (ns, NaT allowed), return their UTC instants (ns).
+
+    Nonexistent wall times shift forward to the first existing instant; ambiguous ones take
+    the earlier instant (the first time the clock shows them).
+    """
+    wall = pd.DatetimeIndex(local_ns.view("datetime64[ns]"))
+    try:
+        summer = wall.tz_localize(
+            timezone, ambiguous=np.ones(len(wall), dtype=bool), nonexistent="shift_forward"
+        )
+        winter = wall.tz_localize(
+            timezone, ambiguous=np.zeros(len(wall), dtype=bool), nonexistent="shift_forward"
+        )
+    except (KeyError, ValueError) as error:
+        raise ValueError(f"unknown time zone {timezone!r}") from error
+    first = np.minimum(summer.asi8, winter.asi8)
+    # np.minimum keeps NaT (the smallest int64) wherever either side is NaT, as wanted.
+    return first
+
+
+def parse_datetime_scalar(
+    value: object, timezone: str, date_order: str = "MDY"
+) -> pd.Timestamp | None:
+    """Given one raw cell, return it as a UTC Timestamp, or None if blank or unreadable.
+
+    Reads exactly what :func:`parse_datetimes` reads (for the Settings, Holidays and History
+    tabs). Convert with ``.tz_convert(timezone)`` for the local date. Raise ValueError only
+    for an unknown ``date_order`` or ``timezone``.
+    """
+    parsed = parse_datetimes(pd.Series([value], dtype=object), "", timezone, date_order)
+    result = parsed.values.iloc[0]
+    if pd.isna(result):
+        return None
+    return pd.Timestamp(result)
+
+
+# --------------------------------------------------------------------------------------
+# Money
+
+
+_CURRENCY_SYMBOLS = "$£€¥₹₩₽₺₪₫₱฿₦₴₲₵₡¢"
+_CURRENCY_CODES = (
+    "usd", "eur", "gbp", "cad", "aud", "nzd", "chf", "jpy", "cny", "rmb", "inr", "sek", "nok",
+    "dkk", "pln", "czk", "huf", "brl", "mxn", "zar", "sgd", "hkd", "krw", "try", "ils", "aed",
+    "sar", "php", "thb", "idr", "myr", "ngn", "kes", "egp", "ars", "clp", "cop", "pen", "uah",
+    "ron", "bgn", "isk", "twd", "vnd", "pkr", "bdt", "us$", "a$", "c$", "nz$", "hk$", "r$",
+    "s$", "kr", "zł", "fr.", "fr", "rs.", "rs",
+)
+_CURRENCY_CODE = "(?:" + "|".join(re.escape(code) for code in _CURRENCY_CODES) + ")"
+_MINUS = r"\-−–"  # escaped: a bare "-" inside [...] would make a range
+_MONEY = re.compile(
+    r"(?P<open>\()?\s*(?P<lead_sign>[+" + _MINUS + r"])?\s*"
+    r"(?:(?P<lead_code>" + _CURRENCY_CODE + r")\s*|[" + _CURRENCY_SYMBOLS + r"]\s*)?"
+    r"(?P<sign>[+" + _MINUS + r"])?\s*"
+    r"(?P<number>\d+(?:[\s.,'’]\d+)*|[.,]\d+)"
+    r"\s*(?P<scale>k|mn|m)?"
+    r"\s*(?:(?P<trail_code>" + _CURRENCY_CODE + r")|[" + _CURRENCY_SYMBOLS + r"])?"
+    r"\s*(?P<trail_sign>[" + _MINUS + r"])?\s*(?P<close>\))?"
+)
+_GROUPED = re.compile(r"\d{1,3}(?:(?P<sep>[,.\s'’])\d{3})(?:(?P=sep)\d{3})*")
+_SCALES = {"k": 1e3, "m": 1e6, "mn": 1e6}
+
+
+def _number_text(body: str) -> float | None:
+    """Given the digits-and-separators part of an amount, return its value or None.
+
+    ``1,200.50`` and ``1.200,50`` are both 1200.5 (the last separator is the decimal one
+    when both appear); a lone comma before exactly three digits groups thousands
+    (``1,200``), before one or two digits it is decimal (``12,5``); a lone dot is always
+    decimal (``1.200`` is 1.2); spaces and apostrophes group thousands.
+    """
+    body = body.strip()
+    if "," in body and "." in body:
+        decimal = "," if body.rfind(",") > body.rfind(".") else "."
+        whole, _, fraction = body.rpartition(decimal)
+        return _grouped_number(whole, fraction)
+    if "," in body or "." in body:
+        separator = "," if "," in body else "."
+        parts = body.split(separator)
+        if len(parts) == 2 and not (separator == "," and len(parts[1]) == 3):
+            return _grouped_number(parts[0], parts[1])
+        if len(parts) == 2 and parts[0] == "":
+            return None
+        return _grouped_number(body, "")
+    return _grouped_number(body, "")
+
+
+def _grouped_number(whole: str, fraction: str) -> float | None:
+    """Given the whole part (digits, maybe grouped by one separator) and the fraction
+    digits, return the number or None if the grouping or digits are malformed."""
+    whole = whole.strip()
+    if fraction and not fraction.isdigit():
+        return None
+    if whole == "":
+        whole = "0"
+    if not whole.isdigit():
+        if not _GROUPED.fullmatch(whole):
+            return None
+        whole = re.sub(r"\D", "", whole)
+    try:
+        return float(f"{whole}.{fraction or '0'}")
+    except (ValueError, OverflowError):
+        return None
+
+
+def _money_text(text: str) -> float | None:
+    """Given trimmed text, return the amount it states, or None if blank or unreadable."""
+    if text == "" or len(text) > _MAX_TOKEN:
+        return None
+    return _parse_money_text(text)
+
+
+@lru_cache(maxsize=65_536)
+def _parse_money_text(text: str) -> float | None:
+    match = _MONEY.fullmatch(text.casefold())
+    if match is None:
+        return None
+    if bool(match.group("open")) != bool(match.group("close")):
+        return None
+    signs = [s for s in (match.group("lead_sign"), match.group("sign"), match.group("trail_sign")) if s]
+    if len(signs) > 1 or (match.group("lead_code") and match.group("trail_code")):
+        return None
+    amount = _number_text(match.group("number"))
+    if amount is None:
+        return None
+    if match.group("scale"):
+        amount *= _SCALES[match.group("scale")]
+    negative = bool(match.group("open")) or (signs != [] and signs[0] != "+")
+    if not math.isfinite(amount):
+        return None
+    return -amount if negative else amount
+
+
+def parse_money(raw: pd.Series, header: str) -> ParsedColumn:
+    """Given raw cells of a money column, return amounts as float64 (NaN when blank).
+
+    Reads numbers and text such as ``1200``, ``$1,200.50``, ``USD 1200``, ``1200 EUR``,
+    ``£300``, ``1.200,50 €``, ``1 200``, ``2k``, ``1.5M``, ``-50`` and ``(50)`` (negative, as
+    accountants write it). The currency is ignored. Blank cells (and ``-``, ``n/a``,
+    ``none``) are NaN with no problem; anything else (text, booleans, dates, infinities) is
+    NaN with the problem ``{header}: cannot read "{value}" as an amount``.
+    """
+    index = raw.index
+    values, kinds = _classify(raw)
+    kinds = _blank_floats(values, kinds)
+    amounts = np.full(len(values), np.nan, dtype=np.float64)
+    bad = np.isin(kinds, (_BOOL, _DATETIME, _DATE, _OTHER))
+
+    numbers_at = np.flatnonzero(kinds == _NUMBER)
+    if len(numbers_at):
+        floats, fits = _to_floats(values[numbers_at])
+        ok = fits & np.isfinite(floats)
+        amounts[numbers_at[ok]] = floats[ok]
+        bad[numbers_at[~ok]] = True
+
+    strings_at = np.flatnonzero(kinds == _STR)
+    if len(strings_at):
+        codes, distinct = _distinct(values[strings_at])
+        distinct_amounts = np.full(len(distinct), np.nan, dtype=np.float64)
+        distinct_bad = np.zeros(len(distinct), dtype=bool)
+        for position, text in enumerate(distinct):
+            amount = _money_text(text)
+            if amount is None:
+                distinct_bad[position] = not _is_blank_text(text)
+            else:
+                distinct_amounts[position] = amount
+        amounts[strings_at] = distinct_amounts[codes]
+        bad[strings_at] = distinct_bad[codes]
+
+    problems = _problem_series(index, header, "an amount", values, bad)
+    return ParsedColumn(pd.Series(amounts, index=index, dtype=np.float64), problems)
+
+
+# --------------------------------------------------------------------------------------
+# Yes/no and levels
+
+
+_YES = frozenset({"yes", "y", "true", "1", "x", "✓", "✔", "☑", "✅", "✔️", "☑️"})
+_NO = frozenset({"", "no", "n", "false", "0", "☐", "✗", "✘", "❌"}) | _BLANK_MARKERS
+
+
+def parse_yesno(raw: pd.Series, header: str) -> ParsedColumn:
+    """Given raw cells of a yes/no column, return booleans.
+
+    ``yes``, ``y``, ``true``, ``1``, ``x``, ``✓``, ``✔``, ``☑``, ``✅`` (any case, trimmed),
+    ``True`` and the number 1 are yes. Blank, ``no``, ``n``, ``false``, ``0``, ``☐``, ``✗``,
+    ``-``, ``n/a``, ``False`` and the number 0 are no. Anything else is no, with the problem
+    ``{header}: cannot read "{value}" as yes/no``.
+    """
+    index = raw.index
+    values, kinds = _classify(raw)
+    kinds = _blank_floats(values, kinds)
+    answers = np.zeros(len(values), dtype=bool)
+    bad = np.isin(kinds, (_DATETIME, _DATE, _OTHER))
+
+    bools_at = np.flatnonzero(kinds == _BOOL)
+    answers[bools_at] = values[bools_at].astype(bool)
+
+    numbers_at = np.flatnonzero(kinds == _NUMBER)
+    if len(numbers_at):
+        floats, _ = _to_floats(values[numbers_at])
+        answers[numbers_at] = floats == 1
+        bad[numbers_at] = (floats != 1) & (floats != 0)
+
+    strings_at = np.flatnonzero(kinds == _STR)
+    if len(strings_at):
+        codes, distinct = _distinct(values[strings_at])
+        readings = [_yesno_text(text) for text in distinct]
+        distinct_yes = np.array([reading is True for reading in readings], dtype=bool)
+        distinct_bad = np.array([reading is None for reading in readings], dtype=bool)
+        answers[strings_at] = distinct_yes[codes]
+        bad[strings_at] = distinct_bad[codes]
+
+    problems = _problem_series(index, header, "yes/no", values, bad)
+    return ParsedColumn(pd.Series(answers, index=index, dtype=bool), problems)
+
+
+def _yesno_text(text: str) -> bool | None:
+    if len(text) > _MAX_TOKEN:
+        return None
+    folded = text.casefold()
+    if folded in _YES:
+        return True
+    if folded in _NO:
+        return False
+    return None
+
+
+_LEVEL_TEXT = re.compile(
+    r"(?:(?:level|lvl|tier|l)\s*)?(?P<level>[123])(?:\.0+)?(?:(?:\s+|\s*[-–—:(/,|]).*)?",
+    re.DOTALL,
+)
+
+
+def _level_text(text: str) -> int | None:
+    """Given trimmed text, return the level it names (1 when blank), None if unreadable."""
+    if len(text) > _MAX_TOKEN:
+        return None
+    if _is_blank_text(text):
+        return 1
+    match = _LEVEL_TEXT.fullmatch(text.casefold())
+    return int(match.group("level")) if match else None
+
+
+def parse_levels(raw: pd.Series, header: str) -> ParsedColumn:
+    """Given raw cells of the Level column, return levels as int64 1, 2 or 3.
+
+    Reads ``L2``, ``l2``, ``2``, ``2.0``, the numbers 2 and 2.0, ``Level 2``, ``Tier 2`` and
+    ``L2 - Specialist`` (anything after the level, separated by a space or dash, is ignored)
+    as 2. Blank (and ``-``, ``n/a``) is 1 with no problem. Anything else is 1, with the
+    problem ``{header}: cannot read "{value}" as a level (L1, L2 or L3)``.
+    """
+    index = raw.index
+    values, kinds = _classify(raw)
+    kinds = _blank_floats(values, kinds)
+    levels = np.ones(len(values), dtype=np.int64)
+    bad = np.isin(kinds, (_BOOL, _DATETIME, _DATE, _OTHER))
+
+    numbers_at = np.flatnonzero(kinds == _NUMBER)
+    if len(numbers_at):
+        floats, _ = _to_floats(values[numbers_at])
+        ok = np.isin(floats, (1.0, 2.0, 3.0))
+        levels[numbers_at[ok]] = floats[ok].astype(np.int64)
+        bad[numbers_at[~ok]] = True
+
+    strings_at = np.flatnonzero(kinds == _STR)
+    if len(strings_at):
+        codes, distinct = _distinct(values[strings_at])
+        readings = [_level_text(text) for text in distinct]
+        distinct_levels = np.array([reading or 1 for reading in readings], dtype=np.int64)
+        distinct_bad = np.array([reading is None for reading in readings], dtype=bool)
+        levels[strings_at] = distinct_levels[codes]
+        bad[strings_at] = distinct_bad[codes]
+
+    problems = _problem_series(index, header, "a level (L1, L2 or L3)", values, bad)
+    return ParsedColumn(pd.Series(levels, index=index, dtype=np.int64), problems)
+
+
+# --------------------------------------------------------------------------------------
+# Text and problems
+
+
+def parse_text(raw: pd.Series) -> pd.Series:
+    """Given raw cells of a text column, return trimmed strings ("" for blank).
+
+    Numbers read as typed: whole numbers lose the ``.0`` a spreadsheet adds (an ID typed as
+    12 stays ``12``); booleans read ``TRUE``/``FALSE``; dates and datetimes read in ISO form
+    (``2026-03-05``, ``2026-03-05 14:30``). Never raises.
+    """
+    values, kinds = _classify(raw)
+    texts = np.full(len(values), "", dtype=object)
+    strings_at = np.flatnonzero(kinds == _STR)
+    if len(strings_at):
+        texts[strings_at] = pd.Series(values[strings_at], dtype=object).str.strip().to_numpy()
+    others_at = np.flatnonzero((kinds != _STR) & (kinds != _BLANK))
+    for position in others_at:
+        texts[position] = _render(values[position]).strip()
+    return pd.Series(texts, index=raw.index, dtype="str")
+
+
+def combine_problems(*problems: pd.Series) -> pd.Series:
+    """Given per-row problem columns of equal length (rows matched by position, the result
+    carrying the first column's index), return them joined with ``"; "`` per row, leaving
+    out empty ones ("" where a row has none). Missing values count as empty."""
+    if not problems:
+        return pd.Series([], dtype="str")
+    index = problems[0].index
+    combined = np.full(len(index), "", dtype=object)
+    for column in problems:
+        texts = column.astype(object).fillna("").astype(str).to_numpy(dtype=object)
+        present = texts != ""
+        joined = combined != ""
+        combined = np.where(
+            present & joined, combined + "; " + texts, np.where(present, texts, combined)
+        )
+    return pd.Series(combined, index=index, dtype="str")
