@@ -388,24 +388,6 @@ _ROWS: tuple[dict[str, Any], ...] = (
         status="Open",
     ),
     dict(
-        # Public complaint from a review site, also ticked by the agent.
-        opened=_at(11, 25, 12, 45), customer="Olive & Thyme Deli",
-        contact="(718) 555-0190", channel="Review", issue_type="Shipping",
-        description="1-star Google review: catering order supplies arrived a day late",
-        steps_tried="Called the owner, apologised", sentiment="Angry", urgency="Medium",
-        public_mention="Yes", level="L1", handler=L1_AGENTS[0],
-        first_response_at=_at(11, 25, 13, 0), status="Open",
-    ),
-    dict(
-        # Fuzzy repeat cluster, report 3 of 3.
-        opened=_at(11, 25, 13, 5), customer="Redwood Tax Services",
-        contact="info@redwoodtax.example", channel="Email", issue_type="Login",
-        description="Cannot log in after password reset email",
-        steps_tried="Confirmed the reset email was used", sentiment="Frustrated",
-        urgency="High", level="L1", handler=L1_AGENTS[1],
-        first_response_at=_at(11, 25, 13, 20), status="Open",
-    ),
-    dict(
         # Healthy: "issue" must not match the keyword "sue".
         opened=_at(11, 25, 13, 15), customer="Elm Street Pharmacy",
         contact="(607) 555-0125", channel="Phone", issue_type="Billing",
@@ -440,6 +422,24 @@ _ROWS: tuple[dict[str, Any], ...] = (
         steps_tried="Sent the guide on user roles", sentiment="Calm", urgency="Low",
         level="L1", handler=L1_AGENTS[1], first_response_at=_at(11, 25, 14, 25),
         status="Open", notes="Offered a courtesy walkthrough on Monday",
+    ),
+    dict(
+        # Fuzzy repeat cluster, report 3 of 3: its 1-hour timeframe is still running.
+        opened=_at(11, 25, 14, 15), customer="Redwood Tax Services",
+        contact="info@redwoodtax.example", channel="Email", issue_type="Login",
+        description="Cannot log in after password reset email",
+        steps_tried="Confirmed the reset email was used", sentiment="Frustrated",
+        urgency="High", level="L1", handler=L1_AGENTS[1],
+        first_response_at=_at(11, 25, 14, 30), status="Open",
+    ),
+    dict(
+        # Public complaint from a review site, also ticked by the agent; 1 hour to escalate.
+        opened=_at(11, 25, 14, 20), customer="Olive & Thyme Deli",
+        contact="(718) 555-0190", channel="Review", issue_type="Shipping",
+        description="1-star Google review: catering order supplies arrived a day late",
+        steps_tried="Called the owner, apologised", sentiment="Angry", urgency="Medium",
+        public_mention="Yes", level="L1", handler=L1_AGENTS[0],
+        first_response_at=_at(11, 25, 14, 30), status="Open",
     ),
     dict(
         # Healthy, not answered yet (response due Monday 10:35 after the long weekend).
