@@ -199,3 +199,18 @@ DEFAULT_TEMPLATES: tuple[tuple[str, str, str], ...] = (
         "Previous handler: {{ handler }}",
     ),
 )
+
+
+def column_letter(col: int) -> str:
+    """Given a 0-based column index, return its A1 letters (0 -> A, 26 -> AA)."""
+    letters = ""
+    col += 1
+    while col:
+        col, remainder = divmod(col - 1, 26)
+        letters = chr(65 + remainder) + letters
+    return letters
+
+
+def a1(row: int, col: int) -> str:
+    """Given a 0-based row and column, return the A1 reference (0, 0 -> A1)."""
+    return f"{column_letter(col)}{row + 1}"

@@ -1,0 +1,299 @@
+"""Command line: parses options, calls the library, turns domain errors into exit codes.
+
+The only module importing click. Exit 0: done (flagged rows are not failures); 1: the run
+failed (source unreachable, lock held, a concurrent edit); 2: usage, policy or config error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import textwrap
+from collections.abc import Callable, Sequence
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import pandas as pd
+
+from sheets_escalation import __version__, schema
+from sheets_escalation.errors import ConfigError, EscalationError
+from sheets_escalation.sources import DEFAULT_SOURCE, open_source
+
+F = TypeVar("F", bound=Callable[..., Any])
+DEMO_FILE = "escalations-demo.xlsx"
+
+
+def handle_errors(function: F) -> F:
+    """Turn domain errors into a message on stderr and the right exit code."""
+
+    @wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except ConfigError as error:
+            click.echo("error: the workbook's policy or headers need fixing:", err=True)
+            for problem in error.problems:
+                click.echo(f"  {problem}", err=True)
+            click.echo("nothing was written.", err=True)
+            sys.exit(error.exit_code)
+        except EscalationError as error:
+            click.echo(f"error: {error}", err=True)
+            sys.exit(error.exit_code)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def parse_now(text: str | None) -> pd.Timestamp:
+    """Given --now (ISO 8601; naive means the Settings timezone), return the run's time."""
+    if not text:
+        return pd.Timestamp.now(tz="UTC").floor("s")
+    try:
+        return pd.Timestamp(text)
+    except ValueError as error:
+        raise click.BadParameter(f'cannot read "{text}" as an ISO date-time') from error
+
+
+source_argument = click.argument("source", required=False, default=DEFAULT_SOURCE)
+credentials_option = click.option(
+    "--credentials", type=click.Path(dir_okay=False), envvar="GOOGLE_APPLICATION_CREDENTIALS",
+    help="Service-account JSON for Google Sheets (default: $GOOGLE_APPLICATION_CREDENTIALS).")
+oauth_option = click.option("--oauth", is_flag=True,
+                            help="Use your own Google account (OAuth authorized-user flow).")
+lossy_option = click.option(
+    "--allow-lossy", is_flag=True,
+    help="Save an .xlsx even though it holds charts, images or pivot tables that "
+    "openpyxl cannot keep (they would be lost).")
+
+
+def _cell_text(value: Any, width: int) -> str:
+    if value is None or value is pd.NaT or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    if isinstance(value, pd.Timestamp):
+        text = value.strftime("%Y-%m-%d %H:%M")
+    else:
+        text = " ".join(str(value).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
+                 widths: Sequence[int]) -> str:
+    """Given headers, rows and maximum widths, return a plain aligned text table."""
+    texts = [[_cell_text(v, w) for v, w in zip(row, widths, strict=True)] for row in rows]
+    actual = [max([len(h)] + [len(r[i]) for r in texts]) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, actual, strict=True)).rstrip(),
+             "  ".join("-" * w for w in actual)]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, actual, strict=True)).rstrip()
+              for r in texts]
+    return "\n".join(lines)
+
+
+def _flagged_table(report: Any) -> str:
+    result = report.workbook.result
+    log = report.workbook.log
+    order = {flag: i for i, flag in enumerate(schema.FLAGS)}
+    flagged = result[~result["flag"].isin(["OK", "RESOLVED"])].copy()
+    if flagged.empty:
+        return "No rows need attention."
+    flagged["_order"] = flagged["flag"].map(order)
+    flagged = flagged.sort_values(["_order", "escalate_by", "response_due"], kind="stable")
+    tz = report.workbook.policy.timezone
+    rows = []
+    for index, row in flagged.iterrows():
+        due = row["escalate_by"] if pd.notna(row["escalate_by"]) else (
+            row["resolution_due"] if row["resolution_sla"] in ("Overdue", "At risk")
+            else row["response_due"])
+        rows.append([
+            row["id"], row["flag"], f"L{row['level']}", row["target_level"],
+            due.tz_convert(tz) if pd.notna(due) else None,
+            log.at[index, "customer"],
+            row["triggers"] or row["problems"] or
+            f"response {row['response_sla']}, resolution {row['resolution_sla']}",
+        ])
+    return format_table(["ID", "Flag", "Level", "Target", "Due", "Customer", "Why"], rows,
+                        [10, 18, 5, 6, 16, 24, 60])
+
+
+def _print_report(report: Any, quiet: bool) -> None:
+    if quiet:
+        return
+    mode = "dry run, nothing written" if report.dry_run else "written"
+    click.echo(f"{report.source}: {len(report.workbook.result)} rows evaluated as of "
+               f"{report.now.tz_convert(report.workbook.policy.timezone):%Y-%m-%d %H:%M %Z} "
+               f"({mode})")
+    for note in report.notes:
+        click.echo(f"note: {note}")
+    counts = ", ".join(f"{flag} {n}" for flag, n in report.flag_counts.items())
+    click.echo(f"flags: {counts or 'none'}")
+    for event in report.escalated:
+        click.echo(f"escalated {event[1]} {event[3]} -> {event[4]} ({event[5]})")
+    if report.dry_run:
+        click.echo(f"planned: {len(report.plan.cells)} cells, "
+                   f"{sum(len(v) for v in report.plan.appends.values())} History rows")
+        for change in report.changes:
+            click.echo(f"  row {change.sheet_row} {change.id}: {change.header}: "
+                       f"{_cell_text(change.old, 40) or '(blank)'} -> "
+                       f"{_cell_text(change.new, 60) or '(blank)'}")
+    click.echo("")
+    click.echo(_flagged_table(report))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="sheets-escalation")
+def cli() -> None:
+    """Evaluate a support escalation policy kept in a spreadsheet.
+
+    SOURCE is a local .xlsx (default ./escalations.xlsx), a Google Sheets URL or a bare
+    spreadsheet key.
+
+    \b
+    Example:
+      sheets-escalation init escalations.xlsx
+      sheets-escalation sync escalations.xlsx
+    """
+
+
+@cli.command()
+@click.argument("path", required=False, default=DEFAULT_SOURCE)
+@click.option("--sheet", "sheet", metavar="URL",
+              help="Lay out an existing (empty) Google Sheet instead of creating a file.")
+@credentials_option
+@oauth_option
+@handle_errors
+def init(path: str, sheet: str | None, credentials: str | None, oauth: bool) -> None:
+    """Create a new workbook from the template; never overwrites anything.
+
+    \b
+    Example:
+      sheets-escalation init escalations.xlsx
+      sheets-escalation init --sheet https://docs.google.com/spreadsheets/d/KEY/edit
+    """
+    if sheet:
+        from sheets_escalation.backends.gsheets import open_client, parse_source_key
+        from sheets_escalation.backends.gsheets_init import init_sheet
+
+        key = parse_source_key(sheet)
+        if key is None:
+            raise click.BadParameter(f'"{sheet}" is not a Google Sheets URL or key')
+        created = init_sheet(open_client(credentials, oauth), key)
+        click.echo(f"laid out sheet {key}: " + (", ".join(created) or "nothing to add"))
+        return
+    from sheets_escalation.template import init_xlsx
+
+    tabs = init_xlsx(Path(path))
+    click.echo(f"created {path} with tabs: {', '.join(tabs)}")
+
+
+@cli.command()
+@source_argument
+@credentials_option
+@oauth_option
+@handle_errors
+def check(source: str, credentials: str | None, oauth: bool) -> None:
+    """Validate the policy tabs and headers; list every problem with its cell.
+
+    Exit 2 if the policy or headers are broken. Problems in individual rows are listed
+    too, but do not fail the check (sync reports them in each row's Problems column).
+
+    \b
+    Example:
+      sheets-escalation check escalations.xlsx
+    """
+    from sheets_escalation.sync import load
+
+    backend = open_source(source, credentials=credentials, oauth=oauth)
+    workbook = load(backend, parse_now(None))
+    for note in workbook.policy.notes:
+        click.echo(f"note: {note}")
+    log = workbook.log
+    result = workbook.result
+    columns = workbook.log_read.columns
+    positions = {schema.COLUMN_BY_KEY[k].header: v for k, v in columns.items()}
+    count = 0
+    for index in result.index[result["problems"] != ""]:
+        for problem in result.at[index, "problems"].split("; "):
+            header = problem.split(":", 1)[0]
+            column = positions.get(header, positions.get("ID", 0))
+            cell = schema.a1(int(log.at[index, "sheet_row"]) - 1, column)
+            click.echo(f"{schema.ESCALATIONS}!{cell}: {problem}")
+            count += 1
+    policy = workbook.policy
+    click.echo(f"policy OK: {len(policy.levels)} levels, {len(policy.active_triggers)} "
+               f"active triggers, timezone {policy.timezone}; {len(log)} rows, "
+               f"{count} cell problem(s).")
+
+
+@cli.command()
+@source_argument
+@click.option("--now", "now_text", metavar="ISO",
+              help="Evaluate as of this time (ISO 8601; without a zone: Settings timezone).")
+@click.option("--dry-run", is_flag=True, help="Show what would change, row by row; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary.")
+@click.option("--quiet", is_flag=True, help="Print nothing unless something fails.")
+@credentials_option
+@oauth_option
+@lossy_option
+@handle_errors
+def sync(source: str, now_text: str | None, dry_run: bool, as_json: bool, quiet: bool,
+         credentials: str | None, oauth: bool, allow_lossy: bool) -> None:
+    """Evaluate the policy, flag rows, apply automatic escalations, write back.
+
+    \b
+    Example (hourly from cron):
+      0 * * * * cd /srv/support && sheets-escalation sync escalations.xlsx --quiet
+    """
+    from sheets_escalation.sync import run_sync
+
+    backend = open_source(source, credentials=credentials, oauth=oauth,
+                          allow_lossy=allow_lossy)
+    report = run_sync(backend, parse_now(now_text), dry_run=dry_run)
+    if as_json:
+        click.echo(json.dumps(report.as_json(), indent=2, default=str))
+        return
+    _print_report(report, quiet)
+
+
+@cli.command()
+@click.option("--now", "now_text", metavar="ISO",
+              help="Evaluate as of this time (default: the sample's own reference time).")
+@handle_errors
+def demo(now_text: str | None) -> None:
+    """Copy the bundled sample workbook to ./escalations-demo.xlsx and sync it.
+
+    The sample is evaluated as of its own reference time so the demo always shows the
+    same picture; pass --now to see it at another time.
+
+    \b
+    Example:
+      sheets-escalation demo
+    """
+    from sheets_escalation.backends.xlsx import XlsxBackend
+    from sheets_escalation.sample import SAMPLE_NOW, sample_path
+    from sheets_escalation.sync import run_sync
+
+    target = Path(DEMO_FILE)
+    shutil.copyfile(sample_path(), target)
+    now = parse_now(now_text) if now_text else pd.Timestamp(SAMPLE_NOW)
+    report = run_sync(XlsxBackend(target), now)
+    click.echo(f"copied the sample workbook to ./{DEMO_FILE}")
+    _print_report(report, quiet=False)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        cli.main(standalone_mode=True)
+    except Exception as error:  # noqa: BLE001 - last resort: one line, not a stack trace
+        if os.environ.get("SHEETS_ESCALATION_DEBUG"):
+            raise
+        message = textwrap.shorten(f"{type(error).__name__}: {error}", 300)
+        click.echo(f"internal error: {message} (set SHEETS_ESCALATION_DEBUG=1 for details)",
+                   err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

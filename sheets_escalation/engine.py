@@ -1,0 +1,421 @@
+"""The pure escalation engine: (log, policy, history, now) -> evaluation.
+
+No I/O, no clock, no environment: ``now`` and everything read from the workbook are
+arguments, so the same engine serves xlsx, Google Sheets, the what-if replay and tests.
+Everything is vectorised over the log; the only Python loops run over trigger rules,
+levels and the few rows that changed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sheets_escalation import cells, schema
+from sheets_escalation.backends.base import Table, header_index
+from sheets_escalation.errors import ConfigError, Located
+from sheets_escalation.policy import Policy, TriggerRule, level_label
+from sheets_escalation.triggers import KINDS, Context
+
+TOOL = "sheets-escalation"
+ID_PATTERN = re.compile(r"^ESC-(\d+)$", re.IGNORECASE)
+UTC_DTYPE = "datetime64[ns, UTC]"
+
+
+@dataclass
+class LogRead:
+    """The Escalations tab as read: the parsed log and where each known column lives."""
+
+    log: pd.DataFrame
+    columns: dict[str, int]  # column key -> 0-based sheet column (known headers only)
+    width: int  # number of header cells (where missing owned columns are appended)
+    raw: pd.DataFrame  # the kept rows' raw cells, columns = 0-based sheet columns
+
+
+@dataclass
+class Evaluation:
+    result: pd.DataFrame
+    events: list[list[Any]] = field(default_factory=list)  # History rows (HISTORY_HEADERS)
+
+
+def read_log(table: Table | None, policy: Policy) -> LogRead:
+    """Given the Escalations tab, return the parsed log.
+
+    Raise ConfigError naming the tab and cell if the tab or a required header is missing,
+    or a known header appears twice.
+    """
+    if table is None or not table.rows:
+        raise ConfigError([Located(schema.ESCALATIONS, "", "tab is missing or empty")])
+    header = table.header
+    problems: list[Located] = []
+    columns: dict[str, int] = {}
+    for position, cell in enumerate(header):
+        key = schema.KEY_BY_NORMALIZED.get(schema.normalize_header(cell))
+        if key is None:
+            continue
+        if key in columns:
+            problems.append(Located(
+                schema.ESCALATIONS, schema.a1(0, position),
+                f'header "{cell}" appears twice (also {schema.a1(0, columns[key])})'))
+            continue
+        columns[key] = position
+    for key in schema.REQUIRED_INPUT_KEYS:
+        if key not in columns:
+            header_text = schema.COLUMN_BY_KEY[key].header
+            problems.append(Located(schema.ESCALATIONS, "1",
+                                    f'missing required header "{header_text}"'))
+    if problems:
+        raise ConfigError(problems)
+
+    width = max(len(header), 1)
+    body = table.body
+    raw = pd.DataFrame(body) if body else pd.DataFrame()
+    raw = raw.reindex(columns=range(max(width, raw.shape[1] if len(raw.columns) else 0)))
+    input_positions = [columns[c.key] for c in schema.INPUT_COLUMNS if c.key in columns]
+    inputs = raw[input_positions]
+    blank = inputs.isna() | inputs.apply(lambda col: col.astype(str).str.strip() == "")
+    keep = ~blank.all(axis=1).to_numpy()
+    raw = raw[keep]
+    sheet_rows = np.flatnonzero(keep) + 2
+    raw.index = pd.RangeIndex(len(raw))
+    log = pd.DataFrame(index=raw.index)
+    problems_parts: list[pd.Series] = []
+    empty = pd.Series([None] * len(raw), index=raw.index, dtype=object)
+    for column in schema.INPUT_COLUMNS:
+        source = raw[columns[column.key]] if column.key in columns else empty
+        source = source.astype(object)
+        if column.kind == "datetime":
+            parsed = cells.parse_datetimes(source, column.header, policy.timezone,
+                                           policy.date_order)
+        elif column.kind == "money":
+            parsed = cells.parse_money(source, column.header)
+        elif column.kind == "yesno":
+            parsed = cells.parse_yesno(source, column.header)
+        elif column.kind == "level":
+            parsed = cells.parse_levels(source, column.header)
+        else:
+            log[column.key] = cells.parse_text(source)
+            continue
+        log[column.key] = parsed.values
+        problems_parts.append(parsed.problems)
+    opened_blank = log["opened"].isna() & (cells.parse_text(
+        raw[columns["opened"]].astype(object)) == "")
+    problems_parts.append(pd.Series(np.where(opened_blank, "Opened: blank", ""),
+                                    index=raw.index))
+    log["sheet_row"] = sheet_rows
+    log["problems"] = cells.combine_problems(*problems_parts)
+    return LogRead(log=log, columns=columns, width=width, raw=raw)
+
+
+def _append(text: pd.Series, mask: np.ndarray, addition: str | pd.Series) -> pd.Series:
+    """Append ``addition`` ("; "-separated) to ``text`` where ``mask`` holds."""
+    if not mask.any():
+        return text
+    result = text.copy()
+    add = addition if isinstance(addition, str) else addition[mask]
+    current = result[mask]
+    separator = np.where(current != "", "; ", "")
+    result[mask] = current + separator + add
+    return result
+
+
+def _assign_ids(log: pd.DataFrame, now: pd.Timestamp) -> tuple[pd.Series, list[list[Any]],
+                                                                 pd.Series]:
+    ids = log["id"].copy()
+    problems = pd.Series("", index=log.index, dtype=object)
+    blank = (ids == "").to_numpy()
+    numbers = ids.str.extract(ID_PATTERN, expand=False).dropna().astype(int)
+    next_number = int(numbers.max()) + 1 if len(numbers) else 1
+    events: list[list[Any]] = []
+    if blank.any():
+        new_ids = [f"ESC-{n:04d}" for n in range(next_number, next_number + int(blank.sum()))]
+        ids[blank] = new_ids
+        events = [[now, new_id, "id assigned", "", "", "", TOOL, f"row {row}"]
+                  for new_id, row in zip(new_ids, log["sheet_row"][blank], strict=True)]
+    key = ids.str.casefold()
+    duplicated = key.duplicated(keep="first").to_numpy() & ~blank
+    if duplicated.any():
+        first_row = log["sheet_row"].groupby(key).transform("first")
+        problems[duplicated] = "ID: duplicate of row " + first_row[duplicated].astype(str)
+    return ids, events, problems
+
+
+@dataclass
+class _Pass:
+    """One evaluation of the trigger matrix at the rows' current levels."""
+
+    fired: dict[int, np.ndarray]
+    fired_at: dict[int, pd.Series]
+    why: dict[int, pd.Series]
+
+
+def _level_targets(policy: Policy, level: np.ndarray, which: str) -> tuple[np.ndarray, np.ndarray]:
+    seconds = np.zeros(len(level), dtype=float)
+    business = np.zeros(len(level), dtype=bool)
+    for number, level_policy in policy.levels.items():
+        duration = level_policy.response if which == "response" else level_policy.resolution
+        mask = level == number
+        seconds[mask] = policy.calendar.seconds(duration)
+        business[mask] = duration.is_business
+    return seconds, business
+
+
+def _run_triggers(context: Context, rules: Sequence[TriggerRule]) -> _Pass:
+    fired: dict[int, np.ndarray] = {}
+    fired_at: dict[int, pd.Series] = {}
+    why: dict[int, pd.Series] = {}
+    for position, rule in enumerate(rules):
+        applicable = ~context.resolved & (context.level < rule.to_level)
+        if rule.from_level is not None:
+            applicable &= context.level == rule.from_level
+        if not applicable.any():
+            continue
+        firing = KINDS[rule.kind](context, rule)
+        mask = firing.fired & applicable & firing.fired_at.notna().to_numpy()
+        if mask.any():
+            fired[position] = mask
+            fired_at[position] = firing.fired_at
+            why[position] = firing.why
+    return _Pass(fired, fired_at, why)
+
+
+def _context(log: pd.DataFrame, policy: Policy, now: pd.Timestamp, level: np.ndarray,
+             level_start: pd.Series, resolved: np.ndarray) -> Context:
+    seconds, business = _level_targets(policy, level, "response")
+    response_due = policy.calendar.add(level_start, seconds, business)
+    first = log["first_response_at"]
+    first_here = first.where(first >= level_start)
+    return Context(log=log, level=level, level_start=level_start, response_due=response_due,
+                   first_response=first_here, resolved=resolved, now=now, policy=policy)
+
+
+def _sla_state(start: pd.Series, due: pd.Series, met_at: pd.Series, now: pd.Timestamp,
+               seconds: np.ndarray, business: np.ndarray, policy: Policy) -> pd.Series:
+    state = pd.Series("", index=start.index, dtype=object)
+    has_due = due.notna().to_numpy()
+    met = met_at.notna().to_numpy() & has_due
+    on_time = (met_at <= due).to_numpy(dtype=bool, na_value=False)
+    state[met & on_time] = "Met"
+    state[met & ~on_time] = "Missed"
+    unmet = has_due & ~met
+    overdue = unmet & (due < now).to_numpy(dtype=bool, na_value=False)
+    elapsed = policy.calendar.elapsed(start, pd.Series(now, index=start.index), business)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(seconds > 0, elapsed / seconds, 0.0)
+    at_risk = unmet & ~overdue & (share >= policy.at_risk)
+    state[overdue] = "Overdue"
+    state[at_risk] = "At risk"
+    state[unmet & ~overdue & ~at_risk] = "On track"
+    return state
+
+
+def _local(series: pd.Series, policy: Policy) -> pd.Series:
+    return series.dt.tz_convert(policy.timezone)
+
+
+def _last_levels(history: pd.DataFrame | None) -> pd.Series:
+    if history is None or history.empty:
+        return pd.Series(dtype=object)
+    moves = history[history["event"].isin(["escalated", "level changed"])
+                    & (history["id"] != "")]
+    if moves.empty:
+        return pd.Series(dtype=object)
+    return moves.groupby(moves["id"].str.casefold())["to_level"].last()
+
+
+def _recorded_breaches(history: pd.DataFrame | None) -> set[str]:
+    if history is None or history.empty:
+        return set()
+    breached = history[history["event"] == "breached"]
+    return set((breached["id"].str.casefold() + "/" + breached["from_level"] + "/"
+                + breached["trigger"]).tolist())
+
+
+def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
+             history: pd.DataFrame | None = None) -> Evaluation:
+    """Given the parsed log, the policy, the History frame and ``now`` (tz-aware), return
+    the owned columns of every row, the rows' levels after automatic escalations, and the
+    History events this evaluation records."""
+    now = pd.Timestamp(now).tz_convert("UTC")
+    index = log.index
+    ids, events, id_problems = _assign_ids(log, now)
+    problems = cells.combine_problems(log["problems"], id_problems)
+
+    level = log["level"].to_numpy(dtype=int).copy()
+    original_level = level.copy()
+    escalated_at = log["escalated_at"].copy()
+    opened = log["opened"]
+    resolved_at = log["resolved_at"]
+    status = log["status"].str.strip().str.casefold()
+    resolved = (resolved_at.notna() | (status == "resolved")).to_numpy()
+    no_resolved_time = resolved & resolved_at.isna().to_numpy()
+    problems = _append(problems, no_resolved_time, "Resolved at: blank although Status is Resolved")
+    missing_start = (level > 1) & escalated_at.isna().to_numpy()
+    problems = _append(problems, missing_start & opened.notna().to_numpy(),
+                       "Escalated at: blank above L1, timing from Opened")
+
+    # "level changed": a person moved the level since the tool last recorded it.
+    last_levels = _last_levels(history)
+    if not last_levels.empty:
+        known = ids.str.casefold().map(last_levels)
+        current = pd.Series([level_label(v) for v in level], index=index) if len(index) else \
+            pd.Series(dtype=object)
+        changed = (known.notna() & (known != current)).to_numpy()
+        for position in np.flatnonzero(changed):
+            events.append([now, ids.iat[position], "level changed", known.iat[position],
+                           current.iat[position], "", "sheet", "Level edited in the sheet"])
+
+    rules = policy.active_triggers
+    applied_trigger = pd.Series("", index=index, dtype=object)
+    for _ in range(len(schema.LEVEL_NAMES)):
+        level_start = opened.where(level == 1, escalated_at.fillna(opened))
+        context = _context(log, policy, now, level, level_start, resolved)
+        result_pass = _run_triggers(context, rules)
+        raise_to = np.zeros(len(index), dtype=int)
+        raise_by = pd.Series("", index=index, dtype=object)
+        for position, mask in result_pass.fired.items():
+            rule = rules[position]
+            if not rule.auto:
+                continue
+            higher = mask & (rule.to_level > raise_to)
+            raise_to[higher] = rule.to_level
+            raise_by[higher] = rule.name
+        moving = raise_to > level
+        if not moving.any():
+            break
+        for position in np.flatnonzero(moving):
+            name = raise_by.iat[position]
+            rule_position = next(p for p, r in enumerate(rules) if r.name == name)
+            why = result_pass.why[rule_position].iat[position]
+            events.append([now, ids.iat[position], "escalated", level_label(level[position]),
+                           level_label(raise_to[position]), name, TOOL, why])
+        applied_trigger[moving] = raise_by[moving]
+        level = np.where(moving, raise_to, level)
+        escalated_at = escalated_at.where(~moving, now)
+
+    # Final pass at the settled levels: what is still pending.
+    triggers_text = pd.Series("", index=index, dtype=object)
+    why_text = pd.Series("", index=index, dtype=object)
+    target = np.zeros(len(index), dtype=int)
+    escalate_by = pd.Series(pd.NaT, index=index, dtype=UTC_DTYPE)
+    for position, mask in result_pass.fired.items():
+        rule = rules[position]
+        triggers_text = _append(triggers_text, mask, rule.name)
+        why_text = _append(why_text, mask, rule.name + ": " + result_pass.why[position])
+        target = np.where(mask, np.maximum(target, rule.to_level), target)
+        by = policy.calendar.add(result_pass.fired_at[position], rule.timeframe_seconds,
+                                 rule.timeframe_business)
+        earlier = mask & ((by < escalate_by) | escalate_by.isna()).to_numpy(dtype=bool,
+                                                                           na_value=True)
+        escalate_by = escalate_by.where(~earlier, by)
+    pending = target > level
+
+    # SLA clocks at the current level.
+    level_start = opened.where(level == 1, escalated_at.fillna(opened))
+    response_seconds, response_business = _level_targets(policy, level, "response")
+    resolution_seconds, resolution_business = _level_targets(policy, level, "resolution")
+    response_due = policy.calendar.add(level_start, response_seconds, response_business)
+    resolution_due = policy.calendar.add(level_start, resolution_seconds, resolution_business)
+    first = log["first_response_at"]
+    first_here = first.where(first >= level_start)
+    # Resolving a row answers it: a resolved row without a recorded response met its
+    # response target when it was resolved.
+    responded = first_here.fillna(resolved_at.where(resolved_at >= level_start))
+    response_sla = _sla_state(level_start, response_due, responded, now, response_seconds,
+                              response_business, policy)
+    resolution_sla = _sla_state(level_start, resolution_due, resolved_at, now,
+                                resolution_seconds, resolution_business, policy)
+    resolution_sla[no_resolved_time] = ""
+    response_hours = policy.calendar.elapsed(level_start, first_here, response_business) / 3600
+    resolution_hours = policy.calendar.elapsed(opened, resolved_at, resolution_business) / 3600
+
+    # Missing info for rows above L1 or with a pending escalation.
+    needs_info = (level > 1) | pending
+    missing = pd.Series("", index=index, dtype=object)
+    for header in policy.required_info:
+        key = schema.KEY_BY_NORMALIZED[schema.normalize_header(header)]
+        kind = schema.COLUMN_BY_KEY[key].kind
+        if kind == "yesno":
+            continue  # a blank yes/no cell means "no": it is never missing
+        values = log[key]
+        if kind in ("text", "level"):
+            blank = (values.astype(str).str.strip() == "").to_numpy()
+        else:
+            blank = values.isna().to_numpy()
+        missing = _append(missing, needs_info & blank, header)
+
+    flag = pd.Series("OK", index=index, dtype=object)
+    sla_states = np.stack([response_sla.to_numpy(), resolution_sla.to_numpy()])
+    overdue = (sla_states == "Overdue").any(axis=0)
+    at_risk = (sla_states == "At risk").any(axis=0)
+    has_problems = (problems != "").to_numpy()
+    late_escalation = pending & (escalate_by < now).to_numpy(dtype=bool, na_value=False)
+    flag[at_risk] = "AT RISK"
+    flag[resolved] = "RESOLVED"
+    flag[has_problems] = "CHECK INPUT"
+    flag[overdue & ~resolved] = "OVERDUE"
+    flag[pending] = "ESCALATE"
+    flag[late_escalation] = "ESCALATION OVERDUE"
+
+    # "breached": the first time a target is seen overdue (or missed) at a level.
+    recorded = _recorded_breaches(history)
+    labels = [level_label(v) for v in level]
+    for name, states, due in (("Response SLA", response_sla, response_due),
+                              ("Resolution SLA", resolution_sla, resolution_due)):
+        breached = states.isin(["Overdue", "Missed"]).to_numpy()
+        for position in np.flatnonzero(breached):
+            key = f"{ids.iat[position].casefold()}/{labels[position]}/{name}"
+            if key in recorded:
+                continue
+            recorded.add(key)
+            due_text = _local(due.iloc[[position]], policy).iat[0].strftime("%Y-%m-%d %H:%M")
+            events.append([now, ids.iat[position], "breached", labels[position],
+                           "", name, TOOL, f"{name} {states.iat[position].lower()} (due {due_text})"])
+
+    result = pd.DataFrame({
+        "id": ids,
+        "level": level,
+        "escalated_at": escalated_at,
+        "flag": flag,
+        "triggers": triggers_text,
+        "why": why_text,
+        "target_level": np.where(pending, np.char.add("L", target.astype(str)), ""),
+        "escalate_by": escalate_by.where(pending),
+        "response_due": response_due,
+        "resolution_due": resolution_due,
+        "response_sla": response_sla,
+        "resolution_sla": resolution_sla,
+        "response_hours": np.round(response_hours, 2),
+        "resolution_hours": np.round(resolution_hours, 2),
+        "missing_info": missing,
+        "problems": problems,
+        "applied_trigger": applied_trigger,
+        "level_raised": level != original_level,
+    }, index=index)
+    return Evaluation(result=result, events=events)
+
+
+def read_history(table: Table | None, timezone: str) -> pd.DataFrame:
+    """Given the History tab, return the History frame (CONTRACTS.md); empty if absent."""
+    columns = ["at", "id", "event", "from_level", "to_level", "trigger", "by", "detail"]
+    if table is None or len(table.rows) < 2:
+        frame = pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+        frame["at"] = pd.Series(dtype=UTC_DTYPE)
+        return frame
+    index = header_index(table.header)
+    raw = pd.DataFrame(table.body)
+    data: dict[str, pd.Series] = {}
+    for key, header in zip(columns, schema.HISTORY_HEADERS, strict=True):
+        position = index.get(schema.normalize_header(header))
+        source = (raw[position] if position is not None and position in raw.columns
+                  else pd.Series([None] * len(raw)))
+        if key == "at":
+            data[key] = cells.parse_datetimes(source.astype(object), header, timezone).values
+        else:
+            data[key] = cells.parse_text(source.astype(object))
+    return pd.DataFrame(data)

@@ -1,0 +1,483 @@
+"""The policy tabs (Levels, Triggers, Settings, Holidays, VIP) -> one frozen :class:`Policy`.
+
+Every problem is collected with its place (tab and A1 cell) and reported at once, so an
+owner fixes the whole policy in one pass. A tab that is missing falls back to the seed
+defaults of the template; a tab that is present is taken as the owner wrote it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sheets_escalation import schema
+from sheets_escalation.backends.base import Table, header_index
+from sheets_escalation.cells import parse_datetime_scalar
+from sheets_escalation.clock import (
+    BusinessCalendar,
+    Duration,
+    parse_duration,
+    parse_work_days,
+    parse_work_hours,
+)
+from sheets_escalation.errors import ConfigError, Located
+
+LEVEL_PATTERN = re.compile(r"^\s*(?:l(?:evel)?\s*)?([123])(?:\.0)?\s*$", re.IGNORECASE)
+REPEAT_PATTERN = re.compile(
+    r"^\s*(\d+)\s*(?:distinct\s+)?customers?\s+(?:in|within)\s+(.+?)\s*$", re.IGNORECASE
+)
+YES = {"yes", "y", "true", "1", "x", "✓", "✔", "on", "enabled"}
+NO = {"no", "n", "false", "0", "off", "disabled", ""}
+
+
+@dataclass(frozen=True)
+class LevelPolicy:
+    level: int
+    name: str
+    handled_by: str
+    scope: str
+    response: Duration
+    resolution: Duration
+    notify: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TriggerRule:
+    name: str
+    kind: str
+    parameter: str
+    from_level: int | None
+    to_level: int
+    timeframe_seconds: float
+    timeframe_business: bool
+    auto: bool
+    enabled: bool
+    row: int
+    duration: Duration | None = None
+    amount: float | None = None
+    keywords: tuple[str, ...] = ()
+    repeat_count: int | None = None
+    repeat_window: Duration | None = None
+
+
+@dataclass(frozen=True)
+class Policy:
+    levels: dict[int, LevelPolicy]
+    triggers: tuple[TriggerRule, ...]
+    timezone: str
+    calendar: BusinessCalendar
+    at_risk: float
+    date_order: str
+    required_info: tuple[str, ...]
+    vip: frozenset[str]
+    settings: dict[str, str] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    def level_name(self, level: int) -> str:
+        return self.levels[level].name
+
+    @property
+    def active_triggers(self) -> tuple[TriggerRule, ...]:
+        return tuple(t for t in self.triggers if t.enabled)
+
+
+def level_number(value: object) -> int | None:
+    """Given a cell such as "L2", "2" or 2.0, return 2; None if it names no level."""
+    if value is None or isinstance(value, bool):
+        return None
+    match = LEVEL_PATTERN.match(str(value))
+    return int(match.group(1)) if match else None
+
+
+def level_label(level: int) -> str:
+    return f"L{level}"
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        if value.is_integer():
+            return str(int(value))
+    return str(value).strip()
+
+
+class _Collector:
+    """Collects located problems for one tab."""
+
+    def __init__(self, tab: str, problems: list[Located]) -> None:
+        self.tab = tab
+        self.problems = problems
+
+    def add(self, row: int, col: int | None, message: str) -> None:
+        cell = schema.a1(row, col) if col is not None else str(row + 1)
+        self.problems.append(Located(self.tab, cell, message))
+
+
+def _columns(
+    table: Table, required: Sequence[str], collector: _Collector
+) -> dict[str, int] | None:
+    index = header_index(table.header)
+    missing = [h for h in required if schema.normalize_header(h) not in index]
+    for header in missing:
+        collector.problems.append(
+            Located(table.title, "1", f'missing required header "{header}"')
+        )
+    return None if missing else index
+
+
+def _cell(row: Sequence[Any], index: Mapping[str, int], header: str) -> Any:
+    position = index.get(schema.normalize_header(header))
+    if position is None or position >= len(row):
+        return None
+    return row[position]
+
+
+def _col(index: Mapping[str, int], header: str) -> int | None:
+    return index.get(schema.normalize_header(header))
+
+
+def _duration_or_error(
+    text: str, collector: _Collector, row: int, col: int | None, what: str
+) -> Duration | None:
+    try:
+        return parse_duration(text)
+    except ValueError as error:
+        collector.add(row, col, f"{what}: {error}")
+        return None
+
+
+def _load_levels(table: Table | None, problems: list[Located]) -> dict[int, LevelPolicy]:
+    defaults = {
+        level_number(row[0]): LevelPolicy(
+            level=int(row[0][1]),
+            name=row[1],
+            handled_by=row[2],
+            scope=row[3],
+            response=parse_duration(row[4]),
+            resolution=parse_duration(row[5]),
+            notify=(),
+        )
+        for row in schema.DEFAULT_LEVELS
+    }
+    levels: dict[int, LevelPolicy] = {k: v for k, v in defaults.items() if k is not None}
+    if table is None:
+        return levels
+    collector = _Collector(schema.LEVELS, problems)
+    index = _columns(table, ("Level", "Response time", "Resolution target"), collector)
+    if index is None:
+        return levels
+    seen: dict[int, int] = {}
+    for offset, row in enumerate(table.body):
+        sheet_row = offset + 1
+        if not any(_text(v) for v in row):
+            continue
+        raw_level = _cell(row, index, "Level")
+        level = level_number(raw_level)
+        if level is None:
+            collector.add(sheet_row, _col(index, "Level"),
+                          f'cannot read "{_text(raw_level)}" as a level (L1, L2 or L3)')
+            continue
+        if level in seen:
+            collector.add(sheet_row, _col(index, "Level"),
+                          f"L{level} is defined twice (also row {seen[level] + 1})")
+            continue
+        seen[level] = sheet_row
+        response = _duration_or_error(
+            _text(_cell(row, index, "Response time")), collector, sheet_row,
+            _col(index, "Response time"), "Response time")
+        resolution = _duration_or_error(
+            _text(_cell(row, index, "Resolution target")), collector, sheet_row,
+            _col(index, "Resolution target"), "Resolution target")
+        if response is None or resolution is None:
+            continue
+        if response.amount <= 0 or resolution.amount <= 0:
+            collector.add(sheet_row, _col(index, "Response time"),
+                          "response and resolution targets must be longer than zero")
+            continue
+        notify = tuple(
+            part.strip() for part in _text(_cell(row, index, "Notify")).split(",") if part.strip()
+        )
+        levels[level] = LevelPolicy(
+            level=level,
+            name=_text(_cell(row, index, "Name")) or defaults[level].name,
+            handled_by=_text(_cell(row, index, "Handled by")),
+            scope=_text(_cell(row, index, "Scope")),
+            response=response,
+            resolution=resolution,
+            notify=notify,
+        )
+    return levels
+
+
+def _parse_timeframe(text: str) -> tuple[float, bool, Duration | None]:
+    if text.strip().casefold() in {"", "immediate", "immediately", "automatic", "auto", "now"}:
+        return 0.0, False, None
+    duration = parse_duration(text)
+    return 0.0, duration.is_business, duration
+
+
+def _parse_amount(value: object) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value) if math.isfinite(float(value)) else None
+    cleaned = re.sub(r"[^\d.\-]", "", _text(value).replace(",", ""))
+    try:
+        return float(cleaned)
+    except ValueError:
+        return None
+
+
+def _load_triggers(
+    table: Table | None, problems: list[Located], calendar: BusinessCalendar | None
+) -> tuple[TriggerRule, ...]:
+    if table is None:
+        rows: list[list[Any]] = [list(schema.TRIGGERS_HEADERS)]
+        rows += [list(r) for r in schema.DEFAULT_TRIGGERS]
+        table = Table(schema.TRIGGERS, rows)
+    collector = _Collector(schema.TRIGGERS, problems)
+    index = _columns(table, ("Trigger", "Kind", "To"), collector)
+    if index is None:
+        return ()
+    rules: list[TriggerRule] = []
+    names: dict[str, int] = {}
+    for offset, row in enumerate(table.body):
+        sheet_row = offset + 1
+        if not any(_text(v) for v in row):
+            continue
+        start = len(problems)
+        name = _text(_cell(row, index, "Trigger"))
+        if not name:
+            collector.add(sheet_row, _col(index, "Trigger"), "trigger has no name")
+        elif name.casefold() in names:
+            collector.add(sheet_row, _col(index, "Trigger"),
+                          f'trigger "{name}" is defined twice (also row {names[name.casefold()] + 1})')
+        else:
+            names[name.casefold()] = sheet_row
+        kind = _text(_cell(row, index, "Kind")).casefold().replace(" ", "_")
+        if kind not in schema.TRIGGER_KINDS:
+            collector.add(sheet_row, _col(index, "Kind"),
+                          f'unknown kind "{_text(_cell(row, index, "Kind"))}"; expected one of '
+                          + ", ".join(schema.TRIGGER_KINDS))
+        parameter = _text(_cell(row, index, "Parameter"))
+        param_col = _col(index, "Parameter")
+        raw_from = _text(_cell(row, index, "From"))
+        from_level: int | None
+        if raw_from.casefold() in {"", "any", "all", "*"}:
+            from_level = None
+        else:
+            from_level = level_number(raw_from)
+            if from_level is None:
+                collector.add(sheet_row, _col(index, "From"),
+                              f'cannot read "{raw_from}" as a level (L1, L2, L3 or Any)')
+        raw_to = _text(_cell(row, index, "To"))
+        to_level = level_number(raw_to)
+        if to_level is None or to_level < 2:
+            collector.add(sheet_row, _col(index, "To"),
+                          f'cannot read "{raw_to}" as a target level (L2 or L3)')
+        elif from_level is not None and from_level >= to_level:
+            collector.add(sheet_row, _col(index, "To"),
+                          f"To ({level_label(to_level)}) must be above From ({level_label(from_level)})")
+        timeframe_text = _text(_cell(row, index, "Timeframe"))
+        timeframe: Duration | None = None
+        try:
+            _, business, timeframe = _parse_timeframe(timeframe_text)
+        except ValueError as error:
+            business = False
+            collector.add(sheet_row, _col(index, "Timeframe"), f"Timeframe: {error}")
+        apply_text = _text(_cell(row, index, "Apply")).casefold() or "flag"
+        if apply_text not in {"auto", "automatic", "flag"}:
+            collector.add(sheet_row, _col(index, "Apply"),
+                          f'cannot read "{apply_text}" as Apply (auto or flag)')
+        enabled_text = _text(_cell(row, index, "Enabled")).casefold()
+        if enabled_text not in YES and enabled_text not in NO:
+            collector.add(sheet_row, _col(index, "Enabled"),
+                          f'cannot read "{enabled_text}" as yes/no')
+        enabled = enabled_text in YES or enabled_text == ""
+        extra: dict[str, Any] = {}
+        if kind == "unresolved_for":
+            extra["duration"] = _duration_or_error(parameter, collector, sheet_row, param_col,
+                                                   "Parameter")
+        elif kind == "financial_loss_over":
+            amount = _parse_amount(_cell(row, index, "Parameter"))
+            if amount is None or amount < 0:
+                collector.add(sheet_row, param_col,
+                              f'cannot read "{parameter}" as an amount (e.g. 500)')
+            extra["amount"] = amount
+        elif kind == "mentions":
+            keywords = tuple(k.strip() for k in parameter.split(",") if k.strip())
+            if not keywords:
+                collector.add(sheet_row, param_col,
+                              "mentions needs comma-separated keywords in Parameter")
+            extra["keywords"] = keywords
+        elif kind == "repeat_issue":
+            match = REPEAT_PATTERN.match(parameter)
+            if not match or int(match.group(1)) < 2:
+                collector.add(sheet_row, param_col,
+                              f'cannot read "{parameter}" as "N customers in <duration>" '
+                              "(e.g. 3 customers in 24 hours, N at least 2)")
+            else:
+                extra["repeat_count"] = int(match.group(1))
+                extra["repeat_window"] = _duration_or_error(
+                    match.group(2), collector, sheet_row, param_col, "Parameter")
+        if len(problems) > start or to_level is None:
+            continue
+        seconds = 0.0
+        if timeframe is not None:
+            seconds = calendar.seconds(timeframe) if calendar is not None else 0.0
+        rules.append(TriggerRule(
+            name=name, kind=kind, parameter=parameter, from_level=from_level,
+            to_level=to_level, timeframe_seconds=seconds, timeframe_business=business,
+            auto=apply_text in {"auto", "automatic"}, enabled=enabled, row=sheet_row + 1,
+            **extra,
+        ))
+    return tuple(rules)
+
+
+def _load_settings(table: Table | None, problems: list[Located]) -> tuple[dict[str, str], dict[str, tuple[int, int]]]:
+    values = {key: value for key, value in schema.DEFAULT_SETTINGS}
+    places: dict[str, tuple[int, int]] = {}
+    if table is None:
+        return values, places
+    collector = _Collector(schema.SETTINGS, problems)
+    index = _columns(table, ("Key", "Value"), collector)
+    if index is None:
+        return values, places
+    canonical = {schema.normalize_header(k): k for k, _ in schema.DEFAULT_SETTINGS}
+    value_col = index[schema.normalize_header("Value")]
+    for offset, row in enumerate(table.body):
+        key_text = _text(_cell(row, index, "Key"))
+        if not key_text:
+            continue
+        key = canonical.get(schema.normalize_header(key_text), key_text)
+        raw = _cell(row, index, "Value")
+        if key == "At risk at" and isinstance(raw, float) and raw <= 1:
+            values[key] = f"{raw * 100:g}%"
+        else:
+            values[key] = _text(raw)
+        places[key] = (offset + 1, value_col)
+    return values, places
+
+
+def _percent(text: str) -> float | None:
+    cleaned = text.strip().rstrip("%").strip()
+    try:
+        number = float(cleaned)
+    except ValueError:
+        return None
+    if not text.strip().endswith("%") and number <= 1:
+        number *= 100
+    return number / 100 if 0 < number <= 100 else None
+
+
+def load_policy(
+    tabs: Mapping[str, Table], *, spreadsheet_timezone: str | None = None
+) -> Policy:
+    """Given the tabs read from a workbook, return the Policy.
+
+    Raise ConfigError listing every problem (tab and A1 cell) if the policy is unusable.
+    """
+    problems: list[Located] = []
+    notes: list[str] = []
+    for tab in (schema.LEVELS, schema.TRIGGERS, schema.SETTINGS):
+        if tab not in tabs:
+            notes.append(f"no {tab} tab: using the default {tab.lower()}")
+    settings, places = _load_settings(tabs.get(schema.SETTINGS), problems)
+    collector = _Collector(schema.SETTINGS, problems)
+
+    def where(key: str) -> tuple[int, int | None]:
+        row, col = places.get(key, (0, None))
+        return row, col
+
+    timezone = settings.get("Timezone", "") or spreadsheet_timezone or "UTC"
+    work_days = frozenset(range(5))
+    opening_closing = None
+    try:
+        work_days = parse_work_days(settings.get("Work days", ""))
+    except ValueError as error:
+        collector.add(*where("Work days"), f"Work days: {error}")
+    try:
+        opening_closing = parse_work_hours(settings.get("Work hours", "") or "09:00-17:00")
+    except ValueError as error:
+        collector.add(*where("Work hours"), f"Work hours: {error}")
+    at_risk = _percent(settings.get("At risk at", "") or "75%")
+    if at_risk is None:
+        collector.add(*where("At risk at"),
+                      f'cannot read "{settings.get("At risk at")}" as a percentage (e.g. 75%)')
+        at_risk = 0.75
+    date_order = (settings.get("Date order", "") or "MDY").upper()
+    if date_order not in {"MDY", "DMY"}:
+        collector.add(*where("Date order"), f'Date order must be MDY or DMY, not "{date_order}"')
+        date_order = "MDY"
+    required_text = settings.get("Required info", "")
+    required: list[str] = []
+    for name in (p.strip() for p in required_text.split(",") if p.strip()):
+        key = schema.KEY_BY_NORMALIZED.get(schema.normalize_header(name))
+        if key is None or schema.COLUMN_BY_KEY[key] in schema.OWNED_COLUMNS:
+            collector.add(*where("Required info"),
+                          f'Required info names "{name}", which is not an Escalations input column')
+        else:
+            required.append(schema.COLUMN_BY_KEY[key].header)
+
+    holiday_dates = []
+    holidays_table = tabs.get(schema.HOLIDAYS)
+    if holidays_table is not None and holidays_table.rows:
+        hcollector = _Collector(schema.HOLIDAYS, problems)
+        hindex = _columns(holidays_table, ("Date",), hcollector)
+        if hindex is not None:
+            date_col = hindex[schema.normalize_header("Date")]
+            for offset, row in enumerate(holidays_table.body):
+                raw = row[date_col] if date_col < len(row) else None
+                if _text(raw) == "":
+                    continue
+                stamp = parse_datetime_scalar(raw, "UTC", date_order)
+                if stamp is None:
+                    hcollector.add(offset + 1, date_col, f'cannot read "{_text(raw)}" as a date')
+                else:
+                    holiday_dates.append(stamp.date())
+
+    calendar: BusinessCalendar | None = None
+    country = settings.get("Holiday country", "").strip() or None
+    try:
+        opening, closing = opening_closing or parse_work_hours("09:00-17:00")
+        calendar = BusinessCalendar(
+            timezone=timezone, work_days=work_days, opening=opening, closing=closing,
+            holiday_dates=holiday_dates, holiday_country=country,
+        )
+    except ValueError as error:
+        key = "Holiday country" if country and "countr" in str(error).lower() else "Timezone"
+        collector.add(*where(key), f"{key}: {error}")
+
+    levels = _load_levels(tabs.get(schema.LEVELS), problems)
+    triggers = _load_triggers(tabs.get(schema.TRIGGERS), problems, calendar)
+
+    vip: set[str] = set()
+    vip_table = tabs.get(schema.VIP)
+    if vip_table is not None and vip_table.rows:
+        vindex = _columns(vip_table, ("Customer",), _Collector(schema.VIP, problems))
+        if vindex is not None:
+            for row in vip_table.body:
+                name = _text(_cell(row, vindex, "Customer"))
+                if name:
+                    vip.add(name.casefold())
+
+    if problems or calendar is None:
+        raise ConfigError(problems)
+    return Policy(
+        levels=levels,
+        triggers=triggers,
+        timezone=timezone,
+        calendar=calendar,
+        at_risk=at_risk,
+        date_order=date_order,
+        required_info=tuple(required),
+        vip=frozenset(vip),
+        settings=settings,
+        notes=tuple(notes),
+    )

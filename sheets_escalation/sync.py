@@ -1,0 +1,290 @@
+"""The job: read -> evaluate -> plan the writes -> write -> record history.
+
+Knows backends only through their protocol. Computing the plan is kept apart from
+executing it, so ``--dry-run`` shows exactly what a real run would write.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sheets_escalation import cells, schema
+from sheets_escalation.backends.base import Backend, CellWrite, Table, WritePlan, header_index
+from sheets_escalation.engine import Evaluation, LogRead, evaluate, read_history, read_log
+from sheets_escalation.policy import Policy, level_label, load_policy
+
+ALL_TABS: tuple[str, ...] = (
+    schema.ESCALATIONS, schema.LEVELS, schema.TRIGGERS, schema.SETTINGS, schema.HOLIDAYS,
+    schema.VIP, schema.HISTORY, schema.TEMPLATES,
+)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One planned cell change, for people (dry-run output and --json)."""
+
+    sheet_row: int
+    id: str
+    header: str
+    old: Any
+    new: Any
+
+
+@dataclass
+class Workbook:
+    """Everything read from a source and evaluated, before anything is written."""
+
+    tabs: dict[str, Table]
+    policy: Policy
+    log_read: LogRead
+    history: pd.DataFrame
+    evaluation: Evaluation
+    now: pd.Timestamp
+
+    @property
+    def log(self) -> pd.DataFrame:
+        return self.log_read.log
+
+    @property
+    def result(self) -> pd.DataFrame:
+        return self.evaluation.result
+
+
+@dataclass
+class SyncReport:
+    source: str
+    now: pd.Timestamp
+    workbook: Workbook
+    plan: WritePlan
+    changes: list[Change]
+    dry_run: bool
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def flag_counts(self) -> dict[str, int]:
+        counts = Counter(self.workbook.result["flag"])
+        return {flag: counts[flag] for flag in schema.FLAGS if counts[flag]}
+
+    @property
+    def escalated(self) -> list[list[Any]]:
+        return [e for e in self.workbook.evaluation.events if e[2] == "escalated"]
+
+    def as_json(self) -> dict[str, Any]:
+        result = self.workbook.result
+        flagged = result[~result["flag"].isin(["OK", "RESOLVED"])]
+        return {
+            "source": self.source,
+            "now": self.now.isoformat(),
+            "dry_run": self.dry_run,
+            "rows": len(result),
+            "flags": self.flag_counts,
+            "escalated": [{"id": e[1], "from": e[3], "to": e[4], "trigger": e[5]}
+                          for e in self.escalated],
+            "events": len(self.workbook.evaluation.events),
+            "cells_written": len(self.plan.cells),
+            "history_appended": sum(len(v) for v in self.plan.appends.values()),
+            "flagged": [
+                {"id": row.id, "flag": row.flag, "level": level_label(int(row.level)),
+                 "triggers": row.triggers, "problems": row.problems}
+                for row in flagged.itertuples()
+            ],
+            "notes": self.notes,
+        }
+
+
+def local_naive(series: pd.Series, timezone: str) -> pd.Series:
+    """Given UTC datetimes, return naive local datetimes rounded to the second."""
+    return series.dt.tz_convert(timezone).dt.tz_localize(None).dt.round("s")
+
+
+def to_cell(value: Any) -> Any:
+    """Given a computed value, return what a backend writes (None for blank)."""
+    if value is None or value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    if isinstance(value, float | np.floating):
+        return None if np.isnan(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, str) and value == "":
+        return None
+    return value
+
+
+def load(backend: Backend, now: pd.Timestamp) -> Workbook:
+    """Given a backend and ``now``, read and evaluate the workbook. Raise ConfigError (exit 2)
+    for a broken policy or missing headers; nothing has been written then."""
+    tabs = backend.read(ALL_TABS)
+    policy = load_policy(tabs, spreadsheet_timezone=backend.spreadsheet_timezone())
+    now = pd.Timestamp(now)
+    if now.tzinfo is None:
+        now = now.tz_localize(policy.timezone)
+    log_read = read_log(tabs.get(schema.ESCALATIONS), policy)
+    history = read_history(tabs.get(schema.HISTORY), policy.timezone)
+    evaluation = evaluate(log_read.log, policy, now, history)
+    return Workbook(tabs, policy, log_read, history, evaluation, now)
+
+
+def _changed(column: schema.Column, old: pd.Series, new: pd.Series, timezone: str) -> np.ndarray:
+    """Given the cells as read and the values to write, return where they differ."""
+    if column.kind == "datetime":
+        old_time = cells.parse_datetimes(old, column.header, timezone).values
+        new_time = new.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT") \
+            if new.dt.tz is None else new
+        both_blank = old_time.isna().to_numpy() & new.isna().to_numpy()
+        delta = (old_time - new_time).abs()
+        same = (delta <= pd.Timedelta(seconds=1)).to_numpy(dtype=bool, na_value=False)
+        return ~(both_blank | same)
+    if column.kind == "number":
+        old_number = pd.to_numeric(old.where(~old.map(lambda v: isinstance(v, bool))),
+                                   errors="coerce")
+        both_blank = old_number.isna().to_numpy() & new.isna().to_numpy() & (
+            cells.parse_text(old) == "").to_numpy()
+        same = ((old_number - new).abs() < 0.005).to_numpy(dtype=bool, na_value=False)
+        return ~(both_blank | same)
+    return (cells.parse_text(old) != new.fillna("").astype(str)).to_numpy()
+
+
+def plan_writes(workbook: Workbook) -> tuple[WritePlan, list[Change]]:
+    """Given an evaluated workbook, return the writes that bring the sheet up to date and
+    the same changes described for people."""
+    plan = WritePlan()
+    changes: list[Change] = []
+    policy = workbook.policy
+    log_read = workbook.log_read
+    log = log_read.log
+    result = workbook.result
+    now = workbook.now
+    columns = dict(log_read.columns)
+    header_cells: list[CellWrite] = []
+    next_column = log_read.width
+    # Trailing blank header cells are free: reuse them rather than leave gaps.
+    header = workbook.tabs[schema.ESCALATIONS].header
+    while next_column > 0 and (next_column > len(header) or
+                               cells.format_value(header[next_column - 1]) in ("", '""')):
+        next_column -= 1
+    for column in schema.OWNED_COLUMNS:
+        if column.key not in columns:
+            columns[column.key] = next_column
+            header_cells.append(CellWrite(schema.ESCALATIONS, 0, next_column, column.header))
+            next_column += 1
+    plan.cells.extend(header_cells)
+
+    read_ids = log["id"]
+    sheet_rows = log["sheet_row"].to_numpy()
+    raw = log_read.raw
+    blank_column = pd.Series([None] * len(log), index=log.index, dtype=object)
+
+    def emit(column: schema.Column, mask: np.ndarray, values: pd.Series,
+             raw_values: pd.Series) -> None:
+        for position in np.flatnonzero(mask):
+            value = to_cell(values.iat[position])
+            old = raw_values.iat[position]
+            plan.cells.append(CellWrite(schema.ESCALATIONS, int(sheet_rows[position]) - 1,
+                                        columns[column.key], value, read_ids.iat[position]))
+            changes.append(Change(int(sheet_rows[position]), result["id"].iat[position],
+                                  column.header, to_cell(old), value))
+
+    for column in schema.OWNED_COLUMNS:
+        position = columns[column.key]
+        raw_values = (raw[position].astype(object) if position in raw.columns
+                      and column.key in log_read.columns else blank_column)
+        new = result[column.key]
+        if column.kind == "datetime":
+            new = local_naive(new, policy.timezone)
+        emit(column, _changed(column, raw_values, new if column.kind != "datetime"
+                              else result[column.key], policy.timezone), new, raw_values)
+
+    # Input columns the tool sets: ID (blank ones), Level and Escalated at (auto escalation).
+    assigned = (read_ids == "").to_numpy() & (result["id"] != "").to_numpy()
+    raised = result["level_raised"].to_numpy(dtype=bool)
+    for key, mask, values in (
+        ("id", assigned, result["id"]),
+        ("level", raised, pd.Series([level_label(v) for v in result["level"]], index=log.index)
+         if raised.any() else result["id"]),
+        ("escalated_at", raised, local_naive(result["escalated_at"], policy.timezone)),
+    ):
+        column = schema.COLUMN_BY_KEY[key]
+        if column.key not in log_read.columns:
+            continue
+        raw_values = raw[columns[key]].astype(object) if columns[key] in raw.columns \
+            else blank_column
+        emit(column, mask, values, raw_values)
+
+    timezone = policy.timezone
+    events = workbook.evaluation.events
+    if events:
+        rows = [[_local_value(e[0], timezone), *e[1:]] for e in events]
+        if schema.HISTORY in workbook.tabs and workbook.tabs[schema.HISTORY].rows:
+            plan.appends[schema.HISTORY] = history_rows_for(workbook.tabs[schema.HISTORY], rows)
+        else:
+            plan.new_tabs[schema.HISTORY] = [list(schema.HISTORY_HEADERS), *rows]
+    _plan_last_run(workbook, plan, _local_value(now, timezone))
+    return plan, changes
+
+
+def history_rows_for(table: Table, rows: list[list[Any]]) -> list[list[Any]]:
+    """Given the History tab and rows in HISTORY_HEADERS order, return them laid out in the
+    tab's own column order (people may have reordered its columns)."""
+    index = header_index(table.header)
+    positions = [index.get(schema.normalize_header(h)) for h in schema.HISTORY_HEADERS]
+    if positions == list(range(len(schema.HISTORY_HEADERS))):
+        return rows
+    width = max([len(table.header)] + [p + 1 for p in positions if p is not None])
+    laid_out = []
+    for row in rows:
+        cells_out: list[Any] = [None] * width
+        extra = []
+        for value, place in zip(row, positions, strict=True):
+            if place is None:
+                extra.append(value)
+            else:
+                cells_out[place] = value
+        laid_out.append(cells_out + extra)
+    return laid_out
+
+
+def _local_value(stamp: pd.Timestamp, timezone: str) -> dt.datetime:
+    local = pd.Timestamp(stamp).tz_convert(timezone).tz_localize(None).round("s")
+    return local.to_pydatetime()
+
+
+def _plan_last_run(workbook: Workbook, plan: WritePlan, stamp: dt.datetime) -> None:
+    table = workbook.tabs.get(schema.SETTINGS)
+    if table is None or not table.rows:
+        rows: list[list[Any]] = [list(schema.SETTINGS_HEADERS)]
+        rows += [[k, stamp if k == "Last run" else v] for k, v in schema.DEFAULT_SETTINGS]
+        plan.new_tabs[schema.SETTINGS] = rows
+        return
+    index = header_index(table.header)
+    key_col = index.get(schema.normalize_header("Key"), 0)
+    value_col = index.get(schema.normalize_header("Value"), 1)
+    wanted = schema.normalize_header("Last run")
+    for offset, row in enumerate(table.body):
+        if key_col < len(row) and schema.normalize_header(row[key_col]) == wanted:
+            plan.cells.append(CellWrite(schema.SETTINGS, offset + 1, value_col, stamp))
+            return
+    row_out: list[Any] = [None] * (max(key_col, value_col) + 1)
+    row_out[key_col] = "Last run"
+    row_out[value_col] = stamp
+    plan.appends.setdefault(schema.SETTINGS, []).append(row_out)
+
+
+def run_sync(backend: Backend, now: pd.Timestamp, *, dry_run: bool = False) -> SyncReport:
+    """Given a backend and ``now``, evaluate and write back. With ``dry_run`` nothing is
+    written. Raise ConfigError (exit 2, nothing written), LockHeldError, SourceError or
+    ConcurrentEditError (exit 1)."""
+    with backend.lock():
+        workbook = load(backend, now)
+        plan, changes = plan_writes(workbook)
+        if not dry_run:
+            backend.write(plan)
+    return SyncReport(backend.name, now, workbook, plan, changes, dry_run,
+                      notes=list(workbook.policy.notes))

@@ -1,0 +1,278 @@
+"""One vectorised function per trigger kind (SPEC §3, the trigger matrix).
+
+Each function takes the evaluation :class:`Context` and one :class:`TriggerRule` and
+returns a :class:`Firing`: which rows the condition holds for (before the level filter),
+when it fired, and the evidence shown in the ``Why`` column. The level filter (From/To,
+resolved rows) is applied once by the engine.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from rapidfuzz import fuzz, process, utils
+
+from sheets_escalation.policy import Policy, TriggerRule
+
+# token_set_ratio >= this counts as "the same issue" for descriptions without an Issue key.
+FUZZY_THRESHOLD = 85.0
+MENTION_FIELDS: tuple[tuple[str, str], ...] = (
+    ("description", "Description"),
+    ("steps_tried", "Steps tried"),
+    ("notes", "Notes"),
+)
+PUBLIC_CHANNELS = ("social", "review")
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every trigger may look at, for one pass of the engine."""
+
+    log: pd.DataFrame
+    level: np.ndarray
+    level_start: pd.Series
+    response_due: pd.Series
+    first_response: pd.Series  # first response counted at the current level (NaT otherwise)
+    resolved: np.ndarray
+    now: pd.Timestamp
+    policy: Policy
+
+
+@dataclass(frozen=True)
+class Firing:
+    fired: np.ndarray
+    fired_at: pd.Series
+    why: pd.Series
+
+
+def _evidence(mask: np.ndarray, index: pd.Index, text: str | pd.Series) -> pd.Series:
+    base = pd.Series("", index=index, dtype=object)
+    if isinstance(text, str):
+        base[mask] = text
+    else:
+        base[mask] = text[mask]
+    return base
+
+
+def _at_level_start(context: Context, mask: np.ndarray, text: str | pd.Series) -> Firing:
+    mask = np.asarray(mask, dtype=bool)
+    return Firing(mask, context.level_start, _evidence(mask, context.log.index, text))
+
+
+def _hours_text(seconds: np.ndarray, business: bool) -> pd.Series:
+    hours = pd.Series(np.round(seconds / 3600.0, 1))
+    unit = " business hours" if business else " hours"
+    return hours.map("{:g}".format).astype(object) + unit
+
+
+def unresolved_for(context: Context, rule: TriggerRule) -> Firing:
+    assert rule.duration is not None
+    calendar = context.policy.calendar
+    seconds = calendar.seconds(rule.duration)
+    opened = context.log["opened"]
+    fired_at = calendar.add(opened, seconds, rule.duration.is_business)
+    fired = (fired_at <= context.now).to_numpy(dtype=bool, na_value=False)
+    elapsed = calendar.elapsed(opened, pd.Series(context.now, index=opened.index),
+                               rule.duration.is_business)
+    why = "open " + _hours_text(elapsed, rule.duration.is_business) + f" (limit {rule.duration})"
+    why.index = opened.index
+    return Firing(fired, fired_at, _evidence(fired, opened.index, why))
+
+
+def manager_requested(context: Context, rule: TriggerRule) -> Firing:
+    return _at_level_start(context, context.log["manager_requested"].to_numpy(dtype=bool),
+                           "customer asked for a manager")
+
+
+def financial_loss_over(context: Context, rule: TriggerRule) -> Firing:
+    assert rule.amount is not None
+    amount = context.log["financial_impact"]
+    fired = (amount > rule.amount).to_numpy(dtype=bool, na_value=False)
+    why = pd.Series("", index=amount.index, dtype=object)
+    if fired.any():
+        why[fired] = amount[fired].map(lambda a: f"financial impact {a:,.2f} > {rule.amount:,.2f}")
+    return _at_level_start(context, fired, why)
+
+
+def _keyword_pattern(keywords: tuple[str, ...]) -> str:
+    # Longest first, so "data breach" is reported rather than "breach"; whole words only.
+    ordered = sorted({k.strip() for k in keywords if k.strip()}, key=len, reverse=True)
+    alternatives = "|".join(r"\s+".join(map(re.escape, k.split())) for k in ordered)
+    return rf"(?i)(?<!\w)({alternatives})(?!\w)"
+
+
+def mentions(context: Context, rule: TriggerRule) -> Firing:
+    pattern = _keyword_pattern(rule.keywords)
+    index = context.log.index
+    fired = np.zeros(len(index), dtype=bool)
+    why = pd.Series("", index=index, dtype=object)
+    for key, header in MENTION_FIELDS:
+        found = context.log[key].str.extract(pattern, expand=False)
+        new = found.notna().to_numpy() & ~fired
+        if new.any():
+            why[new] = '"' + found[new].str.lower() + f'" in {header}'
+            fired |= new
+    return _at_level_start(context, fired, why)
+
+
+def public_mention(context: Context, rule: TriggerRule) -> Firing:
+    flagged = context.log["public_mention"].to_numpy(dtype=bool)
+    channel = context.log["channel"].str.strip().str.casefold()
+    public_channel = channel.isin(PUBLIC_CHANNELS).to_numpy()
+    why = pd.Series("", index=context.log.index, dtype=object)
+    why[public_channel] = "public post on " + context.log["channel"][public_channel].str.strip()
+    why[flagged] = "negative public mention"
+    return _at_level_start(context, flagged | public_channel, why)
+
+
+def beyond_authority(context: Context, rule: TriggerRule) -> Firing:
+    return _at_level_start(context, context.log["beyond_l2"].to_numpy(dtype=bool),
+                           "beyond L2 authority or expertise")
+
+
+def vip(context: Context, rule: TriggerRule) -> Firing:
+    names = context.log["customer"].str.strip().str.casefold()
+    fired = names.isin(context.policy.vip).to_numpy() & (names != "").to_numpy()
+    return _at_level_start(context, fired, "VIP customer")
+
+
+def no_response(context: Context, rule: TriggerRule) -> Firing:
+    due = context.response_due
+    answered_in_time = (context.first_response <= due).to_numpy(dtype=bool, na_value=False)
+    fired = (due <= context.now).to_numpy(dtype=bool, na_value=False) & ~answered_in_time
+    why = pd.Series("", index=context.log.index, dtype=object)
+    if fired.any():
+        why[fired] = "no first response by " + due[fired].dt.tz_convert(
+            context.policy.timezone).dt.strftime("%Y-%m-%d %H:%M")
+    return Firing(fired, due, why)
+
+
+def _same_issue_groups(context: Context, rule: TriggerRule) -> pd.Series:
+    """Return a group label per row: the Issue key, or a fuzzy description cluster.
+
+    Rows without an Issue key are compared (rapidfuzz token_set_ratio) only within the same
+    Issue type and only when opened within the repeat window of an open row, which keeps
+    the comparison to the handful of rows that could still fire.
+    """
+    log = context.log
+    labels = pd.Series("", index=log.index, dtype=object)
+    keys = log["issue_key"].str.strip().str.casefold()
+    has_key = (keys != "").to_numpy()
+    labels[has_key] = "key:" + keys[has_key]
+
+    assert rule.repeat_window is not None
+    calendar = context.policy.calendar
+    window = calendar.seconds(rule.repeat_window)
+    opened = log["opened"]
+    open_rows = ~context.resolved & opened.notna().to_numpy()
+    candidates = ~has_key & opened.notna().to_numpy() & (log["description"] != "").to_numpy()
+    if not open_rows.any() or not candidates.any():
+        return labels
+    # Distance (seconds) from each row to the nearest open row's Opened.
+    open_times = np.sort(opened[open_rows].astype("int64").to_numpy() / 1e9)
+    times = opened.astype("int64").to_numpy() / 1e9
+    if rule.repeat_window.is_business:
+        # A pre-filter only (the exact span is checked later): business time can stretch
+        # over weekends and closures, so allow a generous calendar span.
+        working_days = window / max(calendar.day_seconds, 1.0)
+        window = (working_days * 7 / 5 + 14) * 86400.0
+    position = np.searchsorted(open_times, times)
+    before = np.abs(times - open_times[np.clip(position - 1, 0, len(open_times) - 1)])
+    after = np.abs(open_times[np.clip(position, 0, len(open_times) - 1)] - times)
+    near = np.minimum(before, after) <= window
+    candidates &= near
+    if not candidates.any():
+        return labels
+    subset = log.loc[candidates, ["issue_type", "description"]]
+    types = subset["issue_type"].str.strip().str.casefold()
+    for issue_type, rows in subset.groupby(types, sort=False):
+        descriptions = rows["description"].tolist()
+        if len(descriptions) < 2:
+            continue
+        scores = process.cdist(descriptions, descriptions, scorer=fuzz.token_set_ratio,
+                               processor=utils.default_process, score_cutoff=FUZZY_THRESHOLD)
+        # Connected components over the similarity graph.
+        component = np.arange(len(descriptions))
+        pairs = np.argwhere(scores >= FUZZY_THRESHOLD)
+        changed = True
+        while changed:
+            lowest = component.copy()
+            np.minimum.at(lowest, pairs[:, 0], component[pairs[:, 1]])
+            changed = bool((lowest != component).any())
+            component = lowest
+        labels[rows.index] = [f"fuzzy:{issue_type}:{c}" for c in component]
+    return labels
+
+
+def repeat_issue(context: Context, rule: TriggerRule) -> Firing:
+    assert rule.repeat_count is not None and rule.repeat_window is not None
+    log = context.log
+    calendar = context.policy.calendar
+    index = log.index
+    fired = np.zeros(len(index), dtype=bool)
+    fired_at = pd.Series(pd.NaT, index=index, dtype="datetime64[ns, UTC]")
+    why = pd.Series("", index=index, dtype=object)
+    labels = _same_issue_groups(context, rule)
+    usable = (labels != "").to_numpy() & log["opened"].notna().to_numpy()
+    if not usable.any():
+        return Firing(fired, fired_at, why)
+    frame = pd.DataFrame({
+        "label": labels[usable],
+        "customer": log["customer"][usable].str.strip().str.casefold(),
+        "opened": log["opened"][usable],
+        "id": log["id"][usable],
+    })
+    frame = frame[frame["customer"] != ""]
+    # Only groups with enough distinct customers can fire; most groups are singletons.
+    distinct = frame.groupby("label")["customer"].transform("nunique")
+    frame = frame[distinct >= rule.repeat_count]
+    if frame.empty:
+        return Firing(fired, fired_at, why)
+    window = calendar.seconds(rule.repeat_window)
+    origin = pd.Series(frame["opened"].min(), index=frame.index)
+    frame["t"] = calendar.elapsed(origin, frame["opened"], rule.repeat_window.is_business)
+    positions = {label: i for i, label in enumerate(index)}
+    for _, group in frame.sort_values(["label", "t"]).groupby("label", sort=False):
+        times = group["t"].to_numpy()
+        customers = group["customer"].to_numpy()
+        counts: Counter[str] = Counter()
+        start = 0
+        for end in range(len(group)):
+            counts[customers[end]] += 1
+            while times[end] - times[start] > window:
+                counts[customers[start]] -= 1
+                if counts[customers[start]] == 0:
+                    del counts[customers[start]]
+                start += 1
+            if len(counts) < rule.repeat_count:
+                continue
+            members = group.iloc[start:end + 1]
+            ids = ", ".join(i for i in members["id"] if i)
+            text = (f"{len(counts)} customers within {rule.repeat_window}: {ids}")
+            at = group["opened"].iloc[end]
+            for row_label in members.index:
+                position = positions[row_label]
+                if not fired[position] or at < fired_at.iat[position]:
+                    fired[position] = True
+                    fired_at.iat[position] = at
+                    why.iat[position] = text
+    fired &= (fired_at <= context.now).to_numpy(dtype=bool, na_value=False)
+    return Firing(fired, fired_at, why)
+
+
+KINDS: dict[str, Callable[[Context, TriggerRule], Firing]] = {
+    "unresolved_for": unresolved_for,
+    "manager_requested": manager_requested,
+    "financial_loss_over": financial_loss_over,
+    "mentions": mentions,
+    "repeat_issue": repeat_issue,
+    "public_mention": public_mention,
+    "beyond_authority": beyond_authority,
+    "vip": vip,
+    "no_response": no_response,
+}
