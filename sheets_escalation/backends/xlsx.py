@@ -1,0 +1,617 @@
+"""Local ``.xlsx`` workbooks: values read with python-calamine, writes made with openpyxl.
+
+The file is read into memory once per run; calamine reads values from those bytes (the
+cached results of formula cells included) and openpyxl loads the same bytes, once, only when
+there is something to write. A write is refused if the file changed on disk since it was
+read, or if it holds parts openpyxl cannot carry over (charts outside the tool's own tabs,
+images, shapes, macros, pivot tables, slicers …) unless ``allow_lossy`` is set. The new file
+is written next to the old one, flushed to disk and renamed over it, so a crash leaves either
+the old workbook or the new one, never half of one.
+
+``CellWrite.row_id`` is not needed here: rows cannot move between read and write, because
+the per-file lock keeps other runs out and any other change to the file refuses the write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import io
+import math
+import numbers
+import os
+import posixpath
+import re
+import tempfile
+import warnings
+import zipfile
+from collections.abc import Iterator, Sequence
+from copy import copy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+import python_calamine
+from filelock import FileLock, Timeout
+from openpyxl import Workbook, load_workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
+from openpyxl.styles import Font
+from openpyxl.styles.numbers import is_date_format
+from openpyxl.utils import get_column_letter
+from openpyxl.utils.exceptions import InvalidFileException
+from openpyxl.worksheet.worksheet import Worksheet
+
+from sheets_escalation import schema, template
+from sheets_escalation.backends.base import Table, Value, WritePlan
+from sheets_escalation.errors import ConcurrentEditError, LockHeldError, RefusedError, SourceError
+
+# Tabs the tool writes whole ("Review 2026-03", "What-if 2026-03"); their charts were drawn
+# by openpyxl, so openpyxl reads them back intact, and `review` redraws them anyway.
+TOOL_TAB = re.compile(r"^(Review|What-if) \d{4}-\d{2}$")
+
+# Parts of a workbook openpyxl drops, or keeps only partly, when it rewrites the file.
+_LOSSY_PARTS: tuple[tuple[str, str], ...] = (
+    ("xl/vbaProject.bin", "macros (VBA)"),
+    ("xl/pivotTables/", "pivot tables"),
+    ("xl/pivotCache/", "pivot tables"),
+    ("xl/slicers/", "slicers"),
+    ("xl/slicerCaches/", "slicers"),
+    ("xl/timelines/", "timelines"),
+    ("xl/timelineCaches/", "timelines"),
+    ("xl/threadedComments/", "threaded comments (only their plain-note copies survive)"),
+    ("xl/activeX/", "ActiveX controls"),
+    ("xl/ctrlProps/", "form controls"),
+    ("xl/embeddings/", "embedded objects"),
+    ("xl/model/", "the data model (Power Pivot)"),
+    ("xl/connections.xml", "data connections"),
+    ("xl/queryTables/", "query tables"),
+    ("customXml/", "custom XML parts (e.g. Power Query queries)"),
+    ("xl/chartsheets/", "chart sheets"),
+    ("xl/webextensions/", "add-in (web extension) parts"),
+)
+# openpyxl's own warnings while loading that mean something will not be saved back.
+_LOSSY_WARNING = re.compile(r"will be (removed|lost|discarded|dropped)|being dropped|Unable to read",
+                            re.IGNORECASE)
+_SHAPE_TAGS = (b"<xdr:sp>", b"<xdr:sp ", b"<xdr:grpSp", b"<xdr:cxnSp", b"<mc:AlternateContent")
+
+_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
+_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_R_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+
+_CALAMINE_ERRORS = (python_calamine.CalamineError, ValueError, OSError)
+_OPENPYXL_ERRORS = (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, TypeError,
+                    IndexError, AttributeError, SyntaxError, OSError)
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """The workbook's bytes as read, and the file identity they came from."""
+
+    data: bytes
+    names: frozenset[str]
+    identity: tuple[int, int, int]
+
+
+class XlsxBackend:
+    """A local ``.xlsx`` workbook (see the module docstring for the guarantees)."""
+
+    def __init__(self, path: Path, allow_lossy: bool = False) -> None:
+        self.path = Path(path)
+        self.allow_lossy = allow_lossy
+        self.name = self.path.name
+        self._snapshot: _Snapshot | None = None
+        self._workbook: Workbook | None = None
+        self._load_warnings: list[str] = []
+
+    # -- reading -----------------------------------------------------------------------
+
+    def read(self, tabs: Sequence[str]) -> dict[str, Table]:
+        """Given tab titles, return those that exist, keyed by the title asked for (matched
+        exactly, else ignoring case and spaces), each as raw values with blanks as None and
+        trailing blanks trimmed. Raise SourceError if the file is missing or not an .xlsx."""
+        snapshot = self._take_snapshot()
+        try:
+            return _read_calamine(snapshot.data, tabs)
+        except _CALAMINE_ERRORS:
+            # Rare files calamine rejects still open in openpyxl; slower, same values.
+            return self._read_openpyxl(snapshot.data, tabs)
+
+    def _read_openpyxl(self, data: bytes, tabs: Sequence[str]) -> dict[str, Table]:
+        try:
+            workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True,
+                                     keep_links=False)
+        except _OPENPYXL_ERRORS as error:
+            raise SourceError(f"cannot read {self.name}: {error}") from error
+        try:
+            tables: dict[str, Table] = {}
+            for wanted in tabs:
+                title = _resolve(wanted, workbook.sheetnames)
+                if title is None:
+                    continue
+                worksheet = workbook[title]
+                rows = [_clean_row(row) for row in worksheet.iter_rows(values_only=True)]
+                tables[wanted] = Table(title, _trim_rows(rows))
+            return tables
+        finally:
+            workbook.close()
+
+    def _take_snapshot(self) -> _Snapshot:
+        target = self._target()
+        try:
+            with open(target, "rb") as stream:
+                info = os.fstat(stream.fileno())
+                data = stream.read()
+        except FileNotFoundError as error:
+            raise SourceError(f"{self.path} not found") from error
+        except IsADirectoryError as error:
+            raise SourceError(f"{self.path} is a folder, not a workbook") from error
+        except OSError as error:
+            raise SourceError(f"cannot read {self.path}: {error.strerror or error}") from error
+        names = _check_xlsx(data, self.path)
+        snapshot = _Snapshot(data, names, _identity(info))
+        if self._snapshot is None or self._snapshot.data != data:
+            self._workbook = None
+        self._snapshot = snapshot
+        return snapshot
+
+    def _target(self) -> Path:
+        # Writing through a symlink must replace the file it points to, not the link.
+        return Path(os.path.realpath(self.path))
+
+    # -- writing -----------------------------------------------------------------------
+
+    def lossy_parts(self) -> list[str]:
+        """Return what saving this workbook would lose or damage (empty when nothing).
+        Raise SourceError if the file cannot be read."""
+        snapshot = self._snapshot or self._take_snapshot()
+        found = _lossy_parts(snapshot.data, snapshot.names)
+        if self._workbook is not None:
+            found.extend(w for w in self._load_warnings if w not in found)
+        return found
+
+    def write(self, plan: WritePlan) -> None:
+        """Execute ``plan`` and save atomically; an empty plan writes nothing.
+
+        Raise ConcurrentEditError if the file changed since it was read, RefusedError if
+        saving would lose parts openpyxl cannot keep (unless ``allow_lossy``), SourceError
+        if the file cannot be read or saved. On any error the file on disk is unchanged."""
+        if plan.is_empty():
+            return
+        snapshot = self._snapshot or self._take_snapshot()
+        self._check_unchanged(snapshot)
+        if not self.allow_lossy:
+            self._refuse_lossy(_lossy_parts(snapshot.data, snapshot.names))
+        workbook = self._load(snapshot)
+        if not self.allow_lossy:
+            self._refuse_lossy(self._load_warnings)
+        try:
+            _apply(workbook, plan)
+            self._save(workbook, snapshot)
+        finally:
+            # Saved or half-changed, the loaded workbook no longer matches a read of the file.
+            self._workbook = None
+            self._snapshot = None
+
+    def _check_unchanged(self, snapshot: _Snapshot) -> None:
+        try:
+            current = _identity(os.stat(self._target()))
+        except FileNotFoundError as error:
+            raise ConcurrentEditError(f"{self.path} disappeared since it was read; nothing was written") from error
+        except OSError as error:
+            raise SourceError(f"cannot read {self.path}: {error.strerror or error}") from error
+        if current != snapshot.identity:
+            raise ConcurrentEditError(
+                f"{self.name} changed on disk since it was read (saved from Excel?); "
+                "nothing was written, run again"
+            )
+
+    def _refuse_lossy(self, parts: list[str]) -> None:
+        if parts:
+            raise RefusedError(
+                f"{self.name} holds parts the tool cannot keep when it saves the workbook: "
+                + "; ".join(parts)
+                + ". Nothing was written. Move them to another workbook (formulas can refer "
+                "to it), or pass --allow-lossy to save anyway and lose them."
+            )
+
+    def _load(self, snapshot: _Snapshot) -> Workbook:
+        if self._workbook is not None:
+            return self._workbook
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                workbook = load_workbook(io.BytesIO(snapshot.data), read_only=False,
+                                         keep_vba=False, keep_links=True, data_only=False,
+                                         rich_text=True)
+            except _OPENPYXL_ERRORS as error:
+                raise SourceError(f"cannot open {self.name} for writing: {error}") from error
+        self._load_warnings = sorted(
+            {str(w.message) for w in caught if _LOSSY_WARNING.search(str(w.message))}
+        )
+        self._workbook = workbook
+        return workbook
+
+    def _save(self, workbook: Workbook, snapshot: _Snapshot) -> None:
+        target = self._target()
+        try:
+            mode = os.stat(target).st_mode & 0o7777
+        except OSError as error:
+            raise SourceError(f"cannot write {self.path}: {error.strerror or error}") from error
+        temporary: str | None = None
+        try:
+            handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
+                                                 suffix=".tmp")
+            with os.fdopen(handle, "wb") as stream:
+                workbook.save(stream)
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.chmod(temporary, mode)
+            # Last look before replacing: someone may have saved the file while we worked.
+            self._check_unchanged(snapshot)
+            os.replace(temporary, target)
+            temporary = None
+            _fsync_directory(target.parent)
+        except OSError as error:
+            raise SourceError(f"cannot write {self.path}: {error.strerror or error}") from error
+        finally:
+            if temporary is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(temporary)
+
+    # -- locking -----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold ``<workbook>.lock`` next to the workbook (in the temp folder when that folder
+        is read-only) for the duration of a run. Raise LockHeldError at once if another run
+        holds it. The lock file is removed afterwards."""
+        lock_path = self._lock_path()
+        file_lock = FileLock(str(lock_path), timeout=0)
+        try:
+            file_lock.acquire()
+        except Timeout as error:
+            raise LockHeldError(
+                f"another sync is running on {self.name} (lock file {lock_path}); "
+                "if none is, delete that file"
+            ) from error
+        try:
+            yield
+        finally:
+            file_lock.release()
+            with contextlib.suppress(OSError):
+                lock_path.unlink()
+
+    def _lock_path(self) -> Path:
+        target = self._target()
+        if os.access(target.parent, os.W_OK):
+            return target.with_name(target.name + ".lock")
+        # Keyed by the full path, so two read-only folders' workbooks do not share a lock.
+        digest = hashlib.sha256(str(target).encode()).hexdigest()[:16]
+        return Path(tempfile.gettempdir()) / f"sheets-escalation-{digest}.lock"
+
+    def spreadsheet_timezone(self) -> str | None:
+        """A local workbook has no time zone of its own: None."""
+        return None
+
+
+# -- reading helpers -----------------------------------------------------------------------
+
+
+def _identity(info: os.stat_result) -> tuple[int, int, int]:
+    return (info.st_mtime_ns, info.st_size, info.st_ino)
+
+
+def _check_xlsx(data: bytes, path: Path) -> frozenset[str]:
+    """Given a file's bytes, return its zip member names. Raise SourceError if it is not an
+    .xlsx workbook, saying what it looks like instead."""
+    if data.startswith(b"\xd0\xcf\x11\xe0"):
+        raise SourceError(
+            f"{path} is an old-style .xls file or a password-protected workbook; "
+            "save it as an unprotected .xlsx workbook"
+        )
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = frozenset(archive.namelist())
+    except zipfile.BadZipFile as error:
+        raise SourceError(f"{path} is not an .xlsx workbook (it is not a zip file)") from error
+    if "xl/workbook.xml" not in names:
+        if "xl/workbook.bin" in names:
+            raise SourceError(f"{path} is a binary .xlsb workbook; save it as .xlsx")
+        raise SourceError(f"{path} is not an .xlsx workbook (no xl/workbook.xml inside)")
+    return names
+
+
+def _resolve(wanted: str, titles: Sequence[str]) -> str | None:
+    """Given a tab title, return the workbook's title for it: exact, else ignoring case and
+    spaces when that matches a single tab; None if absent."""
+    if wanted in titles:
+        return wanted
+    key = schema.normalize_header(wanted)
+    matches = [t for t in titles if schema.normalize_header(t) == key]
+    return matches[0] if len(matches) == 1 else None
+
+
+def _read_calamine(data: bytes, tabs: Sequence[str]) -> dict[str, Table]:
+    workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
+    try:
+        tables: dict[str, Table] = {}
+        for wanted in tabs:
+            title = _resolve(wanted, workbook.sheet_names)
+            if title is None:
+                continue
+            # skip_empty_area=False starts the grid at A1, so indexes are sheet positions.
+            grid = workbook.get_sheet_by_name(title).to_python(skip_empty_area=False)
+            tables[wanted] = Table(title, _trim_rows([_clean_row(row) for row in grid]))
+        return tables
+    finally:
+        workbook.close()
+
+
+def _clean(value: Any) -> Value:
+    """Given a value as a reader hands it over, return the raw value of the protocol."""
+    kind = type(value)
+    if kind is str:
+        return None if value == "" else value
+    if kind is float:
+        # Every number is a float in the file; whole ones read as int so that an ID typed as
+        # 12 is "12", not "12.0".
+        return int(value) if value.is_integer() and abs(value) < 2**53 else value
+    if kind is dt.time:
+        return value.isoformat(timespec="seconds" if value.second else "minutes")
+    if kind is dt.timedelta:
+        return value.total_seconds() / 86400  # a duration cell, as spreadsheet days
+    return value
+
+
+def _clean_row(row: Sequence[Any]) -> list[Value]:
+    cleaned = [_clean(value) for value in row]
+    while cleaned and cleaned[-1] is None:
+        cleaned.pop()
+    return cleaned
+
+
+def _trim_rows(rows: list[list[Value]]) -> list[list[Value]]:
+    while rows and not rows[-1]:
+        rows.pop()
+    return rows
+
+
+# -- lossy parts ---------------------------------------------------------------------------
+
+
+def _lossy_parts(data: bytes, names: frozenset[str]) -> list[str]:
+    """Given a workbook's bytes and member names, return a description of each part that
+    openpyxl would drop or damage on save."""
+    found: list[str] = []
+    for prefix, what in _LOSSY_PARTS:
+        if any(name.startswith(prefix) for name in names) and what not in found:
+            found.append(what)
+    if not any(name.startswith("xl/drawings/") for name in names):
+        return found
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for title, drawing in _sheet_drawings(archive, names):
+            found.extend(_drawing_losses(archive, names, title, drawing))
+    return found
+
+
+def _relationships(archive: zipfile.ZipFile, names: frozenset[str], part: str) -> dict[str, tuple[str, str]]:
+    """Given a part, return its relationships: id -> (type suffix, target part path)."""
+    folder, file = posixpath.split(part)
+    rels = posixpath.join(folder, "_rels", file + ".rels")
+    if rels not in names:
+        return {}
+    found: dict[str, tuple[str, str]] = {}
+    for element in ElementTree.fromstring(archive.read(rels)).iter(_REL):  # noqa: S314 - the user's own file
+        target = element.get("Target", "")
+        if element.get("TargetMode") == "External":
+            continue
+        path = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(folder, target))
+        found[element.get("Id", "")] = (element.get("Type", "").rsplit("/", 1)[-1], path)
+    return found
+
+
+def _sheet_drawings(archive: zipfile.ZipFile, names: frozenset[str]) -> Iterator[tuple[str, str]]:
+    """Yield (tab title, drawing part) for each drawing on a worksheet."""
+    workbook_rels = _relationships(archive, names, "xl/workbook.xml")
+    root = ElementTree.fromstring(archive.read("xl/workbook.xml"))  # noqa: S314 - the user's own file
+    for sheet in root.iter(f"{_MAIN}sheet"):
+        relation = workbook_rels.get(sheet.get(_R_ID, ""))
+        if relation is None:
+            continue
+        for kind, part in _relationships(archive, names, relation[1]).values():
+            if kind == "drawing" and part in names:
+                yield sheet.get("name", ""), part
+
+
+def _drawing_losses(archive: zipfile.ZipFile, names: frozenset[str], title: str, drawing: str) -> list[str]:
+    losses: list[str] = []
+    if any(tag in archive.read(drawing) for tag in _SHAPE_TAGS):
+        losses.append(f"shapes or text boxes on tab {title!r}")
+    if TOOL_TAB.match(title):
+        return losses
+    kinds = {kind for kind, _ in _relationships(archive, names, drawing).values()}
+    if "chart" in kinds:
+        losses.append(f"charts on tab {title!r} (their formatting)")
+    if "image" in kinds:
+        losses.append(f"pictures on tab {title!r} (alt text, cropping, links)")
+    return losses
+
+
+# -- applying a plan -----------------------------------------------------------------------
+
+
+def _apply(workbook: Workbook, plan: WritePlan) -> None:
+    """Given a loaded workbook, apply every write of ``plan`` in memory. Raise
+    ConcurrentEditError if the plan targets a tab that is missing, or creates one that exists."""
+    for title, rows in plan.new_tabs.items():
+        if _resolve(title, workbook.sheetnames) is not None:
+            raise ConcurrentEditError(f"tab {title!r} already exists; nothing was written")
+        _write_new_tab(workbook.create_sheet(title), rows)
+    for title, rows in plan.replace_tabs.items():
+        existing = _resolve(title, workbook.sheetnames)
+        index = len(workbook.sheetnames)
+        if existing is not None:
+            index = workbook.sheetnames.index(existing)
+            workbook.remove(workbook[existing])
+        _write_replaced_tab(workbook.create_sheet(title, index), rows)
+    writers: dict[str, _SheetWriter] = {}
+
+    def writer_for(tab: str) -> _SheetWriter:
+        if tab not in writers:
+            title = _resolve(tab, workbook.sheetnames)
+            if title is None:
+                raise ConcurrentEditError(f"tab {tab!r} is missing; nothing was written")
+            writers[tab] = _SheetWriter(workbook[title])
+        return writers[tab]
+
+    # Headers first: a new owned column gets its column look before cells below inherit it.
+    for write in plan.cells:
+        if write.row == 0:
+            writer_for(write.tab).write_header(write.col, write.value)
+    for write in plan.cells:
+        if write.row > 0:
+            writer_for(write.tab).write(write.row, write.col, write.value)
+    for tab, rows in plan.appends.items():
+        if rows:
+            writer_for(tab).append(rows)
+
+
+class _SheetWriter:
+    """Writes plain values into one worksheet; a cell the tool creates takes its column's
+    style, as a cell typed in Excel would."""
+
+    def __init__(self, worksheet: Worksheet) -> None:
+        self.worksheet = worksheet
+        self._column_styles: dict[int, Any] | None = None
+
+    def write_header(self, col: int, value: Value) -> None:
+        cell = self.worksheet.cell(row=1, column=col + 1)
+        was_blank = cell.value is None or cell.value == ""
+        set_value(cell, value)
+        layout = template.layout_for(self.worksheet.title)
+        if was_blank and layout is not None and isinstance(value, str):
+            header = _layout_header(layout, value)
+            if header is not None and header in layout.owned:
+                template.style_column(self.worksheet, layout, header, col + 1)
+        self._column_styles = None
+
+    def write(self, row: int, col: int, value: Value) -> None:
+        cell = self.worksheet.cell(row=row + 1, column=col + 1)
+        if not cell.has_style:
+            style = self._styles().get(col + 1)
+            if style is not None:
+                # The column's style array indexes the same workbook style tables.
+                cell._style = copy(style)
+        set_value(cell, value)
+
+    def append(self, rows: Sequence[Sequence[Value]]) -> None:
+        start = _last_nonblank_row(self.worksheet)
+        for offset, values in enumerate(rows):
+            for col, value in enumerate(values):
+                if value is None:
+                    continue
+                self.write(start + offset, col, value)
+
+    def _styles(self) -> dict[int, Any]:
+        if self._column_styles is None:
+            styles: dict[int, Any] = {}
+            for dimension in self.worksheet.column_dimensions.values():
+                if dimension.has_style and dimension.min is not None:
+                    for column in range(dimension.min, (dimension.max or dimension.min) + 1):
+                        styles[column] = dimension._style
+            self._column_styles = styles
+        return self._column_styles
+
+
+def _layout_header(layout: template.TabLayout, value: str) -> str | None:
+    key = schema.normalize_header(value)
+    return next((h for h in layout.headers if schema.normalize_header(h) == key), None)
+
+
+def _last_nonblank_row(worksheet: Worksheet) -> int:
+    """Return the 1-based number of the last row holding a value (0 for an empty tab)."""
+    # The cell store is read directly: openpyxl's row iterators create the cells they visit.
+    return max((row for (row, _), cell in worksheet._cells.items()
+                if cell.value is not None and cell.value != ""), default=0)
+
+
+def set_value(cell: Cell, value: Value) -> None:
+    """Given a cell, store ``value`` as a plain value. Text is always text (never a formula
+    or an error code), with characters a workbook cannot hold removed; naive datetimes
+    become date cells shown as ``yyyy-mm-dd hh:mm`` unless the cell already has a date
+    format; NaN and infinities become blanks. Raise ValueError for a datetime with a zone,
+    TypeError for a value of another type."""
+    if value is None:
+        cell.value = None
+    elif isinstance(value, str):
+        cell.value = ILLEGAL_CHARACTERS_RE.sub("", value)
+        cell.data_type = "s"
+    elif isinstance(value, bool):
+        cell.value = value
+    elif isinstance(value, numbers.Integral):
+        cell.value = int(value)
+    elif isinstance(value, numbers.Real):
+        number = float(value)
+        cell.value = None if math.isnan(number) or math.isinf(number) else number
+    elif isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            raise ValueError(f"datetime {value} has a time zone; backends write naive local times")
+        keep = is_date_format(cell.number_format)
+        cell.value = value
+        if not keep:
+            cell.number_format = template.DATETIME_FORMAT
+    elif isinstance(value, dt.date):
+        keep = is_date_format(cell.number_format)
+        cell.value = value
+        if not keep:
+            cell.number_format = template.DATE_FORMAT
+    else:
+        raise TypeError(f"cannot write {type(value).__name__} value {value!r} to a cell")
+
+
+def _write_new_tab(worksheet: Worksheet, rows: Sequence[Sequence[Value]]) -> None:
+    layout = template.layout_for(worksheet.title)
+    if layout is not None and rows:
+        for col, value in enumerate(rows[0], start=1):
+            header = _layout_header(layout, value) if isinstance(value, str) else None
+            if header is not None:
+                template.style_column(worksheet, layout, header, col)
+        worksheet.freeze_panes = layout.freeze
+    elif rows:
+        _bold_first_row(worksheet, len(rows[0]))
+    writer = _SheetWriter(worksheet)
+    for row, values in enumerate(rows):
+        for col, value in enumerate(values):
+            if value is not None:
+                writer.write(row, col, value)
+
+
+def _write_replaced_tab(worksheet: Worksheet, rows: Sequence[Sequence[Value]]) -> None:
+    widths: dict[int, int] = {}
+    for row_number, values in enumerate(rows, start=1):
+        for col, value in enumerate(values, start=1):
+            if value is None:
+                continue
+            set_value(worksheet.cell(row=row_number, column=col), value)
+            widths[col] = max(widths.get(col, 0), len(str(value)))
+    if rows:
+        _bold_first_row(worksheet, len(rows[0]))
+    for col, width in widths.items():
+        worksheet.column_dimensions[get_column_letter(col)].width = min(60, max(10, width + 2))
+
+
+def _bold_first_row(worksheet: Worksheet, width: int) -> None:
+    for col in range(1, width + 1):
+        worksheet.cell(row=1, column=col).font = Font(bold=True)
+
+
+def _fsync_directory(directory: Path) -> None:
+    # Makes the rename itself durable; not possible (nor needed) on every platform.
+    with contextlib.suppress(OSError, AttributeError):
+        descriptor = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
