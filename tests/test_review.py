@@ -1,0 +1,319 @@
+"""The monthly review's numbers, pinned on a golden month worked out by hand.
+
+Golden month: October 2026 in Europe/Berlin (CEST until Oct 25, then CET).
+Escalations per local month: Jun 3, Jul 6, Aug 8, Sep 12, Oct 10, Nov 1.
+
+October's ten escalations (ID, to-level, source, issue type):
+  ESC-0001 L2 History "Unresolved too long", Sep 30 22:30 UTC = Oct 1 00:30 local; Billing, marked
+  ESC-0002 L2 History "Unresolved too long"; Billing; resolved 1.5 h after escalation
+  ESC-0003 L2 History "Manager requested"; Billing; resolved 0.5 h after escalation
+  ESC-0004 L2 History "Repeat issue" (recorded twice, counted once); Login, LOGIN-500
+  ESC-0005 L2 History "Repeat issue"; Login, login-500
+  ESC-0006 L2 History "Repeat issue"; Login, LOGIN-500
+  ESC-0007 L3 History "Legal threat"; Refund, marked
+  ESC-0008 L3 log only (Level edited in the sheet; its "level changed" event is the same one); Refund, marked
+  ESC-0009 L2 History "Financial loss"; closed and no longer in the log
+  ESC-0010 L3 History "Beyond L2 authority" (its L2 escalation was in September); Shipping
+Not October: Sep 30 21:30 UTC (23:30 local) and Oct 31 23:30 UTC (Nov 1 00:30 local).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from sheets_escalation.review import build_review, default_month, parse_month
+
+TZ = "Europe/Berlin"
+LEVELS = {1: "Front Line", 2: "Specialist", 3: "Executive"}
+
+
+def ts(text: str) -> pd.Timestamp:
+    return pd.Timestamp(text, tz="UTC")
+
+
+LOG_ROWS = [
+    # id, level, opened, escalated_at, resolved (hours after escalation), type, key, customer,
+    # could L1, response SLA, resolution SLA, response h, resolution h
+    ("ESC-0001", 2, "2026-09-29T08:00", "2026-09-30T22:30", 0.5, "Billing", "INVOICE-PDF", "Acme",
+     True, "Met", "Met", 0.5, 20.0),
+    ("ESC-0002", 2, "2026-10-02T08:00", "2026-10-05T10:00", 1.5, "Billing", "INVOICE-PDF", "Bolt",
+     False, "Met", "Met", 1.0, 30.0),
+    ("ESC-0003", 2, "2026-10-05T08:00", "2026-10-06T10:00", 0.5, "Billing", "", "Cora",
+     False, "Met", "Met", 0.25, 26.0),
+    ("ESC-0004", 2, "2026-10-07T08:00", "2026-10-07T10:00", None, "Login", "LOGIN-500", "Beta",
+     False, "Missed", "On track", 3.0, None),
+    ("ESC-0005", 2, "2026-10-07T08:30", "2026-10-07T11:00", None, "Login", "login-500", "Gamma",
+     False, "Met", "Overdue", 1.5, None),
+    ("ESC-0006", 2, "2026-10-07T09:00", "2026-10-07T12:00", 5.0, "Login", "LOGIN-500", "Delta",
+     False, "Met", "Met", 2.0, 40.0),
+    ("ESC-0007", 3, "2026-10-12T08:00", "2026-10-12T09:00", 10.0, "Refund", "", "Eden",
+     True, "Met", "Met", 0.5, 12.0),
+    ("ESC-0008", 3, "2026-10-14T08:00", "2026-10-14T09:00", None, "Refund", "", "Fern",
+     True, "Overdue", "At risk", None, None),
+    ("ESC-0010", 3, "2026-09-24T08:00", "2026-10-22T09:00", 30.0, "Shipping", "", "Gale",
+     False, "Met", "Missed", 0.2, 60.0),
+    ("ESC-0012", 1, "2026-10-08T08:00", None, None, "Login", "LOGIN-500", "Epsilon",
+     False, "On track", "On track", None, None),
+    ("ESC-0013", 2, "2026-08-10T08:00", "2026-08-11T09:00", 1.0, "Billing", "", "Hale",
+     False, "Met", "Met", 0.5, 26.0),
+]
+
+
+def golden_frames() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    log_records, result_records = [], []
+    for (id_, level, opened, escalated, resolved_after, kind, key, customer, could,
+         response_sla, resolution_sla, response_h, resolution_h) in LOG_ROWS:
+        escalated_at = ts(escalated) if escalated else pd.NaT
+        resolved_at = (
+            escalated_at + pd.Timedelta(hours=resolved_after) if resolved_after else pd.NaT
+        )
+        log_records.append({
+            "id": id_, "customer": customer, "issue_type": kind, "issue_key": key,
+            "opened": ts(opened), "escalated_at": escalated_at, "resolved_at": resolved_at,
+            "first_response_at": pd.NaT, "level": level, "could_l1_resolve": could,
+            "status": "", "sheet_row": len(log_records) + 2,
+        })
+        result_records.append({
+            "id": id_, "level": level, "escalated_at": escalated_at, "flag": "",
+            "response_sla": response_sla, "resolution_sla": resolution_sla,
+            "response_hours": response_h, "resolution_hours": resolution_h,
+        })
+    log = pd.DataFrame(log_records)
+    result = pd.DataFrame(result_records)
+
+    events: list[tuple[str, str, str, str, str, str]] = []  # at, id, event, from, to, trigger
+
+    def filler(month: str, count: int) -> None:
+        for day in range(1, count + 1):
+            events.append((f"{month}-{day:02d}T12:00", f"OLD-{month}-{day}", "escalated",
+                           "L1", "L2", "Unresolved too long"))
+
+    filler("2026-06", 3)
+    filler("2026-07", 6)
+    filler("2026-08", 7)
+    events.append(("2026-08-11T09:00", "ESC-0013", "escalated", "L1", "L2", "Unresolved too long"))
+    filler("2026-09", 10)
+    events += [
+        ("2026-09-25T10:00", "ESC-0010", "escalated", "L1", "L2", "VIP customer"),
+        ("2026-09-26T10:00", "ESC-0010", "breached", "L2", "", "Response SLA"),
+        ("2026-09-30T21:30", "ESC-0014", "escalated", "L1", "L2", "Public complaint"),
+        ("2026-09-30T22:30", "ESC-0001", "escalated", "L1", "L2", "Unresolved too long"),
+        ("2026-10-05T10:00", "ESC-0002", "escalated", "L1", "L2", "Unresolved too long"),
+        ("2026-10-06T10:00", "ESC-0003", "escalated", "L1", "L2", "Manager requested"),
+        ("2026-10-07T10:00", "ESC-0004", "escalated", "L1", "L2", "Repeat issue"),
+        ("2026-10-07T10:05", "ESC-0004", "escalated", "L1", "L2", "Repeat issue"),
+        ("2026-10-07T11:00", "ESC-0005", "escalated", "L1", "L2", "Repeat issue"),
+        ("2026-10-07T12:00", "ESC-0006", "escalated", "L1", "L2", "Repeat issue"),
+        ("2026-10-07T12:00", "ESC-0006", "notified", "", "", "ESC-0006/L2/escalated"),
+        ("2026-10-07T14:00", "ESC-0004", "breached", "L2", "", "Response SLA"),
+        ("2026-10-12T09:00", "ESC-0007", "escalated", "L1", "L3", "Legal threat"),
+        ("2026-10-14T09:30", "ESC-0008", "level changed", "L1", "L3", ""),
+        ("2026-10-20T09:00", "ESC-0009", "escalated", "L1", "L2", "Financial loss"),
+        ("2026-10-23T09:00", "ESC-0009", "breached", "L2", "", "Resolution SLA"),
+        ("2026-10-22T09:00", "ESC-0010", "escalated", "L2", "L3", "Beyond L2 authority"),
+        ("2026-10-31T23:30", "ESC-0011", "escalated", "L1", "L2", "VIP customer"),
+    ]
+    history = pd.DataFrame(
+        [(ts(at), id_, event, from_, to, trigger, "sheets-escalation", "")
+         for at, id_, event, from_, to, trigger in events],
+        columns=["at", "id", "event", "from_level", "to_level", "trigger", "by", "detail"],
+    )
+    return log, result, history
+
+
+@pytest.fixture
+def october():
+    log, result, history = golden_frames()
+    return build_review(log, result, history, LEVELS, "2026-10", TZ)
+
+
+def section(review, title: str) -> pd.DataFrame:
+    return next(s.table for s in review.sections if s.title == title)
+
+
+def test_headline_counts_and_trend(october):
+    assert not october.empty
+    assert october.tab == "Review 2026-10"
+    headline = dict(october.headline)
+    assert headline["Escalations"] == 10
+    assert headline["Previous month"] == 12
+    assert headline["Change vs previous month"] == pytest.approx(-1 / 6)
+    assert headline["Average of the 3 months before"] == pytest.approx(8.67)
+    assert headline["Change vs the 3-month average"] == pytest.approx(4 / 26)
+    assert headline["Trend"] == "up 15%"
+    assert headline["Response within target"] == pytest.approx(7 / 9)
+    assert headline["Resolution within target"] == pytest.approx(5 / 7)
+    assert headline["SLA breaches"] == 5
+    assert headline["Marked Could L1 resolve?"] == 3
+    assert headline["Likely unnecessary (not marked)"] == 2
+    assert october.headline_formats["Change vs previous month"] == "pct"
+
+
+def test_trend_table(october):
+    trend = section(october, "Escalations per month")
+    assert trend["Month"].tolist() == ["2026-07", "2026-08", "2026-09", "2026-10"]
+    assert trend["Escalations"].tolist() == [6, 8, 12, 10]
+    assert trend["Change vs previous month"].tolist() == pytest.approx([1.0, 1 / 3, 0.5, -1 / 6])
+
+
+def test_per_week_cut_at_month_edges(october):
+    weeks = section(october, "Escalations per week")
+    assert weeks["Week"].tolist() == ["Oct 1–4", "Oct 5–11", "Oct 12–18", "Oct 19–25", "Oct 26–31"]
+    assert weeks["Escalations"].tolist() == [1, 5, 2, 2, 0]
+
+
+def test_by_level_and_by_trigger_most_common_first(october):
+    by_level = section(october, "By level")
+    assert by_level.values.tolist() == [["L2", "Specialist", 7, 0.7], ["L3", "Executive", 3, 0.3]]
+    by_trigger = section(october, "By trigger")
+    assert by_trigger["Trigger"].tolist() == [
+        "Repeat issue", "Unresolved too long", "Beyond L2 authority", "Financial loss",
+        "Legal threat", "Level edited in the sheet", "Manager requested",
+    ]
+    assert by_trigger["Escalations"].tolist() == [3, 2, 1, 1, 1, 1, 1]
+    assert by_trigger["Share"].tolist() == pytest.approx([0.3, 0.2, 0.1, 0.1, 0.1, 0.1, 0.1])
+
+
+def test_within_target_and_hours_per_level(october):
+    targets = section(october, "Within target by level")
+    assert targets["Level"].tolist() == ["L2 Specialist", "L3 Executive"]
+    assert targets["Escalated rows"].tolist() == [6, 3]
+    assert targets["Response judged"].tolist() == [6, 3]
+    assert targets["Response within target"].tolist() == pytest.approx([5 / 6, 2 / 3])
+    assert targets["Resolution judged"].tolist() == [5, 2]
+    assert targets["Resolution within target"].tolist() == pytest.approx([0.8, 0.5])
+    hours = section(october, "Hours by level")
+    assert hours["Median response hours"].tolist() == pytest.approx([1.25, 0.35])
+    assert hours["P90 response hours"].tolist() == pytest.approx([2.5, 0.47])
+    assert hours["Median resolution hours"].tolist() == pytest.approx([28.0, 36.0])
+    assert hours["P90 resolution hours"].tolist() == pytest.approx([37.0, 55.2])
+
+
+def test_breaches_from_history_and_states(october):
+    assert section(october, "SLA breaches").values.tolist() == [
+        ["ESC-0004", "L2", "Response", "Missed"],
+        ["ESC-0005", "L2", "Resolution", "Overdue"],
+        ["ESC-0008", "L3", "Response", "Overdue"],
+        ["ESC-0009", "L2", "Resolution", "Recorded in History"],
+        ["ESC-0010", "L3", "Resolution", "Missed"],
+    ]
+
+
+def test_unnecessary_marked_and_candidates(october):
+    assert section(october, "Marked Could L1 resolve?").values.tolist() == [
+        ["ESC-0001", "Billing", "L2", "Unresolved too long"],
+        ["ESC-0007", "Refund", "L3", "Legal threat"],
+        ["ESC-0008", "Refund", "L3", "Level edited in the sheet"],
+    ]
+    assert section(october, "Likely unnecessary (not marked)").values.tolist() == [
+        ["ESC-0002", "Billing", "L2", "Billing: 4 of 4 L2 escalations resolved within 2 h"],
+        ["ESC-0003", "Billing", "L2", "Resolved 0.5 h after escalation to L2"],
+    ]
+
+
+def test_root_cause_candidates(october):
+    assert section(october, "Issue types").values.tolist() == [
+        ["Billing", 3, 0.3, 1, 2],
+        ["Login", 3, 0.3, 0, 0],
+        ["Refund", 2, 0.2, 2, 0],
+        ["(no longer in the log)", 1, 0.1, 0, 0],
+        ["Shipping", 1, 0.1, 0, 0],
+    ]
+    assert section(october, "Repeat issues (issue keys)").values.tolist() == [
+        ["LOGIN-500", 3, 4, 4, "ESC-0004, ESC-0005, ESC-0006"],
+        ["INVOICE-PDF", 2, 1, 2, "ESC-0001, ESC-0002"],
+    ]
+
+
+def test_recommendations(october):
+    assert october.recommendations == [
+        "Empower L1 on Billing: 3 of 3 Billing escalations were marked or look unnecessary; "
+        "give L1 the access, authority or runbook to resolve them at first contact.",
+        "Empower L1 on Refund: 2 of 2 Refund escalations were marked or look unnecessary; "
+        "give L1 the access, authority or runbook to resolve them at first contact.",
+        'Fix the product behind "LOGIN-500": it caused 3 of 10 escalations (30%) from 4 customers.',
+        'Write a knowledge-base article for "INVOICE-PDF" so L1 can answer it directly: '
+        "2 escalations and 1 report opened this month.",
+        "L3 Executive met its response target on only 67% of judged escalations (2 of 3); "
+        "review staffing or the response target for that level.",
+        "L3 Executive met its resolution target on only 50% of judged escalations (1 of 2); "
+        "review staffing or the resolution target for that level.",
+    ]
+
+
+def test_charts_name_their_section_columns(october):
+    charts = {s.title: s.chart for s in october.sections if s.chart}
+    assert set(charts) == {
+        "Escalations per month", "Escalations per week", "By trigger", "Within target by level",
+    }
+    for s in october.sections:
+        if s.chart:
+            assert s.chart.category in s.table.columns
+            assert set(s.chart.values) <= set(s.table.columns)
+    assert charts["Within target by level"].value_format == "pct"
+
+
+def test_rising_month_recommends_the_top_trigger():
+    log, result, history = golden_frames()
+    extra = pd.DataFrame(
+        [(ts(f"2026-10-{day:02d}T15:00"), f"NEW-{day}", "escalated", "L1", "L2", "Repeat issue",
+          "sheets-escalation", "") for day in range(1, 5)],
+        columns=history.columns,
+    )
+    review = build_review(log, result, pd.concat([history, extra]), LEVELS, "2026-10", TZ)
+    assert dict(review.headline)["Escalations"] == 14
+    assert review.recommendations[-1] == (
+        "Escalations rose 62% against the average of the 3 months before; start with the "
+        'most common trigger, "Repeat issue" (7 this month).'
+    )
+
+
+def test_month_without_escalations_is_a_short_review():
+    log, result, history = golden_frames()
+    review = build_review(log, result, history, LEVELS, "2026-12", TZ)
+    assert review.empty
+    assert dict(review.headline)["Escalations"] == 0
+    assert dict(review.headline)["Change vs previous month"] == -1.0
+    assert [s.title for s in review.sections] == ["Escalations per month"]
+    assert section(review, "Escalations per month")["Escalations"].tolist() == [12, 10, 1, 0]
+    assert review.recommendations == [
+        "There were no escalations in December 2026, so there is nothing to change."
+    ]
+
+
+def test_empty_frames_give_an_empty_review():
+    history = pd.DataFrame(columns=["at", "id", "event", "from_level", "to_level", "trigger"])
+    review = build_review(pd.DataFrame(), pd.DataFrame(), history, LEVELS, "2026-10", "UTC")
+    assert review.empty
+    assert dict(review.headline)["Change vs previous month"] is None
+    assert dict(review.headline)["Trend"] == "new (no escalations before)"
+
+
+def test_history_only_month_has_no_sla_rows_but_counts():
+    log, result, history = golden_frames()
+    review = build_review(log.iloc[0:0], result.iloc[0:0], history, LEVELS, "2026-10", TZ)
+    headline = dict(review.headline)
+    # Nine escalated events plus ESC-0008's upward "level changed" event.
+    assert headline["Escalations"] == 10
+    assert headline["Response within target"] is None
+
+
+@pytest.mark.parametrize(
+    ("now", "timezone", "month"),
+    [
+        ("2026-10-31T23:30:00+00:00", "Europe/Berlin", "2026-10"),
+        ("2026-10-31T23:30:00+00:00", "UTC", "2026-09"),
+        ("2026-01-15T12:00:00+00:00", "UTC", "2025-12"),
+        ("2026-03-01T04:00:00+00:00", "America/New_York", "2026-01"),
+    ],
+)
+def test_default_month_is_last_full_month_in_timezone(now, timezone, month):
+    assert default_month(pd.Timestamp(now), timezone) == month
+
+
+def test_parse_month():
+    assert parse_month(" 2026-10 ") == "2026-10"
+    for bad in ("2026-13", "2026-1", "10/2026", "", "2026-00"):
+        with pytest.raises(ValueError, match="YYYY-MM"):
+            parse_month(bad)
