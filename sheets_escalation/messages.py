@@ -201,6 +201,9 @@ class _Sandbox(SandboxedEnvironment):
 _ENVIRONMENT = _Sandbox(
     undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
 )
+# Templates format values; helpers such as lipsum() only add ways to burn time and memory.
+for _helper in ("lipsum", "cycler", "joiner", "namespace"):
+    _ENVIRONMENT.globals.pop(_helper, None)
 
 
 def _render_one(source: str, context: Mapping[str, object], label: str) -> str:
