@@ -1,0 +1,706 @@
+"""Google Sheets source: gspread's HTTP client + google-auth, with every retry in one place.
+
+A sync costs at most four requests whatever the number of rows:
+
+1. ``spreadsheets.get`` with a ``fields`` mask (titles, sheet ids, grid sizes, time zone);
+2. one ``values:batchGet`` of every requested tab (UNFORMATTED_VALUE + SERIAL_NUMBER);
+3. just before writing, one ``values:batchGet`` re-reading the Escalations header row and
+   ID column (plus the small tabs the plan writes into or appends to);
+4. one ``values:batchUpdate`` with ``valueInputOption=RAW`` carrying every write.
+
+A fifth request, one ``spreadsheets.batchUpdate``, happens only when the plan creates or
+replaces a tab or a write falls outside a tab's grid (the grid then grows with headroom,
+so this is rare). Everything is written RAW: a customer's ``=HYPERLINK(...)`` stays text.
+
+Rows may be sorted, inserted or deleted by people while the job runs. Each Escalations write
+carries the ID its row had when read; the re-read (3.) lands it on the row that now carries
+that ID, or the whole write is refused with :class:`ConcurrentEditError` and nothing is
+written. The window left is the time between requests 3 and 4 (one round trip).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import random
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import filelock
+import google.auth.exceptions
+import gspread
+import requests
+from google.auth.credentials import Credentials
+from google.auth.transport.requests import AuthorizedSession, Request
+from gspread.http_client import HTTPClient
+from gspread.utils import rowcol_to_a1
+
+from sheets_escalation import errors
+from sheets_escalation.backends.base import EPOCH, Table, Value, WritePlan, header_index
+from sheets_escalation.schema import ESCALATIONS, normalize_header
+
+SCOPES = ("https://www.googleapis.com/auth/spreadsheets",)
+SHEETS_API = "https://sheets.googleapis.com/v4/spreadsheets"
+
+_URL_KEY = re.compile(r"docs\.google\.com/spreadsheets/d/([A-Za-z0-9_-]+)")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]{25,}")
+_KEY_IN_ENDPOINT = re.compile(r"/spreadsheets/([^/:?]+)")
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Headroom added when a tab's grid must grow, so the extra request is rare (History grows
+# a few rows per run).
+GRID_HEADROOM_ROWS = 500
+DATETIME_PATTERN = "yyyy-mm-dd hh:mm"
+METADATA_FIELDS = (
+    "properties(title,timeZone),"
+    "sheets(properties(sheetId,title,index,gridProperties(rowCount,columnCount)))"
+)
+
+
+def parse_source_key(source: str) -> str | None:
+    """Given a SOURCE argument, return its spreadsheet key, or None if it is a local path.
+
+    Accepts ``https://docs.google.com/spreadsheets/d/KEY/...`` and a bare key (25 or more
+    letters, digits, ``-`` or ``_``, and no path separator or dot).
+    """
+    match = _URL_KEY.search(source)
+    if match:
+        return match.group(1)
+    if _BARE_KEY.fullmatch(source):
+        return source
+    return None
+
+
+# --------------------------------------------------------------------------- transport
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _api_message(response: requests.Response) -> str:
+    try:
+        return _one_line(response.json()["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return _one_line(response.reason or "")
+
+
+def _retry_after(response: requests.Response | None) -> float | None:
+    if response is None:
+        return None
+    header = response.headers.get("Retry-After")
+    if header is None:
+        return None
+    try:
+        return max(0.0, float(header))
+    except ValueError:
+        return None  # an HTTP-date: rare from Google; fall back to the backoff
+
+
+class RetryingHTTPClient(HTTPClient):
+    """gspread's HTTP client with bounded retries and one-line domain errors.
+
+    429, 500, 502, 503, 504, timeouts and dropped connections are retried up to
+    ``attempts`` tries in all, sleeping ``uniform(0, min(cap, base * 2**n))`` (full jitter)
+    or the server's ``Retry-After`` when longer. Every other failure, and the last retry,
+    raises :class:`SourceError` with a one-line reason (never a token or a traceback).
+    """
+
+    attempts = 5
+    base_delay = 1.0
+    max_delay = 32.0
+    sleep: Callable[[float], None] = staticmethod(time.sleep)
+    jitter: Callable[[float, float], float] = staticmethod(random.uniform)  # noqa: S311
+
+    def __init__(self, auth: Credentials | None, session: requests.Session | None = None) -> None:
+        super().__init__(auth, session)  # type: ignore[arg-type]
+        # A hung connection must end in a retry, not hang the hourly job.
+        self.timeout = (10.0, 60.0)
+
+    def account(self) -> str | None:
+        """The service account's e-mail address, or None for OAuth user credentials."""
+        credentials = getattr(self.session, "credentials", None)
+        email = getattr(credentials, "service_account_email", None)
+        return email if isinstance(email, str) and "@" in email else None
+
+    def request(
+        self,
+        method: str,
+        endpoint: str,
+        params: MutableMapping[str, Any] | None = None,
+        data: bytes | None = None,
+        json: Mapping[str, Any] | None = None,
+        files: Any = None,
+        headers: MutableMapping[str, str] | None = None,
+    ) -> requests.Response:
+        last_reason = ""
+        for attempt in range(self.attempts):
+            response: requests.Response | None = None
+            try:
+                response = self.session.request(
+                    method=method, url=endpoint, json=json, params=params, data=data,
+                    files=files, headers=headers, timeout=self.timeout,
+                )
+            except requests.Timeout:
+                last_reason = "timed out"
+            except (requests.ConnectionError, google.auth.exceptions.TransportError):
+                last_reason = "connection failed"
+            except google.auth.exceptions.RefreshError as error:
+                reason = _one_line(error.args[0]) if error.args else "refresh failed"
+                raise errors.SourceError(
+                    f"could not get a Google access token ({reason}): check the credentials"
+                ) from None
+            else:
+                if response.ok:
+                    return response
+                if response.status_code not in RETRY_STATUSES:
+                    raise self._error(response, endpoint) from None
+                last_reason = f"HTTP {response.status_code} {_api_message(response)}".strip()
+            if attempt + 1 < self.attempts:
+                backoff = self.jitter(0.0, min(self.max_delay, self.base_delay * 2**attempt))
+                hint = _retry_after(response)
+                self.sleep(max(backoff, min(hint, 2 * self.max_delay)) if hint else backoff)
+        raise errors.SourceError(
+            f"Google Sheets did not answer after {self.attempts} attempts (last: {last_reason});"
+            " nothing more was written, the next run retries"
+        )
+
+    def _error(self, response: requests.Response, endpoint: str) -> errors.SourceError:
+        match = _KEY_IN_ENDPOINT.search(endpoint)
+        key = match.group(1) if match else "?"
+        message = _api_message(response)
+        status = response.status_code
+        if status == 403:
+            if "has not been used" in message or "is disabled" in message:
+                return errors.SourceError(
+                    "the Google Sheets API is disabled for the credentials' Cloud project:"
+                    " enable sheets.googleapis.com in the Google Cloud console"
+                )
+            who = self.account() or "the Google account you signed in with (--oauth)"
+            return errors.SourceError(
+                f"no access to spreadsheet {key}: share the sheet with {who} (Editor)"
+            )
+        if status == 404:
+            return errors.SourceError(
+                f"spreadsheet {key} not found: check the URL or key (and that it is a Google"
+                " Sheet, not an uploaded .xlsx)"
+            )
+        if status == 401:
+            return errors.SourceError(
+                "Google rejected the credentials (401): check the credentials file, or sign"
+                " in again with --oauth"
+            )
+        return errors.SourceError(f"Google Sheets refused the request (HTTP {status}): {message}")
+
+
+def _service_account_credentials(path: str) -> Credentials:
+    from google.oauth2 import service_account
+
+    try:
+        return service_account.Credentials.from_service_account_file(path, scopes=list(SCOPES))
+    except FileNotFoundError:
+        raise errors.SourceError(f"credentials file not found: {path}") from None
+    except (ValueError, KeyError) as error:
+        raise errors.SourceError(
+            f"{path} is not a service-account key file ({_one_line(str(error))})"
+        ) from None
+
+
+def _oauth_credentials(client_secrets: str | None) -> Credentials:
+    """gspread's authorized-user flow: reuse the cached token, else sign in once and cache it."""
+    from gspread import auth
+
+    cached = Path(auth.DEFAULT_AUTHORIZED_USER_FILENAME)
+    credentials = auth.load_credentials(filename=cached)
+    if credentials is not None:
+        return credentials
+    secrets = Path(client_secrets) if client_secrets else Path(auth.DEFAULT_CREDENTIALS_FILENAME)
+    try:
+        client_config = json.loads(secrets.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise errors.SourceError(
+            f"OAuth client file not found: {secrets} (download it from the Google Cloud"
+            " console, or pass --credentials FILE)"
+        ) from None
+    user = auth.local_server_flow(client_config=client_config, scopes=list(SCOPES))
+    auth.store_credentials(user, filename=cached)
+    return user
+
+
+def open_client(
+    credentials: str | None,
+    oauth: bool,
+    session: requests.Session | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> gspread.Client:
+    """Given a service-account key file (or ``GOOGLE_APPLICATION_CREDENTIALS``) or the OAuth
+    flag, return a gspread client limited to the spreadsheets scope that retries on its own.
+
+    ``session`` replaces the network (tests mount a fake Sheets API on it); token requests go
+    through it too. With ``oauth`` True, ``credentials`` names the OAuth client file.
+    Raise SourceError if no credentials are given or they cannot be loaded.
+    """
+    env = os.environ if environ is None else environ
+    if oauth:
+        creds = _oauth_credentials(credentials)
+    else:
+        path = credentials or env.get("GOOGLE_APPLICATION_CREDENTIALS")
+        if not path:
+            raise errors.SourceError(
+                "no Google credentials: pass --credentials FILE, set"
+                " GOOGLE_APPLICATION_CREDENTIALS, or use --oauth"
+            )
+        creds = _service_account_credentials(path)
+    transport = session or requests.Session()
+    authorized = AuthorizedSession(creds, auth_request=Request(transport))
+    for prefix, adapter in transport.adapters.items():
+        authorized.mount(prefix, adapter)
+    return client_with_session(authorized)
+
+
+def client_with_session(session: requests.Session) -> gspread.Client:
+    """Given a ready session (authorized, or a test transport), return a retrying client."""
+    return gspread.Client(None, session=session, http_client=RetryingHTTPClient)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- values
+
+
+def quote_title(title: str) -> str:
+    """Given a tab title, return it as an A1 range prefix Google always accepts."""
+    return "'" + title.replace("'", "''") + "'"
+
+
+def a1(title: str, row: int, col: int, end_row: int | None = None, end_col: int | None = None) -> str:
+    """Given 0-based corners, return an absolute A1 range on ``title``."""
+    start = rowcol_to_a1(row + 1, col + 1)
+    end = rowcol_to_a1((end_row if end_row is not None else row) + 1,
+                       (end_col if end_col is not None else col) + 1)
+    return f"{quote_title(title)}!{start}:{end}"
+
+
+def to_api_value(value: Value) -> Any:
+    """Given a raw cell value, return the JSON value written RAW.
+
+    Naive datetimes and dates become serial numbers (the column's date format shows them);
+    None and NaN become "" (an emptied cell). Raise ValueError for aware datetimes.
+    """
+    if value is None:
+        return ""
+    item = getattr(value, "item", None)
+    if not isinstance(value, (str, int, float, bool, dt.date)) and callable(item):
+        value = item()  # numpy scalars
+    if isinstance(value, bool | str | int):
+        return value
+    if isinstance(value, float):
+        return "" if math.isnan(value) else value
+    if isinstance(value, dt.datetime):
+        if value != value:  # pandas NaT
+            return ""
+        if value.tzinfo is not None:
+            raise ValueError(f"aware datetime {value!r}: backends write naive local times")
+        return (value - EPOCH) / dt.timedelta(days=1)
+    if isinstance(value, dt.date):
+        return float((value - EPOCH.date()).days)
+    return str(value)
+
+
+def _from_api(value: Any) -> Value:
+    return None if value == "" else value
+
+
+def _id_text(value: Value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _nonblank(row: Sequence[Value]) -> bool:
+    return any(v is not None and v != "" for v in row)
+
+
+def _last_nonblank(rows: Sequence[Sequence[Value]]) -> int:
+    """Return the 0-based index of the last non-blank row, -1 if none."""
+    for index in range(len(rows) - 1, -1, -1):
+        if _nonblank(rows[index]):
+            return index
+    return -1
+
+
+def _trimmed(rows: Sequence[Sequence[Value]]) -> list[list[Value]]:
+    """Rows with blank cells as None and trailing blanks cut, for comparing two reads."""
+    out = []
+    for row in rows:
+        cells = [None if v == "" else v for v in row]
+        while cells and cells[-1] is None:
+            cells.pop()
+        out.append(cells)
+    while out and not out[-1]:
+        out.pop()
+    return out
+
+
+@dataclass
+class _Sheet:
+    sheet_id: int
+    title: str
+    index: int
+    rows: int
+    cols: int
+
+
+def _cell_data(value: Value) -> dict[str, Any]:
+    api = to_api_value(value)
+    if isinstance(value, dt.date) and api != "":
+        return {
+            "userEnteredValue": {"numberValue": api},
+            "userEnteredFormat": {"numberFormat": {"type": "DATE_TIME", "pattern": DATETIME_PATTERN}},
+        }
+    if isinstance(api, bool):
+        return {"userEnteredValue": {"boolValue": api}}
+    if isinstance(api, int | float):
+        return {"userEnteredValue": {"numberValue": api}}
+    # stringValue is never parsed: the Sheets API keeps formulas in formulaValue only.
+    return {"userEnteredValue": {"stringValue": api}} if api != "" else {}
+
+
+def _update_cells(sheet_id: int, rows: Sequence[Sequence[Value]]) -> dict[str, Any]:
+    return {
+        "updateCells": {
+            "start": {"sheetId": sheet_id, "rowIndex": 0, "columnIndex": 0},
+            "rows": [{"values": [_cell_data(v) for v in row]} for row in rows],
+            "fields": "userEnteredValue,userEnteredFormat.numberFormat",
+        }
+    }
+
+
+# --------------------------------------------------------------------------- backend
+
+
+class GoogleSheetsBackend:
+    """A Google Sheet as a :class:`~sheets_escalation.backends.base.Backend`."""
+
+    def __init__(self, key: str, client: gspread.Client, lock_dir: Path | None = None) -> None:
+        self.key = key
+        self.name = f"sheet {key}"
+        self._http: HTTPClient = client.http_client
+        self._lock_dir = lock_dir
+        self._sheets: dict[str, _Sheet] = {}
+        self._time_zone: str | None = None
+        self._tables: dict[str, Table] = {}
+
+    # ---- reading
+
+    def _metadata(self) -> None:
+        meta = self._http.fetch_sheet_metadata(
+            self.key, params={"includeGridData": "false", "fields": METADATA_FIELDS}
+        )
+        self._time_zone = meta.get("properties", {}).get("timeZone") or None
+        self._sheets = {}
+        for sheet in meta.get("sheets", []):
+            props = sheet["properties"]
+            grid = props.get("gridProperties", {})
+            self._sheets[props["title"]] = _Sheet(
+                sheet_id=int(props.get("sheetId", 0)), title=props["title"],
+                index=int(props.get("index", 0)),
+                rows=int(grid.get("rowCount", 0)), cols=int(grid.get("columnCount", 0)),
+            )
+
+    def _title(self, tab: str) -> str | None:
+        """The actual title of ``tab``: exact, else the one title equal ignoring case/spaces."""
+        if tab in self._sheets:
+            return tab
+        loose = [t for t in self._sheets if normalize_header(t) == normalize_header(tab)]
+        return loose[0] if len(loose) == 1 else None
+
+    def _batch_get(self, ranges: Sequence[str]) -> list[list[list[Value]]]:
+        answer = self._http.values_batch_get(
+            self.key, list(ranges),
+            params={
+                "valueRenderOption": "UNFORMATTED_VALUE",
+                "dateTimeRenderOption": "SERIAL_NUMBER",
+                "majorDimension": "ROWS",
+            },
+        )
+        return [
+            [[_from_api(v) for v in row] for row in value_range.get("values", [])]
+            for value_range in answer.get("valueRanges", [])
+        ]
+
+    def read(self, tabs: Sequence[str]) -> dict[str, Table]:
+        """Given tab titles, return the tabs that exist, keyed by the requested title.
+
+        Datetimes arrive as serial numbers; blank cells as None; rows stay ragged.
+        Raise SourceError if the sheet cannot be read.
+        """
+        self._metadata()
+        found = {tab: title for tab in tabs if (title := self._title(tab)) is not None}
+        tables: dict[str, Table] = {}
+        if found:
+            grids = self._batch_get([quote_title(title) for title in found.values()])
+            for (tab, title), rows in zip(found.items(), grids, strict=True):
+                tables[tab] = Table(title=title, rows=rows)
+        self._tables = {**{t.title: t for t in tables.values()}}
+        return tables
+
+    def spreadsheet_timezone(self) -> str | None:
+        """The spreadsheet's own time zone (from the last read), or None before a read."""
+        return self._time_zone
+
+    # ---- writing
+
+    def write(self, plan: WritePlan) -> None:
+        """Execute ``plan`` with one re-read and one RAW values:batchUpdate (see module doc).
+
+        Raise ConcurrentEditError, with nothing written, if a row the plan writes to can no
+        longer be found by its ID, a tab the plan writes into changed, or a header moved.
+        Raise SourceError if Google cannot be reached after retries.
+        """
+        if plan.is_empty():
+            return
+        if not self._sheets:
+            raise errors.SourceError(f"{self.name}: write() before read()")
+        targets = _Targets(self, plan)
+        targets.check_against_reread(self._reread(targets))
+        structural = self._structural_requests(plan, targets)
+        data = targets.value_ranges()
+        if structural:
+            self._http.batch_update(self.key, {"requests": structural})
+        if data:
+            self._http.values_batch_update(
+                self.key, {"valueInputOption": "RAW", "data": data}
+            )
+
+    def _reread(self, targets: _Targets) -> list[list[list[Value]]]:
+        ranges = targets.reread_ranges()
+        return self._batch_get(ranges) if ranges else []
+
+    def _structural_requests(self, plan: WritePlan, targets: _Targets) -> list[dict[str, Any]]:
+        requests_: list[dict[str, Any]] = []
+        next_id = max((s.sheet_id for s in self._sheets.values()), default=0) + 1
+        next_index = len(self._sheets)
+        created: dict[str, _Sheet] = {}
+        for tab, rows in {**plan.new_tabs, **plan.replace_tabs}.items():
+            title = self._title(tab)
+            width = max((len(r) for r in rows), default=1)
+            need_rows = max(len(rows) + GRID_HEADROOM_ROWS, 1000)
+            need_cols = max(width, 26)
+            if title is None:
+                sheet = _Sheet(next_id, tab, next_index, need_rows, need_cols)
+                next_id, next_index = next_id + 1, next_index + 1
+                created[tab] = sheet
+                requests_.append({"addSheet": {"properties": {
+                    "sheetId": sheet.sheet_id, "title": tab, "index": sheet.index,
+                    "gridProperties": {"rowCount": need_rows, "columnCount": need_cols},
+                }}})
+            elif tab in plan.new_tabs:
+                raise errors.ConcurrentEditError(
+                    f"tab {title!r} appeared while the job ran; nothing was written, rerun"
+                )
+            else:
+                sheet = self._sheets[title]
+                # Replacing a tab keeps its sheetId (links to it survive): clear, then fill.
+                requests_.append({"updateCells": {"range": {"sheetId": sheet.sheet_id},
+                                                  "fields": "userEnteredValue"}})
+                requests_.extend(self._grow(sheet, len(rows), width))
+            if rows:
+                requests_.append(_update_cells(sheet.sheet_id, rows))
+        for title, (rows, cols) in targets.extent().items():
+            sheet = created.get(title) or self._sheets[title]
+            requests_.extend(self._grow(sheet, rows, cols))
+        return requests_
+
+    @staticmethod
+    def _grow(sheet: _Sheet, rows: int, cols: int) -> list[dict[str, Any]]:
+        grow: list[dict[str, Any]] = []
+        if rows > sheet.rows:
+            grow.append({"appendDimension": {"sheetId": sheet.sheet_id, "dimension": "ROWS",
+                                             "length": rows - sheet.rows + GRID_HEADROOM_ROWS}})
+        if cols > sheet.cols:
+            grow.append({"appendDimension": {"sheetId": sheet.sheet_id, "dimension": "COLUMNS",
+                                             "length": cols - sheet.cols}})
+        return grow
+
+    # ---- locking
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold ``~/.cache/sheets-escalation/locks/KEY.lock``. Raise LockHeldError if held."""
+        directory = self._lock_dir or (
+            Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+            / "sheets-escalation" / "locks"
+        )
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"{self.key}.lock"
+        lock = filelock.FileLock(str(path), timeout=0)
+        try:
+            lock.acquire()
+        except filelock.Timeout:
+            raise errors.LockHeldError(
+                f"another sync is running on {self.name} (lock file {path})"
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+
+class _Targets:
+    """Where each write of a plan lands, checked against a fresh re-read."""
+
+    def __init__(self, backend: GoogleSheetsBackend, plan: WritePlan) -> None:
+        self.backend = backend
+        self.plan = plan
+        tables = backend._tables
+        self.titles: dict[str, str] = {}
+        for tab in {c.tab for c in plan.cells} | set(plan.appends):
+            if tab in plan.new_tabs:
+                self.titles[tab] = tab
+                continue
+            title = backend._title(tab)
+            if title is None or title not in tables:
+                raise errors.ConcurrentEditError(
+                    f"tab {tab!r} was not read before writing; nothing was written"
+                )
+            self.titles[tab] = title
+        self.escalations = backend._title(ESCALATIONS)
+        read_esc = tables.get(self.escalations) if self.escalations else None
+        self.header: list[Value] = list(read_esc.header) if read_esc else []
+        self.id_col = header_index(self.header).get(normalize_header("ID"))
+        self.read_ids = (
+            [_id_text(r[self.id_col]) if self.id_col < len(r) else "" for r in read_esc.body]
+            if read_esc is not None and self.id_col is not None else []
+        )
+        self.tracked = any(c.row_id is not None for c in plan.cells)
+        self.header_writes = any(
+            self.titles.get(c.tab) == self.escalations and c.row == 0 for c in plan.cells
+        )
+        # Small tabs written by position (Settings' Last run) and tabs appended to are
+        # re-read whole: a change there since the read refuses or moves the write.
+        self.whole_tabs = sorted({
+            self.titles[c.tab] for c in plan.cells
+            if c.row_id is None and self.titles[c.tab] != self.escalations
+            and c.tab not in plan.new_tabs
+        } | {self.titles[t] for t, rows in plan.appends.items() if rows and t not in plan.new_tabs})
+        self.row_of: dict[int, int] = {}
+        self.append_at: dict[str, int] = {}
+
+    def reread_ranges(self) -> list[str]:
+        ranges: list[str] = []
+        if self.escalations and (self.tracked or self.header_writes):
+            if self.id_col is None and self.tracked:
+                raise errors.ConcurrentEditError(
+                    f"{self.escalations} has no ID column, so rows cannot be tracked"
+                )
+            ranges.append(f"{quote_title(self.escalations)}!1:1")
+            if self.id_col is not None:
+                column = rowcol_to_a1(1, self.id_col + 1).rstrip("0123456789")
+                ranges.append(f"{quote_title(self.escalations)}!{column}:{column}")
+        ranges.extend(quote_title(t) for t in self.whole_tabs)
+        return ranges
+
+    def check_against_reread(self, grids: list[list[list[Value]]]) -> None:
+        grids = list(grids)
+        if self.escalations and (self.tracked or self.header_writes):
+            header = grids.pop(0)
+            if _trimmed(header[:1]) != _trimmed([self.header]):
+                raise errors.ConcurrentEditError(
+                    f"the {self.escalations} header row changed while the job ran;"
+                    " nothing was written, the next run repairs it"
+                )
+            if self.id_col is not None:
+                column = grids.pop(0)
+                self._map_rows([_id_text(r[0]) if r else "" for r in column[1:]])
+        for title in self.whole_tabs:
+            rows = grids.pop(0)
+            read_rows = self.backend._tables[title].rows
+            if any(self.titles[c.tab] == title and c.row_id is None for c in self.plan.cells) \
+                    and _trimmed(rows) != _trimmed(read_rows):
+                raise errors.ConcurrentEditError(
+                    f"tab {title!r} changed while the job ran; nothing was written,"
+                    " the next run repairs it"
+                )
+            self.append_at[title] = _last_nonblank(rows) + 1
+
+    def _map_rows(self, current: list[str]) -> None:
+        read = self.read_ids
+        padded = current + [""] * max(0, len(read) - len(current))
+        stable = padded[: len(read)] == read
+        positions: dict[str, list[int]] = {}
+        for index, row_id in enumerate(current):
+            positions.setdefault(row_id, []).append(index)
+        for cell in self.plan.cells:
+            if cell.row_id is None or cell.row == 0 or cell.row in self.row_of:
+                continue
+            body = cell.row - 1
+            if stable:
+                self.row_of[cell.row] = cell.row
+                continue
+            key = read[body] if body < len(read) else ""
+            where = positions.get(key, []) if key else []
+            if len(where) != 1:
+                state = "is blank" if not key else (
+                    "is gone" if not where else "is now on several rows")
+                what = f"row {cell.row + 1}" if not key else f"ID {key!r}"
+                raise errors.ConcurrentEditError(
+                    f"rows of {self.escalations} moved while the job ran and {what} {state};"
+                    " nothing was written, the next run repairs it"
+                )
+            self.row_of[cell.row] = where[0] + 1
+
+    def _grid_cells(self) -> dict[str, dict[tuple[int, int], Value]]:
+        grid: dict[str, dict[tuple[int, int], Value]] = {}
+        for cell in self.plan.cells:
+            title = self.titles[cell.tab]
+            row = self.row_of.get(cell.row, cell.row) if cell.row_id is not None else cell.row
+            grid.setdefault(title, {})[(row, cell.col)] = cell.value
+        for tab, rows in self.plan.appends.items():
+            if not rows:
+                continue
+            title = self.titles[tab]
+            start = (
+                _last_nonblank(self.plan.new_tabs[tab]) + 1 if tab in self.plan.new_tabs
+                else self.append_at[title]
+            )
+            for offset, row in enumerate(rows):
+                for col, value in enumerate(row):
+                    grid.setdefault(title, {})[(start + offset, col)] = value
+        return grid
+
+    def extent(self) -> dict[str, tuple[int, int]]:
+        """Per existing or created tab, the rows and columns the values write needs."""
+        return {
+            title: (max(r for r, _ in cells) + 1, max(c for _, c in cells) + 1)
+            for title, cells in self._grid_cells().items() if cells
+        }
+
+    def value_ranges(self) -> list[dict[str, Any]]:
+        """Every write as RAW value ranges, contiguous cells of a row coalesced."""
+        data: list[dict[str, Any]] = []
+        for title, cells in self._grid_cells().items():
+            by_row: dict[int, list[int]] = {}
+            for row, col in cells:
+                by_row.setdefault(row, []).append(col)
+            for row in sorted(by_row):
+                cols = sorted(by_row[row])
+                run = [cols[0]]
+                for col in [*cols[1:], None]:
+                    if col is not None and col == run[-1] + 1:
+                        run.append(col)
+                        continue
+                    data.append({
+                        "range": a1(title, row, run[0], row, run[-1]),
+                        "values": [[to_api_value(cells[(row, c)]) for c in run]],
+                    })
+                    if col is not None:
+                        run = [col]
+        return data
