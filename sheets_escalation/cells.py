@@ -258,7 +258,7 @@ def _render(value: object) -> str:
 def _render_int(value: int) -> str:
     # Python refuses to print integers of more than 4,300 digits; such a cell is junk anyway.
     if value.bit_length() > 4000:
-        return f"{'-' if value < 0 else ''}{str(abs(value) % 10**60)[:60]}…"
+        return f"<integer of about {int(value.bit_length() * math.log10(2))} digits>"
     return str(value)
 
 
