@@ -110,7 +110,7 @@ def _flagged_table(report: Any) -> str:
             row["id"], row["flag"], f"L{row['level']}", row["target_level"],
             due.tz_convert(tz) if pd.notna(due) else None,
             log.at[index, "customer"],
-            row["triggers"] or row["problems"] or
+            row["why"] or row["problems"] or
             f"response {row['response_sla']}, resolution {row['resolution_sla']}",
         ])
     return format_table(["ID", "Flag", "Level", "Target", "Due", "Customer", "Why"], rows,
