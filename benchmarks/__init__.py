@@ -1,0 +1,1 @@
+"""Synthetic workbooks and the benchmark table (``python -m benchmarks.run``)."""
