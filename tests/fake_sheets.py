@@ -133,6 +133,10 @@ class Cell:
         return self.value is None and self.formula is None
 
 
+def _seed(value: Any) -> Cell:
+    return Cell(None if value == "" else value)
+
+
 @dataclass
 class Sheet:
     sheet_id: int
@@ -175,7 +179,7 @@ class Sheet:
 
     def set_values(self, rows: list[list[Any]]) -> None:
         """Seed the sheet with raw values (a test fixture, not an API call)."""
-        self.rows = [[Cell(v) for v in row] for row in rows]
+        self.rows = [[_seed(v) for v in row] for row in rows]
         self.row_count = max(self.row_count, len(rows))
         self.col_count = max(self.col_count, max((len(r) for r in rows), default=0))
 
@@ -191,7 +195,7 @@ class Sheet:
         """Insert rows of values before 0-based row ``at``."""
         while len(self.rows) < at:
             self.rows.append([])
-        self.rows[at:at] = [[Cell(v) for v in row] for row in rows]
+        self.rows[at:at] = [[_seed(v) for v in row] for row in rows]
         self.row_count += len(rows)
 
     def delete_rows(self, at: int, count: int = 1) -> None:
@@ -258,7 +262,7 @@ class LoggedRequest:
     path: str
     query: dict[str, list[str]]
     body: Any
-    headers: dict[str, str]
+    headers: CaseInsensitiveDict[str]
 
     @property
     def kind(self) -> str:
@@ -698,7 +702,7 @@ class FakeSheetsAPI:
         body = json.loads(body_bytes) if body_bytes else None
         logged = LoggedRequest(request.method or "", url, parts.path,
                                parse_qs(parts.query, keep_blank_values=True), body,
-                               dict(request.headers))
+                               CaseInsensitiveDict(request.headers))
         self.log.append(logged)
         for index, (match, action) in enumerate(self._hooks):
             if match in url:

@@ -514,9 +514,9 @@ class GoogleSheetsBackend:
                 requests_.extend(self._grow(sheet, len(rows), width))
             if rows:
                 requests_.append(_update_cells(sheet.sheet_id, rows))
-        for title, (rows, cols) in targets.extent().items():
+        for title, (row_count, col_count) in targets.extent().items():
             sheet = created.get(title) or self._sheets[title]
-            requests_.extend(self._grow(sheet, rows, cols))
+            requests_.extend(self._grow(sheet, row_count, col_count))
         return requests_
 
     @staticmethod
@@ -671,8 +671,8 @@ class _Targets:
                 _last_nonblank(self.plan.new_tabs[tab]) + 1 if tab in self.plan.new_tabs
                 else self.append_at[title]
             )
-            for offset, row in enumerate(rows):
-                for col, value in enumerate(row):
+            for offset, values in enumerate(rows):
+                for col, value in enumerate(values):
                     grid.setdefault(title, {})[(start + offset, col)] = value
         return grid
 
@@ -692,15 +692,15 @@ class _Targets:
                 by_row.setdefault(row, []).append(col)
             for row in sorted(by_row):
                 cols = sorted(by_row[row])
-                run = [cols[0]]
-                for col in [*cols[1:], None]:
-                    if col is not None and col == run[-1] + 1:
-                        run.append(col)
-                        continue
-                    data.append({
-                        "range": a1(title, row, run[0], row, run[-1]),
-                        "values": [[to_api_value(cells[(row, c)]) for c in run]],
-                    })
-                    if col is not None:
-                        run = [col]
+                runs = [[cols[0]]]
+                for col in cols[1:]:
+                    if col == runs[-1][-1] + 1:
+                        runs[-1].append(col)
+                    else:
+                        runs.append([col])
+                data.extend(
+                    {"range": a1(title, row, run[0], row, run[-1]),
+                     "values": [[to_api_value(cells[(row, c)]) for c in run]]}
+                    for run in runs
+                )
         return data
