@@ -14,6 +14,7 @@ import csv
 import html
 import io
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -238,8 +239,10 @@ def _chart_png(section: Section) -> bytes | None:
     spec = section.chart
     if spec is None or section.table.empty:
         return None
-    # Sheet text such as "$5 refunds" must not be read as TeX.
-    with matplotlib.rc_context({"text.parse_math": False}):
+    # Sheet text such as "$5 refunds" must not be read as TeX; a character the font lacks
+    # is drawn as a box, which is not worth a warning on the user's terminal.
+    with matplotlib.rc_context({"text.parse_math": False}), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
         figure = Figure(figsize=(7, 3.2), dpi=110)
         FigureCanvasAgg(figure)
         axes = figure.add_subplot()

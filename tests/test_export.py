@@ -1,0 +1,187 @@
+"""Rendering the review: tab rows, the formatted openpyxl sheet and every export format,
+each written and read back. Sheet text is hostile on purpose (formulas, markup, unicode)."""
+
+from __future__ import annotations
+
+import base64
+import csv
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+from openpyxl.chart import BarChart, LineChart
+
+from sheets_escalation import export as export_module
+from sheets_escalation.errors import UsageError
+from sheets_escalation.export import export, review_rows, table_places, write_review_sheet
+from sheets_escalation.review import Chart, Review, Section, build_review
+from tests.test_review import LEVELS, TZ, golden_frames
+
+FORMULA = '=HYPERLINK("http://evil.example","click")'
+SCRIPT = "<script>alert(1)</script>"
+UNICODE = "Zoë Ærøskøbing — 東京 😀"
+
+
+@pytest.fixture
+def golden() -> Review:
+    log, result, history = golden_frames()
+    return build_review(log, result, history, LEVELS, "2026-10", TZ)
+
+
+@pytest.fixture
+def hostile() -> Review:
+    """A small review whose sheet text tries to be a formula, markup or a table break."""
+    types = pd.DataFrame({
+        "Issue type": [FORMULA, SCRIPT, "a|b\nc", UNICODE, "-5", "@SUM(A1)"],
+        "Escalations": [3, 2, 1, 1, 1, 1],
+        "Share": [3 / 9, 2 / 9, 1 / 9, 1 / 9, 1 / 9, 1 / 9],
+    })
+    levels = pd.DataFrame({
+        "Level": ["L2 Specialist", "L3 Executive"],
+        "Response within target": [0.75, None],
+        "Median response hours": [1.25, float("nan")],
+    })
+    return Review(
+        month="2026-10",
+        title="Escalation review 2026-10",
+        headline=[("Escalations", 9), ("Change vs previous month", -0.25), ("Trend", "down 25%")],
+        sections=[
+            Section("Issue types", types, {"Issue type": "text", "Escalations": "int", "Share": "pct"},
+                    Chart("bar", "Issue type", ("Escalations",), "By issue type")),
+            Section("Levels", levels,
+                    {"Level": "text", "Response within target": "pct", "Median response hours": "hours"},
+                    Chart("bar", "Level", ("Response within target",), "Within target", "pct"),
+                    note="Within target = Met / judged."),
+            Section("Breaches", pd.DataFrame(columns=["ID", "Level"]), {}, note="No breaches."),
+        ],
+        recommendations=[f"Empower L1 on {SCRIPT}.", f"Look at {UNICODE}."],
+        empty=False,
+        headline_formats={"Change vs previous month": "pct", "Trend": "text"},
+    )
+
+
+def test_review_rows_lay_out_headline_sections_and_recommendations(hostile):
+    rows = review_rows(hostile)
+    assert rows[:5] == [
+        ["Escalation review 2026-10"], [],
+        ["Escalations", 9], ["Change vs previous month", -0.25], ["Trend", "down 25%"],
+    ]
+    assert rows[5:9] == [[], ["Issue types"], ["Issue type", "Escalations", "Share"],
+                         [FORMULA, 3, 0.3333]]
+    assert ["L3 Executive", None, None] in rows
+    assert rows[-3:] == [["Recommendations"], [f"Empower L1 on {SCRIPT}."], [f"Look at {UNICODE}."]]
+    places = table_places(hostile)
+    assert [(p.section, p.rows, p.columns) for p in places] == [(0, 6, 3), (1, 2, 3), (2, 0, 2)]
+    for place, section in zip(places, hostile.sections, strict=True):
+        assert rows[place.header_row] == list(section.table.columns)
+
+
+def test_golden_rows_keep_percentages_as_fractions(golden):
+    rows = review_rows(golden)
+    assert ["Response within target", 0.7778] in rows
+    assert ["L2 Specialist", 6, 6, 0.8333, 5, 0.8] in rows
+    assert ["L2 Specialist", 1.25, 2.5, 28.0, 37.0] in rows
+
+
+def reread_xlsx(path: Path) -> openpyxl.worksheet.worksheet.Worksheet:
+    return openpyxl.load_workbook(path)["Review 2026-10"]
+
+
+def test_xlsx_stores_sheet_text_as_text_with_formats_and_charts(hostile, tmp_path):
+    path = tmp_path / "review.xlsx"
+    export(hostile, path)
+    sheet = reread_xlsx(path)
+    cells = {cell.value: cell for row in sheet.iter_rows() for cell in row if cell.value is not None}
+    for text in (FORMULA, "-5", "@SUM(A1)", SCRIPT, UNICODE):
+        assert cells[text].data_type == "s"
+    assert cells["Issue type"].font.b
+    assert cells["Escalation review 2026-10"].font.b
+    share = sheet.cell(row=cells[FORMULA].row, column=3)
+    assert share.value == pytest.approx(0.3333)
+    assert share.number_format == "0.0%"
+    assert sheet.cell(row=4, column=2).number_format == "0.0%"  # headline change
+    charts = sheet._charts
+    assert [type(chart) for chart in charts] == [BarChart, BarChart]
+
+
+def test_write_review_sheet_golden_charts(golden):
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    write_review_sheet(sheet, golden)
+    assert [type(chart) for chart in sheet._charts] == [LineChart, BarChart, BarChart, BarChart]
+    assert sheet._charts[3].y_axis.number_format.formatCode == "0%"
+
+
+def test_html_is_self_contained_with_inline_charts_and_escaped_text(hostile, tmp_path):
+    path = tmp_path / "review.html"
+    export(hostile, path)
+    page = path.read_text(encoding="utf-8")
+    assert "<script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert UNICODE in page
+    images = page.split('src="data:image/png;base64,')[1:]
+    assert len(images) == 2
+    assert base64.b64decode(images[0].split('"')[0]).startswith(b"\x89PNG")
+    assert "http" not in page.replace("http://evil.example", "")  # nothing loaded from outside
+
+
+def test_markdown_escapes_pipes_newlines_and_markup(hostile, tmp_path):
+    path = tmp_path / "review.md"
+    export(hostile, path)
+    text = path.read_text(encoding="utf-8")
+    assert "| a\\|b c | 1 | 11.1% |" in text
+    assert "<script>" not in text
+    assert "| Change vs previous month | -25.0% |" in text
+    assert "| L3 Executive |  |  |" in text
+    assert "*No breaches.*" in text
+
+
+def test_csv_prefixes_formula_like_text(hostile, tmp_path):
+    path = tmp_path / "review.csv"
+    export(hostile, path)
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle))
+    cells = [cell for row in rows for cell in row]
+    assert "'" + FORMULA in cells
+    assert "'-5" in cells
+    assert "'@SUM(A1)" in cells
+    assert ["Change vs previous month", "-0.25"] in rows  # numbers are not text
+    assert FORMULA not in cells
+
+
+def test_pdf_prints_unicode_customer_text(hostile, tmp_path, monkeypatch):
+    class Uncompressed(export_module._Pdf):
+        def __init__(self, review: Review) -> None:
+            super().__init__(review)
+            self.compress = False
+
+    monkeypatch.setattr(export_module, "_Pdf", Uncompressed)
+    path = tmp_path / "review.pdf"
+    export(hostile, path)
+    data = path.read_bytes()
+    assert data.startswith(b"%PDF")
+    assert b"<00EB>" in data  # ë reaches the font's Unicode map
+    assert data.count(b"/Subtype /Image") == 2
+
+
+def test_pdf_of_golden_review(golden, tmp_path):
+    path = tmp_path / "review.pdf"
+    export(golden, path)
+    assert path.read_bytes().startswith(b"%PDF")
+
+
+def test_empty_review_exports_everywhere(tmp_path):
+    log, result, history = golden_frames()
+    review = build_review(log, result, history, LEVELS, "2026-12", TZ)
+    for suffix in (".xlsx", ".html", ".md", ".csv", ".pdf"):
+        export(review, tmp_path / f"review{suffix}")
+    assert "no escalations in December 2026" in (tmp_path / "review.md").read_text(encoding="utf-8")
+    sheet = openpyxl.load_workbook(tmp_path / "review.xlsx")["Review 2026-12"]
+    assert sheet["A1"].value.startswith("Escalation review 2026-12")
+
+
+def test_unknown_suffix_is_a_usage_error(golden, tmp_path):
+    with pytest.raises(UsageError, match=r"\.xlsx, \.html, \.md, \.csv, \.pdf"):
+        export(golden, tmp_path / "review.docx")
+    assert not (tmp_path / "review.docx").exists()
