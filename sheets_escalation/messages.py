@@ -43,6 +43,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 from jinja2 import meta
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from sheets_escalation.errors import ConfigError, Located
@@ -189,12 +190,12 @@ class _Sandbox(SandboxedEnvironment):
     ) -> Any:
         if operator_name == "**":
             if isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
-                raise jinja2.sandbox.SecurityError(f"exponent {right} is too large")
+                raise SecurityError(f"exponent {right} is too large")
             return left**right
         for sized, count in ((left, right), (right, left)):
             if isinstance(sized, str | list | tuple) and isinstance(count, int):
                 if len(sized) * count > MAX_RESULT_LENGTH:
-                    raise jinja2.sandbox.SecurityError("repetition result is too large")
+                    raise SecurityError("repetition result is too large")
         return operator.mul(left, right)
 
 
@@ -218,7 +219,7 @@ def _render_one(source: str, context: Mapping[str, object], label: str) -> str:
         raise _error(f"{label} uses unknown placeholder {names} (known: {known})")
     try:
         return _ENVIRONMENT.from_string(source).render(dict(context))
-    except jinja2.sandbox.SecurityError as exc:
+    except SecurityError as exc:
         raise _error(f"{label}: not allowed: {exc}") from exc
     except jinja2.UndefinedError as exc:
         raise _error(f"{label}: {exc.message}") from exc

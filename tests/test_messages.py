@@ -187,7 +187,7 @@ def test_subject_is_one_line_and_text_is_not_html_escaped() -> None:
 
 
 def test_templates_tab_overrides_defaults_and_adds_new_ones() -> None:
-    rows = [
+    rows: list[list[object]] = [
         ["Name", "Subject", "Body", "Owner"],
         ["Internal", "", "Short: {{ id }}", "lead"],
         ["apology", "Sorry, {{ customer }}", "We are on it.", ""],
