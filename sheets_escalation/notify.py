@@ -438,8 +438,8 @@ class Outbox:
                 if target.channel == "invalid":
                     report.refused.append(_with(delivery, "refused", target.problem))
                 elif not is_allowed(target, self.config.allow):
-                    reason = f"not in allowlist ({self.config.path})"
-                    report.refused.append(_with(delivery, "refused", reason))
+                    # The config path stays out: this text lands in a shared sheet.
+                    report.refused.append(_with(delivery, "refused", "not in allowlist"))
                 elif self.dry_run:
                     report.planned.append(_with(delivery, "planned"))
                 else:

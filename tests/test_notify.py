@@ -496,7 +496,7 @@ def test_targets_outside_the_allowlist_are_refused_and_nothing_is_sent(
 
     assert http.posts == [] and smtp.mailbox.messages == []
     assert report.sent == [] and report.failed == []
-    reason = f"not in allowlist ({config.path})"
+    reason = "not in allowlist"
     assert [(d.row_id, d.detail, d.reason) for d in report.refused] == [
         ("ESC-0012", "email boss@evil.test", reason),
         ("ESC-0012", f"webhook 127.0.0.1:{http.port}/…/.com", reason),
