@@ -15,8 +15,8 @@ Definitions (also in the README, "Monthly review"):
   date falls in M; this is the count every table starts from, so rows closed and
   removed from the log since still count through History.
 * **Triggers**: the History event's Trigger (several names separated by ``;`` count
-  once each); escalations found only in the log or as ``level changed`` events count as
-  "Level edited in the sheet".
+  once each; ``manual`` reads "Manual (escalate command)"); escalations found only in
+  the log or as ``level changed`` events count as "Level edited in the sheet".
 * **Within target per level** looks at the log rows currently at that level (L2, L3)
   whose Escalated at falls in M, using the evaluation's Response SLA and Resolution SLA
   at that level: within target = Met / (Met + Missed + Overdue). Open rows that are
@@ -32,7 +32,8 @@ Definitions (also in the README, "Monthly review"):
   nearly always resolved quickly at L2 (at least 3 resolved L2 rows in the whole log,
   at least 80% of them resolved within 2 hours of escalation).
 * **Root-cause candidates**: escalations in M by issue type; issue keys (compared
-  without case) with at least 2 escalations or at least 2 reports (rows opened in M).
+  without case) with at least 2 escalations or at least 2 reports (rows opened in M),
+  listing the IDs of both.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ TARGET_SHARE = 0.8  # a level below this share within target gets a recommendati
 TREND_ALERT = 0.2  # rise against the earlier months' average worth a recommendation
 
 LOG_EDIT = "Level edited in the sheet"
+MANUAL = "Manual (escalate command)"
 NOT_IN_LOG = "(no longer in the log)"
 BLANK = "(blank)"
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -352,10 +354,7 @@ def _escalations(rows: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
         "id": escalated["id"],
         "level": _level_number(escalated["to_level"]),
         "at": escalated["at"],
-        "trigger": [
-            [name.strip() for name in text.split(";") if name.strip()] or ["(none recorded)"]
-            for text in escalated["trigger"]
-        ],
+        "trigger": [_trigger_names(text) for text in escalated["trigger"]],
         "rank": 0,
     })
     above = rows[(rows["level"] >= 2) & rows["escalated_at"].notna()]
@@ -380,6 +379,11 @@ def _escalations(rows: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
     every = every.astype({"level": int}).sort_values(["rank", "at"], kind="stable")
     every = every.drop_duplicates(["id", "level"], keep="first")
     return every.drop(columns="rank").sort_values(["at", "id"], kind="stable").reset_index(drop=True)
+
+
+def _trigger_names(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(";") if name.strip()]
+    return [MANUAL if name.casefold() == "manual" else name for name in names] or ["(none recorded)"]
 
 
 def _month_bounds(month: str, timezone: str) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -620,7 +624,8 @@ def _issue_keys(
         customers = {c.casefold() for c in [*escalated["customer"], *reported["customer"]] if c}
         records.append({
             "Issue key": name, "Escalations": len(escalated), "Reports": len(reported),
-            "Customers": len(customers), "IDs": ", ".join(sorted(set(escalated["id"]))),
+            "Customers": len(customers),
+            "IDs": ", ".join(sorted({*escalated["id"], *reported["id"]})),
         })
     table = pd.DataFrame(records, columns=["Issue key", "Escalations", "Reports", "Customers", "IDs"])
     return table.sort_values(

@@ -221,7 +221,7 @@ def test_root_cause_candidates(october):
         ["Shipping", 1, 0.1, 0, 0],
     ]
     assert section(october, "Repeat issues (issue keys)").values.tolist() == [
-        ["LOGIN-500", 3, 4, 4, "ESC-0004, ESC-0005, ESC-0006"],
+        ["LOGIN-500", 3, 4, 4, "ESC-0004, ESC-0005, ESC-0006, ESC-0012"],
         ["INVOICE-PDF", 2, 1, 2, "ESC-0001, ESC-0002"],
     ]
 
@@ -317,3 +317,18 @@ def test_parse_month():
     for bad in ("2026-13", "2026-1", "10/2026", "", "2026-00"):
         with pytest.raises(ValueError, match="YYYY-MM"):
             parse_month(bad)
+
+
+def test_manual_and_multiple_triggers_are_named_for_people():
+    history = pd.DataFrame(
+        [(ts("2026-10-05T10:00"), "ESC-0001", "escalated", "L1", "L2", "manual", "Sam", ""),
+         (ts("2026-10-06T10:00"), "ESC-0002", "escalated", "L1", "L2",
+          "Financial loss; VIP customer", "sheets-escalation", "")],
+        columns=["at", "id", "event", "from_level", "to_level", "trigger", "by", "detail"],
+    )
+    review = build_review(pd.DataFrame(), pd.DataFrame(), history, LEVELS, "2026-10", "UTC")
+    by_trigger = section(review, "By trigger")
+    assert by_trigger.values.tolist() == [
+        ["Financial loss", 1, 0.5], ["Manual (escalate command)", 1, 0.5], ["VIP customer", 1, 0.5],
+    ]
+    assert section(review, "Issue types").values.tolist() == [["(no longer in the log)", 2, 1.0, 0, 0]]
