@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import glob
 import hashlib
 import io
 import math
@@ -39,7 +40,7 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.styles import Font
 from openpyxl.styles.numbers import is_date_format
-from openpyxl.utils import get_column_letter
+from openpyxl.utils import column_index_from_string, get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -277,11 +278,20 @@ class XlsxBackend:
                 "if none is, delete that file"
             ) from error
         try:
+            self._remove_stale_temporaries()
             yield
         finally:
             file_lock.release()
             with contextlib.suppress(OSError):
                 lock_path.unlink()
+
+    def _remove_stale_temporaries(self) -> None:
+        # A run killed while saving leaves its temporary file; holding the lock, no other
+        # run can be writing one now.
+        target = self._target()
+        for stale in target.parent.glob(glob.escape(f".{target.name}.") + "*.tmp"):
+            with contextlib.suppress(OSError):
+                stale.unlink()
 
     def _lock_path(self) -> Path:
         target = self._target()
@@ -494,6 +504,7 @@ class _SheetWriter:
         if was_blank and layout is not None and isinstance(value, str):
             header = _layout_header(layout, value)
             if header is not None and header in layout.owned:
+                _isolate_column(self.worksheet, col + 1)
                 template.style_column(self.worksheet, layout, header, col + 1)
         self._column_styles = None
 
@@ -518,11 +529,34 @@ class _SheetWriter:
         if self._column_styles is None:
             styles: dict[int, Any] = {}
             for dimension in self.worksheet.column_dimensions.values():
-                if dimension.has_style and dimension.min is not None:
-                    for column in range(dimension.min, (dimension.max or dimension.min) + 1):
-                        styles[column] = dimension._style
+                if not dimension.has_style:
+                    continue
+                # A loaded dimension may span columns min..max; a new one only knows its letter.
+                first = dimension.min or column_index_from_string(dimension.index)
+                for column in range(first, (dimension.max or first) + 1):
+                    styles[column] = dimension._style
             self._column_styles = styles
         return self._column_styles
+
+
+def _isolate_column(worksheet: Worksheet, column: int) -> None:
+    """Split any column range (Excel stores e.g. ``<col min=2 max=9>``) that covers
+    ``column``, so that column can take its own look without two ranges overlapping, which
+    Excel reports as a damaged file."""
+    dimensions = worksheet.column_dimensions
+    for key, dimension in list(dimensions.items()):
+        first = dimension.min or column_index_from_string(dimension.index)
+        last = dimension.max or first
+        if first == last or not first <= column <= last:
+            continue
+        del dimensions[key]
+        for low, high in ((first, column - 1), (column, column), (column + 1, last)):
+            if low > high:
+                continue
+            part = copy(dimension)
+            part.index = get_column_letter(low)
+            part.min, part.max = low, high
+            dimensions[part.index] = part
 
 
 def _layout_header(layout: template.TabLayout, value: str) -> str | None:
