@@ -283,7 +283,7 @@ def _spoil(rng: random.Random, body: list[list[Any]]) -> None:
             body[position][_COLUMN[key]] = rng.choice(values)
 
 
-def _side_tabs(seed: int) -> dict[str, list[list[Any]]]:
+def side_tabs(seed: int) -> dict[str, list[list[Any]]]:
     """Return every non-Escalations tab of the template, with the generated settings."""
     template = new_workbook()
     tabs = {
@@ -308,7 +308,7 @@ def write_workbook(path: Path, n: int, seed: int, now: dt.datetime) -> None:
     escalations = workbook.create_sheet(schema.ESCALATIONS)
     for row in rows:
         escalations.append(row)
-    for title, body in _side_tabs(seed).items():
+    for title, body in side_tabs(seed).items():
         sheet = workbook.create_sheet(title)
         for row in body:
             sheet.append(row)

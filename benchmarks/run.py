@@ -1,0 +1,379 @@
+"""The benchmark table: ``python -m benchmarks.run --sizes 1000,10000,100000``.
+
+Every measure is one function returning rows of the table; every time is compared with a
+baseline measured in the same run on the same data, so the ratio means something on any
+machine. A measure whose code is missing prints "not measured (reason)", never a figure.
+A time over its target never fails the run (exit 0); exit 1 only if a measured code path
+raised (the table is still printed, with the error in place of the figure).
+
+Workbooks come from :mod:`benchmarks.generate` (seed ``--seed``, history ending at the
+sample's ``SAMPLE_NOW``), and every sync evaluates at that same instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks import generate
+from sheets_escalation import schema
+
+NOW = generate.DEFAULT_NOW
+API_REQUEST_LIMIT = 4
+ENGINE_LIMIT = 3.0
+XLSX_SYNC_LIMIT = 1.3
+XLSX_SYNC_ROWS = 10_000
+MEMORY_LIMIT_MB = 600
+MEMORY_ROWS = 100_000
+SHEET_KEY = "1BenchmarkSheetKey0000000000000000000000000"
+
+
+@dataclass
+class Line:
+    """One row of the table."""
+
+    measure: str
+    rows: str
+    figure: str
+    baseline: str = ""
+    ratio: str = ""
+    verdict: str = ""
+
+
+@dataclass
+class Context:
+    sizes: list[int]
+    seed: int
+    workdir: Path
+    files: dict[int, Path] = field(default_factory=dict)
+    failed: bool = False
+
+    def workbook(self, rows: int) -> Path:
+        """Return a generated workbook of ``rows`` rows (written once, then copied from)."""
+        if rows not in self.files:
+            path = self.workdir / f"generated-{rows}.xlsx"
+            generate.write_workbook(path, rows, self.seed, NOW)
+            self.files[rows] = path
+        return self.files[rows]
+
+    def copy(self, rows: int, name: str) -> Path:
+        target = self.workdir / f"{name}-{rows}.xlsx"
+        shutil.copyfile(self.workbook(rows), target)
+        return target
+
+
+def _seconds(value: float) -> str:
+    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
+
+
+def _verdict(ok: bool) -> str:
+    return "ok" if ok else "OVER"
+
+
+def _not_measured(measure: str, rows: str, reason: str) -> Line:
+    return Line(measure, rows, f"not measured ({reason})")
+
+
+def _missing(*modules: str) -> str | None:
+    """Return why the code under test is missing, or None when every module imports."""
+    import importlib
+
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError as error:
+            return f"{name} is not importable: {error}"
+    return None
+
+
+def _best(repeat: int, action: Callable[[], Any]) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        action()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+# --------------------------------------------------------------------------- Sheets API
+
+
+def _api_value(value: Any) -> Any:
+    """Return a raw cell as the Sheets API holds it (date-times as serial numbers)."""
+    if isinstance(value, dt.datetime):
+        return (value - dt.datetime(1899, 12, 30)).total_seconds() / 86400
+    if isinstance(value, dt.date):
+        return (value - dt.date(1899, 12, 30)).days
+    return value
+
+
+def _fake_sheet(rows: int, seed: int) -> Any:
+    from tests.fake_sheets import FakeSheetsAPI
+
+    fake = FakeSheetsAPI()
+    tabs = {schema.ESCALATIONS: generate.generate_rows(rows, seed, NOW)}
+    tabs.update(generate.side_tabs(seed))
+    fake.add_spreadsheet(
+        SHEET_KEY,
+        {title: [[_api_value(v) for v in row] for row in body] for title, body in tabs.items()},
+        time_zone=generate.TIMEZONE,
+    )
+    return fake
+
+
+def measure_api_requests(ctx: Context) -> list[Line]:
+    """Sheets API requests of one sync (fake Sheets API), at 10 rows and the largest size;
+    and what a rerun on the unchanged sheet writes."""
+    name = "Sheets API requests per sync"
+    reason = _missing("tests.fake_sheets", "sheets_escalation.backends.gsheets",
+                      "sheets_escalation.sync")
+    if reason:
+        return [_not_measured(name, "10 / largest", reason),
+                _not_measured("cells written by a rerun", "largest", reason)]
+    import pandas as pd
+
+    from sheets_escalation.backends.gsheets import GoogleSheetsBackend, client_with_session
+    from sheets_escalation.sync import run_sync
+
+    lines: list[Line] = []
+    for rows in sorted({10, max(ctx.sizes)}):
+        fake = _fake_sheet(rows, ctx.seed)
+        backend = GoogleSheetsBackend(SHEET_KEY, client_with_session(fake.session()),
+                                      lock_dir=ctx.workdir / "locks")
+        run_sync(backend, pd.Timestamp(NOW))
+        requests = [call.kind for call in fake.log]
+        lines.append(Line(name, f"{rows:,}", f"{len(requests)} ({', '.join(requests)})",
+                          f"<= {API_REQUEST_LIMIT}", f"{len(requests) / API_REQUEST_LIMIT:.2f}",
+                          _verdict(len(requests) <= API_REQUEST_LIMIT)))
+        if rows != max(ctx.sizes):
+            continue
+        fake.log.clear()
+        report = run_sync(backend, pd.Timestamp(NOW))
+        ranges = _ranges_written(fake.log)
+        lines.append(Line(
+            "cells written by a rerun (unchanged sheet, Sheets)", f"{rows:,}",
+            f"{len(ranges)} range(s), {len(report.plan.cells)} cell(s): {', '.join(ranges) or '-'}"
+            f"; {len(fake.log)} requests",
+            "<= 1 range (Last run)", f"{len(ranges):.2f}", _verdict(len(ranges) <= 1)))
+    return lines
+
+
+def _ranges_written(log: Sequence[Any]) -> list[str]:
+    """Return the A1 ranges the logged requests wrote (values updates and appends)."""
+    written: list[str] = []
+    for call in log:
+        if call.kind == "values.batchUpdate":
+            written.extend(str(item.get("range")) for item in call.body.get("data", []))
+        elif call.kind in ("values.update", "values.append"):
+            written.append(call.path.rsplit("/", 1)[-1])
+        elif call.kind == "batchUpdate":
+            written.extend(next(iter(r)) for r in call.body.get("requests", []))
+    return written
+
+
+# --------------------------------------------------------------------------- engine
+
+
+def measure_engine(ctx: Context) -> list[Line]:
+    """read_log + evaluate on an already-read Escalations table, against pandas building
+    a DataFrame from the same raw cell values, at every size; then the growth."""
+    name = "engine time (read_log + evaluate)"
+    reason = _missing("sheets_escalation.engine", "sheets_escalation.policy")
+    if reason:
+        return [_not_measured(name, "all", reason)]
+    import pandas as pd
+
+    from sheets_escalation import engine, policy
+    from sheets_escalation.backends.base import Table
+
+    tables = {title: Table(title, body) for title, body in generate.side_tabs(ctx.seed).items()}
+    loaded = policy.load_policy(tables)
+    history = engine.read_history(tables.get(schema.HISTORY), loaded.timezone)
+    now = pd.Timestamp(NOW)
+    lines: list[Line] = []
+    timings: dict[int, float] = {}
+    for rows in ctx.sizes:
+        raw = generate.generate_rows(rows, ctx.seed, NOW)
+        table = Table(schema.ESCALATIONS, raw)
+        repeat = 3 if rows <= 10_000 else 1
+
+        def run(table: Table = table) -> None:
+            engine.evaluate(engine.read_log(table, loaded).log, loaded, now, history)
+
+        def baseline(raw: list[list[Any]] = raw) -> None:
+            pd.DataFrame(raw[1:], columns=raw[0])
+
+        took = _best(repeat, run)
+        base = _best(3, baseline)
+        timings[rows] = took
+        lines.append(Line(name, f"{rows:,}", _seconds(took), f"pandas DataFrame {_seconds(base)}",
+                          f"{took / base:.2f}x",
+                          (_verdict(took <= ENGINE_LIMIT * base) + f" (target <= {ENGINE_LIMIT:g}x)")
+                          if rows == max(ctx.sizes) else "(target at largest size only)"))
+    small, large = min(ctx.sizes), max(ctx.sizes)
+    if large > small:
+        growth = timings[large] / timings[small]
+        lines.append(Line(f"engine time growth {small:,} -> {large:,} rows", "",
+                          f"x{growth:.1f}", f"rows x{large / small:g}",
+                          f"{growth / (large / small):.2f} of linear"))
+    return lines
+
+
+# --------------------------------------------------------------------------- xlsx sync
+
+
+_CHILD_SYNC = """
+import json, resource, sys, time
+import pandas as pd
+from pathlib import Path
+from benchmarks.run import NOW
+from sheets_escalation.backends.xlsx import XlsxBackend
+from sheets_escalation.sync import run_sync
+start = time.perf_counter()
+report = run_sync(XlsxBackend(Path(sys.argv[1])), pd.Timestamp(NOW))
+took = time.perf_counter() - start
+print(json.dumps({"seconds": took, "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                  "cells": len(report.plan.cells),
+                  "appended": sum(len(v) for v in report.plan.appends.values())}))
+"""
+
+_CHILD_OPENPYXL = """
+import json, resource, sys, time
+from openpyxl import load_workbook
+start = time.perf_counter()
+workbook = load_workbook(sys.argv[1])
+workbook.save(sys.argv[2])
+took = time.perf_counter() - start
+print(json.dumps({"seconds": took, "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+
+def _child(code: str, *args: str) -> dict[str, Any]:
+    """Run ``code`` in a fresh interpreter and return the JSON it prints last."""
+    done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                          check=False, cwd=Path(__file__).resolve().parent.parent)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr.strip()
+                           else f"child exited {done.returncode}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _sync_rows(ctx: Context, target: int) -> int:
+    """The size a fixed-size measure runs at: ``target`` if reached, else the largest."""
+    return target if max(ctx.sizes) >= target else max(ctx.sizes)
+
+
+def measure_xlsx_sync(ctx: Context) -> list[Line]:
+    """First sync of a local .xlsx (fresh process) against openpyxl loading and saving the
+    same file (fresh process), at 10,000 rows (or the largest size if smaller); then a
+    rerun on the synced file, which should write only the Last run stamp."""
+    name = "local .xlsx sync (first run)"
+    rows = _sync_rows(ctx, XLSX_SYNC_ROWS)
+    reason = _missing("sheets_escalation.backends.xlsx", "sheets_escalation.sync")
+    if reason:
+        return [_not_measured(name, f"{rows:,}", reason)]
+    path = ctx.copy(rows, "xlsx-sync")
+    base = _child(_CHILD_OPENPYXL, str(ctx.copy(rows, "openpyxl")),
+                  str(ctx.workdir / f"openpyxl-saved-{rows}.xlsx"))
+    first = _child(_CHILD_SYNC, str(path))
+    rerun = _child(_CHILD_SYNC, str(path))
+    ratio = first["seconds"] / base["seconds"]
+    label = f"{rows:,}" + ("" if rows == XLSX_SYNC_ROWS else f" (target size {XLSX_SYNC_ROWS:,})")
+    return [
+        Line(name, label, _seconds(first["seconds"]),
+             f"openpyxl load+save {_seconds(base['seconds'])}", f"{ratio:.2f}x",
+             _verdict(ratio <= XLSX_SYNC_LIMIT) + f" (target <= {XLSX_SYNC_LIMIT:g}x)"),
+        Line("local .xlsx sync (rerun, unchanged)", label, _seconds(rerun["seconds"]),
+             f"openpyxl load+save {_seconds(base['seconds'])}", f"{rerun['seconds'] / base['seconds']:.2f}x"),
+        Line("cells written by a rerun (unchanged sheet, .xlsx)", label,
+             f"{rerun['cells']} cell(s), {rerun['appended']} appended row(s)",
+             "<= 1 range (Last run)", f"{rerun['cells'] + rerun['appended']:.2f}",
+             _verdict(rerun["cells"] + rerun["appended"] <= 1)),
+    ]
+
+
+def measure_memory(ctx: Context) -> list[Line]:
+    """Peak memory of a sync at 100,000 rows (or the largest size if smaller): the maximum
+    resident set size of a fresh child process that only runs the sync, read in the child
+    with getrusage(RUSAGE_SELF).ru_maxrss (KiB on Linux); openpyxl load+save for scale."""
+    name = "peak memory of sync (child ru_maxrss)"
+    rows = _sync_rows(ctx, MEMORY_ROWS)
+    reason = _missing("sheets_escalation.backends.xlsx", "sheets_escalation.sync")
+    if reason:
+        return [_not_measured(name, f"{rows:,}", reason)]
+    sync = _child(_CHILD_SYNC, str(ctx.copy(rows, "memory")))
+    base = _child(_CHILD_OPENPYXL, str(ctx.copy(rows, "memory-openpyxl")),
+                  str(ctx.workdir / f"memory-openpyxl-saved-{rows}.xlsx"))
+    peak = sync["maxrss_kib"] / 1024
+    label = f"{rows:,}" + ("" if rows == MEMORY_ROWS else f" (target size {MEMORY_ROWS:,})")
+    return [Line(name, label, f"{peak:.0f} MB (sync took {_seconds(sync['seconds'])})",
+                 f"<= {MEMORY_LIMIT_MB} MB; openpyxl load+save {base['maxrss_kib'] / 1024:.0f} MB",
+                 f"{peak / MEMORY_LIMIT_MB:.2f}", _verdict(peak <= MEMORY_LIMIT_MB))]
+
+
+MEASURES: tuple[Callable[[Context], list[Line]], ...] = (
+    measure_api_requests, measure_engine, measure_xlsx_sync, measure_memory,
+)
+
+
+def _print_table(lines: Sequence[Line]) -> None:
+    header = Line("measure", "rows", "figure", "baseline", "ratio", "within target")
+    table = [header, *lines]
+    columns = ("measure", "rows", "figure", "baseline", "ratio", "verdict")
+    widths = [max(len(getattr(line, c)) for line in table) for c in columns]
+    for position, line in enumerate(table):
+        print(" | ".join(getattr(line, c).ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+        if position == 0:
+            print("-+-".join("-" * w for w in widths))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run every measure and print one table. Exit 0 unless a measured code path raised."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="1000,10000,100000",
+                        help="comma-separated row counts (default 1000,10000,100000)")
+    parser.add_argument("--seed", type=int, default=1, help="generator seed (default 1)")
+    args = parser.parse_args(argv)
+    try:
+        sizes = sorted({int(size) for size in args.sizes.split(",") if size.strip()})
+    except ValueError:
+        parser.error("--sizes takes comma-separated whole numbers, e.g. 1000,10000")
+    if not sizes or sizes[0] < 1:
+        parser.error("--sizes needs at least one positive row count")
+
+    started = time.perf_counter()
+    lines: list[Line] = []
+    with tempfile.TemporaryDirectory(prefix="sheets-escalation-bench-") as workdir:
+        ctx = Context(sizes, args.seed, Path(workdir))
+        for measure in MEASURES:
+            try:
+                lines.extend(measure(ctx))
+            except Exception as error:  # noqa: BLE001 - one broken measure must not hide the others
+                ctx.failed = True
+                traceback.print_exc(file=sys.stderr)
+                name = (measure.__doc__ or measure.__name__).split("\n")[0]
+                lines.append(_not_measured(name, "", f"error: {type(error).__name__}: {error}"))
+    print(f"sheets-escalation benchmarks: sizes {', '.join(f'{s:,}' for s in sizes)} rows, "
+          f"seed {args.seed}, now {NOW.isoformat()}, python {sys.version.split()[0]}")
+    _print_table(lines)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"(total {time.perf_counter() - started:.0f} s; largest child process {children:.0f} MB)")
+    return 1 if ctx.failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
