@@ -145,6 +145,32 @@ def test_openpyxl_fallback_reads_the_same_values(typed_book: Path, monkeypatch: 
     assert rows == EXPECTED_ROWS
 
 
+def _patch_sheet(path: Path, old: bytes, new: bytes) -> None:
+    with zipfile.ZipFile(path) as source:
+        members = {name: source.read(name) for name in source.namelist()}
+    sheet = "xl/worksheets/sheet1.xml"
+    assert old in members[sheet]
+    members[sheet] = members[sheet].replace(old, new)
+    with zipfile.ZipFile(path, "w") as target:
+        for name, data in members.items():
+            target.writestr(name, data)
+
+
+def test_error_values_are_read_as_their_text(tmp_path: Path) -> None:
+    path = tmp_path / "book.xlsx"
+    workbook = openpyxl.Workbook()
+    ws = workbook.active
+    assert ws is not None
+    ws["A1"] = "ID"
+    ws["B1"] = "=1/0"
+    ws["C3"] = "x"
+    workbook.save(path)
+    _patch_sheet(path, b'<c r="B1"><f>1/0</f><v /></c>',
+                 b'<c r="B1" t="e"><f>1/0</f><v>#DIV/0!</v></c><c r="D1" s="0" t="e"><v>#N/A</v></c>')
+    assert XlsxBackend(path).read(["Sheet"])["Sheet"].rows == [["ID", "#DIV/0!", None, "#N/A"], [],
+                                                               [None, None, "x"]]
+
+
 def test_template_reads_back_its_seeds(tmp_path: Path) -> None:
     tables = XlsxBackend(_template(tmp_path / "t.xlsx")).read([schema.TRIGGERS, ESC])
     assert tables[schema.TRIGGERS].rows[1] == list(schema.DEFAULT_TRIGGERS[0])
@@ -514,6 +540,19 @@ def test_charts_on_the_tools_own_review_tab_are_kept(tmp_path: Path) -> None:
     assert backend.lossy_parts() == []
     backend.write(WritePlan(cells=[CellWrite(ESC, 1, 0, "ESC-0001")]))
     assert len(_reload(path)["Review 2026-02"]._charts) == 1
+
+
+def test_parts_openpyxl_warns_it_drops_are_refused(tmp_path: Path) -> None:
+    path = _template(tmp_path / "book.xlsx")
+    _patch_sheet(path, b"</worksheet>",
+                 b'<extLst><ext uri="{CCE6A557-97BC-4b89-ADB6-D9C93CAAB3DF}" '
+                 b'xmlns:x14="http://schemas.microsoft.com/office/spreadsheetml/2009/9/main">'
+                 b'<x14:dataValidations count="0"/></ext></extLst></worksheet>')
+    before = path.read_bytes()
+    backend = XlsxBackend(path)
+    with pytest.raises(RefusedError, match="dropdowns stored in Excel's newer format"):
+        backend.write(WritePlan(cells=[CellWrite(ESC, 1, 0, "ESC-0001")]))
+    assert path.read_bytes() == before
 
 
 def test_macros_and_pivot_parts_are_named(tmp_path: Path) -> None:

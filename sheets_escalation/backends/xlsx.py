@@ -75,12 +75,24 @@ _LOSSY_PARTS: tuple[tuple[str, str], ...] = (
 # openpyxl's own warnings while loading that mean something will not be saved back.
 _LOSSY_WARNING = re.compile(r"will be (removed|lost|discarded|dropped)|being dropped|Unable to read",
                             re.IGNORECASE)
+# What openpyxl's extension warnings mean, in the words of someone who made the sheet.
+_EXTENSIONS = {
+    "Data Validation": "dropdowns stored in Excel's newer format (e.g. lists taken from another tab)",
+    "Conditional Formatting": "colour rules stored in Excel's newer format (data bars, icon sets)",
+    "Sparkline Group": "sparklines",
+    "Slicer List": "slicers",
+    "Timeline Ref": "timelines",
+}
 _SHAPE_TAGS = (b"<xdr:sp>", b"<xdr:sp ", b"<xdr:grpSp", b"<xdr:cxnSp", b"<mc:AlternateContent")
 
 _REL = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _R_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 
+_ERROR_CELL = re.compile(
+    rb'<c r="(?P<col>[A-Z]+)(?P<row>[0-9]+)"[^>]*?\bt="e"[^>]*>(?:(?!</c>).)*?<v>(?P<value>[^<]*)</v>',
+    re.DOTALL,
+)
 _CALAMINE_ERRORS = (python_calamine.CalamineError, ValueError, OSError)
 _OPENPYXL_ERRORS = (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, TypeError,
                     IndexError, AttributeError, SyntaxError, OSError)
@@ -114,10 +126,12 @@ class XlsxBackend:
         trailing blanks trimmed. Raise SourceError if the file is missing or not an .xlsx."""
         snapshot = self._take_snapshot()
         try:
-            return _read_calamine(snapshot.data, tabs)
+            tables = _read_calamine(snapshot.data, tabs)
         except _CALAMINE_ERRORS:
             # Rare files calamine rejects still open in openpyxl; slower, same values.
             return self._read_openpyxl(snapshot.data, tabs)
+        _restore_error_values(snapshot, tables)
+        return tables
 
     def _read_openpyxl(self, data: bytes, tabs: Sequence[str]) -> dict[str, Table]:
         try:
@@ -229,7 +243,8 @@ class XlsxBackend:
             except _OPENPYXL_ERRORS as error:
                 raise SourceError(f"cannot open {self.name} for writing: {error}") from error
         self._load_warnings = sorted(
-            {str(w.message) for w in caught if _LOSSY_WARNING.search(str(w.message))}
+            {_explain_warning(str(w.message)) for w in caught
+             if _LOSSY_WARNING.search(str(w.message))}
         )
         self._workbook = workbook
         return workbook
@@ -313,6 +328,13 @@ def _identity(info: os.stat_result) -> tuple[int, int, int]:
     return (info.st_mtime_ns, info.st_size, info.st_ino)
 
 
+def _explain_warning(message: str) -> str:
+    match = re.match(r"(.+) extension is not supported", message)
+    if match is None:
+        return message
+    return _EXTENSIONS.get(match[1], f"{match[1].lower()} parts Excel stores as extensions")
+
+
 def _check_xlsx(data: bytes, path: Path) -> frozenset[str]:
     """Given a file's bytes, return its zip member names. Raise SourceError if it is not an
     .xlsx workbook, saying what it looks like instead."""
@@ -357,6 +379,28 @@ def _read_calamine(data: bytes, tabs: Sequence[str]) -> dict[str, Table]:
         return tables
     finally:
         workbook.close()
+
+
+def _restore_error_values(snapshot: _Snapshot, tables: dict[str, Table]) -> None:
+    """Put error values (``#DIV/0!``, ``#N/A`` …) back into ``tables``: calamine reads them
+    as blanks, and a blank would hide from the Problems column that a cell is broken."""
+    with zipfile.ZipFile(io.BytesIO(snapshot.data)) as archive:
+        parts = _sheet_parts(archive, snapshot.names)
+        for table in tables.values():
+            part = parts.get(table.title)
+            if part is None:
+                continue
+            xml = archive.read(part)
+            if b't="e"' not in xml:  # the usual case: one fast scan, no parsing
+                continue
+            for match in _ERROR_CELL.finditer(xml):
+                row = int(match["row"]) - 1
+                col = column_index_from_string(match["col"].decode()) - 1
+                while len(table.rows) <= row:
+                    table.rows.append([])
+                cells = table.rows[row]
+                cells.extend([None] * (col + 1 - len(cells)))
+                cells[col] = match["value"].decode()
 
 
 def _clean(value: Any) -> Value:
@@ -422,17 +466,24 @@ def _relationships(archive: zipfile.ZipFile, names: frozenset[str], part: str) -
     return found
 
 
-def _sheet_drawings(archive: zipfile.ZipFile, names: frozenset[str]) -> Iterator[tuple[str, str]]:
-    """Yield (tab title, drawing part) for each drawing on a worksheet."""
+def _sheet_parts(archive: zipfile.ZipFile, names: frozenset[str]) -> dict[str, str]:
+    """Return tab title -> the zip part holding that worksheet."""
     workbook_rels = _relationships(archive, names, "xl/workbook.xml")
     root = ElementTree.fromstring(archive.read("xl/workbook.xml"))  # noqa: S314 - the user's own file
+    parts: dict[str, str] = {}
     for sheet in root.iter(f"{_MAIN}sheet"):
         relation = workbook_rels.get(sheet.get(_R_ID, ""))
-        if relation is None:
-            continue
-        for kind, part in _relationships(archive, names, relation[1]).values():
+        if relation is not None and relation[1] in names:
+            parts[sheet.get("name", "")] = relation[1]
+    return parts
+
+
+def _sheet_drawings(archive: zipfile.ZipFile, names: frozenset[str]) -> Iterator[tuple[str, str]]:
+    """Yield (tab title, drawing part) for each drawing on a worksheet."""
+    for title, sheet_part in _sheet_parts(archive, names).items():
+        for kind, part in _relationships(archive, names, sheet_part).values():
             if kind == "drawing" and part in names:
-                yield sheet.get("name", ""), part
+                yield title, part
 
 
 def _drawing_losses(archive: zipfile.ZipFile, names: frozenset[str], title: str, drawing: str) -> list[str]:
