@@ -22,7 +22,7 @@ from sheets_escalation.backends.gsheets import (
     parse_source_key,
     to_api_value,
 )
-from tests.fake_sheets import FakeSheetsAPI, Spreadsheet
+from tests.fake_sheets import FakeSheetsAPI, Sheet, Spreadsheet
 
 KEY = "1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-xyz"
 HEADER = ["ID", "Opened", "Customer", "Notes", "Flag", "Why"]
@@ -466,3 +466,76 @@ def test_a_second_sync_on_the_same_sheet_is_refused(backend: GoogleSheetsBackend
                 pass
     with other.lock():
         pass
+
+
+# --------------------------------------------------------------------------- init --sheet
+
+
+def _fmt(sheet: Sheet, row: int, col: int) -> dict[str, Any]:
+    cell = sheet.cell(row, col)
+    assert cell is not None and cell.fmt is not None
+    return cell.fmt
+
+
+def _layout_state(book: Spreadsheet) -> dict[str, Any]:
+    return {
+        sheet.title: (sheet.values(), len(sheet.conditional_formats), len(sheet.protected_ranges),
+                      len(sheet.validations), sheet.frozen_rows, sheet.frozen_cols)
+        for sheet in book.sheets
+    }
+
+
+def test_init_lays_out_an_empty_sheet_and_a_second_run_adds_nothing(fake: FakeSheetsAPI, sleeps: list[float]) -> None:
+    from sheets_escalation import schema
+    from sheets_escalation.backends.gsheets_init import init_sheet
+
+    book = fake.add_spreadsheet(KEY)  # a new Google Sheet: one empty Sheet1
+    client = client_with_session(fake.session())
+
+    added = init_sheet(client, KEY)
+
+    assert added == ["Escalations", "Levels", "Triggers", "Settings", "Holidays", "VIP", "History", "Templates"]
+    assert [s.title for s in book.sheets] == ["Sheet1", *added]
+    assert [c.kind for c in fake.log] == ["get", "batchUpdate"]
+    esc = book.sheet("Escalations")
+    assert esc.values() == [[c.header for c in schema.ESCALATION_COLUMNS]]
+    assert (esc.frozen_rows, esc.frozen_cols) == (1, 1)
+    flag = [c.header for c in schema.ESCALATION_COLUMNS].index("Flag")
+    assert _fmt(esc, 0, flag)["textFormat"]["bold"] is True
+    assert _fmt(esc, 5, 1)["numberFormat"]["type"] == "DATE_TIME"  # Opened, rows not yet typed
+    level = [c.header for c in schema.ESCALATION_COLUMNS].index("Level")
+    assert esc.validations[(1, level)]["condition"]["values"] == [
+        {"userEnteredValue": v} for v in ("L1", "L2", "L3")]
+    assert esc.validations[(1, level)]["strict"] is True
+    assert len(esc.conditional_formats) == 7 + 5 + 5  # Flag, Response SLA, Resolution SLA
+    (protection,) = esc.protected_ranges
+    assert protection["warningOnly"] is True
+    assert protection["range"]["startColumnIndex"] == flag
+    assert protection["range"]["endColumnIndex"] == len(schema.ESCALATION_COLUMNS)
+    assert book.sheet("Triggers").values()[2][0] == "Manager requested"
+    settings = book.sheet("Settings")
+    last_run_row = [r[0] for r in settings.values()].index("Last run")
+    assert _fmt(settings, last_run_row, 1)["numberFormat"]["type"] == "DATE_TIME"
+
+    before = _layout_state(book)
+    assert init_sheet(client, KEY) == []
+    assert _layout_state(book) == before
+
+
+def test_init_keeps_every_existing_value_and_follows_moved_columns(fake: FakeSheetsAPI) -> None:
+    from sheets_escalation.backends.gsheets_init import init_sheet
+
+    book = fake.add_spreadsheet(KEY, {
+        "Escalations": [["Customer", "Flag", "ID", "My column"], ["Acme", "OK", "ESC-0001", "=1+1"]],
+        "Settings": [["Key", "Value"], ["Timezone", "Europe/Paris"]],
+        "Levels": [],
+    })
+    init_sheet(client_with_session(fake.session()), KEY)
+
+    esc = book.sheet("Escalations")
+    assert esc.values() == [["Customer", "Flag", "ID", "My column"], ["Acme", "OK", "ESC-0001", "=1+1"]]
+    assert book.sheet("Settings").values() == [["Key", "Value"], ["Timezone", "Europe/Paris"]]
+    assert book.sheet("Levels").values()[1][0] == "L1"  # an empty template tab is filled
+    assert {r["ranges"][0]["startColumnIndex"] for r in esc.conditional_formats} == {1}
+    (protection,) = esc.protected_ranges
+    assert (protection["range"]["startColumnIndex"], protection["range"]["endColumnIndex"]) == (1, 2)

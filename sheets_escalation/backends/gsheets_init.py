@@ -1,0 +1,324 @@
+"""`init --sheet`: lay the template (sheets_escalation.template) out on a Google Sheet.
+
+Three requests: metadata (with existing conditional formats and protected ranges), one
+``values:batchGet`` of the template tabs that exist, and one ``spreadsheets.batchUpdate``
+holding everything else, applied by Google all at once.
+
+What it does, per template tab:
+
+- a missing tab is added with its header and seed rows (written as ``stringValue``: text is
+  never parsed into a formula); an existing tab keeps every value, and an existing but
+  completely empty tab is filled like a new one. Other tabs (``Sheet1``…) are left alone;
+- header row bold on the template's fill, frozen panes, column widths, wrapping, number
+  formats (date-time columns show ``yyyy-mm-dd hh:mm``, as does Settings' ``Last run``),
+  tool-owned columns shaded: all found by header text, so reordered columns keep their look;
+- dropdowns (data validation; strict where the template says so, else warning only);
+- conditional colours on Flag and the SLA columns;
+- a warning-only protected range over each block of tool-owned columns.
+
+Running it again adds nothing twice: formats and dropdowns are overwritten in place, a colour
+rule already present (same column, same text, same colours) is not added again, and the
+protected ranges it made (recognised by their description) are replaced, not duplicated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import gspread
+
+from sheets_escalation import schema
+from sheets_escalation.backends.base import Value, header_index
+from sheets_escalation.backends.gsheets import quote_title
+from sheets_escalation.template import (
+    DATE_FORMAT,
+    DATETIME_FORMAT,
+    HEADER_FILL,
+    HEADER_FONT,
+    OWNED_FILL,
+    OWNED_HEADER_FILL,
+    TAB_LAYOUTS,
+    TabLayout,
+)
+
+PROTECTION_DESCRIPTION = "sheets-escalation: columns the tool overwrites on every run"
+_METADATA_FIELDS = (
+    "sheets(properties(sheetId,title,index,gridProperties(rowCount,columnCount)),"
+    "conditionalFormats,protectedRanges)"
+)
+_PIXELS_PER_CHARACTER = 7
+
+
+def _rgb(hex_color: str) -> dict[str, float]:
+    return {
+        name: int(hex_color[i:i + 2], 16) / 255
+        for name, i in (("red", 0), ("green", 2), ("blue", 4))
+    }
+
+
+def _number_format(pattern: str) -> dict[str, str]:
+    kind = {DATETIME_FORMAT: "DATE_TIME", DATE_FORMAT: "DATE"}.get(pattern, "NUMBER")
+    return {"type": kind, "pattern": pattern}
+
+
+def _freeze(cell: str) -> tuple[int, int]:
+    """'B2' -> (1 frozen row, 1 frozen column)."""
+    letters = "".join(ch for ch in cell if ch.isalpha())
+    digits = "".join(ch for ch in cell if ch.isdigit())
+    column = 0
+    for ch in letters.upper():
+        column = column * 26 + ord(ch) - 64
+    return int(digits) - 1, column - 1
+
+
+def _column(sheet_id: int, col: int, start_row: int = 1) -> dict[str, int]:
+    # No endRowIndex: the range is unbounded below, so rows added later are covered too.
+    return {"sheetId": sheet_id, "startRowIndex": start_row, "startColumnIndex": col,
+            "endColumnIndex": col + 1}
+
+
+def _rule_signature(rule: dict[str, Any]) -> tuple[Any, ...]:
+    ranges = tuple(sorted(
+        (r.get("sheetId", 0), r.get("startRowIndex", 0), r.get("startColumnIndex", 0),
+         r.get("endColumnIndex")) for r in rule.get("ranges", [])
+    ))
+    boolean = rule.get("booleanRule", {})
+    condition = boolean.get("condition", {})
+    values = tuple(v.get("userEnteredValue") for v in condition.get("values", []))
+    fmt = boolean.get("format", {})
+    colors = (
+        _color_key(fmt.get("backgroundColor", {})),
+        _color_key(fmt.get("textFormat", {}).get("foregroundColor", {})),
+        bool(fmt.get("textFormat", {}).get("bold", False)),
+    )
+    return ranges, condition.get("type"), values, colors
+
+
+def _color_key(color: dict[str, float]) -> tuple[tuple[str, float], ...]:
+    # Google answers float32 colours and leaves zero components out.
+    return tuple(sorted((k, round(v, 3)) for k, v in color.items() if v))
+
+
+def _string_cells(row: Sequence[object]) -> dict[str, Any]:
+    return {"values": [
+        {"userEnteredValue": {"stringValue": str(v)}} if v not in (None, "") else {}
+        for v in row
+    ]}
+
+
+def _blank(rows: Sequence[Sequence[Value]]) -> bool:
+    return not any(v not in (None, "") for row in rows for v in row)
+
+
+class _Layout:
+    """The requests laying one template tab out on one sheet."""
+
+    def __init__(self, layout: TabLayout, sheet_id: int, header: Sequence[Value],
+                 existing: dict[str, Any]) -> None:
+        self.layout = layout
+        self.sheet_id = sheet_id
+        index = header_index(header)
+        self.columns = {
+            h: index[schema.normalize_header(h)] for h in layout.headers
+            if schema.normalize_header(h) in index
+        }
+        self.existing_rules = {_rule_signature(r) for r in existing.get("conditionalFormats", [])}
+        self.our_protections = [
+            p for p in existing.get("protectedRanges", [])
+            if p.get("description") == PROTECTION_DESCRIPTION
+        ]
+
+    def requests(self, settings_rows: Sequence[Sequence[Value]]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        layout, sheet_id = self.layout, self.sheet_id
+        rows, cols = _freeze(layout.freeze)
+        out.append({"updateSheetProperties": {
+            "properties": {"sheetId": sheet_id,
+                           "gridProperties": {"frozenRowCount": rows, "frozenColumnCount": cols}},
+            "fields": "gridProperties.frozenRowCount,gridProperties.frozenColumnCount",
+        }})
+        for header, col in self.columns.items():
+            owned = header in layout.owned
+            out.append({"repeatCell": {
+                "range": {"sheetId": sheet_id, "startRowIndex": 0, "endRowIndex": 1,
+                          "startColumnIndex": col, "endColumnIndex": col + 1},
+                "cell": {"userEnteredFormat": {
+                    "backgroundColor": _rgb(OWNED_HEADER_FILL if owned else HEADER_FILL),
+                    "textFormat": {"bold": True, "foregroundColor": _rgb(HEADER_FONT)},
+                    "verticalAlignment": "TOP", "wrapStrategy": "WRAP",
+                }},
+                "fields": "userEnteredFormat(backgroundColor,textFormat,verticalAlignment,wrapStrategy)",
+            }})
+            out.append({"updateDimensionProperties": {
+                "range": {"sheetId": sheet_id, "dimension": "COLUMNS",
+                          "startIndex": col, "endIndex": col + 1},
+                "properties": {"pixelSize": round(layout.width(header) * _PIXELS_PER_CHARACTER)},
+                "fields": "pixelSize",
+            }})
+            body: dict[str, Any] = {}
+            if owned:
+                body["backgroundColor"] = _rgb(OWNED_FILL)
+            if header in layout.number_formats:
+                body["numberFormat"] = _number_format(layout.number_formats[header])
+            if header in layout.wrap:
+                body["wrapStrategy"] = "WRAP"
+                body["verticalAlignment"] = "TOP"
+            if body:
+                out.append({"repeatCell": {
+                    "range": _column(sheet_id, col),
+                    "cell": {"userEnteredFormat": body},
+                    "fields": "userEnteredFormat(" + ",".join(body) + ")",
+                }})
+            dropdown = layout.dropdowns.get(header)
+            if dropdown is not None:
+                out.append({"setDataValidation": {
+                    "range": _column(sheet_id, col),
+                    "rule": {
+                        "condition": {"type": "ONE_OF_LIST",
+                                      "values": [{"userEnteredValue": v} for v in dropdown.values]},
+                        "strict": dropdown.strict,
+                        "showCustomUi": True,
+                        "inputMessage": "Choose one of: " + ", ".join(dropdown.values),
+                    },
+                }})
+            for color in layout.color_rules.get(header, ()):
+                rule = {
+                    "ranges": [_column(sheet_id, col)],
+                    "booleanRule": {
+                        "condition": {"type": "TEXT_EQ",
+                                      "values": [{"userEnteredValue": color.value}]},
+                        "format": {"backgroundColor": _rgb(color.fill),
+                                   "textFormat": {"foregroundColor": _rgb(color.font),
+                                                  "bold": color.bold}},
+                    },
+                }
+                if _rule_signature(rule) not in self.existing_rules:
+                    self.existing_rules.add(_rule_signature(rule))
+                    out.append({"addConditionalFormatRule": {"rule": rule, "index": 0}})
+        out.extend(self._last_run_format(settings_rows))
+        out.extend(self._protections())
+        return out
+
+    def _last_run_format(self, rows: Sequence[Sequence[Value]]) -> list[dict[str, Any]]:
+        if self.layout.title != schema.SETTINGS or "Value" not in self.columns:
+            return []
+        key_col = self.columns.get("Key", 0)
+        for number, row in enumerate(rows):
+            if key_col < len(row) and schema.normalize_header(row[key_col]) == "lastrun":
+                col = self.columns["Value"]
+                return [{"repeatCell": {
+                    "range": {"sheetId": self.sheet_id, "startRowIndex": number,
+                              "endRowIndex": number + 1, "startColumnIndex": col,
+                              "endColumnIndex": col + 1},
+                    "cell": {"userEnteredFormat": {"numberFormat": _number_format(DATETIME_FORMAT)}},
+                    "fields": "userEnteredFormat.numberFormat",
+                }}]
+        return []
+
+    def _protections(self) -> list[dict[str, Any]]:
+        owned = sorted(col for header, col in self.columns.items() if header in self.layout.owned)
+        blocks: list[list[int]] = []
+        for col in owned:
+            if blocks and col == blocks[-1][-1] + 1:
+                blocks[-1].append(col)
+            else:
+                blocks.append([col])
+        wanted = [{"sheetId": self.sheet_id, "startColumnIndex": b[0], "endColumnIndex": b[-1] + 1}
+                  for b in blocks]
+        have = [
+            {"sheetId": p["range"].get("sheetId", 0), "startColumnIndex": p["range"].get("startColumnIndex", 0),
+             "endColumnIndex": p["range"].get("endColumnIndex")}
+            for p in self.our_protections
+        ]
+        if have == wanted and all(p.get("warningOnly") for p in self.our_protections):
+            return []
+        out: list[dict[str, Any]] = [
+            {"deleteProtectedRange": {"protectedRangeId": p["protectedRangeId"]}}
+            for p in self.our_protections
+        ]
+        out.extend(
+            {"addProtectedRange": {"protectedRange": {
+                "range": grid, "description": PROTECTION_DESCRIPTION, "warningOnly": True,
+            }}}
+            for grid in wanted
+        )
+        return out
+
+
+def init_sheet(client: gspread.Client, key: str) -> list[str]:
+    """Given a client and a spreadsheet key, lay the template out on that sheet (see module
+    doc) and return the titles of the tabs added (empty when all were there).
+
+    Never deletes a tab and never overwrites a non-empty cell. Raise SourceError if the
+    sheet cannot be read or written.
+    """
+    http = client.http_client
+    meta = http.fetch_sheet_metadata(key, params={"includeGridData": "false",
+                                                  "fields": _METADATA_FIELDS})
+    sheets = {s["properties"]["title"]: s for s in meta.get("sheets", [])}
+    by_normal = {schema.normalize_header(t): t for t in sheets}
+    present = {
+        title: by_normal[schema.normalize_header(title)]
+        for title in TAB_LAYOUTS if schema.normalize_header(title) in by_normal
+    }
+    contents: dict[str, list[list[Value]]] = {}
+    if present:
+        answer = http.values_batch_get(
+            key, [quote_title(t) for t in present.values()],
+            params={"valueRenderOption": "UNFORMATTED_VALUE", "majorDimension": "ROWS"},
+        )
+        for title, value_range in zip(present, answer.get("valueRanges", []), strict=True):
+            contents[title] = value_range.get("values", [])
+
+    requests: list[dict[str, Any]] = []
+    added: list[str] = []
+    next_id = max((s["properties"].get("sheetId", 0) for s in sheets.values()), default=0) + 1
+    next_index = len(sheets)
+    for title, layout in TAB_LAYOUTS.items():
+        seed: list[Sequence[object]] = [layout.headers, *layout.rows]
+        if title in present:
+            sheet = sheets[present[title]]
+            sheet_id = sheet["properties"].get("sheetId", 0)
+            rows: Sequence[Sequence[Value]] = contents.get(title, [])
+            grid = sheet["properties"].get("gridProperties", {})
+            if _blank(rows):
+                rows = [list(r) for r in seed]
+                growth = _growth(sheet_id, grid, len(seed), len(layout.headers))
+                requests.extend(growth)
+                requests.append(_fill(sheet_id, seed))
+        else:
+            sheet, sheet_id = {}, next_id
+            next_id += 1
+            rows = [list(r) for r in seed]
+            requests.append({"addSheet": {"properties": {
+                "sheetId": sheet_id, "title": title, "index": next_index,
+                "gridProperties": {"rowCount": max(1000, len(seed) + 100),
+                                   "columnCount": max(26, len(layout.headers))},
+            }}})
+            next_index += 1
+            requests.append(_fill(sheet_id, seed))
+            added.append(title)
+        header = rows[0] if rows else []
+        requests.extend(_Layout(layout, sheet_id, header, sheet).requests(rows))
+    http.batch_update(key, {"requests": requests})
+    return added
+
+
+def _growth(sheet_id: int, grid: dict[str, Any], rows: int, cols: int) -> list[dict[str, Any]]:
+    out = []
+    if rows > grid.get("rowCount", 0):
+        out.append({"appendDimension": {"sheetId": sheet_id, "dimension": "ROWS",
+                                        "length": rows - grid.get("rowCount", 0)}})
+    if cols > grid.get("columnCount", 0):
+        out.append({"appendDimension": {"sheetId": sheet_id, "dimension": "COLUMNS",
+                                        "length": cols - grid.get("columnCount", 0)}})
+    return out
+
+
+def _fill(sheet_id: int, rows: Sequence[Sequence[object]]) -> dict[str, Any]:
+    return {"updateCells": {
+        "start": {"sheetId": sheet_id, "rowIndex": 0, "columnIndex": 0},
+        "rows": [_string_cells(r) for r in rows],
+        "fields": "userEnteredValue",
+    }}
