@@ -63,10 +63,30 @@ credentials_option = click.option(
     help="Service-account JSON for Google Sheets (default: $GOOGLE_APPLICATION_CREDENTIALS).")
 oauth_option = click.option("--oauth", is_flag=True,
                             help="Use your own Google account (OAuth authorized-user flow).")
+config_option = click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False),
+    help="Local configuration (notification allowlist, SMTP). Default: "
+    "$SHEETS_ESCALATION_CONFIG or ~/.config/sheets-escalation/config.toml.")
+now_option = click.option(
+    "--now", "now_text", metavar="ISO",
+    help="Evaluate as of this time (ISO 8601; without a zone: Settings timezone).")
 lossy_option = click.option(
     "--allow-lossy", is_flag=True,
     help="Save an .xlsx even though it holds charts, images or pivot tables that "
     "openpyxl cannot keep (they would be lost).")
+
+
+def make_outbox(config_path: str | None, backend: Any, dry_run: bool) -> Any:
+    """Given --config, the backend and --dry-run, return the Outbox that sends this run's
+    notifications (the allowlist and SMTP settings come from the local config only)."""
+    from sheets_escalation.config import load_config
+    from sheets_escalation.notify import Outbox
+    from sheets_escalation.sources import source_id
+
+    config = load_config(Path(config_path) if config_path else None, os.environ)
+    for warning in config.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    return Outbox(config, config.journal_path(source_id(backend)), dry_run=dry_run)
 
 
 def _cell_text(value: Any, width: int) -> str:
@@ -130,6 +150,9 @@ def _print_report(report: Any, quiet: bool) -> None:
     click.echo(f"flags: {counts or 'none'}")
     for event in report.escalated:
         click.echo(f"escalated {event[1]} {event[3]} -> {event[4]} ({event[5]})")
+    if report.delivery is not None:
+        for line in report.delivery.lines():
+            click.echo(f"notify {line}")
     if report.dry_run:
         click.echo(f"planned: {len(report.plan.cells)} cells, "
                    f"{sum(len(v) for v in report.plan.appends.values())} History rows")
@@ -228,17 +251,18 @@ def check(source: str, credentials: str | None, oauth: bool) -> None:
 
 @cli.command()
 @source_argument
-@click.option("--now", "now_text", metavar="ISO",
-              help="Evaluate as of this time (ISO 8601; without a zone: Settings timezone).")
+@now_option
 @click.option("--dry-run", is_flag=True, help="Show what would change, row by row; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary.")
 @click.option("--quiet", is_flag=True, help="Print nothing unless something fails.")
 @credentials_option
 @oauth_option
 @lossy_option
+@config_option
 @handle_errors
 def sync(source: str, now_text: str | None, dry_run: bool, as_json: bool, quiet: bool,
-         credentials: str | None, oauth: bool, allow_lossy: bool) -> None:
+         credentials: str | None, oauth: bool, allow_lossy: bool,
+         config_path: str | None) -> None:
     """Evaluate the policy, flag rows, apply automatic escalations, write back.
 
     \b
@@ -249,11 +273,139 @@ def sync(source: str, now_text: str | None, dry_run: bool, as_json: bool, quiet:
 
     backend = open_source(source, credentials=credentials, oauth=oauth,
                           allow_lossy=allow_lossy)
-    report = run_sync(backend, parse_now(now_text), dry_run=dry_run)
+    outbox = make_outbox(config_path, backend, dry_run)
+    report = run_sync(backend, parse_now(now_text), dry_run=dry_run, outbox=outbox)
     if as_json:
         click.echo(json.dumps(report.as_json(), indent=2, default=str))
         return
     _print_report(report, quiet)
+
+
+@cli.command()
+@source_argument
+@click.argument("identifier", metavar="ID")
+@click.option("--to", "to_text", required=True, type=click.Choice(["L2", "L3"],
+              case_sensitive=False), help="The level to escalate to.")
+@click.option("--handler", help="Who owns the row at the new level.")
+@click.option("--note", help="Why (recorded in History).")
+@click.option("--force", is_flag=True, help="Escalate even if Required info is missing.")
+@now_option
+@click.option("--dry-run", is_flag=True, help="Show what would change; write and send nothing.")
+@credentials_option
+@oauth_option
+@lossy_option
+@config_option
+@handle_errors
+def escalate(source: str, identifier: str, to_text: str, handler: str | None,
+             note: str | None, force: bool, now_text: str | None, dry_run: bool,
+             credentials: str | None, oauth: bool, allow_lossy: bool,
+             config_path: str | None) -> None:
+    """Hand a row up to L2 or L3: set Level, Escalated at and Handler, record it in
+    History and notify the new level. Refuses (exit 1) if Required info is missing,
+    unless --force; never lowers a level.
+
+    \b
+    Example:
+      sheets-escalation escalate escalations.xlsx ESC-0012 --to L2 --handler "Sam" \\
+          --note "refund above L1 authority"
+    """
+    from sheets_escalation.sync import run_escalate
+
+    backend = open_source(source, credentials=credentials, oauth=oauth,
+                          allow_lossy=allow_lossy)
+    outbox = make_outbox(config_path, backend, dry_run)
+    report = run_escalate(backend, parse_now(now_text), identifier, int(to_text[1]),
+                          handler=handler, note=note, force=force, outbox=outbox,
+                          dry_run=dry_run, by=os.environ.get("USER") or "escalate command")
+    event = next(e for e in report.escalated if e[5] == "manual")
+    verb = "would escalate" if dry_run else "escalated"
+    click.echo(f"{verb} {event[1]} {event[3]} -> {event[4]}"
+               + (f" (handler {handler})" if handler else ""))
+    if report.delivery is not None:
+        for line in report.delivery.lines():
+            click.echo(f"notify {line}")
+
+
+@cli.command()
+@source_argument
+@click.argument("identifier", metavar="ID")
+@click.option("--template", "name", default="customer", show_default=True,
+              help="Template name from the Templates tab (defaults: customer, internal).")
+@click.option("--level", "level_text", type=click.Choice(["L1", "L2", "L3"],
+              case_sensitive=False),
+              help="Level the message is about (default: the target level, else the row's).")
+@now_option
+@credentials_option
+@oauth_option
+@handle_errors
+def message(source: str, identifier: str, name: str, level_text: str | None,
+            now_text: str | None, credentials: str | None, oauth: bool) -> None:
+    """Render a message template for one row (prints it; writes nothing).
+
+    \b
+    Example:
+      sheets-escalation message escalations.xlsx ESC-0012 --template customer
+    """
+    from sheets_escalation.handoff import escalation_message, find_row, row_view, templates_of
+    from sheets_escalation.sync import load
+
+    backend = open_source(source, credentials=credentials, oauth=oauth)
+    workbook = load(backend, parse_now(now_text))
+    position = find_row(workbook.result, identifier)
+    view = row_view(workbook.log, workbook.result, position)
+    target = view.result.get("target_level") or ""
+    level = int(level_text[1]) if level_text else int(target[1]) if target else int(
+        view.result["level"])
+    subject, body = escalation_message(view, workbook.policy, level,
+                                       templates_of(workbook.tabs), name, workbook.now)
+    click.echo(f"Subject: {subject}\n\n{body}")
+
+
+@cli.command()
+@source_argument
+@click.option("--month", help="YYYY-MM (default: the last full month in the Settings timezone).")
+@click.option("--export", "export_path", type=click.Path(dir_okay=False),
+              help="Also write the review to FILE (.xlsx, .html, .md, .csv or .pdf).")
+@click.option("--no-tab", is_flag=True, help="Only export; do not write the review tab.")
+@now_option
+@credentials_option
+@oauth_option
+@lossy_option
+@handle_errors
+def review(source: str, month: str | None, export_path: str | None, no_tab: bool,
+           now_text: str | None, credentials: str | None, oauth: bool,
+           allow_lossy: bool) -> None:
+    """Build the monthly review tab "Review YYYY-MM" (only that tab is replaced).
+
+    \b
+    Example:
+      sheets-escalation review escalations.xlsx --month 2026-10 --export october.pdf
+    """
+    from sheets_escalation.reviewjob import run_review
+
+    backend = open_source(source, credentials=credentials, oauth=oauth,
+                          allow_lossy=allow_lossy)
+    result = run_review(backend, parse_now(now_text), month,
+                        Path(export_path) if export_path else None, write_tab=not no_tab)
+    review_ = result.review
+    if not no_tab:
+        click.echo(f"wrote tab {review_.tab} to {backend.name}")
+    if export_path:
+        click.echo(f"exported {export_path}")
+    for label, value in review_.headline:
+        click.echo(f"{label}: {review_value(value, review_.headline_formats.get(label))}")
+    for sentence in review_.recommendations:
+        click.echo(f"- {sentence}")
+
+
+def review_value(value: Any, kind: str | None) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return "n/a"
+    if kind == "pct" and isinstance(value, int | float):
+        return f"{value:.0%}"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
 
 
 @cli.command()

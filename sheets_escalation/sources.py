@@ -28,3 +28,12 @@ def open_source(
     from sheets_escalation.backends.xlsx import XlsxBackend
 
     return XlsxBackend(Path(text), allow_lossy=allow_lossy)
+
+
+def source_id(backend: Backend) -> str:
+    """Given a backend, return a stable identifier of its workbook (absolute path or key),
+    used to keep per-workbook local state such as the notification journal apart."""
+    path = getattr(backend, "path", None)
+    if path is not None:
+        return str(Path(path).resolve())
+    return str(getattr(backend, "key", backend.name))

@@ -17,6 +17,14 @@ import pandas as pd
 from sheets_escalation import cells, schema
 from sheets_escalation.backends.base import Backend, CellWrite, Table, WritePlan, header_index
 from sheets_escalation.engine import Evaluation, LogRead, evaluate, read_history, read_log
+from sheets_escalation.handoff import (
+    check_escalation,
+    find_row,
+    missing_required,
+    plan_notifications,
+    templates_of,
+)
+from sheets_escalation.notify import DeliveryReport, Outbox, recorded_deliveries
 from sheets_escalation.policy import Policy, level_label, load_policy
 
 ALL_TABS: tuple[str, ...] = (
@@ -65,6 +73,7 @@ class SyncReport:
     changes: list[Change]
     dry_run: bool
     notes: list[str] = field(default_factory=list)
+    delivery: DeliveryReport | None = None
 
     @property
     def flag_counts(self) -> dict[str, int]:
@@ -94,6 +103,7 @@ class SyncReport:
                  "triggers": row.triggers, "problems": row.problems}
                 for row in flagged.itertuples()
             ],
+            "notifications": self.delivery.lines() if self.delivery else [],
             "notes": self.notes,
         }
 
@@ -202,21 +212,29 @@ def plan_writes(workbook: Workbook) -> tuple[WritePlan, list[Change]]:
         emit(column, _changed(column, raw_values, new if column.kind != "datetime"
                               else result[column.key], policy.timezone), new, raw_values)
 
-    # Input columns the tool sets: ID (blank ones), Level and Escalated at (auto escalation).
-    assigned = (read_ids == "").to_numpy() & (result["id"] != "").to_numpy()
-    raised = result["level_raised"].to_numpy(dtype=bool)
-    for key, mask, values in (
-        ("id", assigned, result["id"]),
-        ("level", raised, pd.Series([level_label(v) for v in result["level"]], index=log.index)
-         if raised.any() else result["id"]),
-        ("escalated_at", raised, local_naive(result["escalated_at"], policy.timezone)),
+    # Input columns the tool sets (ID where blank, Level and Escalated at when it escalates,
+    # Handler on a manual escalation): written only where they differ from the sheet, so
+    # a cell people typed and the tool could not read is never overwritten by a default.
+    for key, values in (
+        ("id", result["id"]),
+        ("level", pd.Series(np.char.add("L", result["level"].to_numpy(dtype=int).astype(str)),
+                            index=log.index)),
+        ("escalated_at", result["escalated_at"]),
+        ("handler", log["handler"]),
     ):
         column = schema.COLUMN_BY_KEY[key]
-        if column.key not in log_read.columns:
+        if key not in log_read.columns or columns[key] not in raw.columns:
             continue
-        raw_values = raw[columns[key]].astype(object) if columns[key] in raw.columns \
-            else blank_column
-        emit(column, mask, values, raw_values)
+        raw_values = raw[columns[key]].astype(object)
+        if key == "level":
+            sheet_level = cells.parse_levels(raw_values, column.header).values
+            differs = (sheet_level.to_numpy() != result["level"].to_numpy())
+        elif key == "escalated_at":
+            differs = _changed(column, raw_values, values, policy.timezone)
+            values = local_naive(values, policy.timezone)
+        else:
+            differs = _changed(column, raw_values, values, policy.timezone)
+        emit(column, differs, values, raw_values)
 
     timezone = policy.timezone
     events = workbook.evaluation.events
@@ -277,14 +295,78 @@ def _plan_last_run(workbook: Workbook, plan: WritePlan, stamp: dt.datetime) -> N
     plan.appends.setdefault(schema.SETTINGS, []).append(row_out)
 
 
-def run_sync(backend: Backend, now: pd.Timestamp, *, dry_run: bool = False) -> SyncReport:
-    """Given a backend and ``now``, evaluate and write back. With ``dry_run`` nothing is
-    written. Raise ConfigError (exit 2, nothing written), LockHeldError, SourceError or
-    ConcurrentEditError (exit 1)."""
+def deliver_notifications(workbook: Workbook, outbox: Outbox | None) -> DeliveryReport | None:
+    """Send what the evaluation owes through ``outbox``; record the sends as History events
+    and refused or failed targets in the rows' Problems (and so in their Flag)."""
+    if outbox is None:
+        return None
+    log, result, policy = workbook.log, workbook.result, workbook.policy
+    notifications = plan_notifications(log, result, workbook.evaluation.events, policy,
+                                       templates_of(workbook.tabs))
+    recorded = recorded_deliveries(workbook.history.to_dict("records"))
+    report = outbox.deliver(notifications, recorded, workbook.now.to_pydatetime())
+    for row in report.history_rows():
+        workbook.evaluation.events.append([pd.Timestamp(row[0]), *row[1:]])
+    problems = report.problems_by_row()
+    if problems:
+        extra = result["id"].map(lambda i: "; ".join(problems.get(i, []))).fillna("")
+        has = (extra != "").to_numpy()
+        current = result["problems"]
+        result.loc[has, "problems"] = np.where(current[has] != "", current[has] + "; ", "") \
+            + extra[has]
+        quiet = result["flag"].isin(["AT RISK", "OK", "RESOLVED"]).to_numpy()
+        result.loc[has & quiet, "flag"] = "CHECK INPUT"
+    return report
+
+
+def run_sync(backend: Backend, now: pd.Timestamp, *, dry_run: bool = False,
+             outbox: Outbox | None = None) -> SyncReport:
+    """Given a backend and ``now``, evaluate, notify and write back. With ``dry_run``
+    nothing is written or sent. Raise ConfigError (exit 2, nothing written), LockHeldError,
+    SourceError or ConcurrentEditError (exit 1)."""
     with backend.lock():
         workbook = load(backend, now)
+        delivery = deliver_notifications(workbook, outbox)
         plan, changes = plan_writes(workbook)
         if not dry_run:
             backend.write(plan)
-    return SyncReport(backend.name, now, workbook, plan, changes, dry_run,
-                      notes=list(workbook.policy.notes))
+    return SyncReport(backend.name, workbook.now, workbook, plan, changes, dry_run,
+                      notes=list(workbook.policy.notes), delivery=delivery)
+
+
+def run_escalate(backend: Backend, now: pd.Timestamp, identifier: str, to_level: int, *,
+                 handler: str | None = None, note: str | None = None, force: bool = False,
+                 by: str = "escalate command", outbox: Outbox | None = None,
+                 dry_run: bool = False) -> SyncReport:
+    """Given a row ID and a level above its own, raise it: set Level, Escalated at (now)
+    and Handler, record an `escalated` History event, notify the new level, and bring the
+    row's owned columns up to date. Raise RefusedError (never lowers; Required info
+    missing unless ``force``) or UsageError (unknown ID); nothing is written then."""
+    with backend.lock():
+        workbook = load(backend, now)
+        position = find_row(workbook.result, identifier)
+        check_escalation(workbook.log, workbook.result, position, to_level, workbook.policy,
+                         force)
+        log = workbook.log.copy()
+        from_level = int(workbook.result["level"].iat[position])
+        log.loc[log.index[position], "level"] = to_level
+        log.loc[log.index[position], "escalated_at"] = workbook.now
+        if handler:
+            log.loc[log.index[position], "handler"] = handler
+        log.loc[log.index[position], "id"] = workbook.result["id"].iat[position]
+        evaluation = evaluate(log, workbook.policy, workbook.now, workbook.history)
+        row_id = evaluation.result["id"].iat[position]
+        detail = note or ""
+        if force and missing_required(log, position, workbook.policy):
+            missing = ", ".join(missing_required(log, position, workbook.policy))
+            detail = f"{detail} (forced; missing {missing})".strip()
+        evaluation.events.insert(0, [workbook.now, row_id, "escalated", level_label(from_level),
+                                     level_label(to_level), "manual", handler or by, detail])
+        workbook.log_read.log = log
+        workbook.evaluation = evaluation
+        delivery = deliver_notifications(workbook, outbox)
+        plan, changes = plan_writes(workbook)
+        if not dry_run:
+            backend.write(plan)
+    return SyncReport(backend.name, workbook.now, workbook, plan, changes, dry_run,
+                      notes=list(workbook.policy.notes), delivery=delivery)

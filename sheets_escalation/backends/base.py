@@ -12,7 +12,7 @@ as serial numbers (floats); readers of datetime columns accept both.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -65,6 +65,9 @@ class WritePlan:
     new_tabs: dict[str, list[list[Value]]] = field(default_factory=dict)
     # Tabs replaced whole (the review tab), as rows; backends may add formatting.
     replace_tabs: dict[str, list[list[Value]]] = field(default_factory=dict)
+    # For a replaced tab: a function that lays out the openpyxl worksheet (formats, native
+    # charts) after its rows are written. Only the xlsx backend calls it.
+    tab_formatters: dict[str, Callable[[Any], None]] = field(default_factory=dict)
 
     def is_empty(self) -> bool:
         return not (self.cells or any(self.appends.values()) or self.new_tabs or self.replace_tabs)

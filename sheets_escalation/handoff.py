@@ -1,0 +1,199 @@
+"""Handoff (SPEC §6): document, notify, hand off, track.
+
+Builds the notifications a run owes (escalations into a level, escalations that are due,
+SLA targets turning At risk or Overdue), renders messages from the Templates tab, and
+applies a manual escalation. Sending is the Outbox's job (notify.py); this module only
+decides what is owed, so a dry run can show it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sheets_escalation import schema
+from sheets_escalation.errors import RefusedError, UsageError
+from sheets_escalation.messages import (
+    Template,
+    get_template,
+    message_context,
+    render,
+    templates_from_rows,
+)
+from sheets_escalation.notify import Notification
+from sheets_escalation.policy import Policy, level_label, level_number
+
+# SLA states a level is told about once each, per target.
+ALERT_STATES: tuple[tuple[str, str], ...] = (("At risk", "at-risk"), ("Overdue", "overdue"))
+
+
+def _stamp(value: Any, timezone: str) -> str:
+    if value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return pd.Timestamp(value).tz_convert(timezone).strftime("%Y-%m-%d %H:%M")
+
+
+def templates_of(tabs: Mapping[str, Any]) -> dict[str, Template]:
+    """Given the tabs read, return the message templates (Templates tab over the defaults)."""
+    table = tabs.get(schema.TEMPLATES)
+    return templates_from_rows(table.rows if table is not None else [])
+
+
+@dataclass(frozen=True)
+class RowView:
+    """One row of the log with its evaluation, as messages see it."""
+
+    row: dict[str, Any]
+    result: dict[str, Any]
+
+
+def row_view(log: pd.DataFrame, result: pd.DataFrame, position: int) -> RowView:
+    row = log.iloc[position].to_dict()
+    evaluated = result.iloc[position].to_dict()
+    row["id"] = evaluated["id"]
+    return RowView(row, evaluated)
+
+
+def escalation_message(view: RowView, policy: Policy, level: int,
+                       templates: Mapping[str, Template], name: str = "internal",
+                       now: pd.Timestamp | None = None) -> tuple[str, str]:
+    """Given a row, the level it is (or would be, as of ``now``) escalated to and the
+    templates, return (subject, body) of template ``name``. The deadline is the response
+    due at that level. Raise TemplateError for an unknown template or placeholder."""
+    level_policy = policy.levels[level]
+    due = view.result.get("response_due")
+    if now is not None and int(view.result["level"]) < level:
+        due = policy.calendar.add(pd.Series([now]), policy.calendar.seconds(
+            level_policy.response), level_policy.response.is_business).iat[0]
+    deadline = _stamp(due, policy.timezone)
+    action = f"{level_policy.name} ({level_label(level)}) to respond"
+    if deadline:
+        action += f" by {deadline}"
+    if level_policy.scope:
+        action += f"; scope: {level_policy.scope}"
+    context = message_context(
+        view.row, level_policy.name, level_label(level), deadline, action,
+        str(view.result.get("triggers") or ""), str(view.result.get("why") or ""),
+        timezone=policy.timezone,
+    )
+    subject, body = get_template(templates, name)
+    return render(subject, body, context, name)
+
+
+def _alert(view: RowView, policy: Policy, level: int, what: str, due: Any) -> tuple[str, str]:
+    row = view.row
+    identifier = view.result["id"]
+    due_text = _stamp(due, policy.timezone)
+    subject = f"[{level_label(level)}] {identifier} {what}" + (f" (due {due_text})" if due_text else "")
+    lines = [
+        subject,
+        f"Customer: {row.get('customer', '')} ({row.get('contact', '')})",
+        f"Issue: {row.get('description', '')}",
+        f"Urgency: {row.get('urgency', '')}  Sentiment: {row.get('sentiment', '')}",
+        f"Handler: {row.get('handler', '')}",
+    ]
+    if view.result.get("why"):
+        lines.append(f"Why: {view.result['why']}")
+    return subject, "\n".join(lines)
+
+
+def plan_notifications(log: pd.DataFrame, result: pd.DataFrame, events: list[list[Any]],
+                       policy: Policy, templates: Mapping[str, Template]) -> list[Notification]:
+    """Given an evaluation, return every notification it owes (the Outbox drops the ones
+    already sent): escalations into a level (the `escalated` events of this run, and
+    upward `level changed` edits), escalations that are due, and SLA targets At risk or
+    Overdue, each to the Notify targets of the level concerned."""
+    notifications: list[Notification] = []
+    positions = {identifier: position for position, identifier in enumerate(result["id"])}
+
+    def targets(level: int) -> tuple[str, ...]:
+        return policy.levels[level].notify if level in policy.levels else ()
+
+    for event in events:
+        if event[2] not in ("escalated", "level changed"):
+            continue
+        to_level = level_number(event[4])
+        from_level = level_number(event[3]) or 1
+        position = positions.get(event[1])
+        if to_level is None or to_level <= from_level or position is None:
+            continue
+        if not targets(to_level):
+            continue
+        subject, body = escalation_message(row_view(log, result, position), policy, to_level,
+                                           templates)
+        notifications.append(Notification(event[1], level_label(to_level), "escalated",
+                                          targets(to_level), subject, body))
+
+    levels = result["level"].to_numpy(dtype=int)
+    open_rows = ~result["flag"].isin(["RESOLVED"]).to_numpy() & (result["resolution_sla"] != "Met").to_numpy()
+    due = result["flag"].isin(["ESCALATE", "ESCALATION OVERDUE"]).to_numpy()
+    for position in np.flatnonzero(due):
+        level = int(levels[position])
+        if not targets(level):
+            continue
+        view = row_view(log, result, position)
+        what = f"must be escalated to {view.result['target_level']}"
+        subject, body = _alert(view, policy, level, what, view.result["escalate_by"])
+        notifications.append(Notification(view.result["id"], level_label(level), "escalate-due",
+                                          targets(level), subject, body))
+    for state, word in ALERT_STATES:
+        for target_name in ("response", "resolution"):
+            hit = open_rows & (result[f"{target_name}_sla"] == state).to_numpy()
+            for position in np.flatnonzero(hit):
+                level = int(levels[position])
+                if not targets(level):
+                    continue
+                view = row_view(log, result, position)
+                what = f"{target_name} target {state.lower()}"
+                subject, body = _alert(view, policy, level, what,
+                                       view.result[f"{target_name}_due"])
+                notifications.append(Notification(
+                    view.result["id"], level_label(level), f"{word}:{target_name}",
+                    targets(level), subject, body))
+    return notifications
+
+
+def find_row(result: pd.DataFrame, identifier: str) -> int:
+    """Given the evaluation and an ID, return the row's position. Raise UsageError if no
+    row or several rows carry it."""
+    matches = np.flatnonzero((result["id"].str.casefold() == identifier.strip().casefold())
+                             .to_numpy())
+    if len(matches) == 0:
+        raise UsageError(f'no row with ID "{identifier}" in {schema.ESCALATIONS}')
+    if len(matches) > 1:
+        raise UsageError(f'ID "{identifier}" is on {len(matches)} rows; make IDs unique first')
+    return int(matches[0])
+
+
+def missing_required(log: pd.DataFrame, position: int, policy: Policy) -> list[str]:
+    """Return the Required info headers blank in the row at ``position``."""
+    missing = []
+    for header in policy.required_info:
+        key = schema.KEY_BY_NORMALIZED[schema.normalize_header(header)]
+        column = schema.COLUMN_BY_KEY[key]
+        if column.kind == "yesno":
+            continue
+        value = log[key].iat[position]
+        if value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value)) \
+                or (isinstance(value, str) and not value.strip()):
+            missing.append(header)
+    return missing
+
+
+def check_escalation(log: pd.DataFrame, result: pd.DataFrame, position: int, to_level: int,
+                     policy: Policy, force: bool) -> None:
+    """Raise RefusedError unless the row at ``position`` may go up to ``to_level``: never
+    lower or sideways, and the Required info filled (unless ``force``)."""
+    current = int(result["level"].iat[position])
+    identifier = result["id"].iat[position]
+    if to_level <= current:
+        raise RefusedError(f"{identifier} is already at {level_label(current)}; "
+                           "escalate never lowers a level")
+    missing = missing_required(log, position, policy)
+    if missing and not force:
+        raise RefusedError(f"{identifier} cannot go to {level_label(to_level)}: fill "
+                           + ", ".join(missing) + " first (or pass --force)")

@@ -1,0 +1,60 @@
+"""The review job: read -> evaluate -> build the monthly review -> write its tab / export."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from sheets_escalation.backends.base import Backend, WritePlan
+from sheets_escalation.errors import UsageError
+from sheets_escalation.export import export, review_rows, write_review_sheet
+from sheets_escalation.review import Review, build_review, default_month, parse_month
+from sheets_escalation.sync import Workbook, load
+
+
+@dataclass
+class ReviewResult:
+    review: Review
+    workbook: Workbook
+    plan: WritePlan
+
+
+def review_for(workbook: Workbook, month: str | None) -> Review:
+    """Given an evaluated workbook and --month (None: the last full month), return the
+    review. Raise UsageError for a month not written YYYY-MM."""
+    policy = workbook.policy
+    try:
+        chosen = parse_month(month) if month else default_month(workbook.now, policy.timezone)
+    except ValueError as error:
+        raise UsageError(str(error)) from error
+    return build_review(workbook.log, workbook.result, workbook.history,
+                        {n: lp.name for n, lp in policy.levels.items()}, chosen,
+                        policy.timezone)
+
+
+def run_review(backend: Backend, now: pd.Timestamp, month: str | None,
+               export_path: Path | None, *, write_tab: bool = True) -> ReviewResult:
+    """Build the review of ``month``; replace only its tab, and export it if asked."""
+    if export_path is not None and export_path.suffix.lower() not in (
+            ".xlsx", ".html", ".md", ".csv", ".pdf"):
+        raise UsageError(f"cannot export to {export_path.name}: use .xlsx, .html, .md, "
+                         ".csv or .pdf")
+    with backend.lock():
+        workbook = load(backend, now)
+        review = review_for(workbook, month)
+        plan = WritePlan()
+        if write_tab:
+            plan.replace_tabs[review.tab] = review_rows(review)
+            plan.tab_formatters[review.tab] = functools.partial(
+                _format_tab, review=review)
+            backend.write(plan)
+    if export_path is not None:
+        export(review, export_path)
+    return ReviewResult(review, workbook, plan)
+
+
+def _format_tab(worksheet: object, review: Review) -> None:
+    write_review_sheet(worksheet, review)
