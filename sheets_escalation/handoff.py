@@ -70,11 +70,9 @@ def escalation_message(view: RowView, policy: Policy, level: int,
         due = policy.calendar.add(pd.Series([now]), policy.calendar.seconds(
             level_policy.response), level_policy.response.is_business).iat[0]
     deadline = _stamp(due, policy.timezone)
-    action = f"{level_policy.name} ({level_label(level)}) to respond"
+    action = f"our {level_policy.name} team ({level_label(level)}) will review it and respond"
     if deadline:
         action += f" by {deadline}"
-    if level_policy.scope:
-        action += f"; scope: {level_policy.scope}"
     context = message_context(
         view.row, level_policy.name, level_label(level), deadline, action,
         str(view.result.get("triggers") or ""), str(view.result.get("why") or ""),
