@@ -15,6 +15,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 from filelock import FileLock
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 from openpyxl.chart import BarChart, Reference
 from openpyxl.drawing.image import Image
 from openpyxl.formatting.rule import CellIsRule
@@ -325,6 +327,27 @@ def test_text_is_never_turned_into_a_formula(tmp_path: Path, text: str) -> None:
     assert tables[schema.HISTORY].rows[1] == [None, text]
     with zipfile.ZipFile(path) as archive:
         assert b"<f>" not in archive.read("xl/worksheets/sheet1.xml")
+
+
+_STORABLE = st.text(
+    st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\ufffe\uffff")
+    | st.sampled_from("\n\t\r_x0041=+-@#"),
+    min_size=1, max_size=40,
+).filter(lambda text: text.strip() != "")
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(texts=st.lists(_STORABLE, min_size=1, max_size=8))
+@example(texts=["_x0041_", "a\r\nb\rc", "  padded  ", "=1+1", "line\n"])
+def test_text_reads_back_as_written(tmp_path: Path, texts: list[str]) -> None:
+    path = tmp_path / "book.xlsx"
+    if not path.exists():
+        _template(path)
+    XlsxBackend(path).write(WritePlan(cells=[CellWrite(schema.VIP, row, 1, text)
+                                             for row, text in enumerate(texts, start=1)]))
+    rows = XlsxBackend(path).read([schema.VIP])[schema.VIP].rows
+    expected = [text.replace("\r\n", "\n").replace("\r", "\n") for text in texts]
+    assert [row[1] for row in rows[1:len(texts) + 1]] == expected
 
 
 def test_characters_a_cell_cannot_hold_are_dropped(tmp_path: Path) -> None:

@@ -93,6 +93,7 @@ _ERROR_CELL = re.compile(
     rb'<c r="(?P<col>[A-Z]+)(?P<row>[0-9]+)"[^>]*?\bt="e"[^>]*>(?:(?!</c>).)*?<v>(?P<value>[^<]*)</v>',
     re.DOTALL,
 )
+_OOXML_ESCAPE = re.compile(r"_x[0-9A-Fa-f]{4}_")
 _CALAMINE_ERRORS = (python_calamine.CalamineError, ValueError, OSError)
 _OPENPYXL_ERRORS = (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, TypeError,
                     IndexError, AttributeError, SyntaxError, OSError)
@@ -624,14 +625,14 @@ def _last_nonblank_row(worksheet: Worksheet) -> int:
 
 def set_value(cell: Cell, value: Value) -> None:
     """Given a cell, store ``value`` as a plain value. Text is always text (never a formula
-    or an error code), with characters a workbook cannot hold removed; naive datetimes
+    or an error code) and reads back as written (see :func:`_storable_text`); naive datetimes
     become date cells shown as ``yyyy-mm-dd hh:mm`` unless the cell already has a date
     format; NaN and infinities become blanks. Raise ValueError for a datetime with a zone,
     TypeError for a value of another type."""
     if value is None:
         cell.value = None
     elif isinstance(value, str):
-        cell.value = ILLEGAL_CHARACTERS_RE.sub("", value)
+        cell.value = _storable_text(value)
         cell.data_type = "s"
     elif isinstance(value, bool):
         cell.value = value
@@ -654,6 +655,19 @@ def set_value(cell: Cell, value: Value) -> None:
             cell.number_format = template.DATE_FORMAT
     else:
         raise TypeError(f"cannot write {type(value).__name__} value {value!r} to a cell")
+
+
+def _storable_text(text: str) -> str:
+    """Given text, return what to store so that reading the cell gives the same text back
+    (so a rerun finds nothing to change): without the control characters a cell cannot hold,
+    with line ends as the file format keeps them (LF; XML turns CR LF into LF), and with a
+    literal ``_xHHHH_`` escaped, since readers decode that as a character."""
+    text = ILLEGAL_CHARACTERS_RE.sub("", text)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "_x" in text:
+        text = _OOXML_ESCAPE.sub(r"_x005F\g<0>", text)
+    return text
 
 
 def _write_new_tab(worksheet: Worksheet, rows: Sequence[Sequence[Value]]) -> None:
