@@ -307,12 +307,17 @@ def test_new_tabs_and_grid_growth_take_one_more_request(fake: FakeSheetsAPI, sle
     backend.read(["Escalations", "History"])
     backend.write(WritePlan(
         cells=[CellWrite("Escalations", 0, 7, "Problems")],
-        new_tabs={"History": [["At", "ID", "Event"]]},
+        new_tabs={"History": [["At", "ID", "Event"], [dt.datetime(2026, 1, 1, 12), "ESC-0001", "id assigned"]]},
         appends={"History": [[dt.datetime(2026, 1, 1, 12), "ESC-0001", "escalated"]]},
     ))
     assert [c.kind for c in fake.log] == [
         "get", "values.batchGet", "values.batchGet", "batchUpdate", "values.batchUpdate"]
-    assert book.sheet("History").values() == [["At", "ID", "Event"], [SERIAL, "ESC-0001", "escalated"]]
+    assert book.sheet("History").values() == [
+        ["At", "ID", "Event"], [SERIAL, "ESC-0001", "id assigned"], [SERIAL, "ESC-0001", "escalated"]]
+    # Only the header goes with the tab: the rows ride in the one values write.
+    (structural,) = fake.calls("batchUpdate")
+    (fill,) = [r["updateCells"] for r in structural.body["requests"] if "updateCells" in r]
+    assert len(fill["rows"]) == 1
     assert book.sheet("Escalations").values()[0][7] == "Problems"
 
 
@@ -539,3 +544,56 @@ def test_init_keeps_every_existing_value_and_follows_moved_columns(fake: FakeShe
     assert {r["ranges"][0]["startColumnIndex"] for r in esc.conditional_formats} == {1}
     (protection,) = esc.protected_ranges
     assert (protection["range"]["startColumnIndex"], protection["range"]["endColumnIndex"]) == (1, 2)
+
+
+# --------------------------------------------------------------------------- the whole sync
+
+
+def _as_google(value: Any) -> Any:
+    return to_api_value(value) if isinstance(value, dt.date) else value
+
+
+def _comparable(rows: list[list[Any]]) -> list[list[Any]]:
+    out = []
+    for values in rows:
+        cells = [None if v == "" else (round(v, 6) if isinstance(v, float) else v)
+                 for v in map(_as_google, values)]
+        while cells and cells[-1] is None:
+            cells.pop()
+        out.append(cells)
+    while out and not out[-1]:
+        out.pop()
+    return out
+
+
+def test_sync_on_google_matches_xlsx_and_a_rerun_writes_only_last_run(fake: FakeSheetsAPI, tmp_path: Path) -> None:
+    import openpyxl
+    import pandas as pd
+
+    from sheets_escalation.backends.xlsx import XlsxBackend
+    from sheets_escalation.sync import run_sync
+    from tests.workbooks import GOLDEN_NOW, write_golden
+
+    path = write_golden(tmp_path / "golden.xlsx")
+    book = fake.add_spreadsheet(KEY, {
+        ws.title: [[_as_google(v) for v in r] for r in ws.iter_rows(values_only=True)]
+        for ws in openpyxl.load_workbook(path).worksheets
+    }, time_zone="UTC")
+    backend = GoogleSheetsBackend(KEY, client_with_session(fake.session()), lock_dir=tmp_path)
+    now = pd.Timestamp(GOLDEN_NOW)
+
+    run_sync(backend, now)
+    run_sync(XlsxBackend(path), now)
+
+    assert [c.kind for c in fake.log] == ["get", "values.batchGet", "values.batchGet", "values.batchUpdate"]
+    after = openpyxl.load_workbook(path)
+    for title in ("Escalations", "History"):
+        assert _comparable(book.sheet(title).values()) == _comparable(
+            [list(r) for r in after[title].iter_rows(values_only=True)]), title
+
+    fake.log.clear()
+    run_sync(backend, now + pd.Timedelta(minutes=5))
+    assert len(fake.log) == 4
+    (write,) = fake.calls("values.batchUpdate")
+    assert [d["range"] for d in write.body["data"]] == ["'Settings'!B9:B9"]
+    assert all(c.body["valueInputOption"] == "RAW" for c in fake.calls("values.batchUpdate"))

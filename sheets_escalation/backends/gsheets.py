@@ -512,8 +512,11 @@ class GoogleSheetsBackend:
                 requests_.append({"updateCells": {"range": {"sheetId": sheet.sheet_id},
                                                   "fields": "userEnteredValue"}})
                 requests_.extend(self._grow(sheet, len(rows), width))
-            if rows:
-                requests_.append(_update_cells(sheet.sheet_id, rows))
+            # A new tab gets only its header here; its rows travel with every other write in
+            # the values:batchUpdate, so a failure after this request leaves an empty tab.
+            filled = rows[:1] if tab in plan.new_tabs else rows
+            if filled:
+                requests_.append(_update_cells(sheet.sheet_id, filled))
         for title, (row_count, col_count) in targets.extent().items():
             sheet = created.get(title) or self._sheets[title]
             requests_.extend(self._grow(sheet, row_count, col_count))
@@ -659,6 +662,10 @@ class _Targets:
 
     def _grid_cells(self) -> dict[str, dict[tuple[int, int], Value]]:
         grid: dict[str, dict[tuple[int, int], Value]] = {}
+        for tab, rows in self.plan.new_tabs.items():
+            for offset, values in enumerate(rows[1:], start=1):
+                for col, value in enumerate(values):
+                    grid.setdefault(tab, {})[(offset, col)] = value
         for cell in self.plan.cells:
             title = self.titles[cell.tab]
             row = self.row_of.get(cell.row, cell.row) if cell.row_id is not None else cell.row
