@@ -350,6 +350,16 @@ def test_text_reads_back_as_written(tmp_path: Path, texts: list[str]) -> None:
     assert [row[1] for row in rows[1:len(texts) + 1]] == expected
 
 
+def test_datetimes_read_back_to_the_second(tmp_path: Path) -> None:
+    path = _template(tmp_path / "book.xlsx")
+    start = dt.datetime(2020, 1, 1)
+    values = [start + dt.timedelta(seconds=7_919 * 104_729 * n % 10**9) for n in range(300)]
+    XlsxBackend(path).write(WritePlan(cells=[CellWrite(ESC, row, 1, value)
+                                             for row, value in enumerate(values, start=1)]))
+    rows = XlsxBackend(path).read([ESC])[ESC].rows[1:]
+    assert [row[1] for row in rows] == values
+
+
 def test_characters_a_cell_cannot_hold_are_dropped(tmp_path: Path) -> None:
     path = _template(tmp_path / "book.xlsx")
     XlsxBackend(path).write(WritePlan(cells=[CellWrite(ESC, 1, 0, "ESC\x00-\x0b1")]))
