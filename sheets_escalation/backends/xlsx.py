@@ -413,6 +413,10 @@ def _clean(value: Any) -> Value:
         # Every number is a float in the file; whole ones read as int so that an ID typed as
         # 12 is "12", not "12.0".
         return int(value) if value.is_integer() and abs(value) < 2**53 else value
+    if kind is dt.date:
+        # calamine makes a date of any date-time at midnight; one type for both keeps reads
+        # the same whichever reader ran, and a midnight the tool wrote reads back unchanged.
+        return dt.datetime.combine(value, dt.time())
     if kind is dt.time:
         return value.isoformat(timespec="seconds" if value.second else "minutes")
     if kind is dt.timedelta:
