@@ -4,16 +4,11 @@ receives the mail, and an HTTP server that records Slack and webhook posts."""
 from __future__ import annotations
 
 import datetime as dt
-import email
-import email.policy
 import json
 import os
-import socket
 import ssl
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +34,15 @@ from sheets_escalation.notify import (
     parse_targets,
     recorded_deliveries,
 )
+from tests.servers import (
+    MailBox,
+    Recorder,
+    Smtp,
+    clear_proxies,
+    free_port,
+    recording_server,
+    smtp_server,
+)
 
 NOW = dt.datetime(2026, 3, 2, 15, 0, tzinfo=dt.UTC)
 LATER = NOW + dt.timedelta(hours=1)
@@ -48,102 +52,19 @@ PASSWORD = "correct horse battery staple"
 
 @pytest.fixture(autouse=True)
 def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
-    # requests would send loopback posts to a proxy configured in the environment.
-    for name in (
-        "http_proxy",
-        "https_proxy",
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-        "all_proxy",
-    ):
-        monkeypatch.delenv(name, raising=False)
-
-
-@dataclass
-class Recorder:
-    """What the HTTP server received; ``statuses`` are answered in order, then 200."""
-
-    port: int = 0
-    posts: list[dict[str, Any]] = field(default_factory=list)
-    statuses: list[int] = field(default_factory=list)
-    echo_path: bool = False
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def accepted(self, path: str | None = None) -> list[dict[str, Any]]:
-        return [p for p in self.posts if p["status"] == 200 and path in (None, p["path"])]
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _RecordingServer
-
-    def do_POST(self) -> None:
-        recorder = self.server.recorder
-        data = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        status = recorder.statuses.pop(0) if recorder.statuses else 200
-        recorder.posts.append(
-            {"path": self.path, "headers": dict(self.headers), "json": data, "status": status}
-        )
-        answer = (f"no such hook {self.path}" if recorder.echo_path else "ok").encode()
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(answer)))
-        self.end_headers()
-        self.wfile.write(answer)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-
-class _RecordingServer(ThreadingHTTPServer):
-    recorder: Recorder
+    clear_proxies(monkeypatch)
 
 
 @pytest.fixture
 def http() -> Iterator[Recorder]:
-    server = _RecordingServer(("127.0.0.1", 0), _Handler)
-    server.recorder = Recorder(port=server.server_address[1])
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    yield server.recorder
-    server.shutdown()
-    server.server_close()
-
-
-class MailBox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], email.message.EmailMessage]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), message))
-        return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@dataclass
-class Smtp:
-    mailbox: MailBox
-    config: SmtpConfig
+    with recording_server() as recorder:
+        yield recorder
 
 
 @pytest.fixture
 def smtp() -> Iterator[Smtp]:
-    mailbox = MailBox()
-    port = free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield Smtp(
-        mailbox, SmtpConfig(host="127.0.0.1", port=port, starttls=False, sender="esc@example.com")
-    )
-    controller.stop()
+    with smtp_server() as server:
+        yield server
 
 
 def self_signed(tmp_path: Path) -> tuple[Path, Path]:
