@@ -43,6 +43,15 @@ class Evaluation:
     events: list[list[Any]] = field(default_factory=list)  # History rows (HISTORY_HEADERS)
 
 
+def _grid(rows: list[list[Any]]) -> pd.DataFrame:
+    """Given a tab's rows, return them as a frame; short rows are padded with None (pandas
+    no longer pads ragged rows itself, and sheets hand over ragged rows)."""
+    if not rows:
+        return pd.DataFrame()
+    width = max(map(len, rows))
+    return pd.DataFrame([list(row) + [None] * (width - len(row)) for row in rows])
+
+
 def read_log(table: Table | None, policy: Policy) -> LogRead:
     """Given the Escalations tab, return the parsed log.
 
@@ -74,7 +83,7 @@ def read_log(table: Table | None, policy: Policy) -> LogRead:
 
     width = max(len(header), 1)
     body = table.body
-    raw = pd.DataFrame(body) if body else pd.DataFrame()
+    raw = _grid(body)
     raw = raw.reindex(columns=range(max(width, raw.shape[1] if len(raw.columns) else 0)))
     input_positions = [columns[c.key] for c in schema.INPUT_COLUMNS if c.key in columns]
     inputs = raw[input_positions]
@@ -266,7 +275,7 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
         current = pd.Series([level_label(v) for v in level], index=index) if len(index) else \
             pd.Series(dtype=object)
         changed = (known.notna() & (known != current)).to_numpy()
-        for position in np.flatnonzero(changed):
+        for position in np.flatnonzero(changed).tolist():
             events.append([now, ids.iat[position], "level changed", known.iat[position],
                            current.iat[position], "", "sheet", "Level edited in the sheet"])
 
@@ -288,7 +297,7 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
         moving = raise_to > level
         if not moving.any():
             break
-        for position in np.flatnonzero(moving):
+        for position in np.flatnonzero(moving).tolist():
             name = raise_by.iat[position]
             rule_position = next(p for p, r in enumerate(rules) if r.name == name)
             why = result_pass.why[rule_position].iat[position]
@@ -364,18 +373,20 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
 
     # "breached": the first time a target is seen overdue (or missed) at a level.
     recorded = _recorded_breaches(history)
-    labels = [level_label(v) for v in level]
+    labels = pd.Series([level_label(v) for v in level], index=index, dtype=object)
+    id_keys = ids.str.casefold()
     for name, states, due in (("Response SLA", response_sla, response_due),
                               ("Resolution SLA", resolution_sla, resolution_due)):
-        breached = states.isin(["Overdue", "Missed"]).to_numpy()
-        for position in np.flatnonzero(breached):
-            key = f"{ids.iat[position].casefold()}/{labels[position]}/{name}"
-            if key in recorded:
-                continue
-            recorded.add(key)
-            due_text = _local(due.iloc[[position]], policy).iat[0].strftime("%Y-%m-%d %H:%M")
-            events.append([now, ids.iat[position], "breached", labels[position],
-                           "", name, TOOL, f"{name} {states.iat[position].lower()} (due {due_text})"])
+        keys = id_keys + "/" + labels + "/" + name
+        new = (states.isin(["Overdue", "Missed"]) & ~keys.isin(recorded)
+               & ~keys.duplicated()).to_numpy()
+        if not new.any():
+            continue
+        due_text = _local(due[new], policy).dt.strftime("%Y-%m-%d %H:%M")
+        details = name + " " + states[new].str.lower() + " (due " + due_text + ")"
+        events.extend([now, row_id, "breached", label, "", name, TOOL, detail]
+                      for row_id, label, detail in zip(ids[new], labels[new], details,
+                                                       strict=True))
 
     result = pd.DataFrame({
         "id": ids,
@@ -408,7 +419,7 @@ def read_history(table: Table | None, timezone: str) -> pd.DataFrame:
         frame["at"] = pd.Series(dtype=UTC_DTYPE)
         return frame
     index = header_index(table.header)
-    raw = pd.DataFrame(table.body)
+    raw = _grid(table.body)
     data: dict[str, pd.Series] = {}
     for key, header in zip(columns, schema.HISTORY_HEADERS, strict=True):
         position = index.get(schema.normalize_header(header))

@@ -115,7 +115,9 @@ def mentions(context: Context, rule: TriggerRule) -> Firing:
         found = context.log[key].str.extract(pattern, expand=False)
         new = found.notna().to_numpy() & ~fired
         if new.any():
-            why[new] = '"' + found[new].str.lower() + f'" in {header}'
+            # Quote the keyword as written in the policy, not the cell's spacing.
+            words = found[new].str.lower().str.replace(r"\s+", " ", regex=True)
+            why[new] = '"' + words + f'" in {header}'
             fired |= new
     return _at_level_start(context, fired, why)
 
@@ -205,7 +207,8 @@ def _same_issue_groups(context: Context, rule: TriggerRule) -> pd.Series:
             np.minimum.at(lowest, pairs[:, 0], component[pairs[:, 1]])
             changed = bool((lowest != component).any())
             component = lowest
-        labels[rows.index] = [f"fuzzy:{issue_type}:{c}" for c in component]
+        labels.loc[rows.index] = pd.Series([f"fuzzy:{issue_type}:{c}" for c in component],
+                                           index=rows.index)
     return labels
 
 
