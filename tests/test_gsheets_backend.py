@@ -180,6 +180,9 @@ def test_a_sync_costs_at_most_four_requests(fake: FakeSheetsAPI, sleeps: list[fl
     backend.write(plan)
 
     assert [c.kind for c in fake.log] == ["get", "values.batchGet", "values.batchGet", "values.batchUpdate"]
+    # consecutive rows writing the same columns travel as one rectangle
+    assert [d["range"] for d in fake.calls("values.batchUpdate")[0].body["data"]] == [
+        f"'Escalations'!E2:E{count + 1}", "'Settings'!B3:B3", "'History'!A3:C3"]
     _assert_flags_follow_ids(fake.books[KEY])
     assert fake.books[KEY].sheet("History").values()[2][1:] == ["ESC-0002", "escalated"]
 

@@ -156,6 +156,8 @@ class RetryingHTTPClient(HTTPClient):
                 reason = _one_line(error.args[0]) if error.args else "refresh failed"
                 raise errors.SourceError(
                     f"could not get a Google access token ({reason}): check the credentials"
+                    " (with --oauth, delete gspread's cached authorized_user.json to sign in"
+                    " again)"
                 ) from None
             else:
                 if response.ok:
@@ -697,17 +699,28 @@ class _Targets:
             by_row: dict[int, list[int]] = {}
             for row, col in cells:
                 by_row.setdefault(row, []).append(col)
+            # Runs of contiguous columns per row, then runs of consecutive rows with the same
+            # columns merged into one rectangle (a first sync writes one block, not 2,000).
+            blocks: dict[tuple[int, int], list[list[int]]] = {}
             for row in sorted(by_row):
                 cols = sorted(by_row[row])
-                runs = [[cols[0]]]
+                spans = [[cols[0], cols[0]]]
                 for col in cols[1:]:
-                    if col == runs[-1][-1] + 1:
-                        runs[-1].append(col)
+                    if col == spans[-1][1] + 1:
+                        spans[-1][1] = col
                     else:
-                        runs.append([col])
+                        spans.append([col, col])
+                for first, last in spans:
+                    runs = blocks.setdefault((first, last), [])
+                    if runs and runs[-1][-1] == row - 1:
+                        runs[-1].append(row)
+                    else:
+                        runs.append([row])
+            for (first, last), runs in blocks.items():
                 data.extend(
-                    {"range": a1(title, row, run[0], row, run[-1]),
-                     "values": [[to_api_value(cells[(row, c)]) for c in run]]}
-                    for run in runs
+                    {"range": a1(title, rows[0], first, rows[-1], last),
+                     "values": [[to_api_value(cells[(r, c)]) for c in range(first, last + 1)]
+                                for r in rows]}
+                    for rows in runs
                 )
         return data
