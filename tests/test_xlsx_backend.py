@@ -593,6 +593,32 @@ def test_macros_and_pivot_parts_are_named(tmp_path: Path) -> None:
     assert XlsxBackend(path).lossy_parts() == ["macros (VBA)", "pivot tables"]
 
 
+def test_macro_workbook_keeps_its_macros(tmp_path: Path) -> None:
+    source = _template(tmp_path / "book.xlsx")
+    with zipfile.ZipFile(source) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    members["[Content_Types].xml"] = members["[Content_Types].xml"].replace(
+        b"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml",
+        b"application/vnd.ms-excel.sheet.macroEnabled.main+xml").replace(
+        b"</Types>", b'<Default Extension="bin" ContentType="application/vnd.ms-office.vbaProject"/></Types>')
+    members["xl/_rels/workbook.xml.rels"] = members["xl/_rels/workbook.xml.rels"].replace(
+        b"</Relationships>",
+        b'<Relationship Id="rIdVBA" Type="http://schemas.microsoft.com/office/2006/relationships/vbaProject" '
+        b'Target="vbaProject.bin"/></Relationships>')
+    members["xl/vbaProject.bin"] = b"VBA project bytes"
+    path = tmp_path / "book.xlsm"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    backend = XlsxBackend(path)
+    assert backend.lossy_parts() == []
+    backend.write(WritePlan(cells=[CellWrite(ESC, 1, 0, "ESC-0001")]))
+    with zipfile.ZipFile(path) as archive:
+        assert archive.read("xl/vbaProject.bin") == b"VBA project bytes"
+        assert b"macroEnabled" in archive.read("[Content_Types].xml")
+    assert XlsxBackend(path).read([ESC])[ESC].rows[1] == ["ESC-0001"]
+
+
 # -- lock ------------------------------------------------------------------------------------
 
 

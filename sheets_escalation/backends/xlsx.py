@@ -115,6 +115,9 @@ class XlsxBackend:
         self.path = Path(path)
         self.allow_lossy = allow_lossy
         self.name = self.path.name
+        # A macro workbook saved without its macros is a file Excel will not open as .xlsm,
+        # so an .xlsm keeps its VBA project (openpyxl copies it through unchanged).
+        self._keep_vba = self.path.suffix.lower() == ".xlsm"
         self._snapshot: _Snapshot | None = None
         self._workbook: Workbook | None = None
         self._load_warnings: list[str] = []
@@ -182,7 +185,7 @@ class XlsxBackend:
         """Return what saving this workbook would lose or damage (empty when nothing).
         Raise SourceError if the file cannot be read."""
         snapshot = self._snapshot or self._take_snapshot()
-        found = _lossy_parts(snapshot.data, snapshot.names)
+        found = _lossy_parts(snapshot.data, snapshot.names, keep_vba=self._keep_vba)
         if self._workbook is not None:
             found.extend(w for w in self._load_warnings if w not in found)
         return found
@@ -198,7 +201,7 @@ class XlsxBackend:
         snapshot = self._snapshot or self._take_snapshot()
         self._check_unchanged(snapshot)
         if not self.allow_lossy:
-            self._refuse_lossy(_lossy_parts(snapshot.data, snapshot.names))
+            self._refuse_lossy(_lossy_parts(snapshot.data, snapshot.names, keep_vba=self._keep_vba))
         workbook = self._load(snapshot)
         if not self.allow_lossy:
             self._refuse_lossy(self._load_warnings)
@@ -239,7 +242,7 @@ class XlsxBackend:
             warnings.simplefilter("always")
             try:
                 workbook = load_workbook(io.BytesIO(snapshot.data), read_only=False,
-                                         keep_vba=False, keep_links=True, data_only=False,
+                                         keep_vba=self._keep_vba, keep_links=True, data_only=False,
                                          rich_text=True)
             except _OPENPYXL_ERRORS as error:
                 raise SourceError(f"cannot open {self.name} for writing: {error}") from error
@@ -440,11 +443,13 @@ def _trim_rows(rows: list[list[Value]]) -> list[list[Value]]:
 # -- lossy parts ---------------------------------------------------------------------------
 
 
-def _lossy_parts(data: bytes, names: frozenset[str]) -> list[str]:
+def _lossy_parts(data: bytes, names: frozenset[str], keep_vba: bool) -> list[str]:
     """Given a workbook's bytes and member names, return a description of each part that
-    openpyxl would drop or damage on save."""
+    openpyxl would drop or damage on save (macros only when ``keep_vba`` is off)."""
     found: list[str] = []
     for prefix, what in _LOSSY_PARTS:
+        if keep_vba and prefix == "xl/vbaProject.bin":
+            continue
         if any(name.startswith(prefix) for name in names) and what not in found:
             found.append(what)
     if not any(name.startswith("xl/drawings/") for name in names):
