@@ -451,7 +451,7 @@ class GoogleSheetsBackend:
             grids = self._batch_get([quote_title(title) for title in found.values()])
             for (tab, title), rows in zip(found.items(), grids, strict=True):
                 tables[tab] = Table(title=title, rows=rows)
-        self._tables = {**{t.title: t for t in tables.values()}}
+        self._tables = {t.title: t for t in tables.values()}
         return tables
 
     def spreadsheet_timezone(self) -> str | None:
