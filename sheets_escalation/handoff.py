@@ -52,18 +52,22 @@ class RowView:
 
 
 def row_view(log: pd.DataFrame, result: pd.DataFrame, position: int) -> RowView:
-    row = log.iloc[position].to_dict()
-    evaluated = result.iloc[position].to_dict()
+    """Given the log, its evaluation and a row position, return that row as messages see it."""
+    row = {str(key): value for key, value in log.iloc[position].to_dict().items()}
+    evaluated = {str(key): value for key, value in result.iloc[position].to_dict().items()}
     row["id"] = evaluated["id"]
     return RowView(row, evaluated)
 
 
 def escalation_message(view: RowView, policy: Policy, level: int,
                        templates: Mapping[str, Template], name: str = "internal",
-                       now: pd.Timestamp | None = None) -> tuple[str, str]:
+                       now: pd.Timestamp | None = None,
+                       reason: tuple[str, str] | None = None) -> tuple[str, str]:
     """Given a row, the level it is (or would be, as of ``now``) escalated to and the
     templates, return (subject, body) of template ``name``. The deadline is the response
-    due at that level. Raise TemplateError for an unknown template or placeholder."""
+    due at that level. ``reason`` (triggers, why) names what escalated the row; without
+    it the triggers firing now are shown. Raise TemplateError for an unknown template or
+    placeholder."""
     level_policy = policy.levels[level]
     due = view.result.get("response_due")
     if now is not None and int(view.result["level"]) < level:
@@ -73,11 +77,10 @@ def escalation_message(view: RowView, policy: Policy, level: int,
     action = f"our {level_policy.name} team ({level_label(level)}) will review it and respond"
     if deadline:
         action += f" by {deadline}"
-    context = message_context(
-        view.row, level_policy.name, level_label(level), deadline, action,
-        str(view.result.get("triggers") or ""), str(view.result.get("why") or ""),
-        timezone=policy.timezone,
-    )
+    triggers, why = reason if reason is not None else (
+        str(view.result.get("triggers") or ""), str(view.result.get("why") or ""))
+    context = message_context(view.row, level_policy.name, level_label(level), deadline,
+                              action, triggers, why, timezone=policy.timezone)
     subject, body = get_template(templates, name)
     return render(subject, body, context, name)
 
@@ -99,37 +102,85 @@ def _alert(view: RowView, policy: Policy, level: int, what: str, due: Any) -> tu
     return subject, "\n".join(lines)
 
 
+def _moves(events: list[list[Any]]) -> list[list[Any]]:
+    """Return the events (History row layout) that moved a row up a level."""
+    moves = []
+    for event in events:
+        if event[2] not in ("escalated", "level changed"):
+            continue
+        to_level = level_number(event[4])
+        if to_level is not None and to_level > (level_number(event[3]) or 1):
+            moves.append(event)
+    return moves
+
+
+def _unannounced_moves(result: pd.DataFrame, history: pd.DataFrame,
+                       moved_now: set[str]) -> list[list[Any]]:
+    """Given the evaluation, the History frame and the IDs this run moves, return the
+    History event that brought each other open row to its current level, while that
+    level has not responded yet: its announcement is owed until it is sent (a failed or
+    refused send is retried; the Outbox drops what History already records)."""
+    recorded = history[history["event"].isin(["escalated", "level changed"])
+                       & (history["id"] != "")]
+    if recorded.empty:
+        return []
+    last = {str(row[1]).casefold(): row for row in recorded[
+        ["at", "id", "event", "from_level", "to_level", "trigger", "by", "detail"]
+    ].itertuples(index=False, name=None)}
+    waiting = (result["flag"] != "RESOLVED") & ~result["response_sla"].isin(["Met", "Missed"])
+    moves = []
+    for identifier, level in zip(result["id"][waiting], result["level"][waiting], strict=True):
+        event = last.get(str(identifier).casefold())
+        if event is None or identifier.casefold() in moved_now:
+            continue
+        if level_number(event[4]) == int(level) and _moves([list(event)]):
+            moves.append([event[0], identifier, *event[2:]])
+    return moves
+
+
+def _reason(event: list[Any]) -> tuple[str, str]:
+    """Given an escalation event, return (triggers, why) for its announcement."""
+    trigger, by, detail = str(event[5] or ""), str(event[6] or ""), str(event[7] or "")
+    if event[2] == "level changed":
+        return "Level edited in the sheet", detail
+    if trigger == "manual":
+        return f"manual escalation by {by}" if by else "manual escalation", detail
+    return trigger, detail
+
+
 def plan_notifications(log: pd.DataFrame, result: pd.DataFrame, events: list[list[Any]],
-                       policy: Policy, templates: Mapping[str, Template]) -> list[Notification]:
-    """Given an evaluation, return every notification it owes (the Outbox drops the ones
-    already sent): escalations into a level (the `escalated` events of this run, and
-    upward `level changed` edits), escalations that are due, and SLA targets At risk or
-    Overdue, each to the Notify targets of the level concerned."""
+                       policy: Policy, templates: Mapping[str, Template],
+                       history: pd.DataFrame | None = None) -> list[Notification]:
+    """Given an evaluation, its History frame, return every notification it owes (the
+    Outbox drops the ones already sent): escalations into a level (this run's `escalated`
+    events and upward `level changed` edits, and, from ``history``, earlier ones into an
+    open row's current level that has not responded yet), escalations that are due, and
+    SLA targets At risk or Overdue, each to the Notify targets of the level concerned."""
     notifications: list[Notification] = []
     positions = {identifier: position for position, identifier in enumerate(result["id"])}
 
     def targets(level: int) -> tuple[str, ...]:
         return policy.levels[level].notify if level in policy.levels else ()
 
-    for event in events:
-        if event[2] not in ("escalated", "level changed"):
-            continue
-        to_level = level_number(event[4])
-        from_level = level_number(event[3]) or 1
+    moves = _moves(events)
+    if history is not None:
+        moved_now = {str(event[1]).casefold() for event in moves}
+        moves += _unannounced_moves(result, history, moved_now)
+    for event in moves:
+        to_level = int(level_number(event[4]) or 0)
         position = positions.get(event[1])
-        if to_level is None or to_level <= from_level or position is None:
-            continue
-        if not targets(to_level):
+        if position is None or not targets(to_level):
             continue
         subject, body = escalation_message(row_view(log, result, position), policy, to_level,
-                                           templates)
+                                           templates, reason=_reason(event))
         notifications.append(Notification(event[1], level_label(to_level), "escalated",
                                           targets(to_level), subject, body))
 
     levels = result["level"].to_numpy(dtype=int)
-    open_rows = ~result["flag"].isin(["RESOLVED"]).to_numpy() & (result["resolution_sla"] != "Met").to_numpy()
+    open_rows = (~result["flag"].isin(["RESOLVED"]).to_numpy()
+                 & (result["resolution_sla"] != "Met").to_numpy())
     due = result["flag"].isin(["ESCALATE", "ESCALATION OVERDUE"]).to_numpy()
-    for position in np.flatnonzero(due):
+    for position in np.flatnonzero(due).tolist():
         level = int(levels[position])
         if not targets(level):
             continue
@@ -141,7 +192,7 @@ def plan_notifications(log: pd.DataFrame, result: pd.DataFrame, events: list[lis
     for state, word in ALERT_STATES:
         for target_name in ("response", "resolution"):
             hit = open_rows & (result[f"{target_name}_sla"] == state).to_numpy()
-            for position in np.flatnonzero(hit):
+            for position in np.flatnonzero(hit).tolist():
                 level = int(levels[position])
                 if not targets(level):
                     continue
@@ -186,7 +237,7 @@ def check_escalation(log: pd.DataFrame, result: pd.DataFrame, position: int, to_
                      policy: Policy, force: bool) -> None:
     """Raise RefusedError unless the row at ``position`` may go up to ``to_level``: never
     lower or sideways, and the Required info filled (unless ``force``)."""
-    current = int(result["level"].iat[position])
+    current = int(result["level"].to_numpy(dtype=int)[position])
     identifier = result["id"].iat[position]
     if to_level <= current:
         raise RefusedError(f"{identifier} is already at {level_label(current)}; "

@@ -302,7 +302,7 @@ def deliver_notifications(workbook: Workbook, outbox: Outbox | None) -> Delivery
         return None
     log, result, policy = workbook.log, workbook.result, workbook.policy
     notifications = plan_notifications(log, result, workbook.evaluation.events, policy,
-                                       templates_of(workbook.tabs))
+                                       templates_of(workbook.tabs), workbook.history)
     recorded = recorded_deliveries(workbook.history.to_dict("records"))
     report = outbox.deliver(notifications, recorded, workbook.now.to_pydatetime())
     for row in report.history_rows():
@@ -356,6 +356,9 @@ def run_escalate(backend: Backend, now: pd.Timestamp, identifier: str, to_level:
         log.loc[log.index[position], "id"] = workbook.result["id"].iat[position]
         evaluation = evaluate(log, workbook.policy, workbook.now, workbook.history)
         row_id = evaluation.result["id"].iat[position]
+        # The level set above is this command's, not an edit in the sheet.
+        evaluation.events[:] = [e for e in evaluation.events
+                                if not (e[2] == "level changed" and e[1] == row_id)]
         detail = note or ""
         if force and missing_required(log, position, workbook.policy):
             missing = ", ".join(missing_required(log, position, workbook.policy))
