@@ -236,12 +236,13 @@ def check(source: str, credentials: str | None, oauth: bool) -> None:
     columns = workbook.log_read.columns
     positions = {schema.COLUMN_BY_KEY[k].header: v for k, v in columns.items()}
     count = 0
-    for index in result.index[result["problems"] != ""]:
-        for problem in result.at[index, "problems"].split("; "):
+    problem_texts: list[str] = result["problems"].tolist()
+    sheet_rows: list[int] = log["sheet_row"].tolist()
+    for text, sheet_row in zip(problem_texts, sheet_rows, strict=True):
+        for problem in filter(None, text.split("; ")):
             header = problem.split(":", 1)[0]
             column = positions.get(header, positions.get("ID", 0))
-            cell = schema.a1(int(log.at[index, "sheet_row"]) - 1, column)
-            click.echo(f"{schema.ESCALATIONS}!{cell}: {problem}")
+            click.echo(f"{schema.ESCALATIONS}!{schema.a1(sheet_row - 1, column)}: {problem}")
             count += 1
     policy = workbook.policy
     click.echo(f"policy OK: {len(policy.levels)} levels, {len(policy.active_triggers)} "

@@ -99,9 +99,10 @@ class SyncReport:
             "cells_written": len(self.plan.cells),
             "history_appended": sum(len(v) for v in self.plan.appends.values()),
             "flagged": [
-                {"id": row.id, "flag": row.flag, "level": level_label(int(row.level)),
-                 "triggers": row.triggers, "problems": row.problems}
-                for row in flagged.itertuples()
+                {"id": row["id"], "flag": row["flag"], "level": level_label(int(row["level"])),
+                 "triggers": row["triggers"], "problems": row["problems"]}
+                for row in flagged[["id", "flag", "level", "triggers", "problems"]]
+                .to_dict("records")
             ],
             "notifications": self.delivery.lines() if self.delivery else [],
             "notes": self.notes,
@@ -188,19 +189,26 @@ def plan_writes(workbook: Workbook) -> tuple[WritePlan, list[Change]]:
     plan.cells.extend(header_cells)
 
     read_ids = log["id"]
+    read_id_list: list[str] = read_ids.tolist()
+    result_ids: list[str] = result["id"].tolist()
     sheet_rows = log["sheet_row"].to_numpy()
     raw = log_read.raw
     blank_column = pd.Series([None] * len(log), index=log.index, dtype=object)
 
     def emit(column: schema.Column, mask: np.ndarray, values: pd.Series,
              raw_values: pd.Series) -> None:
-        for position in np.flatnonzero(mask):
-            value = to_cell(values.iat[position])
-            old = raw_values.iat[position]
-            plan.cells.append(CellWrite(schema.ESCALATIONS, int(sheet_rows[position]) - 1,
-                                        columns[column.key], value, read_ids.iat[position]))
-            changes.append(Change(int(sheet_rows[position]), result["id"].iat[position],
-                                  column.header, to_cell(old), value))
+        positions = np.flatnonzero(mask).tolist()
+        if not positions:
+            return
+        new_values: list[Any] = values.tolist()
+        old_values: list[Any] = raw_values.tolist()
+        for position in positions:
+            value = to_cell(new_values[position])
+            row = int(sheet_rows[position])
+            plan.cells.append(CellWrite(schema.ESCALATIONS, row - 1, columns[column.key], value,
+                                        read_id_list[position]))
+            changes.append(Change(row, result_ids[position], column.header,
+                                  to_cell(old_values[position]), value))
 
     for column in schema.OWNED_COLUMNS:
         position = columns[column.key]
@@ -303,10 +311,13 @@ def deliver_notifications(workbook: Workbook, outbox: Outbox | None) -> Delivery
     log, result, policy = workbook.log, workbook.result, workbook.policy
     notifications = plan_notifications(log, result, workbook.evaluation.events, policy,
                                        templates_of(workbook.tabs), workbook.history)
-    recorded = recorded_deliveries(workbook.history.to_dict("records"))
+    history_records: list[dict[str, Any]] = [
+        {str(k): v for k, v in record.items()} for record in workbook.history.to_dict("records")]
+    recorded = recorded_deliveries(history_records)
     report = outbox.deliver(notifications, recorded, workbook.now.to_pydatetime())
     for row in report.history_rows():
-        workbook.evaluation.events.append([pd.Timestamp(row[0]), *row[1:]])
+        at: Any = row[0]
+        workbook.evaluation.events.append([pd.Timestamp(at), *row[1:]])
     problems = report.problems_by_row()
     if problems:
         extra = result["id"].map(lambda i: "; ".join(problems.get(i, []))).fillna("")
@@ -348,12 +359,14 @@ def run_escalate(backend: Backend, now: pd.Timestamp, identifier: str, to_level:
         check_escalation(workbook.log, workbook.result, position, to_level, workbook.policy,
                          force)
         log = workbook.log.copy()
-        from_level = int(workbook.result["level"].iat[position])
+        levels: list[int] = workbook.result["level"].tolist()
+        from_level = levels[position]
         log.loc[log.index[position], "level"] = to_level
         log.loc[log.index[position], "escalated_at"] = workbook.now
         if handler:
             log.loc[log.index[position], "handler"] = handler
-        log.loc[log.index[position], "id"] = workbook.result["id"].iat[position]
+        ids: list[str] = workbook.result["id"].tolist()
+        log.loc[log.index[position], "id"] = ids[position]
         evaluation = evaluate(log, workbook.policy, workbook.now, workbook.history)
         row_id = evaluation.result["id"].iat[position]
         # The level set above is this command's, not an edit in the sheet.

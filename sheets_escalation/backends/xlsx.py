@@ -527,7 +527,11 @@ def _apply(workbook: Workbook, plan: WritePlan) -> None:
         if existing is not None:
             index = workbook.sheetnames.index(existing)
             workbook.remove(workbook[existing])
-        _write_replaced_tab(workbook.create_sheet(title, index), rows)
+        sheet = workbook.create_sheet(title, index)
+        _write_replaced_tab(sheet, rows)
+        formatter = plan.tab_formatters.get(title)
+        if formatter is not None:
+            formatter(sheet)
     writers: dict[str, _SheetWriter] = {}
 
     def writer_for(tab: str) -> _SheetWriter:
