@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from sheets_escalation import schema
 from sheets_escalation.backends.base import Table, header_index
@@ -242,7 +243,9 @@ def _load_triggers(
         rows += [list(r) for r in schema.DEFAULT_TRIGGERS]
         table = Table(schema.TRIGGERS, rows)
     collector = _Collector(schema.TRIGGERS, problems)
-    index = _columns(table, ("Trigger", "Kind", "To"), collector)
+    # Enabled may be left out (every row enabled); without any other column the matrix would
+    # silently change meaning (no From = Any, no Apply = flag only).
+    index = _columns(table, schema.TRIGGERS_HEADERS[:-1], collector)
     if index is None:
         return ()
     rules: list[TriggerRule] = []
@@ -376,6 +379,18 @@ def _percent(text: str) -> float | None:
     return number / 100 if 0 < number <= 100 else None
 
 
+def _timezone(text: str) -> str | None:
+    """Given a Timezone setting, return the IANA name (any case: "utc", "europe/london"),
+    or None if it names no zone."""
+    try:
+        ZoneInfo(text)
+        return text
+    except (ZoneInfoNotFoundError, ValueError):
+        pass
+    wanted = text.strip().casefold()
+    return next((name for name in available_timezones() if name.casefold() == wanted), None)
+
+
 def load_policy(
     tabs: Mapping[str, Table], *, spreadsheet_timezone: str | None = None
 ) -> Policy:
@@ -395,7 +410,11 @@ def load_policy(
         row, col = places.get(key, (0, None))
         return row, col
 
-    timezone = settings.get("Timezone", "") or spreadsheet_timezone or "UTC"
+    timezone_text = settings.get("Timezone", "") or spreadsheet_timezone or "UTC"
+    timezone = _timezone(timezone_text)
+    if timezone is None:
+        collector.add(*where("Timezone"), f'Timezone: unknown timezone "{timezone_text}": '
+                      'use an IANA name such as "Europe/London" or "America/New_York"')
     work_days = frozenset(range(5))
     opening_closing = None
     try:
@@ -444,15 +463,16 @@ def load_policy(
 
     calendar: BusinessCalendar | None = None
     country = settings.get("Holiday country", "").strip() or None
-    try:
+    if timezone is not None:
         opening, closing = opening_closing or parse_work_hours("09:00-17:00")
-        calendar = BusinessCalendar(
-            timezone=timezone, work_days=work_days, opening=opening, closing=closing,
-            holiday_dates=holiday_dates, holiday_country=country,
-        )
-    except ValueError as error:
-        key = "Holiday country" if country and "countr" in str(error).lower() else "Timezone"
-        collector.add(*where(key), f"{key}: {error}")
+        try:
+            calendar = BusinessCalendar(
+                timezone=timezone, work_days=work_days, opening=opening, closing=closing,
+                holiday_dates=holiday_dates, holiday_country=country,
+            )
+        except ValueError as error:
+            # Timezone, work days and hours are checked above: only the country is left.
+            collector.add(*where("Holiday country"), f"Holiday country: {error}")
 
     levels = _load_levels(tabs.get(schema.LEVELS), problems)
     triggers = _load_triggers(tabs.get(schema.TRIGGERS), problems, calendar)
@@ -469,6 +489,7 @@ def load_policy(
 
     if problems or calendar is None:
         raise ConfigError(problems)
+    assert timezone is not None  # an unknown timezone is a problem reported above
     return Policy(
         levels=levels,
         triggers=triggers,
