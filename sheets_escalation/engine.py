@@ -185,7 +185,7 @@ def _run_triggers(context: Context, rules: Sequence[TriggerRule]) -> _Pass:
         if not applicable.any():
             continue
         firing = KINDS[rule.kind](context, rule)
-        mask = firing.fired & applicable & firing.fired_at.notna().to_numpy()
+        mask = firing.fired & applicable
         if mask.any():
             fired[position] = mask
             fired_at[position] = firing.fired_at

@@ -571,3 +571,14 @@ def test_level_changed_when_a_person_edits_level() -> None:
 def test_evaluate_handles_an_empty_log() -> None:
     evaluation = run([], utc(1, 9))
     assert evaluation.result.empty and evaluation.events == []
+
+
+def test_unreadable_opened_does_not_hide_a_fired_trigger() -> None:
+    rows = [basic(opened="31/02/2026", description="our lawyer is copied"),
+            basic(opened="31/02/2026")]
+    evaluation = run(rows, utc(1, 10))
+    assert fired(evaluation) == ["Legal threat"]
+    assert text(evaluation, "target_level") == "L3"
+    assert evaluation.result["escalate_by"].isna().all()  # no level start to count from
+    assert list(evaluation.result["flag"]) == ["ESCALATE", "CHECK INPUT"]
+    assert text(evaluation, "problems") == 'Opened: cannot read "31/02/2026" as a date'
