@@ -8,6 +8,10 @@ images, shapes, macros, pivot tables, slicers …) unless ``allow_lossy`` is set
 is written next to the old one, flushed to disk and renamed over it, so a crash leaves either
 the old workbook or the new one, never half of one.
 
+openpyxl saves formulas without their last computed values; the saved file gets the values
+the file held back (see :func:`_keep_cached_values`), so a formula people typed into an input
+column reads the same on the next run instead of blank.
+
 ``CellWrite.row_id`` is not needed here: rows cannot move between read and write, because
 the per-file lock keeps other runs out and any other change to the file refuses the write.
 """
@@ -37,7 +41,7 @@ from xml.etree import ElementTree
 import python_calamine
 from filelock import FileLock, Timeout
 from openpyxl import Workbook, load_workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell, MergedCell
 from openpyxl.styles import Font
 from openpyxl.styles.numbers import is_date_format
 from openpyxl.utils import column_index_from_string, get_column_letter
@@ -94,6 +98,12 @@ _ERROR_CELL = re.compile(
     re.DOTALL,
 )
 _OOXML_ESCAPE = re.compile(r"_x[0-9A-Fa-f]{4}_")
+# A non-empty cell element (worksheet cells never nest, and their attributes hold no "/").
+_CELL_ELEMENT = re.compile(rb"<c\b(?P<attrs>[^>/]*)>(?P<body>.*?)</c>", re.DOTALL)
+_CELL_REF = re.compile(rb'\br="(?P<ref>[A-Z]+[0-9]+)"')
+_CELL_TYPE = re.compile(rb'\s*\bt="(?P<type>[^"]*)"')
+_CACHED_VALUE = re.compile(rb"<v>(?P<value>[^<]+)</v>")
+_EMPTY_VALUE = re.compile(rb"<v\s*/>|<v>\s*</v>")
 _CALAMINE_ERRORS = (python_calamine.CalamineError, ValueError, OSError)
 _OPENPYXL_ERRORS = (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, TypeError,
                     IndexError, AttributeError, SyntaxError, OSError)
@@ -265,7 +275,9 @@ class XlsxBackend:
             handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
                                                  suffix=".tmp")
             with os.fdopen(handle, "wb") as stream:
-                workbook.save(stream)
+                saved = io.BytesIO()
+                workbook.save(saved)
+                stream.write(_keep_cached_values(snapshot.data, saved.getvalue()))
                 stream.flush()
                 os.fsync(stream.fileno())
             os.chmod(temporary, mode)
@@ -563,7 +575,9 @@ class _SheetWriter:
         self._column_styles: dict[int, Any] | None = None
 
     def write_header(self, col: int, value: Value) -> None:
-        cell = self.worksheet.cell(row=1, column=col + 1)
+        cell = self._cell(1, col + 1, value)
+        if cell is None:
+            return
         was_blank = cell.value is None or cell.value == ""
         set_value(cell, value)
         layout = template.layout_for(self.worksheet.title)
@@ -575,13 +589,31 @@ class _SheetWriter:
         self._column_styles = None
 
     def write(self, row: int, col: int, value: Value) -> None:
-        cell = self.worksheet.cell(row=row + 1, column=col + 1)
+        cell = self._cell(row + 1, col + 1, value)
+        if cell is None:
+            return
         if not cell.has_style:
             style = self._styles().get(col + 1)
             if style is not None:
                 # The column's style array indexes the same workbook style tables.
                 cell._style = copy(style)
         set_value(cell, value)
+
+    def _cell(self, row: int, column: int, value: Value) -> Cell | None:
+        """Return the cell at 1-based ``row``/``column`` ready to take ``value``, or None when
+        nothing needs writing. A cell hidden inside a merged range holds no value of its own
+        (openpyxl refuses to set one), so a value that must land there splits that one range;
+        blanking such a cell needs nothing."""
+        cell = self.worksheet.cell(row=row, column=column)
+        if not isinstance(cell, MergedCell):
+            return cell
+        if value is None or value == "":
+            return None
+        for merged in list(self.worksheet.merged_cells.ranges):
+            if merged.min_row <= row <= merged.max_row and merged.min_col <= column <= merged.max_col:
+                self.worksheet.unmerge_cells(merged.coord)
+                break
+        return self.worksheet.cell(row=row, column=column)
 
     def append(self, rows: Sequence[Sequence[Value]]) -> None:
         start = _last_nonblank_row(self.worksheet)
@@ -718,6 +750,77 @@ def _write_replaced_tab(worksheet: Worksheet, rows: Sequence[Sequence[Value]]) -
 def _bold_first_row(worksheet: Worksheet, width: int) -> None:
     for col in range(1, width + 1):
         worksheet.cell(row=1, column=col).font = Font(bold=True)
+
+
+# -- formula values ------------------------------------------------------------------------
+
+
+def _keep_cached_values(original: bytes, saved: bytes) -> bytes:
+    """Given the workbook's bytes as read and as openpyxl saved them, return the saved bytes
+    with each formula cell's last computed value copied back from the original, where the
+    cell still holds a formula at the same place on the same tab (the tool writes only plain
+    values and never moves cells). Excel recalculates on opening (openpyxl marks the file so);
+    until then a reader sees the values the file had, not blanks. Returns ``saved`` unchanged
+    when there is nothing to copy."""
+    with zipfile.ZipFile(io.BytesIO(original)) as archive:
+        names = frozenset(archive.namelist())
+        cached: dict[str, dict[bytes, tuple[bytes | None, bytes]]] = {}
+        for title, part in _sheet_parts(archive, names).items():
+            values = _formula_values(archive.read(part))
+            if values:
+                cached[title] = values
+    if not cached:
+        return saved
+    source = zipfile.ZipFile(io.BytesIO(saved))
+    parts = {part: cached[title] for title, part in
+             _sheet_parts(source, frozenset(source.namelist())).items() if title in cached}
+    out = io.BytesIO()
+    with source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename in parts:
+                data = _restore_formula_values(data, parts[info.filename])
+            target.writestr(info, data)
+    return out.getvalue()
+
+
+def _formula_values(xml: bytes) -> dict[bytes, tuple[bytes | None, bytes]]:
+    """Given a worksheet part, return cell reference -> (type attribute, cached value) for
+    each formula cell holding a computed value."""
+    if b"<f" not in xml:
+        return {}
+    found: dict[bytes, tuple[bytes | None, bytes]] = {}
+    for match in _CELL_ELEMENT.finditer(xml):
+        body = match["body"]
+        if not body.startswith(b"<f"):
+            continue
+        ref, value = _CELL_REF.search(match["attrs"]), _CACHED_VALUE.search(body)
+        if ref is None or value is None:
+            continue
+        kind = _CELL_TYPE.search(match["attrs"])
+        found[ref["ref"]] = (kind["type"] if kind else None, value["value"])
+    return found
+
+
+def _restore_formula_values(xml: bytes, values: dict[bytes, tuple[bytes | None, bytes]]) -> bytes:
+    def restore(match: re.Match[bytes]) -> bytes:
+        body = match["body"]
+        ref = _CELL_REF.search(match["attrs"])
+        if not body.startswith(b"<f") or ref is None or ref["ref"] not in values:
+            return match[0]
+        if _CACHED_VALUE.search(body):
+            return match[0]
+        kind, value = values[ref["ref"]]
+        attrs = _CELL_TYPE.sub(b"", match["attrs"])
+        if kind is not None and kind != b"n":
+            attrs += b' t="' + kind + b'"'
+        cached = b"<v>" + value + b"</v>"
+        body, replaced = _EMPTY_VALUE.subn(cached, body, count=1)
+        if not replaced:
+            body += cached
+        return b"<c" + attrs + b">" + body + b"</c>"
+
+    return _CELL_ELEMENT.sub(restore, xml)
 
 
 def _fsync_directory(directory: Path) -> None:
