@@ -9,7 +9,6 @@ resolved rows) is applied once by the engine.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -158,8 +157,8 @@ def _same_issue_groups(context: Context, rule: TriggerRule) -> pd.Series:
     """Return a group label per row: the Issue key, or a fuzzy description cluster.
 
     Rows without an Issue key are compared (rapidfuzz token_set_ratio) only within the same
-    Issue type and only when opened within the repeat window of an open row, which keeps
-    the comparison to the handful of rows that could still fire.
+    Issue type and only when opened within the repeat window of an open row the rule can
+    fire for, which keeps the comparison to the handful of rows that could still fire.
     """
     log = context.log
     labels = pd.Series("", index=log.index, dtype=object)
@@ -171,7 +170,10 @@ def _same_issue_groups(context: Context, rule: TriggerRule) -> pd.Series:
     calendar = context.policy.calendar
     window = calendar.seconds(rule.repeat_window)
     opened = log["opened"]
-    open_rows = ~context.resolved & opened.notna().to_numpy()
+    # Only rows the rule can still fire for anchor the comparison (open, below To, at From).
+    open_rows = ~context.resolved & opened.notna().to_numpy() & (context.level < rule.to_level)
+    if rule.from_level is not None:
+        open_rows &= context.level == rule.from_level
     candidates = ~has_key & opened.notna().to_numpy() & (log["description"] != "").to_numpy()
     if not open_rows.any() or not candidates.any():
         return labels
@@ -212,6 +214,16 @@ def _same_issue_groups(context: Context, rule: TriggerRule) -> pd.Series:
     return labels
 
 
+def _windows(keys: np.ndarray, window: float) -> tuple[np.ndarray, np.ndarray]:
+    """Given sorted positions on one line and a window length, return (end, member) pairs:
+    every row paired with each row at most ``window`` before it, itself included."""
+    starts = np.searchsorted(keys, keys - window, side="left")
+    lengths = np.arange(len(keys)) - starts + 1
+    ends = np.repeat(np.arange(len(keys)), lengths)
+    offsets = np.arange(len(ends)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return ends, np.repeat(starts, lengths) + offsets
+
+
 def repeat_issue(context: Context, rule: TriggerRule) -> Firing:
     assert rule.repeat_count is not None and rule.repeat_window is not None
     log = context.log
@@ -229,6 +241,7 @@ def repeat_issue(context: Context, rule: TriggerRule) -> Firing:
         "customer": log["customer"][usable].str.strip().str.casefold(),
         "opened": log["opened"][usable],
         "id": log["id"][usable],
+        "position": np.flatnonzero(usable),
     })
     frame = frame[frame["customer"] != ""]
     # Only groups with enough distinct customers can fire; most groups are singletons.
@@ -239,31 +252,37 @@ def repeat_issue(context: Context, rule: TriggerRule) -> Firing:
     window = calendar.seconds(rule.repeat_window)
     origin = pd.Series(frame["opened"].min(), index=frame.index)
     frame["t"] = calendar.elapsed(origin, frame["opened"], rule.repeat_window.is_business)
-    positions = {label: i for i, label in enumerate(index)}
-    for _, group in frame.sort_values(["label", "t"]).groupby("label", sort=False):
-        times = group["t"].to_numpy()
-        customers = group["customer"].to_numpy()
-        counts: Counter[str] = Counter()
-        start = 0
-        for end in range(len(group)):
-            counts[customers[end]] += 1
-            while times[end] - times[start] > window:
-                counts[customers[start]] -= 1
-                if counts[customers[start]] == 0:
-                    del counts[customers[start]]
-                start += 1
-            if len(counts) < rule.repeat_count:
-                continue
-            members = group.iloc[start:end + 1]
-            ids = ", ".join(i for i in members["id"] if i)
-            text = (f"{len(counts)} customers within {rule.repeat_window}: {ids}")
-            at = group["opened"].iloc[end]
-            for row_label in members.index:
-                position = positions[row_label]
-                if not fired[position] or at < fired_at.iat[position]:
-                    fired[position] = True
-                    fired_at.iat[position] = at
-                    why.iat[position] = text
+    frame = frame.sort_values(["label", "t", "opened"], kind="stable")
+    # One line for all groups: each group sits further along than any window can reach.
+    group = pd.factorize(frame["label"])[0]
+    t = frame["t"].to_numpy()
+    keys = group * (float(t.max()) + window + 1.0) + t
+    ends, members = _windows(keys, window)
+    customer = pd.factorize(frame["customer"])[0]
+    pairs = np.unique(ends * (int(customer.max()) + 1) + customer[members])
+    counts = np.bincount(pairs // (int(customer.max()) + 1), minlength=len(frame))
+    # A window fires for all its members once it holds N distinct customers; each member
+    # fires at the earliest such window's last report (the Nth report).
+    qualifying = counts[ends] >= rule.repeat_count
+    ends, members = ends[qualifying], members[qualifying]
+    if not len(ends):
+        return Firing(fired, fired_at, why)
+    opened_ns = frame["opened"].dt.as_unit("ns").array.asi8
+    order = np.lexsort((opened_ns[ends], members))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = members[order][1:] != members[order][:-1]
+    chosen_end, chosen_member = ends[order][first], members[order][first]
+
+    ids = frame["id"].to_numpy()
+    used = np.isin(ends, chosen_end)
+    listed = pd.Series(ids[members[used]]).groupby(ends[used]).agg(
+        lambda values: ", ".join(v for v in values if v))
+    text = (pd.Series(counts[listed.index], index=listed.index).astype(str)
+            + f" customers within {rule.repeat_window}: " + listed)
+    positions = frame["position"].to_numpy()[chosen_member]
+    fired[positions] = True
+    fired_at.iloc[positions] = frame["opened"].to_numpy()[chosen_end]
+    why.iloc[positions] = text.loc[chosen_end].to_numpy()
     fired &= (fired_at <= context.now).to_numpy(dtype=bool, na_value=False)
     return Firing(fired, fired_at, why)
 

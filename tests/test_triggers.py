@@ -446,3 +446,39 @@ def test_no_response_as_a_flag_reports_due_as_fired_at() -> None:
     assert result["escalate_by"].iat[0] == utc(1, 13)
     assert result["flag"].iat[0] == "ESCALATE"
     assert result["level"].iat[0] == 2
+
+
+def test_repeat_issue_sliding_window_drops_reports_that_fall_out() -> None:
+    rows = _cluster(("Ann", at(1, 0)), ("Bob", at(1, 20)), ("Cy", at(2, 6)), ("Dee", at(2, 16)))
+    policy = only("Repeat issue")
+    evaluation = run(rows, utc(2, 17), policy)
+    # Ann..Cy span 30 hours; Bob, Cy, Dee fall within 20 hours, so they fire at Dee's report.
+    assert [fired(evaluation, i) for i in range(4)] == [[]] + [["Repeat issue"]] * 3
+    assert list(evaluation.result["escalate_by"][1:]) == [utc(2, 17)] * 3
+    assert "ESC-0002, ESC-0003, ESC-0004" in text(evaluation, "why", 1)
+
+
+def test_repeat_issue_later_report_fires_at_its_own_opened() -> None:
+    rows = _cluster(("Ann", at(1, 9)), ("Bob", at(1, 10)), ("Cy", at(1, 11)), ("Dee", at(1, 13)))
+    evaluation = run(rows, utc(1, 14), only("Repeat issue"))
+    assert list(evaluation.result["escalate_by"]) == [utc(1, 12)] * 3 + [utc(1, 14)]
+    assert text(evaluation, "why", 3).startswith("Repeat issue: 4 customers within 24 hours")
+
+
+def test_repeat_issue_clusters_are_counted_separately() -> None:
+    rows = [*_cluster(("Ann", at(1, 9)), ("Bob", at(1, 10)), key="A"),
+            *_cluster(("Cy", at(1, 11)), ("Dee", at(1, 12)), key="B")]
+    evaluation = run(rows, utc(1, 13), only("Repeat issue"))
+    assert all(fired(evaluation, i) == [] for i in range(4))
+
+
+def test_repeat_issue_business_window() -> None:
+    policy = only("Repeat issue", **{"Repeat issue": {
+        "Parameter": "3 customers in 8 business hours"}})
+    # Friday 16:00 to Monday 14:00 is 6 business hours (66 calendar hours).
+    rows = _cluster(("Ann", at(5, 16)), ("Bob", at(8, 10)), ("Cy", at(8, 14)))
+    evaluation = run(rows, utc(8, 14, 30), policy)
+    assert all(fired(evaluation, i) == ["Repeat issue"] for i in range(3))
+    late = _cluster(("Ann", at(5, 9)), ("Bob", at(8, 10)), ("Cy", at(8, 14)))
+    evaluation = run(late, utc(8, 14, 30), policy)
+    assert all(fired(evaluation, i) == [] for i in range(3))
