@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -48,13 +48,26 @@ def run_review(backend: Backend, now: pd.Timestamp, month: str | None,
         plan = WritePlan()
         if write_tab:
             plan.replace_tabs[review.tab] = review_rows(review)
-            plan.tab_formatters[review.tab] = functools.partial(
-                _format_tab, review=review)
+            plan.tab_formatters[review.tab] = ReviewLayout(review)
             backend.write(plan)
     if export_path is not None:
         export(review, export_path)
     return ReviewResult(review, workbook, plan)
 
 
-def _format_tab(worksheet: object, review: Review) -> None:
-    write_review_sheet(worksheet, review)
+@dataclass(frozen=True)
+class ReviewLayout:
+    """Lays the review tab out after its rows are written: called with an openpyxl
+    worksheet by the xlsx backend; ``sheet_requests(sheet_id)`` gives the Google Sheets
+    backend the batchUpdate requests for the same formats and native charts."""
+
+    review: Review
+
+    def __call__(self, worksheet: Any) -> None:
+        write_review_sheet(worksheet, self.review)
+
+    def sheet_requests(self, sheet_id: int) -> list[dict[str, Any]]:
+        # Imported here: gspread is needed only when the source is a Google Sheet.
+        from sheets_escalation.backends.gsheets import review_sheet_requests
+
+        return review_sheet_requests(self.review, sheet_id)

@@ -152,6 +152,7 @@ class Sheet:
     conditional_formats: list[dict[str, Any]] = field(default_factory=list)
     validations: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
     pixel_sizes: dict[tuple[str, int], int] = field(default_factory=dict)
+    charts: list[dict[str, Any]] = field(default_factory=list)  # EmbeddedChart, as stored
 
     # ---- cell access
 
@@ -184,6 +185,16 @@ class Sheet:
         self.rows = [[_seed(v) for v in row] for row in rows]
         self.row_count = max(self.row_count, len(rows))
         self.col_count = max(self.col_count, max((len(r) for r in rows), default=0))
+
+    def type_values(self, rows: list[list[Any]]) -> None:
+        """Seed the sheet as if a person had typed each value into the Sheets UI: text goes
+        through USER_ENTERED parsing (``75%`` -> 0.75, ``11/24/2026 09:30`` -> a date-time
+        serial, ``31/02/2026`` stays text), Python datetimes and dates become serial numbers
+        with a date format, as Google stores them."""
+        self.set_values([[None] * len(row) for row in rows])
+        for r, row in enumerate(rows):
+            for c, value in enumerate(row):
+                self.rows[r][c] = typed_cell(value)
 
     # ---- edits people make while the job runs
 
@@ -586,6 +597,23 @@ def parse_input(raw: Any, option: str) -> Cell | None:
     return Cell(raw)
 
 
+def typed_cell(value: Any) -> Cell:
+    """The cell Google stores when a person enters ``value`` (see :meth:`Sheet.type_values`)."""
+    if isinstance(value, dt.datetime):
+        serial = (value - EPOCH) / dt.timedelta(days=1)
+        return Cell(_number_out(serial),
+                    fmt={"numberFormat": {"type": "DATE_TIME", "pattern": "yyyy-mm-dd hh:mm"}})
+    if isinstance(value, dt.date):
+        return Cell((value - EPOCH.date()).days,
+                    fmt={"numberFormat": {"type": "DATE", "pattern": "yyyy-mm-dd"}})
+    if value is None or value == "":
+        return Cell()
+    cell = parse_input(str(value) if not isinstance(value, bool | int | float) else value,
+                       "USER_ENTERED")
+    assert cell is not None
+    return cell
+
+
 # --------------------------------------------------------------------------- fields masks
 
 
@@ -650,6 +678,7 @@ class FakeSheetsAPI:
         self._faults: list[_Fault] = []
         self._hooks: list[tuple[str, Callable[[FakeSheetsAPI], None]]] = []
         self._protected_ids = 1000
+        self._chart_ids = 2000
 
     # ---- fixtures and hooks
 
@@ -787,6 +816,8 @@ class FakeSheetsAPI:
                 entry["conditionalFormats"] = copy.deepcopy(sheet.conditional_formats)
             if sheet.protected_ranges:
                 entry["protectedRanges"] = copy.deepcopy(sheet.protected_ranges)
+            if sheet.charts:
+                entry["charts"] = copy.deepcopy(sheet.charts)
             mine = [b for b in boxes if b.sheet is sheet]
             if ranges and not mine:
                 continue
@@ -1205,6 +1236,57 @@ def _req_delete_protected_range(api: FakeSheetsAPI, book: Spreadsheet, p: dict[s
     raise ApiError(400, f"Invalid requests[0].deleteProtectedRange: No protected range with id: {p['protectedRangeId']}")
 
 
+_CHART_TYPES = frozenset({"BAR", "LINE", "AREA", "COLUMN", "SCATTER", "COMBO", "STEPPED_AREA"})
+
+
+def _check_chart_range(book: Spreadsheet, grid: dict[str, Any], where: str) -> None:
+    sheet = book.by_id(grid.get("sheetId", 0))
+    rows = (grid.get("startRowIndex", 0), grid.get("endRowIndex", sheet.row_count))
+    cols = (grid.get("startColumnIndex", 0), grid.get("endColumnIndex", sheet.col_count))
+    if not (0 <= rows[0] < rows[1] <= sheet.row_count and 0 <= cols[0] < cols[1] <= sheet.col_count):
+        raise ApiError(400, f"Invalid requests[0].addChart: {where} is outside the grid of"
+                            f" {title_in_range(sheet.title)}.")
+
+
+def _req_add_chart(api: FakeSheetsAPI, book: Spreadsheet, p: dict[str, Any]) -> dict[str, Any]:
+    """A basic chart only: its type, one domain, ranges inside the grid, an anchor cell."""
+    chart = copy.deepcopy(p["chart"])
+    basic = chart.get("spec", {}).get("basicChart")
+    if basic is None:
+        raise AssertionError("the fake Sheets API implements basicChart specs only")
+    if basic.get("chartType") not in _CHART_TYPES:
+        raise ApiError(400, f"Invalid requests[0].addChart: chartType {basic.get('chartType')!r}")
+    if len(basic.get("domains", [])) != 1 or not basic.get("series"):
+        raise ApiError(400, "Invalid requests[0].addChart: a basic chart needs one domain and a series.")
+    for index, domain in enumerate(basic["domains"]):
+        for grid in domain["domain"]["sourceRange"]["sources"]:
+            _check_chart_range(book, grid, f"domains[{index}]")
+    for index, series in enumerate(basic["series"]):
+        for grid in series["series"]["sourceRange"]["sources"]:
+            _check_chart_range(book, grid, f"series[{index}]")
+    anchor = chart["position"]["overlayPosition"]["anchorCell"]
+    sheet = book.by_id(anchor.get("sheetId", 0))
+    if anchor.get("rowIndex", 0) >= sheet.row_count or anchor.get("columnIndex", 0) >= sheet.col_count:
+        raise ApiError(400, "Invalid requests[0].addChart: the anchor cell is outside the grid.")
+    used = {c["chartId"] for s in book.sheets for c in s.charts}
+    if "chartId" in chart and chart["chartId"] in used:
+        raise ApiError(400, f"Invalid requests[0].addChart: An object with id {chart['chartId']} already exists.")
+    if "chartId" not in chart:
+        api._chart_ids += 1
+        chart["chartId"] = api._chart_ids
+    sheet.charts.append(chart)
+    return {"addChart": {"chart": copy.deepcopy(chart)}}
+
+
+def _req_delete_embedded_object(api: FakeSheetsAPI, book: Spreadsheet, p: dict[str, Any]) -> dict[str, Any]:
+    for sheet in book.sheets:
+        for chart in sheet.charts:
+            if chart["chartId"] == p["objectId"]:
+                sheet.charts.remove(chart)
+                return {}
+    raise ApiError(400, f"Invalid requests[0].deleteEmbeddedObject: No object with id {p['objectId']}")
+
+
 _REQUEST_HANDLERS: dict[str, Callable[[FakeSheetsAPI, Spreadsheet, dict[str, Any]], dict[str, Any]]] = {
     "updateSpreadsheetProperties": _req_update_spreadsheet_properties,
     "addSheet": _req_add_sheet,
@@ -1219,6 +1301,8 @@ _REQUEST_HANDLERS: dict[str, Callable[[FakeSheetsAPI, Spreadsheet, dict[str, Any
     "deleteConditionalFormatRule": _req_delete_conditional_format_rule,
     "addProtectedRange": _req_add_protected_range,
     "deleteProtectedRange": _req_delete_protected_range,
+    "addChart": _req_add_chart,
+    "deleteEmbeddedObject": _req_delete_embedded_object,
 }
 
 

@@ -12,6 +12,10 @@ A fifth request, one ``spreadsheets.batchUpdate``, happens only when the plan cr
 replaces a tab or a write falls outside a tab's grid (the grid then grows with headroom,
 so this is rare). Everything is written RAW: a customer's ``=HYPERLINK(...)`` stays text.
 
+A review costs three requests: the metadata, one ``values:batchGet``, and one
+``spreadsheets.batchUpdate`` that (re)creates the review tab with its values, formats and
+native charts, all applied at once (see :func:`review_sheet_requests`).
+
 Rows may be sorted, inserted or deleted by people while the job runs. Each Escalations write
 carries the ID its row had when read; the re-read (3.) lands it on the row that now carries
 that ID, or the whole write is refused with :class:`ConcurrentEditError` and nothing is
@@ -31,7 +35,7 @@ from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequenc
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import filelock
 import google.auth.exceptions
@@ -45,6 +49,10 @@ from gspread.utils import rowcol_to_a1
 from sheets_escalation import errors
 from sheets_escalation.backends.base import EPOCH, Table, Value, WritePlan, header_index
 from sheets_escalation.schema import ESCALATIONS, normalize_header
+
+if TYPE_CHECKING:
+    from sheets_escalation.export import TablePlace
+    from sheets_escalation.review import Review
 
 SCOPES = ("https://www.googleapis.com/auth/spreadsheets",)
 SHEETS_API = "https://sheets.googleapis.com/v4/spreadsheets"
@@ -60,8 +68,18 @@ GRID_HEADROOM_ROWS = 500
 DATETIME_PATTERN = "yyyy-mm-dd hh:mm"
 METADATA_FIELDS = (
     "properties(title,timeZone),"
-    "sheets(properties(sheetId,title,index,gridProperties(rowCount,columnCount)))"
+    "sheets(properties(sheetId,title,index,gridProperties(rowCount,columnCount)),charts(chartId))"
 )
+# The review tab's look on Google Sheets, matching the xlsx review (export.py).
+REVIEW_NUMBER_FORMATS = {
+    "pct": {"type": "PERCENT", "pattern": "0.0%"},
+    "hours": {"type": "NUMBER", "pattern": "0.0#"},
+    "int": {"type": "NUMBER", "pattern": "0"},
+}
+REVIEW_HEADER_FILL = {"red": 0xDD / 255, "green": 0xE4 / 255, "blue": 0xEE / 255}
+CHART_WIDTH_PIXELS = 600
+CHART_HEIGHT_PIXELS = 340
+CHART_ROWS = 18  # sheet rows a chart covers at the default row height (21 px), plus a gap
 
 
 def parse_source_key(source: str) -> str | None:
@@ -358,6 +376,7 @@ class _Sheet:
     index: int
     rows: int
     cols: int
+    charts: tuple[int, ...] = ()
 
 
 def _cell_data(value: Value) -> dict[str, Any]:
@@ -383,6 +402,143 @@ def _update_cells(sheet_id: int, rows: Sequence[Sequence[Value]]) -> dict[str, A
             "fields": "userEnteredValue,userEnteredFormat.numberFormat",
         }
     }
+
+
+# --------------------------------------------------------------------------- review tab
+
+
+def _repeat_format(sheet_id: int, rows: tuple[int, int], cols: tuple[int, int],
+                   fmt: dict[str, Any]) -> dict[str, Any]:
+    """A repeatCell setting ``fmt`` on 0-based half-open ``rows`` x ``cols``."""
+    return {"repeatCell": {
+        "range": {"sheetId": sheet_id, "startRowIndex": rows[0], "endRowIndex": rows[1],
+                  "startColumnIndex": cols[0], "endColumnIndex": cols[1]},
+        "cell": {"userEnteredFormat": fmt},
+        "fields": "userEnteredFormat(" + ",".join(fmt) + ")",
+    }}
+
+
+def review_sheet_requests(review: Review, sheet_id: int) -> list[dict[str, Any]]:
+    """Given a review and the sheetId of its tab, already filled with
+    :func:`~sheets_escalation.export.review_rows`, return the ``spreadsheets.batchUpdate``
+    requests laying the tab out as the xlsx review is: bold title, headline labels and
+    table headers, percent / hours / count number formats, column widths, frozen first
+    row, and a native chart (``addChart``, a basic column or line chart: domain = the
+    category column, one series per value column, header row included) for each section
+    that has a chart and rows, to the right of the tables beside its own table.
+    """
+    # Imported here: export pulls in matplotlib and fpdf, which a sync never needs.
+    from sheets_escalation.export import review_rows, table_places
+
+    rows, places = review_rows(review), table_places(review)
+    out: list[dict[str, Any]] = [
+        {"updateSheetProperties": {
+            "properties": {"sheetId": sheet_id, "gridProperties": {"frozenRowCount": 1}},
+            "fields": "gridProperties.frozenRowCount",
+        }},
+        _repeat_format(sheet_id, (0, 1), (0, 1), {"textFormat": {"bold": True, "fontSize": 14}}),
+    ]
+    if review.headline:
+        out.append(_repeat_format(sheet_id, (2, 2 + len(review.headline)), (0, 1),
+                                  {"textFormat": {"bold": True}}))
+    for offset, (label, _) in enumerate(review.headline):
+        number = REVIEW_NUMBER_FORMATS.get(review.headline_formats.get(label, "text"))
+        if number is not None:
+            out.append(_repeat_format(sheet_id, (2 + offset, 3 + offset), (1, 2),
+                                      {"numberFormat": number}))
+    for place, section in zip(places, review.sections, strict=True):
+        header = place.header_row
+        title_row = header - (2 if section.note else 1)
+        out.append(_repeat_format(sheet_id, (title_row, title_row + 1), (0, 1),
+                                  {"textFormat": {"bold": True, "fontSize": 12}}))
+        if section.note:
+            out.append(_repeat_format(sheet_id, (header - 1, header), (0, 1), {"textFormat": {
+                "italic": True, "foregroundColor": {"red": 1 / 3, "green": 1 / 3, "blue": 1 / 3}}}))
+        out.append(_repeat_format(sheet_id, (header, header + 1), (0, place.columns), {
+            "backgroundColor": REVIEW_HEADER_FILL, "textFormat": {"bold": True},
+            "verticalAlignment": "TOP", "wrapStrategy": "WRAP",
+        }))
+        for index, column in enumerate(section.table.columns):
+            number = REVIEW_NUMBER_FORMATS.get(section.formats.get(str(column), "text"))
+            if number is not None and place.rows:
+                out.append(_repeat_format(sheet_id, (header + 1, header + 1 + place.rows),
+                                          (index, index + 1), {"numberFormat": number}))
+    recommendations = len(rows) - len(review.recommendations) - 1
+    out.append(_repeat_format(sheet_id, (recommendations, recommendations + 1), (0, 1),
+                              {"textFormat": {"bold": True, "fontSize": 12}}))
+    width = max([2, *(place.columns for place in places)])
+    out.extend(_review_widths(review, rows, places, width, sheet_id))
+    out.extend(_review_charts(review, places, width + 1, sheet_id))
+    return out
+
+
+def _review_widths(review: Review, rows: Sequence[Sequence[Any]], places: Sequence[TablePlace],
+                   width: int, sheet_id: int) -> list[dict[str, Any]]:
+    # Headline and table cells set the widths; titles, notes and sentences may spill over.
+    measured = [range(2, 2 + len(review.headline))]
+    measured += [range(p.header_row, p.header_row + 1 + p.rows) for p in places]
+    lengths = [0] * width
+    for span in measured:
+        for row in (rows[r] for r in span):
+            for index, value in enumerate(row[:width]):
+                text = f"{value:.1%}" if isinstance(value, float) and abs(value) <= 1 else str(
+                    "" if value is None else value)
+                longest = max((len(word) for word in text.split()), default=0) + 2
+                lengths[index] = max(lengths[index], min(len(text), 48), longest)
+    return [
+        {"updateDimensionProperties": {
+            "range": {"sheetId": sheet_id, "dimension": "COLUMNS",
+                      "startIndex": index, "endIndex": index + 1},
+            "properties": {"pixelSize": min(max(length + 2, 10), 50) * 7},
+            "fields": "pixelSize",
+        }}
+        for index, length in enumerate(lengths)
+    ]
+
+
+def _chart_source(sheet_id: int, place: TablePlace, column: int) -> dict[str, Any]:
+    """One column of a review table, header row included, as a chart's data source."""
+    return {"sourceRange": {"sources": [{
+        "sheetId": sheet_id, "startRowIndex": place.header_row,
+        "endRowIndex": place.header_row + 1 + place.rows,
+        "startColumnIndex": column, "endColumnIndex": column + 1,
+    }]}}
+
+
+def _review_charts(review: Review, places: Sequence[TablePlace], column: int,
+                   sheet_id: int) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    free_row = 0
+    for place, section in zip(places, review.sections, strict=True):
+        spec = section.chart
+        if spec is None or place.rows == 0:
+            continue
+        columns = [str(c) for c in section.table.columns]
+        header = place.header_row
+        value_axis: dict[str, Any] = {"position": "LEFT_AXIS"}
+        if len(spec.values) == 1:
+            value_axis["title"] = spec.values[0]
+        if spec.value_format == "pct":
+            value_axis["viewWindowOptions"] = {
+                "viewMode": "EXPLICIT", "viewWindowMin": 0, "viewWindowMax": 1}
+        anchor = max(free_row, header - (2 if section.note else 1))
+        free_row = anchor + CHART_ROWS
+        out.append({"addChart": {"chart": {
+            "spec": {"title": spec.title, "basicChart": {
+                "chartType": "LINE" if spec.kind == "line" else "COLUMN",
+                "legendPosition": "BOTTOM_LEGEND" if len(spec.values) > 1 else "NO_LEGEND",
+                "headerCount": 1,
+                "axis": [{"position": "BOTTOM_AXIS", "title": spec.category}, value_axis],
+                "domains": [{"domain": _chart_source(sheet_id, place, columns.index(spec.category))}],
+                "series": [{"series": _chart_source(sheet_id, place, columns.index(name)),
+                            "targetAxis": "LEFT_AXIS"} for name in spec.values],
+            }},
+            "position": {"overlayPosition": {
+                "anchorCell": {"sheetId": sheet_id, "rowIndex": anchor, "columnIndex": column},
+                "widthPixels": CHART_WIDTH_PIXELS, "heightPixels": CHART_HEIGHT_PIXELS,
+            }},
+        }}})
+    return out
 
 
 # --------------------------------------------------------------------------- backend
@@ -415,6 +571,7 @@ class GoogleSheetsBackend:
                 sheet_id=int(props.get("sheetId", 0)), title=props["title"],
                 index=int(props.get("index", 0)),
                 rows=int(grid.get("rowCount", 0)), cols=int(grid.get("columnCount", 0)),
+                charts=tuple(int(c["chartId"]) for c in sheet.get("charts", [])),
             )
 
     def _title(self, tab: str) -> str | None:
@@ -493,6 +650,12 @@ class GoogleSheetsBackend:
         created: dict[str, _Sheet] = {}
         for tab, rows in {**plan.new_tabs, **plan.replace_tabs}.items():
             title = self._title(tab)
+            # A replaced tab's formatter may also lay the tab out on Google Sheets: its
+            # ``sheet_requests(sheet_id)`` returns batchUpdate requests (formats, charts).
+            layout: Callable[[int], list[dict[str, Any]]] | None = (
+                getattr(plan.tab_formatters.get(tab), "sheet_requests", None)
+                if tab in plan.replace_tabs else None
+            )
             width = max((len(r) for r in rows), default=1)
             need_rows = max(len(rows) + GRID_HEADROOM_ROWS, 1000)
             need_cols = max(width, 26)
@@ -511,14 +674,23 @@ class GoogleSheetsBackend:
             else:
                 sheet = self._sheets[title]
                 # Replacing a tab keeps its sheetId (links to it survive): clear, then fill.
-                requests_.append({"updateCells": {"range": {"sheetId": sheet.sheet_id},
-                                                  "fields": "userEnteredValue"}})
+                # A tab laid out anew also drops its old formats and charts, so a rerun
+                # neither doubles the charts nor leaves percent formats on moved rows.
+                if layout is not None:
+                    requests_.extend({"deleteEmbeddedObject": {"objectId": chart_id}}
+                                     for chart_id in sheet.charts)
+                requests_.append({"updateCells": {
+                    "range": {"sheetId": sheet.sheet_id},
+                    "fields": "userEnteredValue" + (",userEnteredFormat" if layout else ""),
+                }})
                 requests_.extend(self._grow(sheet, len(rows), width))
             # A new tab gets only its header here; its rows travel with every other write in
             # the values:batchUpdate, so a failure after this request leaves an empty tab.
             filled = rows[:1] if tab in plan.new_tabs else rows
             if filled:
                 requests_.append(_update_cells(sheet.sheet_id, filled))
+            if layout is not None:
+                requests_.extend(layout(sheet.sheet_id))
         for title, (row_count, col_count) in targets.extent().items():
             sheet = created.get(title) or self._sheets[title]
             requests_.extend(self._grow(sheet, row_count, col_count))
