@@ -366,3 +366,35 @@ def test_a_second_review_replaces_the_tab_and_its_charts(fake: FakeSheetsAPI, tm
     assert [c["spec"] for c in tab.charts] == charts
     assert [s.title for s in book.sheets].count("Review 2026-11") == 1
     assert [c.kind for c in fake.log] == ["get", "values.batchGet", "batchUpdate"]
+
+
+# --------------------------------------------------------------------------- init, message
+
+
+def test_init_lays_out_an_empty_google_sheet_and_never_overwrites(fake: FakeSheetsAPI) -> None:
+    book = fake.add_spreadsheet(KEY)  # a new Google Sheet: one empty Sheet1
+
+    code, out, err = run("init", "--sheet", URL)
+
+    assert (code, err) == (0, "")
+    assert out == (f"laid out sheet {KEY}: Escalations, Levels, Triggers, Settings, Holidays, VIP,"
+                   " History, Templates\n")
+    book.sheet(schema.ESCALATIONS).type_values([
+        [c.header for c in schema.ESCALATION_COLUMNS], ["ESC-0001", "11/24/2026 09:30", "Acme"]])
+    before = {sheet.title: sheet.values() for sheet in book.sheets}
+    code, out, _ = run("init", "--sheet", URL)
+    assert (code, out) == (0, f"laid out sheet {KEY}: nothing to add\n")
+    assert {sheet.title: sheet.values() for sheet in book.sheets} == before
+
+
+def test_message_renders_from_the_google_sheet_and_writes_nothing(fake: FakeSheetsAPI, tmp_path: Path) -> None:
+    seed(fake, write_golden(tmp_path / "log.xlsx"))
+
+    code, out, err = run("message", URL, "ESC-0001", "--template", "internal", "--now", GOLDEN_NOW)
+    xlsx = run("message", str(tmp_path / "log.xlsx"), "ESC-0001", "--template", "internal",
+               "--now", GOLDEN_NOW)
+
+    assert (code, err) == (0, "")
+    assert (code, out, err) == xlsx
+    assert out.startswith("Subject: [L2]")
+    assert writes(fake) == []

@@ -345,6 +345,95 @@ def test_replacing_a_tab_keeps_its_id_and_drops_old_values(fake: FakeSheetsAPI, 
     assert book.sheet("Notes of the team").values() == [["never touched"]]
 
 
+class _Layout:
+    """A tab formatter that also lays the tab out on Google Sheets (as ReviewLayout does)."""
+
+    def __init__(self) -> None:
+        self.sheet_ids: list[int] = []
+
+    def __call__(self, worksheet: Any) -> None:
+        raise AssertionError("only the xlsx backend calls the formatter itself")
+
+    def sheet_requests(self, sheet_id: int) -> list[dict[str, Any]]:
+        self.sheet_ids.append(sheet_id)
+        column = {"sheetId": sheet_id, "startRowIndex": 0, "endRowIndex": 3,
+                  "startColumnIndex": 1, "endColumnIndex": 2}
+        return [
+            {"repeatCell": {"range": {**column, "startRowIndex": 1},
+                            "cell": {"userEnteredFormat": {"numberFormat": {"type": "PERCENT", "pattern": "0%"}}},
+                            "fields": "userEnteredFormat(numberFormat)"}},
+            {"addChart": {"chart": {
+                "spec": {"title": "Share", "basicChart": {
+                    "chartType": "COLUMN", "headerCount": 1,
+                    "domains": [{"domain": {"sourceRange": {"sources": [{**column, "startColumnIndex": 0, "endColumnIndex": 1}]}}}],
+                    "series": [{"series": {"sourceRange": {"sources": [column]}}}],
+                }},
+                "position": {"overlayPosition": {"anchorCell": {"sheetId": sheet_id, "rowIndex": 0, "columnIndex": 3}}},
+            }}},
+        ]
+
+
+def _old_review(book: Spreadsheet) -> Sheet:
+    review = book.add_sheet("Review 2026-01", [["Level", "Share"], ["L1", 0.5], ["L2", 0.25], ["stale", 0.75]])
+    review.rows[3][1].fmt = {"numberFormat": {"type": "PERCENT", "pattern": "0%"}}
+    review.charts.append({"chartId": 7, "spec": {"title": "old"}, "position": {}})
+    return review
+
+
+def test_a_replaced_tab_with_a_layout_is_laid_out_and_loses_its_old_charts_in_one_batch(
+    fake: FakeSheetsAPI, backend: GoogleSheetsBackend,
+) -> None:
+    review = _old_review(fake.books[KEY])
+    layout = _Layout()
+    backend.read(["Escalations"])
+    backend.write(WritePlan(replace_tabs={"Review 2026-01": [["Level", "Share"], ["L1", 0.5], ["L2", 1.0]]},
+                            tab_formatters={"Review 2026-01": layout}))
+
+    assert [c.kind for c in fake.log] == ["get", "values.batchGet", "batchUpdate"]
+    assert layout.sheet_ids == [review.sheet_id]
+    kinds = [next(iter(r)) for r in fake.calls("batchUpdate")[0].body["requests"]]
+    assert kinds == ["deleteEmbeddedObject", "updateCells", "updateCells", "repeatCell", "addChart"]
+    tab = fake.books[KEY].sheet("Review 2026-01")
+    assert tab.values() == [["Level", "Share"], ["L1", 0.5], ["L2", 1]]
+    assert [c["spec"]["title"] for c in tab.charts] == ["Share"]
+    assert _fmt(tab, 2, 1)["numberFormat"]["type"] == "PERCENT"
+    stale = tab.cell(3, 1)
+    assert stale is not None and stale.value is None and stale.fmt is None  # formats cleared
+
+
+def test_a_new_tab_with_a_layout_gets_it_on_the_sheet_id_it_is_given(fake: FakeSheetsAPI, backend: GoogleSheetsBackend) -> None:
+    layout = _Layout()
+    backend.read(["Escalations"])
+    backend.write(WritePlan(replace_tabs={"Review 2026-02": [["Level", "Share"], ["L1", 0.5], ["L2", 1.0]]},
+                            tab_formatters={"Review 2026-02": layout}))
+    tab = fake.books[KEY].sheet("Review 2026-02")
+    assert layout.sheet_ids == [tab.sheet_id]
+    assert tab.charts[0]["position"]["overlayPosition"]["anchorCell"]["sheetId"] == tab.sheet_id
+    assert len(fake.calls("batchUpdate")) == 1
+
+
+def test_a_formatter_for_xlsx_only_leaves_charts_and_formats_alone(fake: FakeSheetsAPI, backend: GoogleSheetsBackend) -> None:
+    _old_review(fake.books[KEY])
+    backend.read(["Escalations"])
+    backend.write(WritePlan(replace_tabs={"Review 2026-01": [["Level"]]},
+                            tab_formatters={"Review 2026-01": lambda worksheet: None}))
+    tab = fake.books[KEY].sheet("Review 2026-01")
+    assert tab.values() == [["Level"]]
+    assert [c["chartId"] for c in tab.charts] == [7]
+    assert _fmt(tab, 3, 1)["numberFormat"]["type"] == "PERCENT"
+
+
+def test_the_fake_refuses_a_chart_reading_outside_the_grid(fake: FakeSheetsAPI, backend: GoogleSheetsBackend) -> None:
+    backend.read(["Escalations"])
+    sheet_id = fake.books[KEY].sheet("Escalations").sheet_id
+    requests = _Layout().sheet_requests(sheet_id)
+    requests[1]["addChart"]["chart"]["spec"]["basicChart"]["series"][0]["series"]["sourceRange"]["sources"][0][
+        "endColumnIndex"] = 99
+    with pytest.raises(errors.SourceError, match="HTTP 400.*series.0. is outside the grid"):
+        client_with_session(fake.session()).http_client.batch_update(KEY, {"requests": requests[1:]})
+    assert fake.books[KEY].sheet("Escalations").charts == []
+
+
 # --------------------------------------------------------------------------- faults
 
 

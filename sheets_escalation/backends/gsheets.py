@@ -77,6 +77,7 @@ REVIEW_NUMBER_FORMATS = {
     "int": {"type": "NUMBER", "pattern": "0"},
 }
 REVIEW_HEADER_FILL = {"red": 0xDD / 255, "green": 0xE4 / 255, "blue": 0xEE / 255}
+REVIEW_PIXELS_PER_CHARACTER = 7
 CHART_WIDTH_PIXELS = 600
 CHART_HEIGHT_PIXELS = 340
 CHART_ROWS = 18  # sheet rows a chart covers at the default row height (21 px), plus a gap
@@ -474,22 +475,24 @@ def review_sheet_requests(review: Review, sheet_id: int) -> list[dict[str, Any]]
 
 def _review_widths(review: Review, rows: Sequence[Sequence[Any]], places: Sequence[TablePlace],
                    width: int, sheet_id: int) -> list[dict[str, Any]]:
-    # Headline and table cells set the widths; titles, notes and sentences may spill over.
-    measured = [range(2, 2 + len(review.headline))]
-    measured += [range(p.header_row, p.header_row + 1 + p.rows) for p in places]
+    # As in the xlsx review: headline and table cells set the widths (table headers wrap,
+    # so only their longest word counts); titles, notes and sentences may spill over. The
+    # 10-character floor covers any percentage or hour value.
     lengths = [0] * width
-    for span in measured:
-        for row in (rows[r] for r in span):
-            for index, value in enumerate(row[:width]):
-                text = f"{value:.1%}" if isinstance(value, float) and abs(value) <= 1 else str(
-                    "" if value is None else value)
-                longest = max((len(word) for word in text.split()), default=0) + 2
-                lengths[index] = max(lengths[index], min(len(text), 48), longest)
+    cells = [rows[r] for r in range(2, 2 + len(review.headline))]
+    cells += [rows[r] for p in places for r in range(p.header_row + 1, p.header_row + 1 + p.rows)]
+    for row in cells:
+        for index, value in enumerate(row[:width]):
+            lengths[index] = max(lengths[index], len("" if value is None else str(value)))
+    for place in places:
+        for index, header in enumerate(rows[place.header_row][:width]):
+            longest = max((len(word) for word in str(header).split()), default=0)
+            lengths[index] = max(lengths[index], longest + 2)
     return [
         {"updateDimensionProperties": {
             "range": {"sheetId": sheet_id, "dimension": "COLUMNS",
                       "startIndex": index, "endIndex": index + 1},
-            "properties": {"pixelSize": min(max(length + 2, 10), 50) * 7},
+            "properties": {"pixelSize": min(max(length + 2, 10), 50) * REVIEW_PIXELS_PER_CHARACTER},
             "fields": "pixelSize",
         }}
         for index, length in enumerate(lengths)
