@@ -25,8 +25,9 @@ import os
 import re
 import smtplib
 import ssl
+from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 from pathlib import Path
@@ -430,8 +431,15 @@ class Outbox:
                 report.sent.append(delivery)
         for notification in notifications:
             key = notification.dedup_key
-            for target in parse_targets(notification.targets):
+            targets = parse_targets(notification.targets)
+            masks = Counter(mask(t) for t in targets)
+            for target in targets:
                 delivery = _delivery(notification, target, now)
+                if masks[mask(target)] > 1:
+                    # Two targets on one host can share a mask (…/x.example/…); a short
+                    # fingerprint keeps their History records, and so their retries, apart.
+                    delivery = replace(delivery,
+                                       target=f"{delivery.target} #{target.fingerprint[:6]}")
                 if (key, delivery.detail) in recorded or (key, target.fingerprint) in handled:
                     continue
                 handled.add((key, target.fingerprint))

@@ -446,8 +446,6 @@ def test_failed_sends_are_reported_without_stopping_the_sync_and_retried_next_ru
     assert len(http.posts) == 2 and len(smtp.mailbox.messages) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="notify.py: History identifies a target by its "
-                   "masked form, so two webhooks with the same mask share one record")
 def test_a_failed_target_is_retried_even_if_its_mask_matches_a_sent_one(
     tmp_path: Path, http: Recorder, smtp: Smtp
 ) -> None:
