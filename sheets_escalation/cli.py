@@ -285,8 +285,8 @@ def sync(source: str, now_text: str | None, dry_run: bool, as_json: bool, quiet:
 @cli.command()
 @source_argument
 @click.argument("identifier", metavar="ID")
-@click.option("--to", "to_text", required=True, type=click.Choice(["L2", "L3"],
-              case_sensitive=False), help="The level to escalate to.")
+@click.option("--to", "to_text", required=True, metavar="L2|L3",
+              help="The level to escalate to.")
 @click.option("--handler", help="Who owns the row at the new level.")
 @click.option("--note", help="Why (recorded in History).")
 @click.option("--force", is_flag=True, help="Escalate even if Required info is missing.")
@@ -310,14 +310,19 @@ def escalate(source: str, identifier: str, to_text: str, handler: str | None,
       sheets-escalation escalate escalations.xlsx ESC-0012 --to L2 --handler "Sam" \\
           --note "refund above L1 authority"
     """
+    from sheets_escalation.policy import level_number
     from sheets_escalation.sync import run_escalate
 
+    to_level = level_number(to_text)
+    if to_level is None or to_level < 2:
+        raise click.BadParameter(f'"{to_text}" is not L2 or L3', param_hint="'--to'")
     backend = open_source(source, credentials=credentials, oauth=oauth,
                           allow_lossy=allow_lossy)
     outbox = make_outbox(config_path, backend, dry_run)
-    report = run_escalate(backend, parse_now(now_text), identifier, int(to_text[1]),
+    report = run_escalate(backend, parse_now(now_text), identifier, to_level,
                           handler=handler, note=note, force=force, outbox=outbox,
-                          dry_run=dry_run, by=os.environ.get("USER") or "escalate command")
+                          dry_run=dry_run,
+                          by=handler or os.environ.get("USER") or "escalate command")
     event = next(e for e in report.escalated if e[5] == "manual")
     verb = "would escalate" if dry_run else "escalated"
     click.echo(f"{verb} {event[1]} {event[3]} -> {event[4]}"

@@ -363,8 +363,6 @@ def run_escalate(backend: Backend, now: pd.Timestamp, identifier: str, to_level:
         from_level = levels[position]
         log.loc[log.index[position], "level"] = to_level
         log.loc[log.index[position], "escalated_at"] = workbook.now
-        if handler:
-            log.loc[log.index[position], "handler"] = handler
         ids: list[str] = workbook.result["id"].tolist()
         log.loc[log.index[position], "id"] = ids[position]
         evaluation = evaluate(log, workbook.policy, workbook.now, workbook.history)
@@ -377,10 +375,13 @@ def run_escalate(backend: Backend, now: pd.Timestamp, identifier: str, to_level:
             missing = ", ".join(missing_required(log, position, workbook.policy))
             detail = f"{detail} (forced; missing {missing})".strip()
         evaluation.events.insert(0, [workbook.now, row_id, "escalated", level_label(from_level),
-                                     level_label(to_level), "manual", handler or by, detail])
+                                     level_label(to_level), "manual", by, detail])
         workbook.log_read.log = log
         workbook.evaluation = evaluation
         delivery = deliver_notifications(workbook, outbox)
+        # The new handler takes over after the message naming the previous one went out.
+        if handler:
+            log.loc[log.index[position], "handler"] = handler
         plan, changes = plan_writes(workbook)
         if not dry_run:
             backend.write(plan)
