@@ -9,12 +9,18 @@ range, titles quoted in ranges only when needed, Google's error bodies.
 Implemented routes (anything else raises AssertionError, loudly):
 
 - ``GET spreadsheets/{id}`` (``fields`` masks, ``ranges`` with grid data)
-- ``POST spreadsheets/{id}:batchUpdate`` (see ``_REQUEST_HANDLERS``)
+- ``POST spreadsheets/{id}:batchUpdate`` (see ``_REQUEST_HANDLERS``; ``addChart`` takes basic
+  charts only, checks their ranges against the grid and stores them, and ``get`` lists
+  them under ``sheets[].charts``; no recording covers charts, the shapes follow the API
+  reference)
 - ``GET values/{range}``, ``GET values:batchGet`` (value/date-time render options,
   ``majorDimension``)
 - ``PUT values/{range}``, ``POST values:batchUpdate`` (RAW or USER_ENTERED)
 - ``POST values/{range}:append``, ``POST values/{range}:clear``
 - ``POST https://oauth2.googleapis.com/token`` (hands out a dummy access token)
+
+Seeding: :meth:`Sheet.set_values` stores values as given; :meth:`Sheet.type_values` stores
+them as Google does when a person types them (dates become serial numbers, ``75%`` 0.75).
 
 Test hooks: a request log (:attr:`log`), fault injection (:meth:`fail_next`,
 :meth:`timeout_next`, :meth:`drop_next`), and :meth:`before_next` to edit the sheet (sort,
