@@ -339,7 +339,7 @@ def test_review_writes_its_tab_with_formats_and_native_charts(fake: FakeSheetsAP
     for chart in tab.charts:
         anchor = chart["position"]["overlayPosition"]["anchorCell"]
         assert anchor["sheetId"] == tab.sheet_id
-        assert all(len(r) <= anchor["columnIndex"] - 1 for r in rows[anchor["rowIndex"]:][:18]
+        assert all(len(r) <= anchor["columnIndex"] - 1 for r in rows[anchor["rowIndex"]:][:gsheets.CHART_ROWS]
                    if len(r) > 1)  # beside the tables, never over a table cell
 
     level_header = next(r for r, row in enumerate(rows)
