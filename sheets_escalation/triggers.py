@@ -193,24 +193,54 @@ def _same_issue_groups(context: Context, rule: TriggerRule) -> pd.Series:
     if not candidates.any():
         return labels
     subset = log.loc[candidates, ["issue_type", "description"]]
+    subset_times = times[candidates]
     types = subset["issue_type"].str.strip().str.casefold()
     for issue_type, rows in subset.groupby(types, sort=False):
-        descriptions = rows["description"].tolist()
-        if len(descriptions) < 2:
+        if len(rows) < 2:
             continue
-        scores = process.cdist(descriptions, descriptions, scorer=fuzz.token_set_ratio,
-                               processor=utils.default_process, score_cutoff=FUZZY_THRESHOLD)
-        # Connected components over the similarity graph.
-        component = np.arange(len(descriptions))
-        pairs = np.argwhere(scores >= FUZZY_THRESHOLD)
-        changed = True
-        while changed:
-            lowest = component.copy()
-            np.minimum.at(lowest, pairs[:, 0], component[pairs[:, 1]])
-            changed = bool((lowest != component).any())
-            component = lowest
+        at = subset_times[subset.index.get_indexer(rows.index)]
+        component = _fuzzy_components(rows["description"].tolist(), at, window)
         labels.loc[rows.index] = pd.Series([f"fuzzy:{issue_type}:{c}" for c in component],
                                            index=rows.index)
+    return labels
+
+
+def _fuzzy_components(descriptions: list[str], times: np.ndarray, window: float) -> np.ndarray:
+    """Given descriptions and their Opened (seconds), return a component label per row:
+    rows linked by a chain of close matches (token_set_ratio >= FUZZY_THRESHOLD) between
+    rows opened at most about ``window`` apart.
+
+    Rows are cut into blocks one window long and each block is compared with itself and the
+    next one, so every pair within the window is compared once and the cost grows with the
+    rows per window, not with the square of the whole history.
+    """
+    order = np.argsort(times, kind="stable")
+    block = np.floor((times[order] - times[order][0]) / max(window, 1.0)).astype(np.int64)
+    starts = np.searchsorted(block, np.unique(block), side="left")
+    bounds = list(starts) + [len(order)]
+    blocks = {int(block[s]): (int(s), int(e)) for s, e in zip(bounds[:-1], bounds[1:], strict=True)}
+    ordered = [descriptions[i] for i in order]
+    left: list[np.ndarray] = []
+    right: list[np.ndarray] = []
+    for number, (start, end) in blocks.items():
+        stop = blocks[number + 1][1] if number + 1 in blocks else end
+        scores = process.cdist(ordered[start:end], ordered[start:stop], scorer=fuzz.token_set_ratio,
+                               processor=utils.default_process, score_cutoff=FUZZY_THRESHOLD)
+        pairs = np.argwhere(scores >= FUZZY_THRESHOLD)
+        left.append(pairs[:, 0] + start)
+        right.append(pairs[:, 1] + start)
+    first = np.concatenate(left) if left else np.zeros(0, dtype=np.int64)
+    second = np.concatenate(right) if right else np.zeros(0, dtype=np.int64)
+    component = np.arange(len(order))
+    changed = True
+    while changed:
+        lowest = component.copy()
+        np.minimum.at(lowest, first, component[second])
+        np.minimum.at(lowest, second, component[first])
+        changed = bool((lowest != component).any())
+        component = lowest
+    labels = np.empty(len(order), dtype=np.int64)
+    labels[order] = component
     return labels
 
 
