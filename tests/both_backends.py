@@ -33,6 +33,10 @@ DATETIME_HEADERS = {c.header for c in schema.ESCALATION_COLUMNS if c.kind == "da
 KINDS = ("xlsx", "google")
 
 
+class Formula(str):
+    """A cell value to store as a formula; every other string is stored as text."""
+
+
 def serial(moment: dt.datetime) -> float:
     """A naive local datetime as a spreadsheet serial number."""
     return (moment - EPOCH) / dt.timedelta(days=1)
@@ -166,7 +170,7 @@ def make_book(kind: str, directory: Path, escalations: list[list[Any]] | None,
                     if value is not None:
                         cell = sheet.cell(row_number, column)
                         cell.value = value
-                        if isinstance(value, str) and not value.startswith("="):
+                        if isinstance(value, str) and not isinstance(value, Formula):
                             cell.data_type = "s"
         workbook.save(path)
     else:

@@ -26,6 +26,7 @@ from tests.both_backends import (
     KINDS,
     NOW,
     Book,
+    Formula,
     esc_row,
     good_row,
     make_book,
@@ -462,7 +463,7 @@ def _cache_formula_values(path: Path, row: int) -> None:
 
 def test_formulas_in_input_cells_are_read_by_value_and_kept(
         kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    formula_row = good_row(ID="ESC-0001", **{h: f for h, (f, *_) in FORMULAS.items()})
+    formula_row = good_row(ID="ESC-0001", **{h: Formula(f) for h, (f, *_) in FORMULAS.items()})
     book = make_book(kind, tmp_path, [INPUT_HEADER, CONTROL, formula_row], monkeypatch)
     if kind == "xlsx":
         _cache_formula_values(book.path, 3)
