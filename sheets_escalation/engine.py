@@ -237,6 +237,12 @@ def _last_levels(history: pd.DataFrame | None) -> pd.Series:
     return moves.groupby(moves["id"].str.casefold())["to_level"].last()
 
 
+def _previous_run(policy: Policy) -> pd.Timestamp | None:
+    """The Settings `Last run` written by the previous run, if readable."""
+    return cells.parse_datetime_scalar(policy.settings.get("Last run") or None,
+                                       policy.timezone, policy.date_order)
+
+
 def _recorded_breaches(history: pd.DataFrame | None) -> set[str]:
     if history is None or history.empty:
         return set()
@@ -268,16 +274,21 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
     problems = _append(problems, missing_start & opened.notna().to_numpy(),
                        "Escalated at: blank above L1, timing from Opened")
 
-    # "level changed": a person moved the level since the tool last recorded it.
+    # "level changed": a person moved the level since the tool last recorded it, or, for a
+    # row History has never seen move, raised it (Escalated at later than the last run).
     last_levels = _last_levels(history)
-    if not last_levels.empty:
-        known = ids.str.casefold().map(last_levels)
-        current = pd.Series([level_label(v) for v in level], index=index) if len(index) else \
-            pd.Series(dtype=object)
-        changed = (known.notna() & (known != current)).to_numpy()
-        for position in np.flatnonzero(changed).tolist():
-            events.append([now, ids.iat[position], "level changed", known.iat[position],
-                           current.iat[position], "", "sheet", "Level edited in the sheet"])
+    known = ids.str.casefold().map(last_levels).fillna("").astype(object) \
+        if not last_levels.empty else pd.Series("", index=index, dtype=object)
+    current = pd.Series(np.char.add("L", level.astype(str)), index=index, dtype=object)
+    changed = ((known != "") & (known != current)).to_numpy().copy()
+    previous_run = _previous_run(policy)
+    if previous_run is not None:
+        changed |= ((known == "").to_numpy() & (level > 1)
+                    & (escalated_at > previous_run).to_numpy(dtype=bool, na_value=False)
+                    & (escalated_at <= now).to_numpy(dtype=bool, na_value=False))
+    for position in np.flatnonzero(changed).tolist():
+        events.append([now, ids.iat[position], "level changed", known.iat[position],
+                       current.iat[position], "", "sheet", "Level edited in the sheet"])
 
     rules = policy.active_triggers
     applied_trigger = pd.Series("", index=index, dtype=object)
@@ -291,6 +302,10 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
             rule = rules[position]
             if not rule.auto:
                 continue
+            # An automatic escalation happens once its Timeframe has run out (Automatic = 0).
+            due = policy.calendar.add(result_pass.fired_at[position], rule.timeframe_seconds,
+                                      rule.timeframe_business)
+            mask = mask & (due <= now).to_numpy(dtype=bool, na_value=True)
             higher = mask & (rule.to_level > raise_to)
             raise_to[higher] = rule.to_level
             raise_by[higher] = rule.name

@@ -582,3 +582,36 @@ def test_unreadable_opened_does_not_hide_a_fired_trigger() -> None:
     assert evaluation.result["escalate_by"].isna().all()  # no level start to count from
     assert list(evaluation.result["flag"]) == ["ESCALATE", "CHECK INPUT"]
     assert text(evaluation, "problems") == 'Opened: cannot read "31/02/2026" as a date'
+
+
+def _settings_with_last_run(last_run: dt.datetime) -> list[list[Any]]:
+    rows: list[list[Any]] = [list(schema.SETTINGS_HEADERS)]
+    rows += [[k, last_run if k == "Last run" else v] for k, v in schema.DEFAULT_SETTINGS]
+    return rows
+
+
+def test_first_level_edit_by_a_person_is_recorded_after_the_last_run() -> None:
+    policy = policy_of(Triggers=triggers_tab(), Settings=_settings_with_last_run(at(2, 12)))
+    raised = [basic(id="ESC-0001", opened=at(1, 10), level="L2", escalated_at=at(2, 12, 30))]
+    [event] = events(run(raised, utc(2, 13), policy), "level changed")
+    assert event[1:5] == ["ESC-0001", "level changed", "", "L2"]
+    # Raised before the last run: the tool already saw it, so nothing new is recorded.
+    older = [basic(id="ESC-0001", opened=at(1, 10), level="L2", escalated_at=at(2, 11))]
+    assert events(run(older, utc(2, 13), policy), "level changed") == []
+    # No Last run yet (a first sync): old edits cannot be told from new ones.
+    assert events(run(raised, utc(2, 13), policy_of(Triggers=triggers_tab())),
+                  "level changed") == []
+
+
+def test_an_automatic_trigger_waits_for_its_timeframe() -> None:
+    slow = default_trigger("Unresolved too long", Timeframe="2 business hours")
+    policy = policy_of(Triggers=triggers_tab(slow))
+    rows = [basic(id="ESC-0001", opened=at(1, 10))]
+    # Fired Tue 10:00 (1 business day after Opened); applied only from Tue 12:00.
+    waiting = run(rows, utc(2, 11), policy)
+    assert waiting.result["level"].iat[0] == 1
+    assert text(waiting, "flag") == "ESCALATE"
+    assert text(waiting, "escalate_by").startswith("2026-06-02 12:00")
+    applied = run(rows, utc(2, 12), policy)
+    assert applied.result["level"].iat[0] == 2
+    assert [e[5] for e in events(applied, "escalated")] == ["Unresolved too long"]
