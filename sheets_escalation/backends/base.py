@@ -65,8 +65,9 @@ class WritePlan:
     new_tabs: dict[str, list[list[Value]]] = field(default_factory=dict)
     # Tabs replaced whole (the review tab), as rows; backends may add formatting.
     replace_tabs: dict[str, list[list[Value]]] = field(default_factory=dict)
-    # For a replaced tab: a function that lays out the openpyxl worksheet (formats, native
-    # charts) after its rows are written. Only the xlsx backend calls it.
+    # For a replaced tab: lays out the openpyxl worksheet after its rows are written (xlsx
+    # backend). If it also has ``sheet_requests(sheet_id) -> list[dict]``, the Google Sheets
+    # backend sends those requests (formats, charts) in the batchUpdate that replaces the tab.
     tab_formatters: dict[str, Callable[[Any], None]] = field(default_factory=dict)
 
     def is_empty(self) -> bool:
