@@ -59,10 +59,16 @@ class Context:
     workdir: Path
     files: dict[int, Path] = field(default_factory=dict)
     failed: bool = False
+    started: float = field(default_factory=time.perf_counter)
+
+    def progress(self, message: str) -> None:
+        """Say on stderr what is being measured: a 100,000-row run takes minutes."""
+        print(f"[{time.perf_counter() - self.started:6.0f} s] {message}", file=sys.stderr, flush=True)
 
     def workbook(self, rows: int) -> Path:
         """Return a generated workbook of ``rows`` rows (written once, then copied from)."""
         if rows not in self.files:
+            self.progress(f"generating a {rows:,}-row workbook")
             path = self.workdir / f"generated-{rows}.xlsx"
             generate.write_workbook(path, rows, self.seed, NOW)
             self.files[rows] = path
@@ -149,6 +155,7 @@ def measure_api_requests(ctx: Context) -> list[Line]:
 
     lines: list[Line] = []
     for rows in sorted({10, max(ctx.sizes)}):
+        ctx.progress(f"sync against the fake Sheets API, {rows:,} rows")
         fake = _fake_sheet(rows, ctx.seed)
         backend = GoogleSheetsBackend(SHEET_KEY, client_with_session(fake.session()),
                                       lock_dir=ctx.workdir / "locks")
@@ -159,6 +166,7 @@ def measure_api_requests(ctx: Context) -> list[Line]:
                           _verdict(len(requests) <= API_REQUEST_LIMIT)))
         if rows != max(ctx.sizes):
             continue
+        ctx.progress(f"rerun against the fake Sheets API, {rows:,} rows")
         fake.log.clear()
         report = run_sync(backend, pd.Timestamp(NOW))
         ranges = _ranges_written(fake.log)
@@ -205,6 +213,7 @@ def measure_engine(ctx: Context) -> list[Line]:
     lines: list[Line] = []
     timings: dict[int, float] = {}
     for rows in ctx.sizes:
+        ctx.progress(f"engine, {rows:,} rows")
         raw = generate.generate_rows(rows, ctx.seed, NOW)
         table = Table(schema.ESCALATIONS, raw)
         repeat = 3 if rows <= 10_000 else 1
@@ -286,6 +295,7 @@ def measure_xlsx_sync(ctx: Context) -> list[Line]:
     if reason:
         return [_not_measured(name, f"{rows:,}", reason)]
     path = ctx.copy(rows, "xlsx-sync")
+    ctx.progress(f"local .xlsx sync, first run and rerun, {rows:,} rows")
     base = _child(_CHILD_OPENPYXL, str(ctx.copy(rows, "openpyxl")),
                   str(ctx.workdir / f"openpyxl-saved-{rows}.xlsx"))
     first = _child(_CHILD_SYNC, str(path))
@@ -314,7 +324,9 @@ def measure_memory(ctx: Context) -> list[Line]:
     reason = _missing("sheets_escalation.backends.xlsx", "sheets_escalation.sync")
     if reason:
         return [_not_measured(name, f"{rows:,}", reason)]
-    sync = _child(_CHILD_SYNC, str(ctx.copy(rows, "memory")))
+    memory_copy = ctx.copy(rows, "memory")
+    ctx.progress(f"peak memory of a sync, {rows:,} rows")
+    sync = _child(_CHILD_SYNC, str(memory_copy))
     base = _child(_CHILD_OPENPYXL, str(ctx.copy(rows, "memory-openpyxl")),
                   str(ctx.workdir / f"memory-openpyxl-saved-{rows}.xlsx"))
     peak = sync["maxrss_kib"] / 1024
@@ -355,7 +367,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not sizes or sizes[0] < 1:
         parser.error("--sizes needs at least one positive row count")
 
-    started = time.perf_counter()
     lines: list[Line] = []
     with tempfile.TemporaryDirectory(prefix="sheets-escalation-bench-") as workdir:
         ctx = Context(sizes, args.seed, Path(workdir))
@@ -371,7 +382,7 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"seed {args.seed}, now {NOW.isoformat()}, python {sys.version.split()[0]}")
     _print_table(lines)
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"(total {time.perf_counter() - started:.0f} s; largest child process {children:.0f} MB)")
+    print(f"(total {time.perf_counter() - ctx.started:.0f} s; largest child process {children:.0f} MB)")
     return 1 if ctx.failed else 0
 
 
