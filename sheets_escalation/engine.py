@@ -204,7 +204,12 @@ def _context(log: pd.DataFrame, policy: Policy, now: pd.Timestamp, level: np.nda
 
 
 def _sla_state(start: pd.Series, due: pd.Series, met_at: pd.Series, now: pd.Timestamp,
-               seconds: np.ndarray, business: np.ndarray, policy: Policy) -> pd.Series:
+               seconds: np.ndarray, business: np.ndarray, policy: Policy,
+               paused: np.ndarray | None = None,
+               pausing: np.ndarray | None = None) -> tuple[pd.Series, np.ndarray]:
+    """Given a target's clock (start, due, when met) as of ``now``, return each row's SLA
+    state and the share of the target used so far (paused seconds not counted). Rows
+    ``pausing`` (waiting on the customer) and still unmet are ``Paused``."""
     state = pd.Series("", index=start.index, dtype=object)
     has_due = due.notna().to_numpy()
     met = met_at.notna().to_numpy() & has_due
@@ -214,13 +219,92 @@ def _sla_state(start: pd.Series, due: pd.Series, met_at: pd.Series, now: pd.Time
     unmet = has_due & ~met
     overdue = unmet & (due < now).to_numpy(dtype=bool, na_value=False)
     elapsed = policy.calendar.elapsed(start, pd.Series(now, index=start.index), business)
+    if paused is not None:
+        elapsed = np.clip(elapsed - paused, 0.0, None)
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(seconds > 0, elapsed / seconds, 0.0)
     at_risk = unmet & ~overdue & (share >= policy.at_risk)
     state[overdue] = "Overdue"
     state[at_risk] = "At risk"
     state[unmet & ~overdue & ~at_risk] = "On track"
-    return state
+    if pausing is not None:
+        state[unmet & pausing] = "Paused"
+    return state, np.where(unmet, share, np.nan)
+
+
+def status_labels(status: pd.Series) -> pd.Series:
+    """Given Status as read, return each row's status as History records it: the
+    vocabulary's spelling for a known status (any case or spacing), ``Open`` for a blank
+    cell, anything else as typed."""
+    normalized = status.str.split().str.join(" ").str.casefold()
+    labels = normalized.map({s.casefold(): s for s in schema.STATUSES})
+    labels = labels.where(labels.notna(), status.str.strip()).astype(object)
+    labels[(normalized == "").to_numpy()] = "Open"
+    return labels
+
+
+def _status_events(ids: pd.Series, labels: pd.Series, resolved: np.ndarray,
+                   history: pd.DataFrame | None, now: pd.Timestamp) -> list[list[Any]]:
+    """The `status changed` events this run observes: a Status that differs from the To
+    of the ID's last such event; for an ID without one, only a row now waiting on the
+    customer (so the first sync of a log does not record every row's status)."""
+    keys = ids.str.casefold()
+    known = pd.Series(np.nan, index=ids.index, dtype=object)
+    if history is not None and not history.empty:
+        changes = history[(history["event"] == "status changed") & (history["id"] != "")]
+        if not changes.empty:
+            last = changes.groupby(changes["id"].str.casefold())["to_level"].last()
+            known = keys.map(last)
+    seen = known.notna().to_numpy()
+    differs = (known.fillna("").astype(str).str.casefold()
+               != labels.str.casefold()).to_numpy()
+    first = ~seen & (labels == schema.PENDING_CUSTOMER).to_numpy() & ~resolved
+    record = ((seen & differs) | first) & ~keys.duplicated().to_numpy()
+    return [[now, row_id, "status changed", before, after, "", "sheet",
+             "Status edited in the sheet"]
+            for row_id, before, after in zip(ids[record], known[record].fillna(""),
+                                             labels[record], strict=True)]
+
+
+def _paused_seconds(ids: pd.Series, history: pd.DataFrame | None, events: list[list[Any]],
+                    level_start: pd.Series, until: pd.Series, business: np.ndarray,
+                    policy: Policy) -> np.ndarray:
+    """Given the rows' IDs, the History frame with this run's events, each row's level
+    start, the end of its clock (now, or Resolved at) and whether its resolution target
+    is in business time, return the seconds each row waited on the customer at its
+    current level: every interval from a `status changed` event into Pending customer to
+    the ID's next such event (or ``until``), cut to [level start, until], summed."""
+    frames = []
+    if history is not None and not history.empty:
+        recorded = history[(history["event"] == "status changed") & (history["id"] != "")]
+        frames.append(pd.DataFrame({"key": recorded["id"].str.casefold(),
+                                    "at": recorded["at"], "to": recorded["to_level"]}))
+    new = [e for e in events if e[2] == "status changed"]
+    if new:
+        frames.append(pd.DataFrame({"key": [str(e[1]).casefold() for e in new],
+                                    "at": pd.to_datetime([e[0] for e in new], utc=True),
+                                    "to": [e[4] for e in new]}))
+    paused = np.zeros(len(ids), dtype=float)
+    if not frames:
+        return paused
+    changes = pd.concat(frames, ignore_index=True).dropna(subset=["at"])
+    changes = changes.sort_values(["key", "at"], kind="stable")
+    changes["next"] = changes.groupby("key")["at"].shift(-1)
+    pending = changes[changes["to"].str.strip().str.casefold()
+                      == schema.PENDING_CUSTOMER.casefold()]
+    rows = pd.DataFrame({"key": ids.str.casefold().to_numpy(), "position": np.arange(len(ids))})
+    spans = pending.merge(rows, on="key")
+    if spans.empty:
+        return paused
+    position = spans["position"].to_numpy()
+    start = level_start.iloc[position].reset_index(drop=True)
+    stop = until.iloc[position].reset_index(drop=True)
+    begin = pd.to_datetime(spans["at"], utc=True).reset_index(drop=True)
+    begin = begin.where(begin >= start, start)
+    end = pd.to_datetime(spans["next"], utc=True).reset_index(drop=True)
+    end = end.where(end.notna() & (end <= stop), stop)
+    seconds = np.nan_to_num(policy.calendar.elapsed(begin, end, business[position]))
+    return np.bincount(position, weights=seconds, minlength=len(ids))
 
 
 def _local(series: pd.Series, policy: Policy) -> pd.Series:
@@ -268,6 +352,9 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
     resolved_at = log["resolved_at"]
     status = log["status"].str.strip().str.casefold()
     resolved = (resolved_at.notna() | (status == "resolved")).to_numpy()
+    labels = status_labels(log["status"])
+    pausing = (labels == schema.PENDING_CUSTOMER).to_numpy() & ~resolved
+    events.extend(_status_events(ids, labels, resolved, history, now))
     no_resolved_time = resolved & resolved_at.isna().to_numpy()
     problems = _append(problems, no_resolved_time, "Resolved at: blank although Status is Resolved")
     missing_start = (level > 1) & escalated_at.isna().to_numpy()
@@ -344,16 +431,23 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
     response_seconds, response_business = _level_targets(policy, level, "response")
     resolution_seconds, resolution_business = _level_targets(policy, level, "resolution")
     response_due = policy.calendar.add(level_start, response_seconds, response_business)
-    resolution_due = policy.calendar.add(level_start, resolution_seconds, resolution_business)
+    # The resolution clock stops while the row waits on the customer: its due moves out
+    # by the paused time, measured on the same clock.
+    clock_end = resolved_at.where(resolved_at < now, now).fillna(now)
+    paused = _paused_seconds(ids, history, events, level_start, clock_end,
+                             resolution_business, policy)
+    resolution_due = policy.calendar.add(level_start, resolution_seconds + paused,
+                                         resolution_business)
     first = log["first_response_at"]
     first_here = first.where(first >= level_start)
     # Resolving a row answers it: a resolved row without a recorded response met its
     # response target when it was resolved.
     responded = first_here.fillna(resolved_at.where(resolved_at >= level_start))
-    response_sla = _sla_state(level_start, response_due, responded, now, response_seconds,
-                              response_business, policy)
-    resolution_sla = _sla_state(level_start, resolution_due, resolved_at, now,
-                                resolution_seconds, resolution_business, policy)
+    response_sla, response_used = _sla_state(level_start, response_due, responded, now,
+                                             response_seconds, response_business, policy)
+    resolution_sla, resolution_used = _sla_state(level_start, resolution_due, resolved_at, now,
+                                                 resolution_seconds, resolution_business,
+                                                 policy, paused, pausing)
     resolution_sla[no_resolved_time] = ""
     response_hours = policy.calendar.elapsed(level_start, first_here, response_business) / 3600
     resolution_hours = policy.calendar.elapsed(opened, resolved_at, resolution_business) / 3600
@@ -418,10 +512,14 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
         "resolution_sla": resolution_sla,
         "response_hours": np.round(response_hours, 2),
         "resolution_hours": np.round(resolution_hours, 2),
+        "paused_hours": np.where((paused > 0) | pausing, np.round(paused / 3600, 2), np.nan),
         "missing_info": missing,
         "problems": problems,
         "applied_trigger": applied_trigger,
         "level_raised": level != original_level,
+        # Share of each unmet target used so far (paused time not counted), for reminders.
+        "response_used": response_used,
+        "resolution_used": resolution_used,
     }, index=index)
     return Evaluation(result=result, events=events)
 

@@ -76,6 +76,8 @@ class Policy:
     vip: frozenset[str]
     settings: dict[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    # Shares of a target at which the handler is reminded (Settings `Remind at`), ascending.
+    remind_at: tuple[float, ...] = (0.5, 0.75, 0.9)
 
     def level_name(self, level: int) -> str:
         return self.levels[level].name
@@ -379,6 +381,18 @@ def _percent(text: str) -> float | None:
     return number / 100 if 0 < number <= 100 else None
 
 
+def _reminders(text: str) -> tuple[float, ...] | None:
+    """Given a Remind at setting ("50%, 75%, 90%"; blank, "none" or "off" for none),
+    return its shares ascending without repeats, or None if a part is not a percentage
+    below 100%."""
+    if text.strip().casefold() in {"", "none", "off", "no"}:
+        return ()
+    shares = [_percent(part) for part in re.split(r"[,;]", text) if part.strip()]
+    if not shares or any(share is None or share >= 1 for share in shares):
+        return None
+    return tuple(sorted({share for share in shares if share is not None}))
+
+
 def _timezone(text: str) -> str | None:
     """Given a Timezone setting, return the IANA name (any case: "utc", "europe/london"),
     or None if it names no zone."""
@@ -430,6 +444,13 @@ def load_policy(
         collector.add(*where("At risk at"),
                       f'cannot read "{settings.get("At risk at")}" as a percentage (e.g. 75%)')
         at_risk = 0.75
+    remind_text = settings.get("Remind at", "")
+    remind_at = _reminders(remind_text)
+    if remind_at is None:
+        collector.add(*where("Remind at"),
+                      f'cannot read "{remind_text}" as percentages (e.g. 50%, 75%, 90%; '
+                      "blank for no reminders)")
+        remind_at = ()
     date_order = (settings.get("Date order", "") or "MDY").upper()
     if date_order not in {"MDY", "DMY"}:
         collector.add(*where("Date order"), f'Date order must be MDY or DMY, not "{date_order}"')
@@ -501,4 +522,5 @@ def load_policy(
         vip=frozenset(vip),
         settings=settings,
         notes=tuple(notes),
+        remind_at=remind_at,
     )

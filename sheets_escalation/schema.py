@@ -74,6 +74,7 @@ OWNED_COLUMNS: tuple[Column, ...] = (
     Column("Resolution SLA", "resolution_sla"),
     Column("Response hours", "response_hours", "number"),
     Column("Resolution hours", "resolution_hours", "number"),
+    Column("Paused hours", "paused_hours", "number"),
     Column("Missing info", "missing_info"),
     Column("Problems", "problems"),
 )
@@ -98,12 +99,13 @@ FLAGS: tuple[str, ...] = (
     "OK",
     "RESOLVED",
 )
-SLA_STATES: tuple[str, ...] = ("On track", "At risk", "Overdue", "Met", "Missed")
+SLA_STATES: tuple[str, ...] = ("On track", "At risk", "Overdue", "Met", "Missed", "Paused")
 
 CHANNELS: tuple[str, ...] = ("Email", "Chat", "Phone", "Social", "Review", "Other")
 SENTIMENTS: tuple[str, ...] = ("Calm", "Frustrated", "Angry")
 URGENCIES: tuple[str, ...] = ("Critical", "High", "Medium", "Low")
 STATUSES: tuple[str, ...] = ("Open", "Pending customer", "Resolved")
+PENDING_CUSTOMER = "Pending customer"  # the Status that stops the resolution clock
 YES_NO: tuple[str, ...] = ("Yes", "No")
 
 LEVELS_HEADERS: tuple[str, ...] = (
@@ -168,6 +170,7 @@ DEFAULT_SETTINGS: tuple[tuple[str, str], ...] = (
     ("Date order", "MDY"),
     ("Required info", ", ".join(DEFAULT_REQUIRED_INFO)),
     ("Last run", ""),
+    ("Remind at", "50%, 75%, 90%"),
 )
 
 DEFAULT_TEMPLATES: tuple[tuple[str, str, str], ...] = (

@@ -106,6 +106,7 @@ SLA_COLORS: tuple[ColorRule, ...] = (
     ColorRule("At risk", "FFEB9C", "9C5700"),
     ColorRule("On track", "C6EFCE", "006100"),
     ColorRule("Met", "C6EFCE", "006100"),
+    ColorRule("Paused", "DDEBF7", "1F4E79"),
 )
 
 _LEVEL_DROPDOWN = Dropdown(schema.LEVEL_NAMES, strict=True)
@@ -124,7 +125,7 @@ _ESCALATIONS = TabLayout(
         "Could L1 resolve?": 10, "Notes": 32, "Flag": 21, "Triggers": 24, "Why": 44,
         "Target level": 8, "Escalate by": 17, "Response due": 17, "Resolution due": 17,
         "Response SLA": 12, "Resolution SLA": 12, "Response hours": 10,
-        "Resolution hours": 10, "Missing info": 24, "Problems": 40,
+        "Resolution hours": 10, "Paused hours": 10, "Missing info": 24, "Problems": 40,
     },
     dropdowns={
         "Channel": Dropdown(schema.CHANNELS),

@@ -604,7 +604,8 @@ def test_init_lays_out_an_empty_sheet_and_a_second_run_adds_nothing(fake: FakeSh
     assert esc.validations[(1, level)]["condition"]["values"] == [
         {"userEnteredValue": v} for v in ("L1", "L2", "L3")]
     assert esc.validations[(1, level)]["strict"] is True
-    assert len(esc.conditional_formats) == 7 + 5 + 5  # Flag, Response SLA, Resolution SLA
+    # Flag, Response SLA, Resolution SLA
+    assert len(esc.conditional_formats) == len(schema.FLAGS) + 2 * len(schema.SLA_STATES)
     (protection,) = esc.protected_ranges
     assert protection["warningOnly"] is True
     assert protection["range"]["startColumnIndex"] == flag

@@ -109,14 +109,15 @@ def test_settings_are_read() -> None:
     policy = load(Settings=settings_of(
         ("timezone", "europe/london"), ("Work days", "Sun-Thu"), ("Work Hours", "8am-4pm"),
         ("At risk at", 0.5), ("Date order", "dmy"), ("Required info", "customer, Issue type"),
-        ("Remind at", "2 hours")))
+        ("Remind at", "90%, 60%")))
     assert policy.timezone == "Europe/London"
     assert policy.calendar.work_days == frozenset({6, 0, 1, 2, 3})
     assert (policy.calendar.opening, policy.calendar.closing) == (dt.time(8), dt.time(16))
     assert policy.at_risk == 0.5
     assert policy.date_order == "DMY"
     assert policy.required_info == ("Customer", "Issue type")
-    assert policy.settings["Remind at"] == "2 hours"
+    assert policy.remind_at == (0.6, 0.9)
+    assert policy.settings["Remind at"] == "90%, 60%"
 
 
 @pytest.mark.parametrize(("value", "share"), [("80%", 0.8), ("80", 0.8), (0.9, 0.9),
