@@ -520,7 +520,8 @@ def build_sample(path: Path) -> None:
     columns = _columns_by_key(escalations)
     for offset, row in enumerate(rows):
         for key, value in row.items():
-            escalations.cell(row=2 + offset, column=columns[key], value=value)
+            if value not in (None, ""):
+                escalations.cell(row=2 + offset, column=columns[key], value=value)
 
     _set_settings(workbook[schema.SETTINGS], SETTINGS)
     for holiday in HOLIDAYS:
