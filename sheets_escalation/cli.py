@@ -153,6 +153,8 @@ def _print_report(report: Any, quiet: bool) -> None:
     if report.delivery is not None:
         for line in report.delivery.lines():
             click.echo(f"notify {line}")
+    for line in report.reminders:
+        click.echo(f"remind {line}")
     if report.dry_run:
         click.echo(f"planned: {len(report.plan.cells)} cells, "
                    f"{sum(len(v) for v in report.plan.appends.values())} History rows")

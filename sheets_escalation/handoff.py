@@ -29,6 +29,10 @@ from sheets_escalation.policy import Policy, level_label, level_number
 
 # SLA states a level is told about once each, per target.
 ALERT_STATES: tuple[tuple[str, str], ...] = (("At risk", "at-risk"), ("Overdue", "overdue"))
+# History Detail of a reminder recorded for a level without Notify targets.
+REMINDER_NO_CHANNEL = "reminder (no channel)"
+# SLA states in which a target's clock runs toward its due (reminders stop once Overdue).
+RUNNING_STATES: tuple[str, ...] = ("On track", "At risk")
 
 
 def _stamp(value: Any, timezone: str) -> str:
@@ -203,7 +207,58 @@ def plan_notifications(log: pd.DataFrame, result: pd.DataFrame, events: list[lis
                 notifications.append(Notification(
                     view.result["id"], level_label(level), f"{word}:{target_name}",
                     targets(level), subject, body))
+    notifications += [r for r in plan_reminders(log, result, policy, history) if r.targets]
     return notifications
+
+
+def percent_label(share: float) -> str:
+    """Given a share (0.5), return it as a percentage without trailing zeros ("50%")."""
+    return f"{share * 100:g}%"
+
+
+def plan_reminders(log: pd.DataFrame, result: pd.DataFrame, policy: Policy,
+                   history: pd.DataFrame | None = None) -> list[Notification]:
+    """Given an evaluation, return the reminders it owes the handlers: for each open row
+    and target (response, resolution) still running (On track or At risk), the highest
+    `Remind at` share of the target already used, as a notification to the Notify
+    targets of the row's current level (``targets`` empty when the level has none). The
+    dedup key (``ESC-0012/L2/remind-75:resolution``) makes each one once per threshold,
+    target and level; a key History already records without a channel is left out, and
+    so is a threshold equal to `At risk at` for a level with targets (its At risk alert
+    says the same at the same moment)."""
+    thresholds = np.asarray(policy.remind_at, dtype=float)
+    if not len(thresholds):
+        return []
+    recorded: set[str] = set()
+    if history is not None and not history.empty:
+        done = history[(history["event"] == "notified")
+                       & (history["detail"] == REMINDER_NO_CHANNEL)]
+        recorded = set(done["trigger"].tolist())
+    levels = result["level"].to_numpy(dtype=int)
+    open_rows = (result["flag"] != "RESOLVED").to_numpy()
+    reminders: list[Notification] = []
+    for target_name in ("response", "resolution"):
+        used = result[f"{target_name}_used"].to_numpy(dtype=float)
+        running = open_rows & result[f"{target_name}_sla"].isin(RUNNING_STATES).to_numpy()
+        reached = np.searchsorted(thresholds, np.nan_to_num(used, nan=-1.0), side="right") - 1
+        for position in np.flatnonzero(running & (reached >= 0)).tolist():
+            level = int(levels[position])
+            share = float(thresholds[reached[position]])
+            view = row_view(log, result, position)
+            event = f"remind-{share * 100:g}:{target_name}"
+            key = f"{view.result['id']}/{level_label(level)}/{event}"
+            if key in recorded:
+                continue
+            handler = str(view.row.get("handler") or "") or "the handler"
+            what = (f"reminder for {handler}: {percent_label(share)} of the "
+                    f"{target_name} time used")
+            subject, body = _alert(view, policy, level, what, view.result[f"{target_name}_due"])
+            notify = policy.levels[level].notify if level in policy.levels else ()
+            if notify and abs(share - policy.at_risk) < 1e-9:
+                continue  # the level's At risk alert goes out at this very share
+            reminders.append(Notification(view.result["id"], level_label(level), event,
+                                          notify, subject, body))
+    return reminders
 
 
 def find_row(result: pd.DataFrame, identifier: str) -> int:

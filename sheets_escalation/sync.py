@@ -18,10 +18,12 @@ from sheets_escalation import cells, schema
 from sheets_escalation.backends.base import Backend, CellWrite, Table, WritePlan, header_index
 from sheets_escalation.engine import Evaluation, LogRead, evaluate, read_history, read_log
 from sheets_escalation.handoff import (
+    REMINDER_NO_CHANNEL,
     check_escalation,
     find_row,
     missing_required,
     plan_notifications,
+    plan_reminders,
     templates_of,
 )
 from sheets_escalation.notify import DeliveryReport, Outbox, recorded_deliveries
@@ -74,6 +76,7 @@ class SyncReport:
     dry_run: bool
     notes: list[str] = field(default_factory=list)
     delivery: DeliveryReport | None = None
+    reminders: list[str] = field(default_factory=list)  # reminders without a channel
 
     @property
     def flag_counts(self) -> dict[str, int]:
@@ -105,6 +108,7 @@ class SyncReport:
                 .to_dict("records")
             ],
             "notifications": self.delivery.lines() if self.delivery else [],
+            "reminders": self.reminders,
             "notes": self.notes,
         }
 
@@ -303,6 +307,26 @@ def _plan_last_run(workbook: Workbook, plan: WritePlan, stamp: dt.datetime) -> N
     plan.appends.setdefault(schema.SETTINGS, []).append(row_out)
 
 
+def record_reminders(workbook: Workbook) -> list[str]:
+    """Record the reminders owed to handlers at levels without Notify targets as History
+    `notified` events (Trigger = the dedup key, Detail = "reminder (no channel)"), and
+    return one line per reminder for the run's output. Reminders of levels with targets
+    go out with the other notifications."""
+    policy = workbook.policy
+    lines = []
+    for reminder in plan_reminders(workbook.log, workbook.result, policy, workbook.history):
+        if reminder.targets:
+            continue
+        workbook.evaluation.events.append([workbook.now, reminder.row_id, "notified", "",
+                                           reminder.level, reminder.dedup_key,
+                                           "sheets-escalation", REMINDER_NO_CHANNEL])
+        # The subject without its "[L1] ESC-0012 " prefix, which the key already says.
+        what = reminder.subject.split(" ", 2)[-1]
+        lines.append(f"{reminder.dedup_key}: {what}; no Notify target at {reminder.level}, "
+                     "recorded in History")
+    return lines
+
+
 def deliver_notifications(workbook: Workbook, outbox: Outbox | None) -> DeliveryReport | None:
     """Send what the evaluation owes through ``outbox``; record the sends as History events
     and refused or failed targets in the rows' Problems (and so in their Flag)."""
@@ -338,11 +362,13 @@ def run_sync(backend: Backend, now: pd.Timestamp, *, dry_run: bool = False,
     with backend.lock():
         workbook = load(backend, now)
         delivery = deliver_notifications(workbook, outbox)
+        reminders = record_reminders(workbook)
         plan, changes = plan_writes(workbook)
         if not dry_run:
             backend.write(plan)
     return SyncReport(backend.name, workbook.now, workbook, plan, changes, dry_run,
-                      notes=list(workbook.policy.notes), delivery=delivery)
+                      notes=list(workbook.policy.notes), delivery=delivery,
+                      reminders=reminders)
 
 
 def run_escalate(backend: Backend, now: pd.Timestamp, identifier: str, to_level: int, *,
@@ -379,6 +405,7 @@ def run_escalate(backend: Backend, now: pd.Timestamp, identifier: str, to_level:
         workbook.log_read.log = log
         workbook.evaluation = evaluation
         delivery = deliver_notifications(workbook, outbox)
+        reminders = record_reminders(workbook)
         # The new handler takes over after the message naming the previous one went out.
         if handler:
             log.loc[log.index[position], "handler"] = handler
@@ -386,4 +413,5 @@ def run_escalate(backend: Backend, now: pd.Timestamp, identifier: str, to_level:
         if not dry_run:
             backend.write(plan)
     return SyncReport(backend.name, workbook.now, workbook, plan, changes, dry_run,
-                      notes=list(workbook.policy.notes), delivery=delivery)
+                      notes=list(workbook.policy.notes), delivery=delivery,
+                      reminders=reminders)

@@ -143,7 +143,8 @@ def test_a_failed_google_write_is_completed_by_the_next_run_once(
     assert book.sync("--quiet").code == 0
     assert book.sync("--quiet").code == 0
     events = _history_events(book)
-    assert sorted(e[:2] for e in events) == [("ESC-0002", "escalated"), ("ESC-0003", "id assigned")]
+    assert sorted(e[:2] for e in events) == [("ESC-0002", "escalated"), ("ESC-0003", "id assigned"),
+                                             ("ESC-0003", "notified")]  # a reminder, no channel
     assert set(events.values()) == {1}
     assert [r["Level"] for r in book.records()] == [None, "L2"]
 
@@ -166,5 +167,6 @@ def test_a_google_write_applied_but_unanswered_is_retried_without_duplicate_even
     assert lost and len(book.fake.calls("values.batchUpdate")) == 2
     assert book.sync("--quiet").code == 0
     events = _history_events(book)
-    assert sorted(e[:2] for e in events) == [("ESC-0002", "escalated"), ("ESC-0003", "id assigned")]
+    assert sorted(e[:2] for e in events) == [("ESC-0002", "escalated"), ("ESC-0003", "id assigned"),
+                                             ("ESC-0003", "notified")]  # a reminder, no channel
     assert set(events.values()) == {1}

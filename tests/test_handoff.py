@@ -205,6 +205,8 @@ def test_sync_announces_an_automatic_escalation_to_the_new_level_once(
         ("ESC-0001", "L2", key, f"webhook 127.0.0.1:{port}/…/s2s2"),
         ("ESC-0001", "L2", key, f"email {L2_MAIL}"),
         ("ESC-0001", "L2", key, f"slack 127.0.0.1:{port}/…/L2x9"),
+        # L1 has no Notify target: the reminder is recorded, not sent.
+        ("ESC-0006", "L1", "ESC-0006/L1/remind-50:resolution", "reminder (no channel)"),
     ]
     sent_rows = [r for r in history(setup.path) if r[2] == "notified"]
     assert {(r[0], r[6]) for r in sent_rows} == {(dt.datetime(2026, 11, 24, 15), BY)}
@@ -219,7 +221,9 @@ def test_sync_announces_an_automatic_escalation_to_the_new_level_once(
     assert again[0] == later[0] == 0
     assert notify_lines(again[1]) == notify_lines(later[1]) == []
     assert len(http.posts) == 2 and len(smtp.mailbox.messages) == 1
-    assert len(notified(setup.path)) == 3
+    # and at 15:30 ESC-0006 has used 75% of its L1 resolution time: one more reminder.
+    assert notified(setup.path)[4:] == [
+        ("ESC-0006", "L1", "ESC-0006/L1/remind-75:resolution", "reminder (no channel)")]
 
 
 def test_due_escalation_and_sla_states_notify_the_current_level_once_each(
@@ -236,7 +240,9 @@ def test_due_escalation_and_sla_states_notify_the_current_level_once_each(
         # L1 answers within 4 business hours: 3 of them (75%) have passed at Wed 09:30.
         ("2026-11-25T09:40:00", "ESCALATION OVERDUE", ["ESC-0010/L1/at-risk:response"]),
         ("2026-11-25T09:50:00", "ESCALATION OVERDUE", []),
-        ("2026-11-25T10:45:00", "ESCALATION OVERDUE", ["ESC-0010/L1/overdue:response"]),
+        # Half of the 8-hour resolution target is used by then: the handler is reminded.
+        ("2026-11-25T10:45:00", "ESCALATION OVERDUE", ["ESC-0010/L1/overdue:response",
+                                                      "ESC-0010/L1/remind-50:resolution"]),
         ("2026-11-25T11:00:00", "ESCALATION OVERDUE", []),
     ]
 
@@ -255,6 +261,7 @@ def test_due_escalation_and_sla_states_notify_the_current_level_once_each(
         ("ESC-0010/L1/escalate-due", "L1"),
         ("ESC-0010/L1/at-risk:response", "L1"),
         ("ESC-0010/L1/overdue:response", "L1"),
+        ("ESC-0010/L1/remind-50:resolution", "L1"),
     ]
     first = http.posts[0]["json"]
     assert first["subject"] == "[L1] ESC-0010 must be escalated to L2 (due 2026-11-24 15:30)"
