@@ -208,30 +208,38 @@ def _same_issue_groups(context: Context, rule: TriggerRule) -> pd.Series:
 def _fuzzy_components(descriptions: list[str], times: np.ndarray, window: float) -> np.ndarray:
     """Given descriptions and their Opened (seconds), return a component label per row:
     rows linked by a chain of close matches (token_set_ratio >= FUZZY_THRESHOLD) between
-    rows opened at most about ``window`` apart.
+    rows opened at most about ``window`` apart. Identical descriptions (after rapidfuzz's
+    normalisation) always belong together.
 
-    Rows are cut into blocks one window long and each block is compared with itself and the
-    next one, so every pair within the window is compared once and the cost grows with the
-    rows per window, not with the square of the whole history.
+    Rows are cut into blocks one window long and each block's distinct descriptions are
+    compared with those of itself and the next block, so every pair within the window is
+    compared once and the cost grows with the distinct descriptions per window, not with
+    the square of the whole history.
     """
+    normalized = pd.Series(descriptions, dtype=object).map(utils.default_process)
+    codes, uniques = pd.factorize(normalized)
+    texts: list[str] = list(uniques)
     order = np.argsort(times, kind="stable")
     block = np.floor((times[order] - times[order][0]) / max(window, 1.0)).astype(np.int64)
     starts = np.searchsorted(block, np.unique(block), side="left")
-    bounds = list(starts) + [len(order)]
-    blocks = {int(block[s]): (int(s), int(e)) for s, e in zip(bounds[:-1], bounds[1:], strict=True)}
-    ordered = [descriptions[i] for i in order]
+    bounds = [*starts.tolist(), len(order)]
+    spans = {int(block[s]): (s, e) for s, e in zip(bounds[:-1], bounds[1:], strict=True)}
+    block_codes = {number: np.unique(codes[order[s:e]]) for number, (s, e) in spans.items()}
     left: list[np.ndarray] = []
     right: list[np.ndarray] = []
-    for number, (start, end) in blocks.items():
-        stop = blocks[number + 1][1] if number + 1 in blocks else end
-        scores = process.cdist(ordered[start:end], ordered[start:stop], scorer=fuzz.token_set_ratio,
-                               processor=utils.default_process, score_cutoff=FUZZY_THRESHOLD)
+    for number, mine in block_codes.items():
+        near = mine if number + 1 not in block_codes else np.union1d(mine, block_codes[number + 1])
+        if len(near) < 2:
+            continue
+        scores = process.cdist([texts[c] for c in mine], [texts[c] for c in near],
+                               scorer=fuzz.token_set_ratio, processor=None,
+                               score_cutoff=FUZZY_THRESHOLD)
         pairs = np.argwhere(scores >= FUZZY_THRESHOLD)
-        left.append(pairs[:, 0] + start)
-        right.append(pairs[:, 1] + start)
+        left.append(mine[pairs[:, 0]])
+        right.append(near[pairs[:, 1]])
     first = np.concatenate(left) if left else np.zeros(0, dtype=np.int64)
     second = np.concatenate(right) if right else np.zeros(0, dtype=np.int64)
-    component = np.arange(len(order))
+    component = np.arange(len(texts))
     changed = True
     while changed:
         lowest = component.copy()
@@ -239,9 +247,7 @@ def _fuzzy_components(descriptions: list[str], times: np.ndarray, window: float)
         np.minimum.at(lowest, second, component[first])
         changed = bool((lowest != component).any())
         component = lowest
-    labels = np.empty(len(order), dtype=np.int64)
-    labels[order] = component
-    return labels
+    return component[codes]
 
 
 def _windows(keys: np.ndarray, window: float) -> tuple[np.ndarray, np.ndarray]:
@@ -303,9 +309,9 @@ def repeat_issue(context: Context, rule: TriggerRule) -> Firing:
     first[1:] = members[order][1:] != members[order][:-1]
     chosen_end, chosen_member = ends[order][first], members[order][first]
 
-    ids = frame["id"].to_numpy()
+    ids = frame["id"].to_numpy(dtype=object)
     used = np.isin(ends, chosen_end)
-    listed = pd.Series(ids[members[used]]).groupby(ends[used]).agg(
+    listed = pd.Series(ids[members[used]], dtype=object).groupby(ends[used]).agg(
         lambda values: ", ".join(v for v in values if v))
     text = (pd.Series(counts[listed.index], index=listed.index).astype(str)
             + f" customers within {rule.repeat_window}: " + listed)
