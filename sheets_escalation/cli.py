@@ -406,6 +406,56 @@ def review(source: str, month: str | None, export_path: str | None, no_tab: bool
         click.echo(f"- {sentence}")
 
 
+@cli.command()
+@source_argument
+@click.option("--month", help="YYYY-MM (default: the last full month in the Settings timezone).")
+@click.option("--policy", "policy_source", metavar="OTHER",
+              help="A workbook (.xlsx or Google Sheet) holding the proposed Levels, Triggers, "
+              "Settings, Holidays and VIP tabs; tabs it lacks stay as today.")
+@click.option("--set", "sets", multiple=True, metavar='"WHAT=VALUE"',
+              help='Change one policy cell, e.g. "L1.Response time=2 business hours", '
+              '"Financial loss.Parameter=800", "At risk at=80%". Repeatable.')
+@click.option("--export", "export_path", type=click.Path(dir_okay=False),
+              help="Also write the comparison to FILE (.xlsx, .html, .md, .csv or .pdf).")
+@click.option("--no-tab", is_flag=True, help="Only export; do not write the what-if tab.")
+@now_option
+@credentials_option
+@oauth_option
+@lossy_option
+@handle_errors
+def simulate(source: str, month: str | None, policy_source: str | None, sets: tuple[str, ...],
+             export_path: str | None, no_tab: bool, now_text: str | None,
+             credentials: str | None, oauth: bool, allow_lossy: bool) -> None:
+    """Replay a month's rows under a proposed policy and compare with today's: writes the
+    tab "What-if YYYY-MM" (only that tab) with escalations, breaches, share within
+    target, and the rows whose outcome changes, with why.
+
+    \b
+    Example:
+      sheets-escalation simulate escalations.xlsx --month 2026-10 \\
+          --set "Financial loss.Parameter=800" --set "L1.Response time=2 business hours"
+      sheets-escalation simulate escalations.xlsx --month 2026-10 --policy proposal.xlsx
+    """
+    from sheets_escalation.simulate import run_simulate
+
+    backend = open_source(source, credentials=credentials, oauth=oauth,
+                          allow_lossy=allow_lossy)
+    other = open_source(policy_source, credentials=credentials, oauth=oauth) \
+        if policy_source else None
+    result = run_simulate(backend, parse_now(now_text), month, sets=sets, other=other,
+                          export_path=Path(export_path) if export_path else None,
+                          write_tab=not no_tab)
+    review_ = result.review
+    if not no_tab:
+        click.echo(f"wrote tab {review_.tab} to {backend.name}")
+    if export_path:
+        click.echo(f"exported {export_path}")
+    for label, value in review_.headline:
+        click.echo(f"{label}: {review_value(value, review_.headline_formats.get(label))}")
+    for sentence in review_.recommendations:
+        click.echo(f"- {sentence}")
+
+
 def review_value(value: Any, kind: str | None) -> str:
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return "n/a"

@@ -39,9 +39,9 @@ Definitions (also in the README, "Monthly review"):
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 import pandas as pd
@@ -61,6 +61,7 @@ DOMINANT_SHARE = 0.3  # one key causing this share of escalations points at the 
 DOMINANT_MIN_ESCALATIONS = 3
 TARGET_SHARE = 0.8  # a level below this share within target gets a recommendation
 TREND_ALERT = 0.2  # rise against the earlier months' average worth a recommendation
+THRESHOLD_SHARE = 0.5  # marked share of a trigger's escalations that calls for a new threshold
 
 LOG_EDIT = "Level edited in the sheet"
 MANUAL = "Manual (escalate command)"
@@ -111,10 +112,33 @@ class Review:
     recommendations: list[str]
     empty: bool
     headline_formats: Mapping[str, Format] = field(default_factory=dict)
+    tab_title: str = ""  # another tab than "Review YYYY-MM" (the what-if replay's)
 
     @property
     def tab(self) -> str:
-        return review_tab(self.month)
+        return self.tab_title or review_tab(self.month)
+
+
+@dataclass(frozen=True)
+class ThresholdOption:
+    """One threshold tried for a trigger: ``change`` as people read it ("Financial loss
+    over 500 → 800") and the IDs (casefolded) the replay still escalates with it."""
+
+    change: str
+    escalated: frozenset[str]
+
+
+class ThresholdReplay(Protocol):
+    """The month replayed from its rows' timestamps (simulate.py), as the review asks it."""
+
+    def attribution(self) -> Mapping[str, tuple[str, ...]]:
+        """Return casefolded ID -> names of the numeric-threshold triggers that escalate
+        that row in the replay under today's policy."""
+        ...
+
+    def options(self, trigger: str) -> Sequence[ThresholdOption]:
+        """Return the thresholds tried for ``trigger``, smallest change first."""
+        ...
 
 
 def review_tab(month: str) -> str:
@@ -148,9 +172,12 @@ def build_review(
     policy_levels: Mapping[int, str],
     month: str,
     timezone: str,
+    replay: ThresholdReplay | None = None,
 ) -> Review:
     """Given the parsed log, its evaluation, the History frame, level names by number,
-    a month "YYYY-MM" and the Settings timezone, return the month's review.
+    a month "YYYY-MM" and the Settings timezone, return the month's review. With
+    ``replay``, a trigger whose escalations this month are mostly marked Could L1
+    resolve? gets a threshold suggestion (:func:`threshold_suggestions`).
 
     Raise ValueError if the month is not YYYY-MM. A month without escalations gives a
     short review (``empty``) with the trend only.
@@ -159,7 +186,7 @@ def build_review(
     rows = _rows(log, result)
     history = _history(history)
     escalations = _escalations(rows, history)
-    start, end = _month_bounds(month, timezone)
+    start, end = month_bounds(month, timezone)
     in_month = escalations[(escalations["at"] >= start) & (escalations["at"] < end)]
     trend = _trend(escalations, month, timezone)
     count = len(in_month)
@@ -296,7 +323,50 @@ def build_review(
         ),
     ]
     recommendations = _recommend(count, change_mean, triggers, types, keys, targets, month)
+    if replay is not None and len(marked):
+        suggestions = threshold_suggestions(events, replay)
+        generic = f"Nothing stands out in {_month_name(month)}; keep the current procedure."
+        recommendations = [s for s in recommendations if s != generic] + suggestions \
+            if suggestions else recommendations
     return Review(month, title, headline, sections, recommendations, False, formats)
+
+
+def threshold_suggestions(events: pd.DataFrame, replay: ThresholdReplay) -> list[str]:
+    """Given the month's escalations (columns id, could_l1_resolve) and the replay, return
+    one sentence per trigger whose escalations (the IDs the replay says it escalates) are
+    mostly (more than half) marked Could L1 resolve? and for which a threshold tried
+    avoids more marked escalations than it loses unmarked ones: the best such threshold
+    (most avoided net of lost, then fewest lost, then the smallest change)."""
+    attribution = replay.attribution()
+    keys = events["id"].astype(str).str.casefold()
+    marked_by_id = dict(zip(keys, events["could_l1_resolve"].fillna(False).astype(bool),
+                            strict=True))
+    names = sorted({name for key in marked_by_id for name in attribution.get(key, ())})
+    sentences = []
+    for name in names:
+        ids = {key for key in marked_by_id if name in attribution.get(key, ())}
+        marked = {key for key in ids if marked_by_id[key]}
+        if len(marked) <= THRESHOLD_SHARE * len(ids):
+            continue
+        needed = ids - marked
+        best: tuple[int, int, int] | None = None
+        chosen: ThresholdOption | None = None
+        for order, option in enumerate(replay.options(name)):
+            avoided = len(marked - option.escalated)
+            lost = len(needed - option.escalated)
+            score = (avoided - lost, -lost, -order)
+            if avoided > lost and (best is None or score > best):
+                best, chosen = score, option
+        if chosen is None:
+            continue
+        avoided = len(marked - chosen.escalated)
+        lost = len(needed - chosen.escalated)
+        sentence = (f"{chosen.change} would have avoided {avoided} of {len(marked)} "
+                    "unnecessary escalations")
+        sentence += (f", but also {lost} of {len(needed)} needed ones." if lost
+                     else " and kept every needed one." if needed else ".")
+        sentences.append(sentence)
+    return sentences
 
 
 def _rows(log: pd.DataFrame, result: pd.DataFrame) -> pd.DataFrame:
@@ -386,7 +456,8 @@ def _trigger_names(text: str) -> list[str]:
     return [MANUAL if name.casefold() == "manual" else name for name in names] or ["(none recorded)"]
 
 
-def _month_bounds(month: str, timezone: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+def month_bounds(month: str, timezone: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """Given "YYYY-MM" and the Settings timezone, return the month's [start, end) in UTC."""
     first = pd.Timestamp(f"{month}-01")
     after = first + pd.DateOffset(months=1)
     return _local_midnight(first, timezone), _local_midnight(after, timezone)

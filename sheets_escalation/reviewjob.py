@@ -12,6 +12,7 @@ from sheets_escalation.backends.base import Backend, WritePlan
 from sheets_escalation.errors import UsageError
 from sheets_escalation.export import export, review_rows, write_review_sheet
 from sheets_escalation.review import Review, build_review, default_month, parse_month
+from sheets_escalation.simulate import MonthReplay
 from sheets_escalation.sync import Workbook, load
 
 
@@ -32,7 +33,8 @@ def review_for(workbook: Workbook, month: str | None) -> Review:
         raise UsageError(str(error)) from error
     return build_review(workbook.log, workbook.result, workbook.history,
                         {n: lp.name for n, lp in policy.levels.items()}, chosen,
-                        policy.timezone)
+                        policy.timezone, MonthReplay(workbook.log.assign(id=workbook.result["id"]), policy,
+                                    workbook.now, chosen))
 
 
 def run_review(backend: Backend, now: pd.Timestamp, month: str | None,
