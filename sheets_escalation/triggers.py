@@ -250,16 +250,6 @@ def _fuzzy_components(descriptions: list[str], times: np.ndarray, window: float)
     return component[codes]
 
 
-def _windows(keys: np.ndarray, window: float) -> tuple[np.ndarray, np.ndarray]:
-    """Given sorted positions on one line and a window length, return (end, member) pairs:
-    every row paired with each row at most ``window`` before it, itself included."""
-    starts = np.searchsorted(keys, keys - window, side="left")
-    lengths = np.arange(len(keys)) - starts + 1
-    ends = np.repeat(np.arange(len(keys)), lengths)
-    offsets = np.arange(len(ends)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    return ends, np.repeat(starts, lengths) + offsets
-
-
 def repeat_issue(context: Context, rule: TriggerRule) -> Firing:
     assert rule.repeat_count is not None and rule.repeat_window is not None
     log = context.log
@@ -289,36 +279,49 @@ def repeat_issue(context: Context, rule: TriggerRule) -> Firing:
     origin = pd.Series(frame["opened"].min(), index=frame.index)
     frame["t"] = calendar.elapsed(origin, frame["opened"], rule.repeat_window.is_business)
     frame = frame.sort_values(["label", "t", "opened"], kind="stable")
-    # One line for all groups: each group sits further along than any window can reach.
+    # All groups on one line, each further along than any window can reach, so one sorted
+    # array answers every group's window questions with searchsorted.
     group = pd.factorize(frame["label"])[0]
     t = frame["t"].to_numpy()
     keys = group * (float(t.max()) + window + 1.0) + t
-    ends, members = _windows(keys, window)
+    # A report stands for its customer in the windows ending from its own time until the
+    # customer's next report in the group (or until it falls out of the window): the
+    # distinct customers of the window ending at `k` are the reports whose span covers k.
     customer = pd.factorize(frame["customer"])[0]
-    pairs = np.unique(ends * (int(customer.max()) + 1) + customer[members])
-    counts = np.bincount(pairs // (int(customer.max()) + 1), minlength=len(frame))
-    # A window fires for all its members once it holds N distinct customers; each member
-    # fires at the earliest such window's last report (the Nth report).
-    qualifying = counts[ends] >= rule.repeat_count
-    ends, members = ends[qualifying], members[qualifying]
-    if not len(ends):
+    pair = group.astype(np.int64) * (int(customer.max()) + 1) + customer
+    by_pair = np.lexsort((keys, pair))
+    next_key = np.full(len(keys), np.inf)
+    same = pair[by_pair][1:] == pair[by_pair][:-1]
+    next_key[by_pair[:-1][same]] = keys[by_pair][1:][same]
+    span_end = np.minimum(next_key, keys + window + 1e-9)
+    counts = (np.searchsorted(keys, keys, side="right")
+              - np.searchsorted(np.sort(span_end), keys, side="right"))
+    qualifying = np.flatnonzero(counts >= rule.repeat_count)
+    if not len(qualifying):
         return Firing(fired, fired_at, why)
-    opened_ns = frame["opened"].dt.as_unit("ns").array.asi8
-    order = np.lexsort((opened_ns[ends], members))
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = members[order][1:] != members[order][:-1]
-    chosen_end, chosen_member = ends[order][first], members[order][first]
+    # Each report fires at the first qualifying window end at or after it that still holds
+    # it (within one window): the Nth report of its cluster.
+    ends_keys = keys[qualifying]
+    slot = np.searchsorted(ends_keys, keys, side="left")
+    found = slot < len(qualifying)
+    chosen = np.where(found, qualifying[np.minimum(slot, len(qualifying) - 1)], -1)
+    found &= keys[np.maximum(chosen, 0)] - keys <= window
+    members = np.flatnonzero(found)
+    chosen_end = chosen[members]
 
     ids = frame["id"].to_numpy(dtype=object)
-    used = np.isin(ends, chosen_end)
-    listed = pd.Series(ids[members[used]], dtype=object).groupby(ends[used]).agg(
-        lambda values: ", ".join(v for v in values if v))
-    text = (pd.Series(counts[listed.index], index=listed.index).astype(str)
-            + f" customers within {rule.repeat_window}: " + listed)
-    positions = frame["position"].to_numpy()[chosen_member]
+    texts: dict[int, str] = {}
+    for end_row in np.unique(chosen_end).tolist():
+        first_row = int(np.searchsorted(keys, keys[end_row] - window, side="left"))
+        last_row = int(np.searchsorted(keys, keys[end_row], side="right"))
+        listed = ", ".join(i for i in ids[first_row:last_row] if i)
+        texts[end_row] = f"{counts[end_row]} customers within {rule.repeat_window}: {listed}"
+    positions = frame["position"].to_numpy()[members]
     fired[positions] = True
     fired_at.iloc[positions] = frame["opened"].to_numpy()[chosen_end]
-    why.iloc[positions] = text.loc[chosen_end].to_numpy()
+    evidence = np.full(len(index), "", dtype=object)
+    evidence[positions] = [texts[e] for e in chosen_end.tolist()]
+    why = pd.Series(evidence, index=index, dtype=object)
     fired &= (fired_at <= context.now).to_numpy(dtype=bool, na_value=False)
     return Firing(fired, fired_at, why)
 
