@@ -106,12 +106,21 @@ def _keyword_pattern(keywords: tuple[str, ...]) -> str:
 
 
 def mentions(context: Context, rule: TriggerRule) -> Firing:
-    pattern = _keyword_pattern(rule.keywords)
+    pattern = re.compile(_keyword_pattern(rule.keywords))
     index = context.log.index
     fired = np.zeros(len(index), dtype=bool)
     why = pd.Series("", index=index, dtype=object)
+    # Text search is the costly part: look only where the rule could fire (open rows at
+    # its From level, below its To level), usually a small share of a long log.
+    candidates = ~context.resolved & (context.level < rule.to_level)
+    if rule.from_level is not None:
+        candidates &= context.level == rule.from_level
     for key, header in MENTION_FIELDS:
-        found = context.log[key].str.extract(pattern, expand=False)
+        looked = candidates & ~fired
+        if not looked.any():
+            break
+        found: pd.Series = pd.Series(None, index=index, dtype="str")
+        found[looked] = context.log[key][looked].str.extract(pattern, expand=False)
         new = found.notna().to_numpy() & ~fired
         if new.any():
             # Quote the keyword as written in the policy, not the cell's spacing.
