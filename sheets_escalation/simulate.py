@@ -522,16 +522,13 @@ def build_what_if(log: pd.DataFrame, history: pd.DataFrame | None, today: Policy
                               dtype=object),
     })
     keys = ["level", "response_sla", "resolution_sla", "by"]
-    differs = (before[keys] != after[keys]).any(axis=1).to_numpy()
-    changed = pd.DataFrame({
-        "ID": before["id"][differs],
-        "Customer": month_log["customer"][differs],
-        "Issue type": month_log["issue_type"][differs],
-        "Today": before[differs].apply(_outcome_text, axis=1),
-        "Proposed": after[differs].apply(_outcome_text, axis=1),
-        "Why": [_why(before.iloc[p], after.iloc[p], month_log.iloc[p], timezone)
-                for p in np.flatnonzero(differs)],
-    }, columns=["ID", "Customer", "Issue type", "Today", "Proposed", "Why"])
+    positions = np.flatnonzero((before[keys] != after[keys]).any(axis=1).to_numpy()).tolist()
+    changed = pd.DataFrame(
+        [[before["id"].iat[p], month_log["customer"].iat[p], month_log["issue_type"].iat[p],
+          _outcome_text(before.iloc[p]), _outcome_text(after.iloc[p]),
+          _why(before.iloc[p], after.iloc[p], month_log.iloc[p], timezone)]
+         for p in positions],
+        columns=["ID", "Customer", "Issue type", "Today", "Proposed", "Why"])
 
     headline: list[tuple[str, object]] = [
         ("Rows opened in the month", int(inside.sum())),
