@@ -17,8 +17,12 @@ import pytest
 from click.testing import CliRunner
 
 from sheets_escalation import schema
+from sheets_escalation.backends.base import Table
 from sheets_escalation.cli import cli
+from sheets_escalation.engine import read_log
 from sheets_escalation.review import ThresholdOption, threshold_suggestions
+from sheets_escalation.simulate import MonthReplay
+from tests.test_engine import HEADERS, policy_of
 from tests.workbooks import row, write_golden
 
 NOW = "2026-11-02T12:00"
@@ -265,3 +269,23 @@ def test_suggestion_weighs_needed_escalations_lost() -> None:
     assert threshold_suggestions(events, replay) == [
         "Repeat issue at 3 → 5 customers in 24 hours would have avoided 3 of 3 unnecessary "
         "escalations, but also 1 of 1 needed ones."]
+
+
+def test_month_replay_tries_longer_durations_for_unresolved_for() -> None:
+
+    policy = policy_of()
+    # Opened 09:00, resolved at 11:00 the next day: 10 business hours, over 1 business day.
+    rows = [complete(f"ESC-000{n}", at(5 + n, 9), resolved_at=at(6 + n, 11)) for n in (1, 2)]
+    rows.append(complete("ESC-0009", at(5, 9), resolved_at=at(5, 12)))  # quick: never
+    log = read_log(Table(schema.ESCALATIONS, [HEADERS, *rows]), policy).log
+    replay = MonthReplay(log, policy, pd.Timestamp(NOW, tz="UTC"), "2026-10")
+
+    assert replay.attribution() == {"esc-0001": ("Unresolved too long",),
+                                    "esc-0002": ("Unresolved too long",)}
+    options = replay.options("Unresolved too long")
+    assert [o.change for o in options] == [
+        "Unresolved too long after 1 business day → 1.5 business days",
+        "Unresolved too long after 1 business day → 2 business days",
+        "Unresolved too long after 1 business day → 3 business days"]
+    assert [o.escalated for o in options] == [frozenset()] * 3
+    assert replay.options("Legal threat") == []  # keywords, not a threshold
