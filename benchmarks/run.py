@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 import traceback
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,10 +173,21 @@ def measure_api_requests(ctx: Context) -> list[Line]:
         ranges = _ranges_written(fake.log)
         lines.append(Line(
             "cells written by a rerun (unchanged sheet, Sheets)", f"{rows:,}",
-            f"{len(ranges)} range(s), {len(report.plan.cells)} cell(s): {', '.join(ranges) or '-'}"
-            f"; {len(fake.log)} requests",
+            f"{len(ranges)} range(s) in {len(fake.log)} requests; "
+            + describe_changes(report.changes),
             "<= 1 range (Last run)", f"{len(ranges):.2f}", _verdict(len(ranges) <= 1)))
     return lines
+
+
+def describe_changes(changes: Sequence[Any], examples: int = 2) -> str:
+    """Given a sync report's changes, return which columns changed and a few examples."""
+    if not changes:
+        return "no cell changes besides Last run"
+    counts = Counter(change.header for change in changes)
+    by_column = ", ".join(f"{header} x{count}" for header, count in counts.most_common())
+    shown = "; ".join(f"row {c.sheet_row} {c.header}: {str(c.old)[:40]!r} -> {str(c.new)[:40]!r}"
+                      for c in changes[:examples])
+    return f"{by_column} (e.g. {shown})"
 
 
 def _ranges_written(log: Sequence[Any]) -> list[str]:
@@ -243,29 +255,49 @@ def measure_engine(ctx: Context) -> list[Line]:
 # --------------------------------------------------------------------------- xlsx sync
 
 
+def peak_rss_mib() -> float:
+    """Return this process's peak resident set size in MiB.
+
+    On Linux this is VmHWM from /proc/self/status: getrusage's ru_maxrss (RUSAGE_SELF in the
+    child as well as RUSAGE_CHILDREN in the parent) keeps the high-water mark of the
+    process that forked the child, so a child of a big benchmark process would report the
+    parent's size. Elsewhere, ru_maxrss it is (KiB on Linux, bytes on macOS).
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
 _CHILD_SYNC = """
-import json, resource, sys, time
+import json, sys, time
 import pandas as pd
 from pathlib import Path
-from benchmarks.run import NOW
+from benchmarks.run import NOW, describe_changes, peak_rss_mib
 from sheets_escalation.backends.xlsx import XlsxBackend
 from sheets_escalation.sync import run_sync
 start = time.perf_counter()
 report = run_sync(XlsxBackend(Path(sys.argv[1])), pd.Timestamp(NOW))
 took = time.perf_counter() - start
-print(json.dumps({"seconds": took, "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                  "cells": len(report.plan.cells),
-                  "appended": sum(len(v) for v in report.plan.appends.values())}))
+print(json.dumps({"seconds": took, "peak_mib": peak_rss_mib(), "cells": len(report.plan.cells),
+                  "appended": sum(len(v) for v in report.plan.appends.values()),
+                  "changes": describe_changes(report.changes)}))
 """
 
 _CHILD_OPENPYXL = """
-import json, resource, sys, time
+import json, sys, time
 from openpyxl import load_workbook
+from benchmarks.run import peak_rss_mib
 start = time.perf_counter()
 workbook = load_workbook(sys.argv[1])
 workbook.save(sys.argv[2])
 took = time.perf_counter() - start
-print(json.dumps({"seconds": took, "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+print(json.dumps({"seconds": took, "peak_mib": peak_rss_mib()}))
 """
 
 
@@ -309,17 +341,17 @@ def measure_xlsx_sync(ctx: Context) -> list[Line]:
         Line("local .xlsx sync (rerun, unchanged)", label, _seconds(rerun["seconds"]),
              f"openpyxl load+save {_seconds(base['seconds'])}", f"{rerun['seconds'] / base['seconds']:.2f}x"),
         Line("cells written by a rerun (unchanged sheet, .xlsx)", label,
-             f"{rerun['cells']} cell(s), {rerun['appended']} appended row(s)",
+             f"{rerun['cells']} cell(s), {rerun['appended']} appended row(s): {rerun['changes']}",
              "<= 1 range (Last run)", f"{rerun['cells'] + rerun['appended']:.2f}",
              _verdict(rerun["cells"] + rerun["appended"] <= 1)),
     ]
 
 
 def measure_memory(ctx: Context) -> list[Line]:
-    """Peak memory of a sync at 100,000 rows (or the largest size if smaller): the maximum
-    resident set size of a fresh child process that only runs the sync, read in the child
-    with getrusage(RUSAGE_SELF).ru_maxrss (KiB on Linux); openpyxl load+save for scale."""
-    name = "peak memory of sync (child ru_maxrss)"
+    """Peak memory of a sync at 100,000 rows (or the largest size if smaller): the peak
+    resident set size of a fresh child process that only runs the sync (see
+    :func:`peak_rss_mib`); openpyxl load+save of the same file for scale."""
+    name = "peak memory of sync (child peak RSS)"
     rows = _sync_rows(ctx, MEMORY_ROWS)
     reason = _missing("sheets_escalation.backends.xlsx", "sheets_escalation.sync")
     if reason:
@@ -329,10 +361,10 @@ def measure_memory(ctx: Context) -> list[Line]:
     sync = _child(_CHILD_SYNC, str(memory_copy))
     base = _child(_CHILD_OPENPYXL, str(ctx.copy(rows, "memory-openpyxl")),
                   str(ctx.workdir / f"memory-openpyxl-saved-{rows}.xlsx"))
-    peak = sync["maxrss_kib"] / 1024
+    peak = sync["peak_mib"]
     label = f"{rows:,}" + ("" if rows == MEMORY_ROWS else f" (target size {MEMORY_ROWS:,})")
     return [Line(name, label, f"{peak:.0f} MB (sync took {_seconds(sync['seconds'])})",
-                 f"<= {MEMORY_LIMIT_MB} MB; openpyxl load+save {base['maxrss_kib'] / 1024:.0f} MB",
+                 f"<= {MEMORY_LIMIT_MB} MB; openpyxl load+save {base['peak_mib']:.0f} MB",
                  f"{peak / MEMORY_LIMIT_MB:.2f}", _verdict(peak <= MEMORY_LIMIT_MB))]
 
 
@@ -381,8 +413,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"sheets-escalation benchmarks: sizes {', '.join(f'{s:,}' for s in sizes)} rows, "
           f"seed {args.seed}, now {NOW.isoformat()}, python {sys.version.split()[0]}")
     _print_table(lines)
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"(total {time.perf_counter() - ctx.started:.0f} s; largest child process {children:.0f} MB)")
+    print(f"(total {time.perf_counter() - ctx.started:.0f} s; memory is peak RSS (VmHWM) of a "
+          "fresh child process running only the sync or only openpyxl)")
     return 1 if ctx.failed else 0
 
 
