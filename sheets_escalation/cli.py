@@ -21,7 +21,8 @@ import pandas as pd
 
 from sheets_escalation import __version__, schema
 from sheets_escalation.errors import ConfigError, EscalationError
-from sheets_escalation.sources import DEFAULT_SOURCE, open_source
+from sheets_escalation.sources import DEFAULT_SOURCE
+from sheets_escalation.sources import open_source as open_backend
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEMO_FILE = "escalations-demo.xlsx"
@@ -74,6 +75,12 @@ lossy_option = click.option(
     "--allow-lossy", is_flag=True,
     help="Save an .xlsx even though it holds charts, images or pivot tables that "
     "openpyxl cannot keep (they would be lost).")
+
+
+def open_source_warned(source: str | None, **options: Any) -> Any:
+    """Open SOURCE's backend, printing any warning about it (e.g. a readable key file)."""
+    return open_backend(source, warn=lambda message: click.echo(f"warning: {message}",
+                                                                 err=True), **options)
 
 
 def make_outbox(config_path: str | None, backend: Any, dry_run: bool) -> Any:
@@ -229,7 +236,7 @@ def check(source: str, credentials: str | None, oauth: bool) -> None:
     """
     from sheets_escalation.sync import load
 
-    backend = open_source(source, credentials=credentials, oauth=oauth)
+    backend = open_source_warned(source, credentials=credentials, oauth=oauth)
     workbook = load(backend, parse_now(None))
     for note in workbook.policy.notes:
         click.echo(f"note: {note}")
@@ -274,7 +281,7 @@ def sync(source: str, now_text: str | None, dry_run: bool, as_json: bool, quiet:
     """
     from sheets_escalation.sync import run_sync
 
-    backend = open_source(source, credentials=credentials, oauth=oauth,
+    backend = open_source_warned(source, credentials=credentials, oauth=oauth,
                           allow_lossy=allow_lossy)
     outbox = make_outbox(config_path, backend, dry_run)
     report = run_sync(backend, parse_now(now_text), dry_run=dry_run, outbox=outbox)
@@ -318,7 +325,7 @@ def escalate(source: str, identifier: str, to_text: str, handler: str | None,
     to_level = level_number(to_text)
     if to_level is None or to_level < 2:
         raise click.BadParameter(f'"{to_text}" is not L2 or L3', param_hint="'--to'")
-    backend = open_source(source, credentials=credentials, oauth=oauth,
+    backend = open_source_warned(source, credentials=credentials, oauth=oauth,
                           allow_lossy=allow_lossy)
     outbox = make_outbox(config_path, backend, dry_run)
     report = run_escalate(backend, parse_now(now_text), identifier, to_level,
@@ -357,7 +364,7 @@ def message(source: str, identifier: str, name: str, level_text: str | None,
     from sheets_escalation.handoff import escalation_message, find_row, row_view, templates_of
     from sheets_escalation.sync import load
 
-    backend = open_source(source, credentials=credentials, oauth=oauth)
+    backend = open_source_warned(source, credentials=credentials, oauth=oauth)
     workbook = load(backend, parse_now(now_text))
     position = find_row(workbook.result, identifier)
     view = row_view(workbook.log, workbook.result, position)
@@ -391,7 +398,7 @@ def review(source: str, month: str | None, export_path: str | None, no_tab: bool
     """
     from sheets_escalation.reviewjob import run_review
 
-    backend = open_source(source, credentials=credentials, oauth=oauth,
+    backend = open_source_warned(source, credentials=credentials, oauth=oauth,
                           allow_lossy=allow_lossy)
     result = run_review(backend, parse_now(now_text), month,
                         Path(export_path) if export_path else None, write_tab=not no_tab)
@@ -438,9 +445,9 @@ def simulate(source: str, month: str | None, policy_source: str | None, sets: tu
     """
     from sheets_escalation.simulate import run_simulate
 
-    backend = open_source(source, credentials=credentials, oauth=oauth,
+    backend = open_source_warned(source, credentials=credentials, oauth=oauth,
                           allow_lossy=allow_lossy)
-    other = open_source(policy_source, credentials=credentials, oauth=oauth) \
+    other = open_source_warned(policy_source, credentials=credentials, oauth=oauth) \
         if policy_source else None
     result = run_simulate(backend, parse_now(now_text), month, sets=sets, other=other,
                           export_path=Path(export_path) if export_path else None,

@@ -112,8 +112,10 @@ def read_log(table: Table | None, policy: Policy) -> LogRead:
             continue
         log[column.key] = parsed.values
         problems_parts.append(parsed.problems)
-    opened_blank = log["opened"].isna() & (cells.parse_text(
-        raw[columns["opened"]].astype(object)) == "")
+        if column.key == "opened":
+            opened_problems = parsed.problems
+    # Blank, or a blank marker such as "-" or "n/a": no clock can start without it.
+    opened_blank = log["opened"].isna() & (opened_problems == "")
     problems_parts.append(pd.Series(np.where(opened_blank, "Opened: blank", ""),
                                     index=raw.index))
     log["sheet_row"] = sheet_rows

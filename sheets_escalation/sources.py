@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import stat
+from collections.abc import Callable
 from pathlib import Path
 
 from sheets_escalation.backends.base import Backend
@@ -15,8 +18,10 @@ def open_source(
     credentials: str | None = None,
     oauth: bool = False,
     allow_lossy: bool = False,
+    warn: Callable[[str], None] | None = None,
 ) -> Backend:
-    """Given the SOURCE argument, return its backend. Raise SourceError if unusable."""
+    """Given the SOURCE argument, return its backend. Raise SourceError if unusable.
+    ``warn`` receives advice that does not stop the run (a key file others can read)."""
     from sheets_escalation.backends.gsheets import parse_source_key
 
     text = source or DEFAULT_SOURCE
@@ -24,6 +29,9 @@ def open_source(
     if key is not None:
         from sheets_escalation.backends.gsheets import GoogleSheetsBackend, open_client
 
+        for message in insecure_credentials(credentials, oauth):
+            if warn is not None:
+                warn(message)
         return GoogleSheetsBackend(key, open_client(credentials, oauth))
     from sheets_escalation.backends.xlsx import XlsxBackend
 
@@ -37,3 +45,21 @@ def source_id(backend: Backend) -> str:
     if path is not None:
         return str(Path(path).resolve())
     return str(getattr(backend, "key", backend.name))
+
+
+def insecure_credentials(credentials: str | None, oauth: bool) -> list[str]:
+    """Given the credentials in use, return a warning for each secret file that users other
+    than its owner can read (a service-account key, or gspread's cached OAuth token)."""
+    paths = [Path(credentials)] if credentials else []
+    if oauth:
+        paths.append(Path.home() / ".config" / "gspread" / "authorized_user.json")
+    warnings = []
+    for path in paths:
+        try:
+            mode = path.stat().st_mode
+        except OSError:
+            continue
+        if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
+            warnings.append(f"{path} holds a Google secret and is readable by other users; "
+                            f"run: chmod 600 {path}")
+    return warnings

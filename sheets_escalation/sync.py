@@ -179,11 +179,13 @@ def plan_writes(workbook: Workbook) -> tuple[WritePlan, list[Change]]:
     now = workbook.now
     columns = dict(log_read.columns)
     header_cells: list[CellWrite] = []
-    next_column = log_read.width
-    # Trailing blank header cells are free: reuse them rather than leave gaps.
-    header = workbook.tabs[schema.ESCALATIONS].header
-    while next_column > 0 and (next_column > len(header) or
-                               cells.format_value(header[next_column - 1]) in ("", '""')):
+    # New owned columns go right of everything in use: people keep notes under blank
+    # headers too. Trailing columns blank in every row (header included) are reused.
+    table_rows = workbook.tabs[schema.ESCALATIONS].rows
+    next_column = max(len(r) for r in table_rows)
+    while next_column > 0 and all(
+            len(r) < next_column or r[next_column - 1] is None
+            or str(r[next_column - 1]).strip() == "" for r in table_rows):
         next_column -= 1
     for column in schema.OWNED_COLUMNS:
         if column.key not in columns:

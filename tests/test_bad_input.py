@@ -108,9 +108,6 @@ def test_dates_in_every_form(kind: str, tmp_path: Path, monkeypatch: pytest.Monk
             assert record["Flag"] == "CHECK INPUT", case
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine.read_log reports 'Opened: blank' only for empty text, so an Opened of '-' or "
-    "'n/a' (read as blank) leaves the row with no clock and no problem"))
 def test_an_opened_typed_as_a_dash_is_reported_blank(
         kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     book = synced(kind, tmp_path, monkeypatch, [good_row(ID="ESC-0001", Opened="-")])
@@ -315,9 +312,6 @@ def test_blank_header_cells_in_the_middle_keep_their_column_untouched(
     assert_control_untouched(book)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "sync.plan_writes appends missing owned columns right after the last header cell, "
-    "so values people keep under a blank header to the right are overwritten"))
 def test_values_under_a_blank_header_at_the_right_are_never_overwritten(
         kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     control = [*CONTROL, "scratch note"]

@@ -66,6 +66,7 @@ def _service_account_file(tmp_path: Path) -> Path:
         "private_key": pem, "client_email": ACCOUNT, "client_id": "1",
         "token_uri": "https://oauth2.googleapis.com/token",
     }))
+    path.chmod(0o600)  # as a key file should be; a readable one is warned about
     return path
 
 

@@ -502,6 +502,7 @@ def _service_account_file(tmp_path: Path) -> tuple[Path, str]:
         "private_key": pem, "client_email": email, "client_id": "1",
         "token_uri": "https://oauth2.googleapis.com/token",
     }))
+    path.chmod(0o600)  # as a key file should be; a readable one is warned about
     return path, email
 
 

@@ -481,9 +481,6 @@ def test_a_broken_credentials_file_is_reported_without_its_contents(
         assert secret not in run.out + run.err
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "gsheets.open_client / cli do not warn when the service-account key file is readable "
-    "by other users (config.py does so for the SMTP password file)"))
 def test_a_world_readable_credentials_file_is_warned_about(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     book = make_book("google", tmp_path, [INPUT_HEADER, good_row()], monkeypatch)
