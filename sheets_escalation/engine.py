@@ -52,6 +52,16 @@ def _grid(rows: list[list[Any]]) -> pd.DataFrame:
     return pd.DataFrame([list(row) + [None] * (width - len(row)) for row in rows])
 
 
+def _blank_cells(source: pd.Series) -> np.ndarray:
+    """Given raw cells (object dtype), return where they are empty or only whitespace."""
+    blank = source.isna().to_numpy()
+    try:
+        stripped = source.str.strip()
+    except AttributeError:  # no text at all in the column (dates, numbers)
+        return blank
+    return blank | stripped.eq("").to_numpy(dtype=bool, na_value=False)
+
+
 def read_log(table: Table | None, policy: Policy) -> LogRead:
     """Given the Escalations tab, return the parsed log.
 
@@ -85,19 +95,20 @@ def read_log(table: Table | None, policy: Policy) -> LogRead:
     body = table.body
     raw = _grid(body)
     raw = raw.reindex(columns=range(max(width, raw.shape[1] if len(raw.columns) else 0)))
-    input_positions = [columns[c.key] for c in schema.INPUT_COLUMNS if c.key in columns]
-    inputs = raw[input_positions]
-    blank = inputs.isna() | inputs.apply(lambda col: col.astype(str).str.strip() == "")
-    keep = ~blank.all(axis=1).to_numpy()
-    raw = raw[keep]
-    sheet_rows = np.flatnonzero(keep) + 2
-    raw.index = pd.RangeIndex(len(raw))
     log = pd.DataFrame(index=raw.index)
     problems_parts: list[pd.Series] = []
+    # A row counts only if one of its input cells holds something (the user's own columns
+    # do not count): whitespace is nothing. Text columns are stripped by their parser.
+    blank = np.ones(len(raw), dtype=bool)
     empty = pd.Series([None] * len(raw), index=raw.index, dtype=object)
     for column in schema.INPUT_COLUMNS:
         source = raw[columns[column.key]] if column.key in columns else empty
         source = source.astype(object)
+        if column.kind == "text":
+            log[column.key] = cells.parse_text(source)
+            blank &= (log[column.key] == "").to_numpy()
+            continue
+        blank &= _blank_cells(source)
         if column.kind == "datetime":
             parsed = cells.parse_datetimes(source, column.header, policy.timezone,
                                            policy.date_order)
@@ -105,11 +116,8 @@ def read_log(table: Table | None, policy: Policy) -> LogRead:
             parsed = cells.parse_money(source, column.header)
         elif column.kind == "yesno":
             parsed = cells.parse_yesno(source, column.header)
-        elif column.kind == "level":
-            parsed = cells.parse_levels(source, column.header)
         else:
-            log[column.key] = cells.parse_text(source)
-            continue
+            parsed = cells.parse_levels(source, column.header)
         log[column.key] = parsed.values
         problems_parts.append(parsed.problems)
         if column.key == "opened":
@@ -118,8 +126,11 @@ def read_log(table: Table | None, policy: Policy) -> LogRead:
     opened_blank = log["opened"].isna() & (opened_problems == "")
     problems_parts.append(pd.Series(np.where(opened_blank, "Opened: blank", ""),
                                     index=raw.index))
-    log["sheet_row"] = sheet_rows
     log["problems"] = cells.combine_problems(*problems_parts)
+    keep = ~blank
+    log = log[keep].reset_index(drop=True)
+    raw = raw[keep].reset_index(drop=True)
+    log["sheet_row"] = np.flatnonzero(keep) + 2
     return LogRead(log=log, columns=columns, width=width, raw=raw)
 
 
