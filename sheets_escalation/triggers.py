@@ -50,12 +50,9 @@ class Firing:
 
 
 def _evidence(mask: np.ndarray, index: pd.Index, text: str | pd.Series) -> pd.Series:
-    base = pd.Series("", index=index, dtype=object)
-    if isinstance(text, str):
-        base[mask] = text
-    else:
-        base[mask] = text[mask]
-    return base
+    base = np.full(len(index), "", dtype=object)
+    base[mask] = text if isinstance(text, str) else text.to_numpy(dtype=object)[mask]
+    return pd.Series(base, index=index, dtype=object)
 
 
 def _at_level_start(context: Context, mask: np.ndarray, text: str | pd.Series) -> Firing:
@@ -315,6 +312,11 @@ def repeat_issue(context: Context, rule: TriggerRule) -> Firing:
     found = slot < len(qualifying)
     chosen = np.where(found, qualifying[np.minimum(slot, len(qualifying) - 1)], -1)
     found &= keys[np.maximum(chosen, 0)] - keys <= window
+    # Only rows the rule can fire for need a firing time and evidence.
+    can_fire = ~context.resolved & (context.level < rule.to_level)
+    if rule.from_level is not None:
+        can_fire &= context.level == rule.from_level
+    found &= can_fire[frame["position"].to_numpy()]
     members = np.flatnonzero(found)
     chosen_end = chosen[members]
 
