@@ -249,11 +249,14 @@ def status_labels(status: pd.Series) -> pd.Series:
     """Given Status as read, return each row's status as History records it: the
     vocabulary's spelling for a known status (any case or spacing), ``Open`` for a blank
     cell, anything else as typed."""
-    normalized = status.str.split().str.join(" ").str.casefold()
-    labels = normalized.map({s.casefold(): s for s in schema.STATUSES})
-    labels = labels.where(labels.notna(), status.str.strip()).astype(object)
-    labels[(normalized == "").to_numpy()] = "Open"
-    return labels
+    # A log has a handful of distinct statuses: label those, then spread by code.
+    codes, uniques = pd.factorize(status.fillna(""))
+    known = {s.casefold(): s for s in schema.STATUSES}
+    spelled = []
+    for text in uniques.tolist():
+        normalized = " ".join(str(text).split()).casefold()
+        spelled.append("Open" if not normalized else known.get(normalized, str(text).strip()))
+    return pd.Series(np.asarray(spelled, dtype=object)[codes], index=status.index, dtype=object)
 
 
 def _status_events(ids: pd.Series, labels: pd.Series, resolved: np.ndarray,

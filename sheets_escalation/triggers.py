@@ -329,7 +329,7 @@ def repeat_issue(context: Context, rule: TriggerRule) -> Firing:
         texts[end_row] = f"{counts[end_row]} customers within {rule.repeat_window}: {listed}"
     positions = frame["position"].to_numpy()[members]
     fired[positions] = True
-    fired_at.iloc[positions] = frame["opened"].to_numpy()[chosen_end]
+    fired_at.iloc[positions] = frame["opened"].array[chosen_end]
     evidence = np.full(len(index), "", dtype=object)
     evidence[positions] = [texts[e] for e in chosen_end.tolist()]
     why = pd.Series(evidence, index=index, dtype=object)
