@@ -108,7 +108,8 @@ def read_log(table: Table | None, policy: Policy) -> LogRead:
             log[column.key] = cells.parse_text(source)
             blank &= (log[column.key] == "").to_numpy()
             continue
-        blank &= _blank_cells(source)
+        if blank.any():  # only rows with every text column blank can still be blank
+            blank[blank] = _blank_cells(source[blank])
         if column.kind == "datetime":
             parsed = cells.parse_datetimes(source, column.header, policy.timezone,
                                            policy.date_order)
