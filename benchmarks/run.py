@@ -179,15 +179,21 @@ def measure_api_requests(ctx: Context) -> list[Line]:
     return lines
 
 
-def describe_changes(changes: Sequence[Any], examples: int = 2) -> str:
-    """Given a sync report's changes, return which columns changed and a few examples."""
+def _tail(value: Any, width: int = 32) -> str:
+    # Rewritten cells usually differ at the end (a list of IDs grew), so show the end.
+    text = str(value)
+    return repr(text if len(text) <= width else "..." + text[-width:])
+
+
+def describe_changes(changes: Sequence[Any]) -> str:
+    """Given a sync report's changes, return which columns changed, with one example."""
     if not changes:
         return "no cell changes besides Last run"
     counts = Counter(change.header for change in changes)
     by_column = ", ".join(f"{header} x{count}" for header, count in counts.most_common())
-    shown = "; ".join(f"row {c.sheet_row} {c.header}: {str(c.old)[:40]!r} -> {str(c.new)[:40]!r}"
-                      for c in changes[:examples])
-    return f"{by_column} (e.g. {shown})"
+    first = changes[0]
+    return (f"{by_column} (e.g. row {first.sheet_row} {first.header}: "
+            f"{_tail(first.old)} -> {_tail(first.new)})")
 
 
 def _ranges_written(log: Sequence[Any]) -> list[str]:
