@@ -360,6 +360,8 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
     now = pd.Timestamp(now).tz_convert("UTC")
     index = log.index
     ids, events, id_problems = _assign_ids(log, now)
+    # Evidence (repeat-issue clusters) names rows by the IDs they have after this run.
+    log_with_ids = log.assign(id=ids)
     problems = cells.combine_problems(log["problems"], id_problems)
 
     level = log["level"].to_numpy(dtype=int).copy()
@@ -398,7 +400,7 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
     applied_trigger = pd.Series("", index=index, dtype=object)
     for _ in range(len(schema.LEVEL_NAMES)):
         level_start = opened.where(level == 1, escalated_at.fillna(opened))
-        context = _context(log, policy, now, level, level_start, resolved)
+        context = _context(log_with_ids, policy, now, level, level_start, resolved)
         result_pass = _run_triggers(context, rules)
         raise_to = np.zeros(len(index), dtype=int)
         raise_by = pd.Series("", index=index, dtype=object)
@@ -497,15 +499,22 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
     flag[pending] = "ESCALATE"
     flag[late_escalation] = "ESCALATION OVERDUE"
 
-    # "breached": the first time a target is seen overdue (or missed) at a level.
+    # "breached": the first time a target is seen overdue at a level, or seen missed when
+    # it was met late since the previous run (between two runs). Targets missed before
+    # the tool first looked are left to the log's SLA columns, so a first sync on years
+    # of history does not flood History.
     recorded = _recorded_breaches(history)
-    labels = pd.Series([level_label(v) for v in level], index=index, dtype=object)
+    labels = pd.Series(np.char.add("L", level.astype(str)), index=index, dtype=object)
     id_keys = ids.str.casefold()
-    for name, states, due in (("Response SLA", response_sla, response_due),
-                              ("Resolution SLA", resolution_sla, resolution_due)):
+    for name, states, due, met_at in (
+            ("Response SLA", response_sla, response_due, responded),
+            ("Resolution SLA", resolution_sla, resolution_due, resolved_at)):
         keys = id_keys + "/" + labels + "/" + name
-        new = (states.isin(["Overdue", "Missed"]) & ~keys.isin(recorded)
-               & ~keys.duplicated()).to_numpy()
+        seen = (states == "Overdue").to_numpy().copy()
+        if previous_run is not None:
+            seen |= (states == "Missed").to_numpy() & (met_at > previous_run).to_numpy(
+                dtype=bool, na_value=False)
+        new = seen & (~keys.isin(recorded) & ~keys.duplicated()).to_numpy()
         if not new.any():
             continue
         due_text = _local(due[new], policy).dt.strftime("%Y-%m-%d %H:%M")

@@ -615,3 +615,18 @@ def test_an_automatic_trigger_waits_for_its_timeframe() -> None:
     applied = run(rows, utc(2, 12), policy)
     assert applied.result["level"].iat[0] == 2
     assert [e[5] for e in events(applied, "escalated")] == ["Unresolved too long"]
+
+
+def test_a_target_missed_before_the_tool_looked_is_not_a_new_breach() -> None:
+    # Answered at 14:00, four business hours after a 09:00 opening: response Missed.
+    late = [basic(id="ESC-0001", opened=at(1, 9), first_response_at=at(1, 14),
+                  resolved_at=at(1, 15))]
+    no_triggers = triggers_tab()
+    first_sync = run(late, utc(2, 10), policy_of(Triggers=no_triggers))
+    assert text(first_sync, "response_sla") == "Missed"
+    assert events(first_sync, "breached") == []
+    # The previous run was before the late answer: the miss happened between two runs.
+    between = policy_of(Triggers=no_triggers, Settings=_settings_with_last_run(at(1, 12)))
+    [breach] = events(run(late, utc(1, 16), between), "breached")
+    assert breach[1:6] == ["ESC-0001", "breached", "L1", "", "Response SLA"]
+    assert "missed" in breach[7]
