@@ -402,15 +402,7 @@ def review(source: str, month: str | None, export_path: str | None, no_tab: bool
                           allow_lossy=allow_lossy)
     result = run_review(backend, parse_now(now_text), month,
                         Path(export_path) if export_path else None, write_tab=not no_tab)
-    review_ = result.review
-    if not no_tab:
-        click.echo(f"wrote tab {review_.tab} to {backend.name}")
-    if export_path:
-        click.echo(f"exported {export_path}")
-    for label, value in review_.headline:
-        click.echo(f"{label}: {review_value(value, review_.headline_formats.get(label))}")
-    for sentence in review_.recommendations:
-        click.echo(f"- {sentence}")
+    _print_review(result.review, backend.name, not no_tab, export_path)
 
 
 @cli.command()
@@ -452,9 +444,12 @@ def simulate(source: str, month: str | None, policy_source: str | None, sets: tu
     result = run_simulate(backend, parse_now(now_text), month, sets=sets, other=other,
                           export_path=Path(export_path) if export_path else None,
                           write_tab=not no_tab)
-    review_ = result.review
-    if not no_tab:
-        click.echo(f"wrote tab {review_.tab} to {backend.name}")
+    _print_review(result.review, backend.name, not no_tab, export_path)
+
+
+def _print_review(review_: Any, source: str, wrote_tab: bool, export_path: str | None) -> None:
+    if wrote_tab:
+        click.echo(f"wrote tab {review_.tab} to {source}")
     if export_path:
         click.echo(f"exported {export_path}")
     for label, value in review_.headline:

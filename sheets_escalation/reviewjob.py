@@ -47,14 +47,19 @@ def run_review(backend: Backend, now: pd.Timestamp, month: str | None,
     with backend.lock():
         workbook = load(backend, now)
         review = review_for(workbook, month)
-        plan = WritePlan()
-        if write_tab:
-            plan.replace_tabs[review.tab] = review_rows(review)
-            plan.tab_formatters[review.tab] = ReviewLayout(review)
-            backend.write(plan)
+        plan = write_review_tab(backend, review) if write_tab else WritePlan()
     if export_path is not None:
         export(review, export_path)
     return ReviewResult(review, workbook, plan)
+
+
+def write_review_tab(backend: Backend, review: Review) -> WritePlan:
+    """Replace only ``review``'s tab in the source (values, then its layout and charts)."""
+    plan = WritePlan()
+    plan.replace_tabs[review.tab] = review_rows(review)
+    plan.tab_formatters[review.tab] = ReviewLayout(review)
+    backend.write(plan)
+    return plan
 
 
 @dataclass(frozen=True)

@@ -592,8 +592,8 @@ def run_simulate(backend: Backend, now: pd.Timestamp, month: str | None, *,
     broken); nothing is written then."""
     # Imported here: the replay itself (and the review's threshold search) needs neither
     # the workbook job nor the renderers.
-    from sheets_escalation.export import SUFFIXES, export, review_rows
-    from sheets_escalation.reviewjob import ReviewLayout
+    from sheets_escalation.export import SUFFIXES, export
+    from sheets_escalation.reviewjob import write_review_tab
     from sheets_escalation.sync import load
 
     if not sets and other is None:
@@ -632,11 +632,7 @@ def run_simulate(backend: Backend, now: pd.Timestamp, month: str | None, *,
         review = build_what_if(workbook.log, workbook.history, workbook.policy, proposed,
                                chosen, workbook.now, " with ".join(labels),
                                policy_changes(today_tables, proposed_tables))
-        plan = WritePlan()
-        if write_tab:
-            plan.replace_tabs[review.tab] = review_rows(review)
-            plan.tab_formatters[review.tab] = ReviewLayout(review)
-            backend.write(plan)
+        plan = write_review_tab(backend, review) if write_tab else WritePlan()
     if export_path is not None:
         export(review, export_path)
     return SimulateResult(review, plan, chosen)

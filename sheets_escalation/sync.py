@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -362,12 +363,20 @@ def run_sync(backend: Backend, now: pd.Timestamp, *, dry_run: bool = False,
     nothing is written or sent. Raise ConfigError (exit 2, nothing written), LockHeldError,
     SourceError or ConcurrentEditError (exit 1)."""
     with backend.lock():
-        workbook = load(backend, now)
-        delivery = deliver_notifications(workbook, outbox)
-        reminders = record_reminders(workbook)
-        plan, changes = plan_writes(workbook)
-        if not dry_run:
-            backend.write(plan)
+        return _notify_and_write(backend, load(backend, now), outbox, dry_run)
+
+
+def _notify_and_write(backend: Backend, workbook: Workbook, outbox: Outbox | None,
+                      dry_run: bool, handover: Callable[[], None] | None = None) -> SyncReport:
+    """Send what the evaluated workbook owes, then plan and (unless ``dry_run``) write.
+    ``handover`` runs between the two: changes that must not show in the messages."""
+    delivery = deliver_notifications(workbook, outbox)
+    reminders = record_reminders(workbook)
+    if handover is not None:
+        handover()
+    plan, changes = plan_writes(workbook)
+    if not dry_run:
+        backend.write(plan)
     return SyncReport(backend.name, workbook.now, workbook, plan, changes, dry_run,
                       notes=list(workbook.policy.notes), delivery=delivery,
                       reminders=reminders)
@@ -406,14 +415,10 @@ def run_escalate(backend: Backend, now: pd.Timestamp, identifier: str, to_level:
                                      level_label(to_level), "manual", by, detail])
         workbook.log_read.log = log
         workbook.evaluation = evaluation
-        delivery = deliver_notifications(workbook, outbox)
-        reminders = record_reminders(workbook)
-        # The new handler takes over after the message naming the previous one went out.
-        if handler:
-            log.loc[log.index[position], "handler"] = handler
-        plan, changes = plan_writes(workbook)
-        if not dry_run:
-            backend.write(plan)
-    return SyncReport(backend.name, workbook.now, workbook, plan, changes, dry_run,
-                      notes=list(workbook.policy.notes), delivery=delivery,
-                      reminders=reminders)
+
+        def hand_over() -> None:
+            # The new handler takes over after the message naming the previous one.
+            if handler:
+                log.loc[log.index[position], "handler"] = handler
+
+        return _notify_and_write(backend, workbook, outbox, dry_run, hand_over)
