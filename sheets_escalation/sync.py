@@ -151,9 +151,11 @@ def load(backend: Backend, now: pd.Timestamp) -> Workbook:
 def _changed(column: schema.Column, old: pd.Series, new: pd.Series, timezone: str) -> np.ndarray:
     """Given the cells as read and the values to write, return where they differ."""
     if column.kind == "datetime":
-        old_time = cells.parse_datetimes(old, column.header, timezone).values
-        new_time = new.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT") \
-            if new.dt.tz is None else new
+        # Compared as local wall-clock times, as written: an instant in the repeated hour
+        # of a DST change reads back as its first occurrence, and must not look changed.
+        old_time = local_naive(cells.parse_datetimes(old, column.header, timezone).values,
+                               timezone)
+        new_time = new if new.dt.tz is None else local_naive(new, timezone)
         both_blank = old_time.isna().to_numpy() & new.isna().to_numpy()
         delta = (old_time - new_time).abs()
         same = (delta <= pd.Timedelta(seconds=1)).to_numpy(dtype=bool, na_value=False)

@@ -630,3 +630,23 @@ def test_a_target_missed_before_the_tool_looked_is_not_a_new_breach() -> None:
     [breach] = events(run(late, utc(1, 16), between), "breached")
     assert breach[1:6] == ["ESC-0001", "breached", "L1", "", "Response SLA"]
     assert "missed" in breach[7]
+
+
+def test_a_due_time_in_the_repeated_dst_hour_is_not_rewritten_on_rerun() -> None:
+    # L3 resolves in 24 elapsed hours: escalated 2025-11-01 02:58 EDT, due 2025-11-02
+    # 01:58 EST, the second 01:58 of the night clocks go back. The sheet holds wall-clock
+    # times, which read back as the first 01:58; that must not count as a change.
+    settings = [["Key", "Value"], *[[k, "America/New_York" if k == "Timezone" else v]
+                                    for k, v in schema.DEFAULT_SETTINGS]]
+    row_ = basic(id="ESC-0001", opened=dt.datetime(2025, 11, 1, 2, 0), level="L3",
+                 escalated_at=dt.datetime(2025, 11, 1, 2, 58),
+                 first_response_at=dt.datetime(2025, 11, 1, 3, 0))
+    backend = MemoryBackend({schema.ESCALATIONS: [HEADERS, row_], schema.SETTINGS: settings,
+                             schema.TRIGGERS: triggers_tab()})
+    now = pd.Timestamp("2025-11-01 12:00", tz="America/New_York")
+    first = run_sync(backend, now)
+    due = len(HEADERS) + [c.key for c in schema.OWNED_COLUMNS].index("resolution_due")
+    assert {(c.row, c.col): c.value for c in first.plan.cells}[(1, due)] == \
+        dt.datetime(2025, 11, 2, 1, 58)
+    second = run_sync(backend, now)
+    assert [c.tab for c in second.plan.cells] == [schema.SETTINGS]
