@@ -191,20 +191,26 @@ def cli() -> None:
 @cli.command()
 @click.argument("path", required=False, default=DEFAULT_SOURCE)
 @click.option("--sheet", "sheet", metavar="URL",
-              help="Lay out an existing (empty) Google Sheet instead of creating a file.")
+              help="Lay out this existing (empty) Google Sheet (same as giving its URL as "
+              "PATH).")
 @credentials_option
 @oauth_option
 @handle_errors
 def init(path: str, sheet: str | None, credentials: str | None, oauth: bool) -> None:
-    """Create a new workbook from the template; never overwrites anything.
+    """Create a new workbook from the template (a new .xlsx path, or lay out an existing
+    empty Google Sheet given by URL or key); never overwrites a file, tab or cell.
 
     \b
     Example:
       sheets-escalation init escalations.xlsx
-      sheets-escalation init --sheet https://docs.google.com/spreadsheets/d/KEY/edit
+      sheets-escalation init https://docs.google.com/spreadsheets/d/KEY/edit
     """
+    from sheets_escalation.backends.gsheets import open_client, parse_source_key
+
+    if sheet is None and not path.lower().endswith((".xlsx", ".xlsm")) \
+            and parse_source_key(path) is not None:
+        sheet = path
     if sheet:
-        from sheets_escalation.backends.gsheets import open_client, parse_source_key
         from sheets_escalation.backends.gsheets_init import init_sheet
 
         key = parse_source_key(sheet)

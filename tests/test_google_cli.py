@@ -385,7 +385,8 @@ def test_init_lays_out_an_empty_google_sheet_and_never_overwrites(fake: FakeShee
     book.sheet(schema.ESCALATIONS).type_values([
         [c.header for c in schema.ESCALATION_COLUMNS], ["ESC-0001", "11/24/2026 09:30", "Acme"]])
     before = {sheet.title: sheet.values() for sheet in book.sheets}
-    code, out, _ = run("init", "--sheet", URL)
+    # SPEC §7: `init SOURCE` takes the sheet's URL (or key) itself, like every command.
+    code, out, _ = run("init", URL)
     assert (code, out) == (0, f"laid out sheet {KEY}: nothing to add\n")
     assert {sheet.title: sheet.values() for sheet in book.sheets} == before
 
