@@ -244,7 +244,7 @@ def check(source: str, credentials: str | None, oauth: bool) -> None:
 
     backend = open_source_warned(source, credentials=credentials, oauth=oauth)
     workbook = load(backend, parse_now(None))
-    for note in workbook.policy.notes:
+    for note in workbook.notes:
         click.echo(f"note: {note}")
     log = workbook.log
     result = workbook.result

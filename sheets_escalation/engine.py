@@ -86,7 +86,7 @@ def read_log(table: Table | None, policy: Policy) -> LogRead:
     for key in schema.REQUIRED_INPUT_KEYS:
         if key not in columns:
             header_text = schema.COLUMN_BY_KEY[key].header
-            problems.append(Located(schema.ESCALATIONS, "1",
+            problems.append(Located(schema.ESCALATIONS, "1:1",
                                     f'missing required header "{header_text}"'))
     if problems:
         raise ConfigError(problems)
@@ -376,9 +376,6 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
     events.extend(_status_events(ids, labels, resolved, history, now))
     no_resolved_time = resolved & resolved_at.isna().to_numpy()
     problems = _append(problems, no_resolved_time, "Resolved at: blank although Status is Resolved")
-    missing_start = (level > 1) & escalated_at.isna().to_numpy()
-    problems = _append(problems, missing_start & opened.notna().to_numpy(),
-                       "Escalated at: blank above L1, timing from Opened")
 
     # "level changed": a person moved the level since the tool last recorded it, or, for a
     # row History has never seen move, raised it (Escalated at later than the last run).
@@ -427,6 +424,11 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
         applied_trigger[moving] = raise_by[moving]
         level = np.where(moving, raise_to, level)
         escalated_at = escalated_at.where(~moving, now)
+
+    # Judged after this run's own escalations, which stamp Escalated at themselves.
+    missing_start = (level > 1) & escalated_at.isna().to_numpy()
+    problems = _append(problems, missing_start & opened.notna().to_numpy(),
+                       "Escalated at: blank above L1, timing from Opened")
 
     # Final pass at the settled levels: what is still pending.
     triggers_text = pd.Series("", index=index, dtype=object)

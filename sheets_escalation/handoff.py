@@ -290,10 +290,13 @@ def missing_required(log: pd.DataFrame, position: int, policy: Policy) -> list[s
 
 def check_escalation(log: pd.DataFrame, result: pd.DataFrame, position: int, to_level: int,
                      policy: Policy, force: bool) -> None:
-    """Raise RefusedError unless the row at ``position`` may go up to ``to_level``: never
-    lower or sideways, and the Required info filled (unless ``force``)."""
+    """Raise RefusedError unless the row at ``position`` may go up to ``to_level``: open,
+    never lower or sideways, and the Required info filled (unless ``force``)."""
     current = int(result["level"].to_numpy(dtype=int)[position])
     identifier = result["id"].iat[position]
+    if result["flag"].tolist()[position] == "RESOLVED":
+        raise RefusedError(f"{identifier} is resolved; reopen it (clear Resolved at and "
+                           "Status) before escalating")
     if to_level <= current:
         raise RefusedError(f"{identifier} is already at {level_label(current)}; "
                            "escalate never lowers a level")

@@ -129,7 +129,7 @@ def _columns(
     missing = [h for h in required if schema.normalize_header(h) not in index]
     for header in missing:
         collector.problems.append(
-            Located(table.title, "1", f'missing required header "{header}"')
+            Located(table.title, "1:1", f'missing required header "{header}"')
         )
     return None if missing else index
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from sheets_escalation.backends.base import Backend, WritePlan
@@ -31,10 +32,19 @@ def review_for(workbook: Workbook, month: str | None) -> Review:
         chosen = parse_month(month) if month else default_month(workbook.now, policy.timezone)
     except ValueError as error:
         raise UsageError(str(error)) from error
-    return build_review(workbook.log, workbook.result, workbook.history,
+    # The review reports what happened: an automatic escalation this evaluation would
+    # apply is not in the sheet or History yet (the next sync records it), so those rows
+    # keep the level and Escalated at the sheet shows.
+    result = workbook.result
+    pending = result["level_raised"].to_numpy(dtype=bool)
+    if pending.any():
+        result = result.assign(
+            level=np.where(pending, workbook.log["level"].to_numpy(), result["level"].to_numpy()),
+            escalated_at=result["escalated_at"].where(~pending, workbook.log["escalated_at"]))
+    replay = MonthReplay(workbook.log.assign(id=result["id"]), policy, workbook.now, chosen)
+    return build_review(workbook.log, result, workbook.history,
                         {n: lp.name for n, lp in policy.levels.items()}, chosen,
-                        policy.timezone, MonthReplay(workbook.log.assign(id=workbook.result["id"]), policy,
-                                    workbook.now, chosen))
+                        policy.timezone, replay)
 
 
 def run_review(backend: Backend, now: pd.Timestamp, month: str | None,

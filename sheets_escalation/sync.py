@@ -59,6 +59,11 @@ class Workbook:
     now: pd.Timestamp
 
     @property
+    def notes(self) -> list[str]:
+        """Advice that does not stop the run: defaults in use, triggers that cannot fire."""
+        return [*self.policy.notes, *blind_triggers(self.policy, self.log_read.columns)]
+
+    @property
     def log(self) -> pd.DataFrame:
         return self.log_read.log
 
@@ -90,6 +95,8 @@ class SyncReport:
 
     def as_json(self) -> dict[str, Any]:
         result = self.workbook.result
+        history_rows = len(self.plan.appends.get(schema.HISTORY, [])) + max(
+            len(self.plan.new_tabs.get(schema.HISTORY, [])) - 1, 0)
         flagged = result[~result["flag"].isin(["OK", "RESOLVED"])]
         return {
             "source": self.source,
@@ -100,8 +107,10 @@ class SyncReport:
             "escalated": [{"id": e[1], "from": e[3], "to": e[4], "trigger": e[5]}
                           for e in self.escalated],
             "events": len(self.workbook.evaluation.events),
-            "cells_written": len(self.plan.cells),
-            "history_appended": sum(len(v) for v in self.plan.appends.values()),
+            "cells_planned": len(self.plan.cells),
+            "cells_written": 0 if self.dry_run else len(self.plan.cells),
+            "history_planned": history_rows,
+            "history_appended": 0 if self.dry_run else history_rows,
             "flagged": [
                 {"id": row["id"], "flag": row["flag"], "level": level_label(int(row["level"])),
                  "triggers": row["triggers"], "problems": row["problems"]}
@@ -112,6 +121,31 @@ class SyncReport:
             "reminders": self.reminders,
             "notes": self.notes,
         }
+
+
+# The Escalations columns each trigger kind reads (any one of them is enough).
+TRIGGER_INPUTS: dict[str, tuple[str, ...]] = {
+    "manager_requested": ("manager_requested",),
+    "financial_loss_over": ("financial_impact",),
+    "mentions": ("description", "steps_tried", "notes"),
+    "repeat_issue": ("issue_key", "description"),
+    "public_mention": ("public_mention", "channel"),
+    "beyond_authority": ("beyond_l2",),
+    "no_response": ("first_response_at",),
+}
+
+
+def blind_triggers(policy: Policy, columns: dict[str, int]) -> list[str]:
+    """Given the policy and the Escalations columns found, return a note for each enabled
+    trigger that cannot fire because the columns it reads are missing (a renamed header)."""
+    notes = []
+    for rule in policy.active_triggers:
+        needed = TRIGGER_INPUTS.get(rule.kind, ())
+        if needed and not any(key in columns for key in needed):
+            headers = " or ".join(f'"{schema.COLUMN_BY_KEY[k].header}"' for k in needed)
+            notes.append(f'trigger "{rule.name}" cannot fire: {schema.ESCALATIONS} has no '
+                         f"{headers} column")
+    return notes
 
 
 def local_naive(series: pd.Series, timezone: str) -> pd.Series:
@@ -354,8 +388,8 @@ def deliver_notifications(workbook: Workbook, outbox: Outbox | None) -> Delivery
         current = result["problems"]
         result.loc[has, "problems"] = np.where(current[has] != "", current[has] + "; ", "") \
             + extra[has]
-        quiet = result["flag"].isin(["AT RISK", "OK", "RESOLVED"]).to_numpy()
-        result.loc[has & quiet, "flag"] = "CHECK INPUT"
+        # A refused or failed notification is reported in the row, but it is no problem
+        # with the row's own input: it leaves the row's Flag alone.
     return report
 
 
@@ -380,7 +414,7 @@ def _notify_and_write(backend: Backend, workbook: Workbook, outbox: Outbox | Non
     if not dry_run:
         backend.write(plan)
     return SyncReport(backend.name, workbook.now, workbook, plan, changes, dry_run,
-                      notes=list(workbook.policy.notes), delivery=delivery,
+                      notes=workbook.notes, delivery=delivery,
                       reminders=reminders)
 
 

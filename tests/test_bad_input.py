@@ -265,10 +265,10 @@ def test_headers_in_any_case_spacing_and_order_are_found(
 
 
 @pytest.mark.parametrize(("change", "messages"), [
-    ({"Opened": "Opened on"}, ['Escalations!1: missing required header "Opened"']),
+    ({"Opened": "Opened on"}, ['Escalations!1:1: missing required header "Opened"']),
     ({"Customer": None, "ID": None},
-     ['Escalations!1: missing required header "ID"',
-      'Escalations!1: missing required header "Customer"']),
+     ['Escalations!1:1: missing required header "ID"',
+      'Escalations!1:1: missing required header "Customer"']),
     ({"Notes": "customer"},
      ['Escalations!W1: header "customer" appears twice (also C1)']),
 ])

@@ -123,7 +123,7 @@ def test_missing_required_header_is_exit_2(tmp_path: Path) -> None:
     workbook.save(path)
     code, _, err = run("sync", str(path), "--now", GOLDEN_NOW)
     assert code == 2
-    assert 'Escalations!1: missing required header "Opened"' in err
+    assert 'Escalations!1:1: missing required header "Opened"' in err
 
 
 def test_check_lists_cell_problems_with_a1(tmp_path: Path) -> None:
@@ -156,3 +156,51 @@ def test_demo_copies_and_syncs_the_sample(tmp_workdir: Path) -> None:
     assert code == 0
     assert (tmp_workdir / "escalations-demo.xlsx").exists()
     assert "ESCALATION OVERDUE" in out and "RESOLVED" in out
+
+
+def test_escalate_refuses_a_resolved_row(tmp_path: Path) -> None:
+    path = write_golden(tmp_path / "log.xlsx")
+    before = path.read_bytes()
+    code, _, err = run("escalate", str(path), "ESC-0005", "--to", "L2", "--now", GOLDEN_NOW)
+    assert code == 1
+    assert "ESC-0005 is resolved" in err
+    assert path.read_bytes() == before
+
+
+def test_dry_run_json_says_planned_not_written(tmp_path: Path) -> None:
+    path = write_golden(tmp_path / "log.xlsx")
+    code, out, _ = run("sync", str(path), "--now", GOLDEN_NOW, "--dry-run", "--json")
+    summary = json.loads(out)
+    assert code == 0 and summary["dry_run"] is True
+    assert summary["cells_written"] == 0 and summary["cells_planned"] > 0
+    assert summary["history_appended"] == 0 and summary["history_planned"] > 0
+
+
+def test_a_renamed_trigger_column_is_reported_by_check_and_sync(tmp_path: Path) -> None:
+    path = write_golden(tmp_path / "log.xlsx")
+    workbook = openpyxl.load_workbook(path)
+    sheet = workbook[schema.ESCALATIONS]
+    for cell in sheet[1]:
+        if cell.value == "Financial impact":
+            cell.value = "Financial impct"
+    workbook.save(path)
+    note = ('note: trigger "Financial loss" cannot fire: Escalations has no '
+            '"Financial impact" column')
+    code, out, _ = run("check", str(path))
+    assert code == 0 and note in out
+    code, out, _ = run("sync", str(path), "--now", GOLDEN_NOW)
+    assert code == 0 and note in out
+
+
+def test_review_counts_what_happened_not_what_a_later_sync_would_do(tmp_path: Path) -> None:
+    path = write_golden(tmp_path / "log.xlsx")
+    assert run("sync", str(path), "--now", GOLDEN_NOW, "--quiet")[0] == 0
+    # Days later, without a sync in between, more rows would be raised automatically; the
+    # review must not count those in-memory escalations as people's edits.
+    at_sync = run("review", str(path), "--month", "2026-11", "--now", GOLDEN_NOW, "--no-tab")
+    later = run("review", str(path), "--month", "2026-11", "--now", "2026-11-30T12:00:00+00:00",
+                "--no-tab")
+    assert at_sync[0] == later[0] == 0
+    count = [line for line in at_sync[1].splitlines() if line.startswith("Escalations:")]
+    assert count == ["Escalations: 1"]
+    assert count == [line for line in later[1].splitlines() if line.startswith("Escalations:")]

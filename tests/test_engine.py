@@ -650,3 +650,15 @@ def test_a_due_time_in_the_repeated_dst_hour_is_not_rewritten_on_rerun() -> None
         dt.datetime(2025, 11, 2, 1, 58)
     second = run_sync(backend, now)
     assert [c.tab for c in second.plan.cells] == [schema.SETTINGS]
+
+
+def test_a_row_raised_from_a_blank_escalated_at_is_settled_in_one_run() -> None:
+    # L2 with a blank Escalated at (timed from Opened) goes L2 -> L3 (L2 silent); the run
+    # stamps Escalated at itself, so the problem must not be reported for the new level.
+    rows = [basic(id="ESC-0001", opened=at(1, 9), level="L2")]
+    backend = MemoryBackend(_sync_tabs(rows))
+    first = run_sync(backend, utc(3, 12))
+    assert first.workbook.result["level"].iat[0] == 3
+    assert first.workbook.result["problems"].iat[0] == ""
+    second = run_sync(backend, utc(3, 12))
+    assert [c.tab for c in second.plan.cells] == [schema.SETTINGS]

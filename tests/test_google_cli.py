@@ -221,7 +221,7 @@ def test_missing_required_header_is_exit_2(fake: FakeSheetsAPI) -> None:
     code, _, err = run("sync", URL, "--now", GOLDEN_NOW)
 
     assert code == 2
-    assert 'Escalations!1: missing required header "Opened"' in err
+    assert 'Escalations!1:1: missing required header "Opened"' in err
     assert writes(fake) == []
 
 

@@ -126,6 +126,8 @@ def test_the_exported_review_workbook_stores_formula_text_as_text(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     book = make_book("xlsx", tmp_path, [INPUT_HEADER, *_hostile_rows()], monkeypatch)
     export = tmp_path / "review.xlsx"
+    # The review reports recorded escalations: sync first, as the hourly job would have.
+    assert book.cli("sync", "--now", NOW).code == 0
     assert book.cli("review", "--month", "2026-11", "--now", NOW, "--export",
                     str(export)).code == 0
     assert _xlsx_formula_cells(export) == []

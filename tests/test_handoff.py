@@ -292,7 +292,8 @@ def test_targets_outside_the_allowlist_are_refused_and_reported_masked(
     problems = (f"Notify L2 {masked} refused: not in allowlist; "
                 "Notify L2 email boss@evil.test refused: not in allowlist")
     assert cell(setup.path, "ESC-0001", "Problems") == problems
-    assert cell(setup.path, "ESC-0001", "Flag") == "CHECK INPUT"
+    # Reported in the row, but not a problem with the row's input: the Flag is untouched.
+    assert cell(setup.path, "ESC-0001", "Flag") == "OK"
     assert [r[3] for r in notified(setup.path)] == [f"webhook 127.0.0.1:{http.port}/…/s2s2"]
     escalations = values(setup.path, schema.ESCALATIONS)
 

@@ -201,7 +201,7 @@ def test_trigger_missing_header(missing: str) -> None:
     header = [h for h in TRIGGERS_HEADER if h != missing]
     row = [v for i, v in enumerate(trigger_row()) if i != position]
     [problem] = problems(Triggers=[header, row])
-    assert problem.tab == schema.TRIGGERS and problem.cell == "1"
+    assert problem.tab == schema.TRIGGERS and problem.cell == "1:1"
     assert f'"{missing}"' in problem.message
 
 
@@ -287,7 +287,7 @@ def test_all_problems_are_reported_at_once() -> None:
     assert sorted(where(found)) == sorted([
         (schema.TRIGGERS, "B2"), (schema.TRIGGERS, "E3"), (schema.LEVELS, "E2"),
         (schema.SETTINGS, "B2"), (schema.SETTINGS, "B3"), (schema.HOLIDAYS, "A2"),
-        (schema.VIP, "1")])
+        (schema.VIP, "1:1")])
     message = str(ConfigError(found))
     assert "Triggers!B2" in message and "Settings!B2" in message
 
@@ -348,7 +348,7 @@ def test_any_triggers_tab_loads_or_raises_located_config_error(
         assert error.problems
         for problem in error.problems:
             assert problem.tab == schema.TRIGGERS
-            assert A1.match(problem.cell) or problem.cell.isdigit(), problem
+            assert A1.match(problem.cell) or re.fullmatch(r"\d+:\d+", problem.cell), problem
             assert problem.message
         return
     for rule in policy.triggers:
