@@ -208,13 +208,14 @@ def _run_triggers(context: Context, rules: Sequence[TriggerRule]) -> _Pass:
 
 
 def _context(log: pd.DataFrame, policy: Policy, now: pd.Timestamp, level: np.ndarray,
-             level_start: pd.Series, resolved: np.ndarray) -> Context:
+             level_start: pd.Series, resolved: np.ndarray, memo: dict[str, Any]) -> Context:
     seconds, business = _level_targets(policy, level, "response")
     response_due = policy.calendar.add(level_start, seconds, business)
     first = log["first_response_at"]
     first_here = first.where(first >= level_start)
     return Context(log=log, level=level, level_start=level_start, response_due=response_due,
-                   first_response=first_here, resolved=resolved, now=now, policy=policy)
+                   first_response=first_here, resolved=resolved, now=now, policy=policy,
+                   memo=memo)
 
 
 def _sla_state(start: pd.Series, due: pd.Series, met_at: pd.Series, now: pd.Timestamp,
@@ -395,9 +396,10 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
 
     rules = policy.active_triggers
     applied_trigger = pd.Series("", index=index, dtype=object)
+    memo: dict[str, Any] = {}
     for _ in range(len(schema.LEVEL_NAMES)):
         level_start = opened.where(level == 1, escalated_at.fillna(opened))
-        context = _context(log_with_ids, policy, now, level, level_start, resolved)
+        context = _context(log_with_ids, policy, now, level, level_start, resolved, memo)
         result_pass = _run_triggers(context, rules)
         raise_to = np.zeros(len(index), dtype=int)
         raise_by = pd.Series("", index=index, dtype=object)

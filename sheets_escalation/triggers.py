@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,6 +41,8 @@ class Context:
     resolved: np.ndarray
     now: pd.Timestamp
     policy: Policy
+    # Shared by the passes of one evaluation: results that do not depend on the levels.
+    memo: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -163,9 +166,20 @@ def _same_issue_groups(context: Context, rule: TriggerRule) -> pd.Series:
     """Return a group label per row: the Issue key, or a fuzzy description cluster.
 
     Rows without an Issue key are compared (rapidfuzz token_set_ratio) only within the same
-    Issue type and only when opened within the repeat window of an open row the rule can
-    fire for, which keeps the comparison to the handful of rows that could still fire.
+    Issue type and only when opened within the repeat window of an open row, which keeps
+    the comparison to the rows that could still fire. The grouping does not depend on the
+    rows' levels, so one evaluation computes it once for all its passes.
     """
+    memo_key = f"repeat-groups:{rule.name}"
+    if memo_key in context.memo:
+        cached: pd.Series = context.memo[memo_key]
+        return cached
+    labels = _compute_issue_groups(context, rule)
+    context.memo[memo_key] = labels
+    return labels
+
+
+def _compute_issue_groups(context: Context, rule: TriggerRule) -> pd.Series:
     log = context.log
     labels = pd.Series("", index=log.index, dtype=object)
     keys = log["issue_key"].str.strip().str.casefold()
@@ -176,10 +190,7 @@ def _same_issue_groups(context: Context, rule: TriggerRule) -> pd.Series:
     calendar = context.policy.calendar
     window = calendar.seconds(rule.repeat_window)
     opened = log["opened"]
-    # Only rows the rule can still fire for anchor the comparison (open, below To, at From).
-    open_rows = ~context.resolved & opened.notna().to_numpy() & (context.level < rule.to_level)
-    if rule.from_level is not None:
-        open_rows &= context.level == rule.from_level
+    open_rows = ~context.resolved & opened.notna().to_numpy()
     candidates = ~has_key & opened.notna().to_numpy() & (log["description"] != "").to_numpy()
     if not open_rows.any() or not candidates.any():
         return labels
