@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.servers import Recorder, Smtp, clear_proxies, recording_server, smtp_server
 
 UTC = dt.UTC
 
@@ -14,3 +17,23 @@ UTC = dt.UTC
 def tmp_workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loopback servers must be reached directly, whatever proxy the machine sets."""
+    clear_proxies(monkeypatch)
+
+
+@pytest.fixture
+def http() -> Iterator[Recorder]:
+    """A real HTTP server on loopback that records every post (webhooks, Slack)."""
+    with recording_server() as recorder:
+        yield recorder
+
+
+@pytest.fixture
+def smtp() -> Iterator[Smtp]:
+    """A real SMTP server (aiosmtpd) on loopback that keeps every message."""
+    with smtp_server() as server:
+        yield server

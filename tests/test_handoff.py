@@ -5,7 +5,6 @@ server recording webhook and Slack posts, aiosmtpd receiving mail)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,10 +21,7 @@ from sheets_escalation.notify import Notification, Target, WebhookSender
 from tests.servers import (
     Recorder,
     Smtp,
-    clear_proxies,
     free_port,
-    recording_server,
-    smtp_server,
 )
 from tests.workbooks import GOLDEN_NOW, GOLDEN_ROWS, row, write_golden
 
@@ -38,23 +34,6 @@ L2_MAIL = "l2-team@example.com"
 NOW = GOLDEN_NOW.removesuffix("+00:00")  # a naive --now is in the Settings timezone
 ACME = GOLDEN_ROWS[0]  # opened Monday 10:00; unresolved for a business day at Tuesday 15:00
 BY = "sheets-escalation"
-
-
-@pytest.fixture(autouse=True)
-def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
-    clear_proxies(monkeypatch)
-
-
-@pytest.fixture
-def http() -> Iterator[Recorder]:
-    with recording_server() as recorder:
-        yield recorder
-
-
-@pytest.fixture
-def smtp() -> Iterator[Smtp]:
-    with smtp_server() as server:
-        yield server
 
 
 @dataclass

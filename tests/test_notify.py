@@ -38,33 +38,13 @@ from tests.servers import (
     MailBox,
     Recorder,
     Smtp,
-    clear_proxies,
     free_port,
-    recording_server,
-    smtp_server,
 )
 
 NOW = dt.datetime(2026, 3, 2, 15, 0, tzinfo=dt.UTC)
 LATER = NOW + dt.timedelta(hours=1)
 SECRET_PATH = "/services/T000/B000/SeCrEtToKeN9xYz"
 PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture(autouse=True)
-def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
-    clear_proxies(monkeypatch)
-
-
-@pytest.fixture
-def http() -> Iterator[Recorder]:
-    with recording_server() as recorder:
-        yield recorder
-
-
-@pytest.fixture
-def smtp() -> Iterator[Smtp]:
-    with smtp_server() as server:
-        yield server
 
 
 def self_signed(tmp_path: Path) -> tuple[Path, Path]:

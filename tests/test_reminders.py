@@ -9,7 +9,6 @@ target (1 business day = 8 business hours, due 17:00) is running.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,22 +18,11 @@ from click.testing import CliRunner
 
 from sheets_escalation import schema
 from sheets_escalation.cli import cli
-from tests.servers import Recorder, clear_proxies, recording_server
+from tests.servers import Recorder
 from tests.workbooks import row, write_golden
 
 HOOK = "/hooks/front-line-f1f1"
 NO_CHANNEL = "reminder (no channel)"
-
-
-@pytest.fixture(autouse=True)
-def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
-    clear_proxies(monkeypatch)
-
-
-@pytest.fixture
-def http() -> Iterator[Recorder]:
-    with recording_server() as recorder:
-        yield recorder
 
 
 def run(*args: str) -> tuple[int, str, str]:
