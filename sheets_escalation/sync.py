@@ -36,7 +36,7 @@ ALL_TABS: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Change:
     """One planned cell change, for people (dry-run output and --json)."""
 
@@ -57,6 +57,12 @@ class Workbook:
     history: pd.DataFrame
     evaluation: Evaluation
     now: pd.Timestamp
+
+    def release_raw(self) -> None:
+        """Drop the raw Escalations cells (kept for planning only) from this workbook."""
+        table = self.tabs[schema.ESCALATIONS]
+        self.tabs[schema.ESCALATIONS] = Table(table.title, table.rows[:1])
+        self.log_read.raw = self.log_read.raw.iloc[:0]
 
     @property
     def notes(self) -> list[str]:
@@ -204,9 +210,11 @@ def _changed(column: schema.Column, old: pd.Series, new: pd.Series, timezone: st
     return (cells.parse_text(old) != new.fillna("").astype(str)).to_numpy()
 
 
-def plan_writes(workbook: Workbook) -> tuple[WritePlan, list[Change]]:
-    """Given an evaluated workbook, return the writes that bring the sheet up to date and
-    the same changes described for people."""
+def plan_writes(workbook: Workbook, *, describe: bool = True
+                ) -> tuple[WritePlan, list[Change]]:
+    """Given an evaluated workbook, return the writes that bring the sheet up to date and,
+    with ``describe``, the same changes described for people (a first sync of a long log
+    plans hundreds of thousands of cells: only a dry run needs them twice)."""
     plan = WritePlan()
     changes: list[Change] = []
     policy = workbook.policy
@@ -250,8 +258,9 @@ def plan_writes(workbook: Workbook) -> tuple[WritePlan, list[Change]]:
             row = int(sheet_rows[position])
             plan.cells.append(CellWrite(schema.ESCALATIONS, row - 1, columns[column.key], value,
                                         read_id_list[position]))
-            changes.append(Change(row, result_ids[position], column.header,
-                                  to_cell(old_values[position]), value))
+            if describe:
+                changes.append(Change(row, result_ids[position], column.header,
+                                      to_cell(old_values[position]), value))
 
     for column in schema.OWNED_COLUMNS:
         position = columns[column.key]
@@ -410,8 +419,11 @@ def _notify_and_write(backend: Backend, workbook: Workbook, outbox: Outbox | Non
     reminders = record_reminders(workbook)
     if handover is not None:
         handover()
-    plan, changes = plan_writes(workbook)
+    plan, changes = plan_writes(workbook, describe=dry_run)
     if not dry_run:
+        # The raw cells are not needed past planning; let them go before the backend loads
+        # the whole workbook (openpyxl), which is the run's memory peak.
+        workbook.release_raw()
         backend.write(plan)
     return SyncReport(backend.name, workbook.now, workbook, plan, changes, dry_run,
                       notes=workbook.notes, delivery=delivery,

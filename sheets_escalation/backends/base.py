@@ -36,7 +36,7 @@ class Table:
         return self.rows[1:]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CellWrite:
     """Write ``value`` at 0-based ``row`` (0 is the header row) and ``col`` of ``tab``.
 
