@@ -249,7 +249,7 @@ def _fuzzy_components(descriptions: list[str], times: np.ndarray, window: float)
         if len(near) < 2:
             continue
         scores = process.cdist([texts[c] for c in mine], [texts[c] for c in near],
-                               scorer=fuzz.token_set_ratio, processor=None,
+                               scorer=fuzz.token_set_ratio, processor=None, workers=-1,
                                score_cutoff=FUZZY_THRESHOLD)
         pairs = np.argwhere(scores >= FUZZY_THRESHOLD)
         left.append(mine[pairs[:, 0]])
