@@ -183,30 +183,25 @@ def plan_notifications(log: pd.DataFrame, result: pd.DataFrame, events: list[lis
     levels = result["level"].to_numpy(dtype=int)
     open_rows = (~result["flag"].isin(["RESOLVED"]).to_numpy()
                  & (result["resolution_sla"] != "Met").to_numpy())
-    due = result["flag"].isin(["ESCALATE", "ESCALATION OVERDUE"]).to_numpy()
-    for position in np.flatnonzero(due).tolist():
-        level = int(levels[position])
-        if not targets(level):
-            continue
-        view = row_view(log, result, position)
-        what = f"must be escalated to {view.result['target_level']}"
-        subject, body = _alert(view, policy, level, what, view.result["escalate_by"])
-        notifications.append(Notification(view.result["id"], level_label(level), "escalate-due",
-                                          targets(level), subject, body))
+    # (rows, dedup event, what the alert says, which due time it names): to the current level.
+    alerts: list[tuple[np.ndarray, str, str, str]] = [(
+        result["flag"].isin(["ESCALATE", "ESCALATION OVERDUE"]).to_numpy(), "escalate-due",
+        "must be escalated to {target_level}", "escalate_by")]
     for state, word in ALERT_STATES:
         for target_name in ("response", "resolution"):
-            hit = open_rows & (result[f"{target_name}_sla"] == state).to_numpy()
-            for position in np.flatnonzero(hit).tolist():
-                level = int(levels[position])
-                if not targets(level):
-                    continue
-                view = row_view(log, result, position)
-                what = f"{target_name} target {state.lower()}"
-                subject, body = _alert(view, policy, level, what,
-                                       view.result[f"{target_name}_due"])
-                notifications.append(Notification(
-                    view.result["id"], level_label(level), f"{word}:{target_name}",
-                    targets(level), subject, body))
+            alerts.append((open_rows & (result[f"{target_name}_sla"] == state).to_numpy(),
+                           f"{word}:{target_name}", f"{target_name} target {state.lower()}",
+                           f"{target_name}_due"))
+    for hit, alert, what, due_key in alerts:
+        for position in np.flatnonzero(hit).tolist():
+            level = int(levels[position])
+            if not targets(level):
+                continue
+            view = row_view(log, result, position)
+            subject, body = _alert(view, policy, level, what.format(**view.result),
+                                   view.result[due_key])
+            notifications.append(Notification(view.result["id"], level_label(level), alert,
+                                              targets(level), subject, body))
     notifications += [r for r in plan_reminders(log, result, policy, history) if r.targets]
     return notifications
 
