@@ -337,15 +337,24 @@ def measure_xlsx_sync(ctx: Context) -> list[Line]:
     base = _child(_CHILD_OPENPYXL, str(ctx.copy(rows, "openpyxl")),
                   str(ctx.workdir / f"openpyxl-saved-{rows}.xlsx"))
     first = _child(_CHILD_SYNC, str(path))
+    # The hourly case: a rerun on the synced file, against openpyxl on that same file (it
+    # now holds the tool's columns too, so it is larger than the one first synced).
+    synced = ctx.workdir / f"openpyxl-synced-{rows}.xlsx"
+    shutil.copyfile(path, synced)
+    rerun_base = _child(_CHILD_OPENPYXL, str(synced),
+                        str(ctx.workdir / f"openpyxl-synced-saved-{rows}.xlsx"))
     rerun = _child(_CHILD_SYNC, str(path))
     ratio = first["seconds"] / base["seconds"]
+    rerun_ratio = rerun["seconds"] / rerun_base["seconds"]
     label = f"{rows:,}" + ("" if rows == XLSX_SYNC_ROWS else f" (target size {XLSX_SYNC_ROWS:,})")
     return [
         Line(name, label, _seconds(first["seconds"]),
              f"openpyxl load+save {_seconds(base['seconds'])}", f"{ratio:.2f}x",
              _verdict(ratio <= XLSX_SYNC_LIMIT) + f" (target <= {XLSX_SYNC_LIMIT:g}x)"),
         Line("local .xlsx sync (rerun, unchanged)", label, _seconds(rerun["seconds"]),
-             f"openpyxl load+save {_seconds(base['seconds'])}", f"{rerun['seconds'] / base['seconds']:.2f}x"),
+             f"openpyxl load+save of the synced file {_seconds(rerun_base['seconds'])}",
+             f"{rerun_ratio:.2f}x",
+             _verdict(rerun_ratio <= XLSX_SYNC_LIMIT) + f" (target <= {XLSX_SYNC_LIMIT:g}x)"),
         Line("cells written by a rerun (unchanged sheet, .xlsx)", label,
              f"{rerun['cells']} cell(s), {rerun['appended']} appended row(s): {rerun['changes']}",
              "<= 1 range (Last run)", f"{rerun['cells'] + rerun['appended']:.2f}",

@@ -205,12 +205,13 @@ def init(path: str, sheet: str | None, credentials: str | None, oauth: bool) -> 
       sheets-escalation init escalations.xlsx
       sheets-escalation init https://docs.google.com/spreadsheets/d/KEY/edit
     """
-    from sheets_escalation.backends.gsheets import open_client, parse_source_key
+    from sheets_escalation.sources import parse_source_key
 
     if sheet is None and not path.lower().endswith((".xlsx", ".xlsm")) \
             and parse_source_key(path) is not None:
         sheet = path
     if sheet:
+        from sheets_escalation.backends.gsheets import open_client
         from sheets_escalation.backends.gsheets_init import init_sheet
 
         key = parse_source_key(sheet)

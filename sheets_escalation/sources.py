@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -10,6 +11,23 @@ from pathlib import Path
 from sheets_escalation.backends.base import Backend
 
 DEFAULT_SOURCE = "escalations.xlsx"
+_URL_KEY = re.compile(r"docs\.google\.com/spreadsheets/d/([A-Za-z0-9_-]+)")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]{25,}")
+
+
+def parse_source_key(source: str) -> str | None:
+    """Given a SOURCE argument, return its spreadsheet key, or None if it is a local path.
+
+    Accepts ``https://docs.google.com/spreadsheets/d/KEY/...`` and a bare key (25 or more
+    letters, digits, ``-`` or ``_``, and no path separator or dot). Kept apart from the
+    Google backend so a local run never imports gspread.
+    """
+    match = _URL_KEY.search(source)
+    if match:
+        return match.group(1)
+    if _BARE_KEY.fullmatch(source):
+        return source
+    return None
 
 
 def open_source(
@@ -22,8 +40,6 @@ def open_source(
 ) -> Backend:
     """Given the SOURCE argument, return its backend. Raise SourceError if unusable.
     ``warn`` receives advice that does not stop the run (a key file others can read)."""
-    from sheets_escalation.backends.gsheets import parse_source_key
-
     text = source or DEFAULT_SOURCE
     key = None if text.lower().endswith((".xlsx", ".xlsm")) else parse_source_key(text)
     if key is not None:

@@ -49,6 +49,7 @@ from gspread.utils import rowcol_to_a1
 from sheets_escalation import errors
 from sheets_escalation.backends.base import EPOCH, Table, Value, WritePlan, header_index
 from sheets_escalation.schema import ESCALATIONS, normalize_header
+from sheets_escalation.sources import parse_source_key  # noqa: F401 - part of this API
 
 if TYPE_CHECKING:
     from sheets_escalation.export import TablePlace
@@ -57,8 +58,6 @@ if TYPE_CHECKING:
 SCOPES = ("https://www.googleapis.com/auth/spreadsheets",)
 SHEETS_API = "https://sheets.googleapis.com/v4/spreadsheets"
 
-_URL_KEY = re.compile(r"docs\.google\.com/spreadsheets/d/([A-Za-z0-9_-]+)")
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]{25,}")
 _KEY_IN_ENDPOINT = re.compile(r"/spreadsheets/([^/:?]+)")
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -81,20 +80,6 @@ REVIEW_PIXELS_PER_CHARACTER = 7
 CHART_WIDTH_PIXELS = 600
 CHART_HEIGHT_PIXELS = 340
 CHART_ROWS = 18  # sheet rows a chart covers at the default row height (21 px), plus a gap
-
-
-def parse_source_key(source: str) -> str | None:
-    """Given a SOURCE argument, return its spreadsheet key, or None if it is a local path.
-
-    Accepts ``https://docs.google.com/spreadsheets/d/KEY/...`` and a bare key (25 or more
-    letters, digits, ``-`` or ``_``, and no path separator or dot).
-    """
-    match = _URL_KEY.search(source)
-    if match:
-        return match.group(1)
-    if _BARE_KEY.fullmatch(source):
-        return source
-    return None
 
 
 # --------------------------------------------------------------------------- transport
