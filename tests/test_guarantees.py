@@ -25,7 +25,6 @@ import openpyxl
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from openpyxl.chart import BarChart, Reference
 from openpyxl.comments import Comment
 from openpyxl.formatting.rule import CellIsRule
 from openpyxl.styles import Font, PatternFill
@@ -47,6 +46,7 @@ from tests.both_backends import (
     serial,
 )
 from tests.servers import clear_proxies, recording_server
+from tests.workbooks import add_chart
 
 REPO = Path(__file__).resolve().parents[1]
 LONG_AGO = dt.datetime(2026, 11, 20, 9, 0)  # a Friday: unresolved for over a business day
@@ -218,17 +218,6 @@ def test_a_sync_keeps_everything_of_the_owners_workbook(owned_book: Book) -> Non
     assert values["Team notes"]["B3"].value == 3
 
 
-def _add_chart(path: Path) -> None:
-    workbook = openpyxl.load_workbook(path)
-    ws = workbook.create_sheet("Dashboard")
-    for value in (1, 2, 3):
-        ws.append([value])
-    chart = BarChart()
-    chart.add_data(Reference(ws, min_col=1, min_row=1, max_row=3))
-    ws.add_chart(chart, "D2")
-    workbook.save(path)
-
-
 def _add_pivot_parts(path: Path) -> None:
     with zipfile.ZipFile(path, "a") as archive:
         archive.writestr("xl/pivotTables/pivotTable1.xml", b"<pivotTableDefinition/>")
@@ -236,7 +225,7 @@ def _add_pivot_parts(path: Path) -> None:
 
 
 @pytest.mark.parametrize(("add", "what"), [
-    (_add_chart, "charts on tab 'Dashboard' (their formatting)"),
+    (add_chart, "charts on tab 'Dashboard' (their formatting)"),
     (_add_pivot_parts, "pivot tables"),
 ])
 def test_parts_openpyxl_cannot_keep_refuse_the_save_unless_allowed(

@@ -17,7 +17,6 @@ import pytest
 from filelock import FileLock
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from openpyxl.chart import BarChart, Reference
 from openpyxl.drawing.image import Image
 from openpyxl.formatting.rule import CellIsRule
 from openpyxl.styles import Font, PatternFill
@@ -30,6 +29,7 @@ from sheets_escalation.backends import xlsx
 from sheets_escalation.backends.base import CellWrite, WritePlan
 from sheets_escalation.backends.xlsx import XlsxBackend
 from sheets_escalation.errors import ConcurrentEditError, LockHeldError, RefusedError, SourceError
+from tests.workbooks import add_chart
 
 REPO = Path(__file__).resolve().parent.parent
 ESC = schema.ESCALATIONS
@@ -527,20 +527,9 @@ def test_killed_mid_save_leaves_the_original_and_the_next_run_cleans_up(tmp_path
 # -- parts openpyxl cannot keep --------------------------------------------------------------
 
 
-def _add_chart(path: Path, tab: str) -> None:
-    workbook = _reload(path)
-    ws = workbook[tab] if tab in workbook.sheetnames else workbook.create_sheet(tab)
-    for value in (1, 2, 3):
-        ws.append([value])
-    chart = BarChart()
-    chart.add_data(Reference(ws, min_col=1, min_row=1, max_row=3))
-    ws.add_chart(chart, "D2")
-    workbook.save(path)
-
-
 def test_chart_on_a_user_tab_is_refused_unless_allowed(tmp_path: Path) -> None:
     path = _template(tmp_path / "book.xlsx")
-    _add_chart(path, "Dashboard")
+    add_chart(path, "Dashboard")
     before = path.read_bytes()
     plan = WritePlan(cells=[CellWrite(ESC, 1, 0, "ESC-0001")])
     backend = XlsxBackend(path)
@@ -565,7 +554,7 @@ def test_image_is_refused(tmp_path: Path) -> None:
 
 def test_charts_on_the_tools_own_review_tab_are_kept(tmp_path: Path) -> None:
     path = _template(tmp_path / "book.xlsx")
-    _add_chart(path, "Review 2026-02")
+    add_chart(path, "Review 2026-02")
     backend = XlsxBackend(path)
     assert backend.lossy_parts() == []
     backend.write(WritePlan(cells=[CellWrite(ESC, 1, 0, "ESC-0001")]))

@@ -6,6 +6,9 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import openpyxl
+from openpyxl.chart import BarChart, Reference
+
 from sheets_escalation import schema
 from sheets_escalation.template import new_workbook
 
@@ -60,3 +63,16 @@ def write_golden(path: Path, rows: list[list[Any]] | None = None,
             tab.append(values)
     workbook.save(path)
     return path
+
+
+def add_chart(path: Path, tab: str = "Dashboard") -> None:
+    """Put a native bar chart on ``tab`` of the workbook at ``path`` (a part openpyxl
+    cannot keep on the owner's own tabs)."""
+    workbook = openpyxl.load_workbook(path)
+    ws = workbook[tab] if tab in workbook.sheetnames else workbook.create_sheet(tab)
+    for value in (1, 2, 3):
+        ws.append([value])
+    chart = BarChart()
+    chart.add_data(Reference(ws, min_col=1, min_row=1, max_row=3))
+    ws.add_chart(chart, "D2")
+    workbook.save(path)
