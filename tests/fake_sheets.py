@@ -1124,25 +1124,28 @@ def _req_repeat_cell(api: FakeSheetsAPI, book: Spreadsheet, p: dict[str, Any]) -
 
 
 def _req_update_cells(api: FakeSheetsAPI, book: Spreadsheet, p: dict[str, Any]) -> dict[str, Any]:
+    """With ``range``, every cell of the range is written (cells the rows leave out are
+    cleared under the mask); with ``start``, only the cells the rows give, rows of any
+    length (the API reference's UpdateCellsRequest). Writing past the grid is a 400."""
     fields = parse_fields(p["fields"])
+    rows = p.get("rows", [])
     if "range" in p:
         box = _grid_range(book, p["range"])
     else:
         start = p["start"]
         sheet = book.by_id(start.get("sheetId", 0))
-        rows = p.get("rows", [])
         width = max((len(r.get("values", [])) for r in rows), default=1)
         box = Box(sheet, start.get("rowIndex", 0), start.get("columnIndex", 0),
                   start.get("rowIndex", 0) + max(len(rows), 1) - 1,
-                  start.get("columnIndex", 0) + width - 1)
+                  start.get("columnIndex", 0) + max(width, 1) - 1)
     if box.r1 >= box.sheet.row_count or box.c1 >= box.sheet.col_count:
         raise ApiError(400, (f"Invalid requests[0].updateCells: Range ({title_in_range(box.sheet.title)}!"
                              f"{col_letters(box.c1)}{box.r1 + 1}) exceeds grid limits. Max rows: "
                              f"{box.sheet.row_count}, max columns: {box.sheet.col_count}"))
-    rows = p.get("rows", [])
-    for r in range(box.r0, min(box.r1 + 1, box.sheet.row_count)):
+    for r in range(box.r0, box.r1 + 1):
         given = rows[r - box.r0].get("values", []) if r - box.r0 < len(rows) else []
-        for c in range(box.c0, min(box.c1 + 1, box.sheet.col_count)):
+        last = box.c1 if "range" in p else box.c0 + len(given) - 1
+        for c in range(box.c0, last + 1):
             data = given[c - box.c0] if c - box.c0 < len(given) else {}
             cell = box.sheet.cell(r, c, create=bool(data))
             if cell is None:

@@ -303,7 +303,9 @@ def test_a_settings_write_is_refused_when_settings_changed(fake: FakeSheetsAPI, 
 # --------------------------------------------------------------------------- structure
 
 
-def test_new_tabs_and_grid_growth_take_one_more_request(fake: FakeSheetsAPI, sleeps: list[float], tmp_path: Path) -> None:
+def test_new_tabs_and_grid_growth_travel_with_the_values_in_the_one_write(
+    fake: FakeSheetsAPI, sleeps: list[float], tmp_path: Path,
+) -> None:
     book = fake.add_spreadsheet(KEY, {"Escalations": [HEADER, *_rows(3)]})
     book.sheet("Escalations").row_count = 4
     backend = _backend(fake, sleeps, tmp_path)
@@ -313,14 +315,16 @@ def test_new_tabs_and_grid_growth_take_one_more_request(fake: FakeSheetsAPI, sle
         new_tabs={"History": [["At", "ID", "Event"], [dt.datetime(2026, 1, 1, 12), "ESC-0001", "id assigned"]]},
         appends={"History": [[dt.datetime(2026, 1, 1, 12), "ESC-0001", "escalated"]]},
     ))
-    assert [c.kind for c in fake.log] == [
-        "get", "values.batchGet", "values.batchGet", "batchUpdate", "values.batchUpdate"]
+    assert [c.kind for c in fake.log] == ["get", "values.batchGet", "values.batchGet", "batchUpdate"]
     assert book.sheet("History").values() == [
         ["At", "ID", "Event"], [SERIAL, "ESC-0001", "id assigned"], [SERIAL, "ESC-0001", "escalated"]]
-    # Only the header goes with the tab: the rows ride in the one values write.
-    (structural,) = fake.calls("batchUpdate")
-    (fill,) = [r["updateCells"] for r in structural.body["requests"] if "updateCells" in r]
-    assert len(fill["rows"]) == 1
+    (write,) = fake.calls("batchUpdate")
+    kinds = [next(iter(r)) for r in write.body["requests"]]
+    assert kinds == ["addSheet", "updateCells", "updateCells", "updateCells"]
+    header, *values = [r["updateCells"] for r in write.body["requests"][1:]]
+    # Only the header goes with the tab; its rows are value writes like any other.
+    assert len(header["rows"]) == 1
+    assert {v["fields"] for v in values} == {"userEnteredValue"}
     assert book.sheet("Escalations").values()[0][7] == "Problems"
 
 

@@ -1,16 +1,21 @@
 """Google Sheets source: gspread's HTTP client + google-auth, with every retry in one place.
 
-A sync costs at most four requests whatever the number of rows:
+A sync costs at most four requests whatever the number of rows, the first sync included:
 
 1. ``spreadsheets.get`` with a ``fields`` mask (titles, sheet ids, grid sizes, time zone);
 2. one ``values:batchGet`` of every requested tab (UNFORMATTED_VALUE + SERIAL_NUMBER);
 3. just before writing, one ``values:batchGet`` re-reading the Escalations header row and
    ID column (plus the small tabs the plan writes into or appends to);
-4. one ``values:batchUpdate`` with ``valueInputOption=RAW`` carrying every write.
+4. exactly one write request carrying every write (see :meth:`GoogleSheetsBackend.write`):
+   a ``values:batchUpdate`` with ``valueInputOption=RAW`` when the grids already hold every
+   write (every rerun), else one ``spreadsheets.batchUpdate`` that first creates or replaces
+   tabs and grows grids (with headroom), then writes the same values as ``updateCells``.
 
-A fifth request, one ``spreadsheets.batchUpdate``, happens only when the plan creates or
-replaces a tab or a write falls outside a tab's grid (the grid then grows with headroom,
-so this is rare). Everything is written RAW: a customer's ``=HYPERLINK(...)`` stays text.
+Both forms store the same cells: strings stay text and are never parsed (a customer's
+``=HYPERLINK(...)`` stays text), numbers and booleans stay numbers and booleans, a blank
+empties the cell, and cell formats are left as they are. Google applies a
+``spreadsheets.batchUpdate`` atomically (all its requests or none), so a failed first sync
+leaves neither an empty new tab nor a grown grid without its rows.
 
 A review costs three requests: the metadata, one ``values:batchGet``, and one
 ``spreadsheets.batchUpdate`` that (re)creates the review tab with its values, formats and
@@ -61,8 +66,8 @@ SHEETS_API = "https://sheets.googleapis.com/v4/spreadsheets"
 _KEY_IN_ENDPOINT = re.compile(r"/spreadsheets/([^/:?]+)")
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-# Headroom added when a tab's grid must grow, so the extra request is rare (History grows
-# a few rows per run).
+# Headroom added when a tab's grid must grow, so the larger batchUpdate write is rare (History
+# grows a few rows per run).
 GRID_HEADROOM_ROWS = 500
 DATETIME_PATTERN = "yyyy-mm-dd hh:mm"
 METADATA_FIELDS = (
@@ -365,19 +370,30 @@ class _Sheet:
     charts: tuple[int, ...] = ()
 
 
-def _cell_data(value: Value) -> dict[str, Any]:
+def _value_cell(value: Value) -> dict[str, Any]:
+    """Given a raw cell value, return the CellData that stores, under the fields mask
+    ``userEnteredValue``, what a RAW values write of :func:`to_api_value` stores.
+
+    A string is a ``stringValue``, never parsed (the API keeps formulas in ``formulaValue``
+    only, so a typed ``=HYPERLINK(...)`` stays text); a blank is no value, which empties the
+    cell. Raise ValueError for aware datetimes.
+    """
     api = to_api_value(value)
-    if isinstance(value, dt.date) and api != "":
-        return {
-            "userEnteredValue": {"numberValue": api},
-            "userEnteredFormat": {"numberFormat": {"type": "DATE_TIME", "pattern": DATETIME_PATTERN}},
-        }
     if isinstance(api, bool):
         return {"userEnteredValue": {"boolValue": api}}
     if isinstance(api, int | float):
         return {"userEnteredValue": {"numberValue": api}}
-    # stringValue is never parsed: the Sheets API keeps formulas in formulaValue only.
     return {"userEnteredValue": {"stringValue": api}} if api != "" else {}
+
+
+def _cell_data(value: Value) -> dict[str, Any]:
+    """:func:`_value_cell`, plus the date-time format for a date, for a tab laid out anew."""
+    if isinstance(value, dt.date) and to_api_value(value) != "":
+        return {
+            **_value_cell(value),
+            "userEnteredFormat": {"numberFormat": {"type": "DATE_TIME", "pattern": DATETIME_PATTERN}},
+        }
+    return _value_cell(value)
 
 
 def _update_cells(sheet_id: int, rows: Sequence[Sequence[Value]]) -> dict[str, Any]:
@@ -606,7 +622,15 @@ class GoogleSheetsBackend:
     # ---- writing
 
     def write(self, plan: WritePlan) -> None:
-        """Execute ``plan`` with one re-read and one RAW values:batchUpdate (see module doc).
+        """Execute ``plan`` with one re-read and exactly one write request (see module doc).
+
+        When every write fits the existing grids, the write is one RAW values:batchUpdate.
+        When the plan creates or replaces a tab, or a write falls outside a tab's grid, it is
+        one spreadsheets.batchUpdate: first addSheet / the replaced tab's contents / the
+        appendDimension growth, then every value write as an ``updateCells`` (fields
+        ``userEnteredValue``: formats untouched, strings never parsed), so the grids exist
+        before the cells land. Google applies a batchUpdate atomically: if any of its
+        requests fails, none is applied.
 
         Raise ConcurrentEditError, with nothing written, if a row the plan writes to can no
         longer be found by its ID, a tab the plan writes into changed, or a header moved.
@@ -618,10 +642,13 @@ class GoogleSheetsBackend:
             raise errors.SourceError(f"{self.name}: write() before read()")
         targets = _Targets(self, plan)
         targets.check_against_reread(self._reread(targets))
-        structural = self._structural_requests(plan, targets)
-        data = targets.value_ranges()
+        structural, sheet_ids = self._structural_requests(plan, targets)
         if structural:
-            self._http.batch_update(self.key, {"requests": structural})
+            self._http.batch_update(
+                self.key, {"requests": structural + targets.update_cells(sheet_ids)}
+            )
+            return
+        data = targets.value_ranges()
         if data:
             self._http.values_batch_update(
                 self.key, {"valueInputOption": "RAW", "data": data}
@@ -631,7 +658,12 @@ class GoogleSheetsBackend:
         ranges = targets.reread_ranges()
         return self._batch_get(ranges) if ranges else []
 
-    def _structural_requests(self, plan: WritePlan, targets: _Targets) -> list[dict[str, Any]]:
+    def _structural_requests(
+        self, plan: WritePlan, targets: _Targets
+    ) -> tuple[list[dict[str, Any]], dict[str, int]]:
+        """Return the batchUpdate requests that create, replace and grow tabs for ``plan``
+        (empty when the values fit as they are), and the sheetId of every tab by title,
+        the tabs these requests create included."""
         requests_: list[dict[str, Any]] = []
         next_id = max((s.sheet_id for s in self._sheets.values()), default=0) + 1
         next_index = len(self._sheets)
@@ -672,8 +704,8 @@ class GoogleSheetsBackend:
                     "fields": "userEnteredValue" + (",userEnteredFormat" if layout else ""),
                 }})
                 requests_.extend(self._grow(sheet, len(rows), width))
-            # A new tab gets only its header here; its rows travel with every other write in
-            # the values:batchUpdate, so a failure after this request leaves an empty tab.
+            # A new tab gets only its header here; its rows are value writes like every other,
+            # so a created History stores its rows exactly as an existing one appended to.
             filled = rows[:1] if tab in plan.new_tabs else rows
             if filled:
                 requests_.append(_update_cells(sheet.sheet_id, filled))
@@ -682,7 +714,9 @@ class GoogleSheetsBackend:
         for title, (row_count, col_count) in targets.extent().items():
             sheet = created.get(title) or self._sheets[title]
             requests_.extend(self._grow(sheet, row_count, col_count))
-        return requests_
+        sheet_ids = {title: sheet.sheet_id for title, sheet in self._sheets.items()}
+        sheet_ids.update((title, sheet.sheet_id) for title, sheet in created.items())
+        return requests_, sheet_ids
 
     @staticmethod
     def _grow(sheet: _Sheet, rows: int, cols: int) -> list[dict[str, Any]]:
@@ -852,15 +886,14 @@ class _Targets:
             for title, cells in self._grid_cells().items() if cells
         }
 
-    def value_ranges(self) -> list[dict[str, Any]]:
-        """Every write as RAW value ranges, contiguous cells of a row coalesced."""
-        data: list[dict[str, Any]] = []
+    def _blocks(self) -> Iterator[tuple[str, int, int, list[list[Value]]]]:
+        """Every write as rectangles ``(title, top row, left column, rows of values)``:
+        contiguous cells of a row coalesced, then consecutive rows with the same columns
+        merged (a first sync writes one block, not 2,000)."""
         for title, cells in self._grid_cells().items():
             by_row: dict[int, list[int]] = {}
             for row, col in cells:
                 by_row.setdefault(row, []).append(col)
-            # Runs of contiguous columns per row, then runs of consecutive rows with the same
-            # columns merged into one rectangle (a first sync writes one block, not 2,000).
             blocks: dict[tuple[int, int], list[list[int]]] = {}
             for row in sorted(by_row):
                 cols = sorted(by_row[row])
@@ -877,10 +910,27 @@ class _Targets:
                     else:
                         runs.append([row])
             for (first, last), runs in blocks.items():
-                data.extend(
-                    {"range": a1(title, rows[0], first, rows[-1], last),
-                     "values": [[to_api_value(cells[(r, c)]) for c in range(first, last + 1)]
-                                for r in rows]}
-                    for rows in runs
-                )
-        return data
+                for rows in runs:
+                    yield title, rows[0], first, [
+                        [cells[(r, c)] for c in range(first, last + 1)] for r in rows]
+
+    def value_ranges(self) -> list[dict[str, Any]]:
+        """Every write as RAW value ranges, one per rectangle of :meth:`_blocks`."""
+        return [
+            {"range": a1(title, top, left, top + len(rows) - 1, left + len(rows[0]) - 1),
+             "values": [[to_api_value(v) for v in row] for row in rows]}
+            for title, top, left, rows in self._blocks()
+        ]
+
+    def update_cells(self, sheet_ids: Mapping[str, int]) -> list[dict[str, Any]]:
+        """Every write as batchUpdate ``updateCells`` requests storing what
+        :meth:`value_ranges` stores written RAW (see :func:`_value_cell`), one per rectangle.
+        ``sheet_ids`` maps each tab title written to its sheetId."""
+        return [
+            {"updateCells": {
+                "start": {"sheetId": sheet_ids[title], "rowIndex": top, "columnIndex": left},
+                "rows": [{"values": [_value_cell(v) for v in row]} for row in rows],
+                "fields": "userEnteredValue",
+            }}
+            for title, top, left, rows in self._blocks()
+        ]

@@ -1,0 +1,261 @@
+"""A sync writes to Google Sheets in exactly one request, even when grids must grow.
+
+When the plan needs structure (a tab created, a grid grown), the values ride in the same
+``spreadsheets.batchUpdate`` as ``updateCells`` after the structure, and the cells stored
+are exactly those the RAW ``values:batchUpdate`` stores when no structure is needed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from sheets_escalation import schema
+from sheets_escalation.backends.base import CellWrite, WritePlan
+from sheets_escalation.backends.gsheets import GoogleSheetsBackend, client_with_session
+from tests.both_backends import INPUT_HEADER, KEY, Book, good_row, make_book
+from tests.fake_sheets import FakeSheetsAPI, Sheet
+
+LONG_AGO = dt.datetime(2026, 11, 20, 9, 0)  # unresolved for over a business day at NOW
+FORMULA_TEXTS = ['=HYPERLINK("http://evil.test","x")', "+1", "=1+1", "-2+3", "@SUM(A1)", "'=quoted"]
+BOLD = {"textFormat": {"bold": True}}
+DATE_FORMAT = {"numberFormat": {"type": "DATE_TIME", "pattern": "yyyy-mm-dd hh:mm"}}
+
+
+def _cells(sheet: Sheet) -> list[list[tuple[Any, Any, Any]]]:
+    """Every stored cell as (value, formula, format), empty trailing cells and rows cut."""
+    out = []
+    for row in sheet.rows:
+        cells = [(c.value, c.formula, c.fmt) for c in row]
+        while cells and cells[-1] == (None, None, None):
+            cells.pop()
+        out.append(cells)
+    while out and not out[-1]:
+        out.pop()
+    return out
+
+
+def _stored(book: Book) -> dict[str, list[list[tuple[Any, Any, Any]]]]:
+    return {sheet.title: _cells(sheet) for sheet in book.fake.books[KEY].sheets}
+
+
+def _escalations() -> list[list[Any]]:
+    """A blank ID to assign, rows escalated on their first sync, and formula-looking text
+    a person typed (stored as text) that History copies."""
+    return [
+        INPUT_HEADER,
+        good_row(ID=None, Customer="New Co"),
+        *(good_row(ID=text, Customer=text, Opened=LONG_AGO, Handler=text) for text in FORMULA_TEXTS),
+        good_row(ID="ESC-0002", Customer="Calm Co"),
+    ]
+
+
+def _first_sync_book(directory: Path, monkeypatch: pytest.MonkeyPatch, roomy: bool) -> Book:
+    """The same sheet either with grids roomy enough for every write, or with the grids
+    of a sheet people made: History just holding its header, Escalations 26 columns wide
+    (the owned columns do not fit). A few cells the tool writes carry formats."""
+    book = make_book("google", directory, _escalations(), monkeypatch)
+    spreadsheet = book.fake.books[KEY]
+    history, escalations = spreadsheet.sheet(schema.HISTORY), spreadsheet.sheet(schema.ESCALATIONS)
+    if roomy:
+        history.row_count, escalations.col_count = 5000, 60
+    else:
+        history.row_count = len(history.rows)
+        assert escalations.col_count < len(INPUT_HEADER) + len(schema.OWNED_COLUMNS)
+    id_cell = escalations.cell(1, INPUT_HEADER.index("ID"), create=True)
+    at_cell = escalations.cell(2, INPUT_HEADER.index("Escalated at"), create=True)
+    assert id_cell is not None and at_cell is not None
+    id_cell.fmt, at_cell.fmt = BOLD, DATE_FORMAT
+    return book
+
+
+def test_a_first_sync_growing_grids_costs_four_requests_and_stores_what_roomy_grids_get(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    roomy = _first_sync_book(tmp_path / "roomy", monkeypatch, roomy=True)
+    assert roomy.sync("--quiet").code == 0
+    tight = _first_sync_book(tmp_path / "tight", monkeypatch, roomy=False)
+    run = tight.sync("--quiet")
+
+    assert run.code == 0, run.err
+    assert [c.kind for c in roomy.fake.log] == ["get", "values.batchGet", "values.batchGet",
+                                                "values.batchUpdate"]
+    assert [c.kind for c in tight.fake.log] == ["get", "values.batchGet", "values.batchGet",
+                                                "batchUpdate"]
+    (write,) = tight.fake.calls("batchUpdate")
+    kinds = [next(iter(r)) for r in write.body["requests"]]
+    grown = kinds.count("appendDimension")
+    assert grown == 2 and set(kinds[grown:]) == {"updateCells"}  # grids first, then cells
+    assert {r["updateCells"]["fields"] for r in write.body["requests"][grown:]} == {"userEnteredValue"}
+
+    assert _stored(tight) == _stored(roomy)
+    sheet = tight.fake.books[KEY].sheet(schema.ESCALATIONS)
+    header = [c.value for c in sheet.rows[0]]
+    assert header[: len(INPUT_HEADER)] == INPUT_HEADER and "Flag" in header
+    assert sheet.cell(1, INPUT_HEADER.index("ID")).fmt == BOLD  # type: ignore[union-attr]
+    escalated_at = sheet.cell(2, INPUT_HEADER.index("Escalated at"))
+    assert escalated_at is not None and escalated_at.fmt == DATE_FORMAT
+    assert isinstance(escalated_at.value, float)  # written, format kept
+    history = tight.fake.books[KEY].sheet(schema.HISTORY)
+    assert history.row_count > len(history.values())
+
+
+def test_formula_looking_text_copied_into_history_stays_text_in_the_batch_update(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    book = _first_sync_book(tmp_path, monkeypatch, roomy=False)
+    assert book.sync("--quiet").code == 0
+
+    assert [c.kind for c in book.fake.calls() if "atch" in c.kind] == [
+        "values.batchGet", "values.batchGet", "batchUpdate"]
+    body = json.dumps(book.fake.calls("batchUpdate")[0].body)
+    assert "formulaValue" not in body
+    history = book.fake.books[KEY].sheet(schema.HISTORY).values()
+    escalated = {r[1]: r for r in history if r[2] == "escalated"}
+    assert set(escalated) == set(FORMULA_TEXTS)
+    for sheet in book.fake.books[KEY].sheets:
+        assert [c for row in sheet.rows for c in row if c.formula] == [], sheet.title
+    records = {r["ID"]: r for r in book.records()}
+    assert {records[t]["Handler"] for t in FORMULA_TEXTS} == set(FORMULA_TEXTS)
+
+
+def test_a_failure_inside_the_batch_update_writes_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    book = _first_sync_book(tmp_path, monkeypatch, roomy=False)
+    before = _stored(book)
+    grids = {s.title: (s.row_count, s.col_count) for s in book.fake.books[KEY].sheets}
+
+    # Someone deletes the Settings tab between the re-read and the write: the Last run
+    # updateCells, in the middle of the batch, fails after growth and other cells were staged.
+    def delete_settings(fake: FakeSheetsAPI) -> None:
+        spreadsheet = fake.books[KEY]
+        spreadsheet.sheets.remove(spreadsheet.sheet(schema.SETTINGS))
+
+    book.fake.before_next(":batchUpdate", delete_settings)
+    run = book.sync("--quiet")
+
+    assert run.code == 1
+    (write,) = book.fake.calls("batchUpdate")
+    kinds = [next(iter(r)) for r in write.body["requests"]]
+    failed = int(re.search(r"HTTP 400\): Invalid requests\[(\d+)\]", run.err).group(1))  # type: ignore[union-attr]
+    assert kinds[failed] == "updateCells"
+    assert "appendDimension" in kinds[:failed] and "updateCells" in kinds[:failed]
+    assert failed < len(kinds) - 1
+    del before[schema.SETTINGS], grids[schema.SETTINGS]
+    assert _stored(book) == before
+    assert {s.title: (s.row_count, s.col_count) for s in book.fake.books[KEY].sheets} == grids
+
+
+# --------------------------------------------------------------------------- backend level
+
+
+def _sheet_backend(fake: FakeSheetsAPI, tmp_path: Path, history_rows: int) -> GoogleSheetsBackend:
+    book = fake.add_spreadsheet(KEY, {
+        "Escalations": [["ID", "Flag", "Why", "Count"], ["ESC-0001", "old", "old", 3],
+                        ["ESC-0002", "old", "old", 4]],
+        "History": [["At", "ID", "Event", "Detail"]],
+    })
+    book.sheet("History").row_count = history_rows
+    flag = book.sheet("Escalations").cell(1, 1)
+    assert flag is not None
+    flag.fmt = BOLD
+    return GoogleSheetsBackend(KEY, client_with_session(fake.session()), lock_dir=tmp_path)
+
+
+def _every_kind_of_value() -> WritePlan:
+    when = dt.datetime(2026, 1, 2, 9, 30)
+    return WritePlan(
+        cells=[
+            CellWrite("Escalations", 1, 1, "=1+1", "ESC-0001"),
+            CellWrite("Escalations", 1, 2, None, "ESC-0001"),  # a blank empties the cell
+            CellWrite("Escalations", 1, 3, np.int64(7), "ESC-0001"),
+            CellWrite("Escalations", 2, 1, True, "ESC-0002"),
+            CellWrite("Escalations", 2, 2, float("nan"), "ESC-0002"),
+            CellWrite("Escalations", 2, 3, 2.5, "ESC-0002"),
+        ],
+        appends={"History": [
+            [when, "ESC-0001", text, dt.date(2026, 1, 2)] for text in FORMULA_TEXTS
+        ] + [[when, "ESC-0002", "0012", False]]},
+    )
+
+
+def test_updatecells_store_exactly_what_the_raw_values_write_stores(tmp_path: Path) -> None:
+    raw, grown = FakeSheetsAPI(), FakeSheetsAPI()
+    for fake, rows in ((raw, 1000), (grown, 1)):
+        backend = _sheet_backend(fake, tmp_path, rows)
+        backend.read(["Escalations", "History"])
+        backend.write(_every_kind_of_value())
+
+    assert raw.log[-1].kind == "values.batchUpdate" and len(raw.log) == 4
+    assert grown.log[-1].kind == "batchUpdate" and len(grown.log) == 4
+    stored = {s.title: _cells(s) for s in grown.books[KEY].sheets}
+    assert stored == {s.title: _cells(s) for s in raw.books[KEY].sheets}
+    escalations = stored["Escalations"]
+    assert escalations[1] == [("ESC-0001", None, None), ("=1+1", None, BOLD), (None, None, None),
+                              (7, None, None)]
+    assert escalations[2] == [("ESC-0002", None, None), (True, None, None), (None, None, None),
+                              (2.5, None, None)]
+    assert [r[2] for r in grown.books[KEY].sheet("History").values()[1:]] == [*FORMULA_TEXTS, "0012"]
+
+
+# --------------------------------------------------------------------------- the fake
+
+
+def _batch(fake: FakeSheetsAPI, requests: list[dict[str, Any]]) -> Any:
+    session = fake.session()
+    return session.post(f"https://sheets.googleapis.com/v4/spreadsheets/{KEY}:batchUpdate",
+                        json={"requests": requests})
+
+
+def _cells_at(sheet_id: int, row: int, rows: list[list[Any]]) -> dict[str, Any]:
+    return {"updateCells": {
+        "start": {"sheetId": sheet_id, "rowIndex": row, "columnIndex": 0},
+        "rows": [{"values": [{"userEnteredValue": {"stringValue": v}} if v else {} for v in r]}
+                 for r in rows],
+        "fields": "userEnteredValue",
+    }}
+
+
+def test_the_fake_applies_a_batch_in_order_and_all_or_nothing() -> None:
+    fake = FakeSheetsAPI()
+    book = fake.add_spreadsheet(KEY, {"Log": [["a", "b"]]})
+    sheet = book.sheet("Log")
+    sheet.row_count = 2
+    grow = {"appendDimension": {"sheetId": sheet.sheet_id, "dimension": "ROWS", "length": 2}}
+
+    past_grid = _batch(fake, [_cells_at(sheet.sheet_id, 1, [["x"]]), _cells_at(sheet.sheet_id, 2, [["y"]])])
+    assert past_grid.status_code == 400
+    assert past_grid.json()["error"]["message"].startswith("Invalid requests[1].updateCells:")
+    assert "exceeds grid limits" in past_grid.json()["error"]["message"]
+    assert (sheet.values(), sheet.row_count) == ([["a", "b"]], 2)  # requests[0] not applied
+
+    failing_last = _batch(fake, [grow, _cells_at(sheet.sheet_id, 2, [["y"]]),
+                                 {"appendDimension": {"sheetId": 999, "dimension": "ROWS", "length": 1}}])
+    assert failing_last.status_code == 400
+    sheet = book.sheet("Log")
+    assert (sheet.values(), sheet.row_count) == ([["a", "b"]], 2)
+
+    ok = _batch(fake, [grow, _cells_at(sheet.sheet_id, 2, [["y", "z"]]), _cells_at(sheet.sheet_id, 3, [["w"]])])
+    assert ok.status_code == 200
+    sheet = book.sheet("Log")
+    assert (sheet.values(), sheet.row_count) == ([["a", "b"], [], ["y", "z"], ["w"]], 4)
+
+
+def test_the_fake_writes_only_the_given_cells_from_a_start() -> None:
+    fake = FakeSheetsAPI()
+    book = fake.add_spreadsheet(KEY, {"Log": [["a", "b", "c"], ["d", "e", "f"]]})
+    sheet_id = book.sheet("Log").sheet_id
+    assert _batch(fake, [_cells_at(sheet_id, 0, [["x", "", "z"], ["y"]])]).status_code == 200
+    assert book.sheet("Log").values() == [["x", None, "z"], ["y", "e", "f"]]
+
+
+def test_the_fake_stores_a_string_value_as_text_even_when_it_looks_like_a_formula() -> None:
+    fake = FakeSheetsAPI()
+    book = fake.add_spreadsheet(KEY, {"Log": [[]]})
+    assert _batch(fake, [_cells_at(book.sheet("Log").sheet_id, 0, [FORMULA_TEXTS])]).status_code == 200
+    row = book.sheet("Log").rows[0]
+    assert [(c.value, c.formula) for c in row] == [(t, None) for t in FORMULA_TEXTS]
