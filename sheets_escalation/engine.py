@@ -9,12 +9,13 @@ levels and the few rows that changed.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas._libs import lib
 
 from sheets_escalation import cells, schema
 from sheets_escalation.backends.base import Table, header_index
@@ -43,13 +44,22 @@ class Evaluation:
     events: list[list[Any]] = field(default_factory=list)  # History rows (HISTORY_HEADERS)
 
 
-def _grid(rows: list[list[Any]]) -> pd.DataFrame:
-    """Given a tab's rows, return them as a frame; short rows are padded with None (pandas
-    no longer pads ragged rows itself, and sheets hand over ragged rows)."""
+def _grid(rows: list[list[Any]], positions: Iterable[int] | None = None) -> pd.DataFrame:
+    """Given a tab's rows, return them as a frame of object columns, one per position in
+    ``positions`` (every position when None) and labelled by it; short rows read as None
+    there (sheets hand over ragged rows)."""
     if not rows:
         return pd.DataFrame()
     width = max(map(len, rows))
-    return pd.DataFrame([list(row) + [None] * (width - len(row)) for row in rows])
+    wanted = range(width) if positions is None else sorted(set(positions))
+    # pandas' own row-to-array routine (what DataFrame(rows) runs) fills short rows with
+    # None in C; taking columns from it costs less than any per-cell Python loop.
+    grid = lib.to_object_array(rows, min_width=width)
+    return pd.DataFrame(
+        {position: grid[:, position].copy() if position < width
+         else np.full(len(rows), None, dtype=object) for position in wanted},
+        index=pd.RangeIndex(len(rows)),
+    )
 
 
 def _blank_cells(source: pd.Series) -> np.ndarray:
@@ -93,8 +103,8 @@ def read_log(table: Table | None, policy: Policy) -> LogRead:
 
     width = max(len(header), 1)
     body = table.body
-    raw = _grid(body)
-    raw = raw.reindex(columns=range(max(width, raw.shape[1] if len(raw.columns) else 0)))
+    raw = _grid(body, columns.values()) if body else pd.DataFrame(
+        {position: pd.Series(dtype=object) for position in columns.values()})
     log = pd.DataFrame(index=raw.index)
     problems_parts: list[pd.Series] = []
     # A row counts only if one of its input cells holds something (the user's own columns

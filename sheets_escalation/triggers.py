@@ -165,9 +165,9 @@ def no_response(context: Context, rule: TriggerRule) -> Firing:
 def _same_issue_groups(context: Context, rule: TriggerRule) -> pd.Series:
     """Return a group label per row: the Issue key, or a fuzzy description cluster.
 
-    Rows without an Issue key are compared (rapidfuzz token_set_ratio) only within the same
-    Issue type and only when opened within the repeat window of an open row, which keeps
-    the comparison to the rows that could still fire. The grouping does not depend on the
+    Rows without an Issue key are compared (rapidfuzz token_set_ratio) only with open rows
+    of the same Issue type opened within about the repeat window of them, which keeps the
+    comparison to the rows that could still fire. The grouping does not depend on the
     rows' levels, so one evaluation computes it once for all its passes.
     """
     memo_key = f"repeat-groups:{rule.name}"
@@ -211,27 +211,31 @@ def _compute_issue_groups(context: Context, rule: TriggerRule) -> pd.Series:
         return labels
     subset = log.loc[candidates, ["issue_type", "description"]]
     subset_times = times[candidates]
+    subset_open = open_rows[candidates]
     types = subset["issue_type"].str.strip().str.casefold()
     for issue_type, rows in subset.groupby(types, sort=False):
         if len(rows) < 2:
             continue
-        at = subset_times[subset.index.get_indexer(rows.index)]
-        component = _fuzzy_components(rows["description"].tolist(), at, window)
+        at = subset.index.get_indexer(rows.index)
+        component = _fuzzy_components(rows["description"].tolist(), subset_times[at],
+                                      subset_open[at], window)
         labels.loc[rows.index] = pd.Series([f"fuzzy:{issue_type}:{c}" for c in component],
                                            index=rows.index)
     return labels
 
 
-def _fuzzy_components(descriptions: list[str], times: np.ndarray, window: float) -> np.ndarray:
-    """Given descriptions and their Opened (seconds), return a component label per row:
-    rows linked by a chain of close matches (token_set_ratio >= FUZZY_THRESHOLD) between
-    rows opened at most about ``window`` apart. Identical descriptions (after rapidfuzz's
-    normalisation) always belong together.
+def _fuzzy_components(descriptions: list[str], times: np.ndarray, is_open: np.ndarray,
+                      window: float) -> np.ndarray:
+    """Given descriptions, their Opened (seconds) and which rows are open, return a component
+    label per row: rows linked by a chain of close matches (token_set_ratio >=
+    FUZZY_THRESHOLD) between an open row and a row opened at most about ``window`` from it.
+    Identical descriptions (after rapidfuzz's normalisation) always belong together.
 
-    Rows are cut into blocks one window long and each block's distinct descriptions are
-    compared with those of itself and the next block, so every pair within the window is
-    compared once and the cost grows with the distinct descriptions per window, not with
-    the square of the whole history.
+    Only open rows can fire, so only they are compared: rows are cut into blocks one window
+    long and each block's distinct open descriptions are compared with the distinct
+    descriptions of that block and its two neighbours. The cost grows with open rows times
+    the rows of a window, not with the square of the history (years of resolved rows are
+    never compared with each other).
     """
     normalized = pd.Series(descriptions, dtype=object).map(utils.default_process)
     codes, uniques = pd.factorize(normalized)
@@ -242,14 +246,22 @@ def _fuzzy_components(descriptions: list[str], times: np.ndarray, window: float)
     bounds = [*starts.tolist(), len(order)]
     spans = {int(block[s]): (s, e) for s, e in zip(bounds[:-1], bounds[1:], strict=True)}
     block_codes = {number: np.unique(codes[order[s:e]]) for number, (s, e) in spans.items()}
+    open_sorted = is_open[order]
     left: list[np.ndarray] = []
     right: list[np.ndarray] = []
-    for number, mine in block_codes.items():
-        near = mine if number + 1 not in block_codes else np.union1d(mine, block_codes[number + 1])
+    for number, (s, e) in spans.items():
+        mine = np.unique(codes[order[s:e]][open_sorted[s:e]])
+        if not len(mine):
+            continue
+        near = block_codes[number]
+        for neighbour in (number - 1, number + 1):
+            if neighbour in block_codes:
+                near = np.union1d(near, block_codes[neighbour])
         if len(near) < 2:
             continue
         scores = process.cdist([texts[c] for c in mine], [texts[c] for c in near],
-                               scorer=fuzz.token_set_ratio, processor=None, workers=-1,
+                               scorer=fuzz.token_set_ratio, processor=None,
+                               workers=-1 if len(mine) * len(near) > 100_000 else 1,
                                score_cutoff=FUZZY_THRESHOLD)
         pairs = np.argwhere(scores >= FUZZY_THRESHOLD)
         left.append(mine[pairs[:, 0]])
