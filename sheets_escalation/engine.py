@@ -54,7 +54,7 @@ def _grid(rows: list[list[Any]], positions: Iterable[int] | None = None) -> pd.D
     wanted = range(width) if positions is None else sorted(set(positions))
     # pandas' own row-to-array routine (what DataFrame(rows) runs) fills short rows with
     # None in C; taking columns from it costs less than any per-cell Python loop.
-    grid = lib.to_object_array(rows, min_width=width)
+    grid = lib.to_object_array(rows, min_width=width)  # type: ignore[attr-defined]  # untyped stub
     return pd.DataFrame(
         {position: grid[:, position].copy() if position < width
          else np.full(len(rows), None, dtype=object) for position in wanted},
