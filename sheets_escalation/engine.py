@@ -198,10 +198,13 @@ def _level_targets(policy: Policy, level: np.ndarray, which: str) -> tuple[np.nd
     return seconds, business
 
 
-def _run_triggers(context: Context, rules: Sequence[TriggerRule]) -> _Pass:
+def _run_triggers(context: Context, rules: Sequence[TriggerRule], full_index: pd.Index) -> _Pass:
+    """Run ``rules`` on the context's rows; return what fired, spread over every row of the
+    log (``full_index``; rows outside the context never fire)."""
     fired: dict[int, np.ndarray] = {}
     fired_at: dict[int, pd.Series] = {}
     why: dict[int, pd.Series] = {}
+    size = len(full_index)
     for position, rule in enumerate(rules):
         applicable = ~context.resolved & (context.level < rule.to_level)
         if rule.from_level is not None:
@@ -211,21 +214,29 @@ def _run_triggers(context: Context, rules: Sequence[TriggerRule]) -> _Pass:
         firing = KINDS[rule.kind](context, rule)
         mask = firing.fired & applicable
         if mask.any():
-            fired[position] = mask
-            fired_at[position] = firing.fired_at
-            why[position] = firing.why
+            fired[position] = np.zeros(size, dtype=bool)
+            fired[position][context.rows] = mask
+            fired_at[position] = pd.Series(pd.NaT, index=full_index, dtype=UTC_DTYPE)
+            fired_at[position].iloc[context.rows] = firing.fired_at.to_numpy()
+            spread = np.full(size, "", dtype=object)
+            spread[context.rows] = firing.why.to_numpy(dtype=object)
+            why[position] = pd.Series(spread, index=full_index, dtype=object)
     return _Pass(fired, fired_at, why)
 
 
 def _context(log: pd.DataFrame, policy: Policy, now: pd.Timestamp, level: np.ndarray,
-             level_start: pd.Series, resolved: np.ndarray, memo: dict[str, Any]) -> Context:
-    seconds, business = _level_targets(policy, level, "response")
-    response_due = policy.calendar.add(level_start, seconds, business)
-    first = log["first_response_at"]
-    first_here = first.where(first >= level_start)
-    return Context(log=log, level=level, level_start=level_start, response_due=response_due,
-                   first_response=first_here, resolved=resolved, now=now, policy=policy,
-                   memo=memo)
+             level_start: pd.Series, live: np.ndarray, memo: dict[str, Any]) -> Context:
+    """The trigger context for the ``live`` rows (positions) of ``log`` at ``level``."""
+    rows = log.iloc[live]
+    level_here = level[live]
+    start = level_start.iloc[live]
+    seconds, business = _level_targets(policy, level_here, "response")
+    response_due = policy.calendar.add(start, seconds, business)
+    first = rows["first_response_at"]
+    first_here = first.where(first >= start)
+    return Context(log=rows, level=level_here, level_start=start, response_due=response_due,
+                   first_response=first_here, resolved=np.zeros(len(live), dtype=bool),
+                   now=now, policy=policy, reports=log, rows=live, memo=memo)
 
 
 def _sla_state(start: pd.Series, due: pd.Series, met_at: pd.Series, now: pd.Timestamp,
@@ -407,10 +418,13 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
     rules = policy.active_triggers
     applied_trigger = pd.Series("", index=index, dtype=object)
     memo: dict[str, Any] = {}
+    # Triggers can only raise open rows below the top level (levels only go up below), so
+    # years of resolved history are evaluated as reports, never as candidates.
+    live = np.flatnonzero(~resolved & (level < max(policy.levels)))
     for _ in range(len(schema.LEVEL_NAMES)):
         level_start = opened.where(level == 1, escalated_at.fillna(opened))
-        context = _context(log_with_ids, policy, now, level, level_start, resolved, memo)
-        result_pass = _run_triggers(context, rules)
+        context = _context(log_with_ids, policy, now, level, level_start, live, memo)
+        result_pass = _run_triggers(context, rules, index)
         raise_to = np.zeros(len(index), dtype=int)
         raise_by = pd.Series("", index=index, dtype=object)
         for position, mask in result_pass.fired.items():

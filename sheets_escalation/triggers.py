@@ -31,7 +31,13 @@ PUBLIC_CHANNELS = ("social", "review")
 
 @dataclass(frozen=True)
 class Context:
-    """What every trigger may look at, for one pass of the engine."""
+    """What every trigger may look at, for one pass of the engine.
+
+    ``log`` and the arrays beside it hold the rows being evaluated (the engine passes only
+    rows a trigger could still raise: open and below the top level). ``reports`` is the
+    whole log, for kinds that count other rows (repeat issues count resolved reports too);
+    ``rows`` gives the position in ``reports`` of each ``log`` row.
+    """
 
     log: pd.DataFrame
     level: np.ndarray
@@ -41,6 +47,8 @@ class Context:
     resolved: np.ndarray
     now: pd.Timestamp
     policy: Policy
+    reports: pd.DataFrame
+    rows: np.ndarray
     # Shared by the passes of one evaluation: results that do not depend on the levels.
     memo: dict[str, Any] = field(default_factory=dict)
 
@@ -180,7 +188,7 @@ def _same_issue_groups(context: Context, rule: TriggerRule) -> pd.Series:
 
 
 def _compute_issue_groups(context: Context, rule: TriggerRule) -> pd.Series:
-    log = context.log
+    log = context.reports
     labels = pd.Series("", index=log.index, dtype=object)
     keys = log["issue_key"].str.strip().str.casefold()
     has_key = (keys != "").to_numpy()
@@ -190,7 +198,9 @@ def _compute_issue_groups(context: Context, rule: TriggerRule) -> pd.Series:
     calendar = context.policy.calendar
     window = calendar.seconds(rule.repeat_window)
     opened = log["opened"]
-    open_rows = ~context.resolved & opened.notna().to_numpy()
+    open_rows = np.zeros(len(log), dtype=bool)
+    open_rows[context.rows] = True
+    open_rows &= opened.notna().to_numpy()
     candidates = ~has_key & opened.notna().to_numpy() & (log["description"] != "").to_numpy()
     if not open_rows.any() or not candidates.any():
         return labels
@@ -279,18 +289,72 @@ def _fuzzy_components(descriptions: list[str], times: np.ndarray, is_open: np.nd
     return component[codes]
 
 
+@dataclass(frozen=True)
+class _Reports:
+    """The level-independent part of a repeat-issue rule: each report (row of ``frame``)
+    that a qualifying window holds, and the window end (row of ``frame``) it fires at."""
+
+    frame: pd.DataFrame  # label, customer, opened, id, position (in Context.reports)
+    keys: np.ndarray
+    counts: np.ndarray
+    found: np.ndarray
+    chosen: np.ndarray
+
+
 def repeat_issue(context: Context, rule: TriggerRule) -> Firing:
     assert rule.repeat_count is not None and rule.repeat_window is not None
-    log = context.log
-    calendar = context.policy.calendar
-    index = log.index
+    index = context.log.index
     fired = np.zeros(len(index), dtype=bool)
     fired_at = pd.Series(pd.NaT, index=index, dtype="datetime64[ns, UTC]")
     why = pd.Series("", index=index, dtype=object)
+    memo_key = f"repeat-reports:{rule.name}"
+    if memo_key not in context.memo:
+        context.memo[memo_key] = _qualifying_reports(context, rule)
+    reports: _Reports | None = context.memo[memo_key]
+    if reports is None:
+        return Firing(fired, fired_at, why)
+    frame, keys = reports.frame, reports.keys
+    # Only rows the rule can fire for (at this pass's levels) need a firing time and evidence.
+    where = np.full(len(context.reports), -1, dtype=np.int64)
+    where[context.rows] = np.arange(len(context.rows))
+    row = where[frame["position"].to_numpy()]
+    can_fire = ~context.resolved & (context.level < rule.to_level)
+    if rule.from_level is not None:
+        can_fire &= context.level == rule.from_level
+    found = reports.found & (row >= 0)
+    found[found] = can_fire[row[found]]
+    members = np.flatnonzero(found)
+    if not len(members):
+        return Firing(fired, fired_at, why)
+    chosen_end = reports.chosen[members]
+    window = context.policy.calendar.seconds(rule.repeat_window)
+    ids = frame["id"].to_numpy(dtype=object)
+    texts: dict[int, str] = {}
+    for end_row in np.unique(chosen_end).tolist():
+        first_row = int(np.searchsorted(keys, keys[end_row] - window, side="left"))
+        last_row = int(np.searchsorted(keys, keys[end_row], side="right"))
+        listed = ", ".join(i for i in ids[first_row:last_row] if i)
+        texts[end_row] = f"{reports.counts[end_row]} customers within {rule.repeat_window}: {listed}"
+    positions = row[members]
+    fired[positions] = True
+    fired_at.iloc[positions] = frame["opened"].array[chosen_end]
+    evidence = np.full(len(index), "", dtype=object)
+    evidence[positions] = [texts[e] for e in chosen_end.tolist()]
+    why = pd.Series(evidence, index=index, dtype=object)
+    fired &= (fired_at <= context.now).to_numpy(dtype=bool, na_value=False)
+    return Firing(fired, fired_at, why)
+
+
+def _qualifying_reports(context: Context, rule: TriggerRule) -> _Reports | None:
+    """Group the reports, count distinct customers per window, and find for each report
+    the first qualifying window that holds it; None when no window qualifies."""
+    assert rule.repeat_count is not None and rule.repeat_window is not None
+    log = context.reports
+    calendar = context.policy.calendar
     labels = _same_issue_groups(context, rule)
     usable = (labels != "").to_numpy() & log["opened"].notna().to_numpy()
     if not usable.any():
-        return Firing(fired, fired_at, why)
+        return None
     frame = pd.DataFrame({
         "label": labels[usable],
         "customer": log["customer"][usable].str.strip().str.casefold(),
@@ -303,7 +367,7 @@ def repeat_issue(context: Context, rule: TriggerRule) -> Firing:
     distinct = frame.groupby("label")["customer"].transform("nunique")
     frame = frame[distinct >= rule.repeat_count]
     if frame.empty:
-        return Firing(fired, fired_at, why)
+        return None
     window = calendar.seconds(rule.repeat_window)
     origin = pd.Series(frame["opened"].min(), index=frame.index)
     frame["t"] = calendar.elapsed(origin, frame["opened"], rule.repeat_window.is_business)
@@ -327,7 +391,7 @@ def repeat_issue(context: Context, rule: TriggerRule) -> Firing:
               - np.searchsorted(np.sort(span_end), keys, side="right"))
     qualifying = np.flatnonzero(counts >= rule.repeat_count)
     if not len(qualifying):
-        return Firing(fired, fired_at, why)
+        return None
     # Each report fires at the first qualifying window end at or after it that still holds
     # it (within one window): the Nth report of its cluster.
     ends_keys = keys[qualifying]
@@ -335,29 +399,7 @@ def repeat_issue(context: Context, rule: TriggerRule) -> Firing:
     found = slot < len(qualifying)
     chosen = np.where(found, qualifying[np.minimum(slot, len(qualifying) - 1)], -1)
     found &= keys[np.maximum(chosen, 0)] - keys <= window
-    # Only rows the rule can fire for need a firing time and evidence.
-    can_fire = ~context.resolved & (context.level < rule.to_level)
-    if rule.from_level is not None:
-        can_fire &= context.level == rule.from_level
-    found &= can_fire[frame["position"].to_numpy()]
-    members = np.flatnonzero(found)
-    chosen_end = chosen[members]
-
-    ids = frame["id"].to_numpy(dtype=object)
-    texts: dict[int, str] = {}
-    for end_row in np.unique(chosen_end).tolist():
-        first_row = int(np.searchsorted(keys, keys[end_row] - window, side="left"))
-        last_row = int(np.searchsorted(keys, keys[end_row], side="right"))
-        listed = ", ".join(i for i in ids[first_row:last_row] if i)
-        texts[end_row] = f"{counts[end_row]} customers within {rule.repeat_window}: {listed}"
-    positions = frame["position"].to_numpy()[members]
-    fired[positions] = True
-    fired_at.iloc[positions] = frame["opened"].array[chosen_end]
-    evidence = np.full(len(index), "", dtype=object)
-    evidence[positions] = [texts[e] for e in chosen_end.tolist()]
-    why = pd.Series(evidence, index=index, dtype=object)
-    fired &= (fired_at <= context.now).to_numpy(dtype=bool, na_value=False)
-    return Firing(fired, fired_at, why)
+    return _Reports(frame.reset_index(drop=True), keys, counts, found, chosen)
 
 
 KINDS: dict[str, Callable[[Context, TriggerRule], Firing]] = {
