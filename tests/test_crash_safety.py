@@ -5,9 +5,9 @@ real process killed (SIGKILL) at random points of its save leaves the old workbo
 new one, never a mix, and the next run cleans up what the kill left. On Google the cell
 writes and the History rows travel in one write request (a values:batchUpdate, or one
 spreadsheets.batchUpdate that also creates tabs and grows grids, applied atomically), so
-there is no moment where one is written without the other; what remains is a request that fails, or one Google
-applied whose answer was lost, and both are repaired by the next run (or the retry) without
-a duplicate History event. Notifications sent just before a crash are covered in
+there is no moment where one is written without the other; what remains is a request that
+fails, or one Google applied whose answer was lost, and both are repaired by the next run
+(or the retry) without a duplicate History event. Notifications sent just before a crash are covered in
 tests/test_handoff.py (``test_crash_after_sending_before_history_is_written_is_recorded_from_the_journal``).
 """
 
