@@ -1,16 +1,21 @@
-"""Local ``.xlsx`` workbooks: values read with python-calamine, writes made with openpyxl.
+"""Local ``.xlsx`` workbooks: values read with python-calamine, written by patching the file.
 
 The file is read into memory once per run; calamine reads values from those bytes (the
-cached results of formula cells included) and openpyxl loads the same bytes, once, only when
-there is something to write. A write is refused if the file changed on disk since it was
-read, or if it holds parts openpyxl cannot carry over (charts outside the tool's own tabs,
-images, shapes, macros, pivot tables, slicers …) unless ``allow_lossy`` is set. The new file
-is written next to the old one, flushed to disk and renamed over it, so a crash leaves either
-the old workbook or the new one, never half of one.
+cached results of formula cells included). A sync's plain cell writes and appended rows are
+made by patching the package (:mod:`sheets_escalation.backends.xlsx_patch`): only the changed
+worksheets (and, for a new date format, the styles) are rewritten, every other part is copied
+as it is, so charts, pictures, pivot tables and macros survive and nothing is refused. Every
+other plan (new or replaced tabs, a new owned column's header, a cell inside a merged range or
+holding a formula …) goes through openpyxl, which loads the same bytes once and rebuilds the
+file; that path is refused if the file holds parts openpyxl cannot carry over (charts outside
+the tool's own tabs, images, shapes, macros, pivot tables, slicers …) unless ``allow_lossy``
+is set. Either way a write is refused if the file changed on disk since it was read, and the
+new file is written next to the old one, flushed to disk and renamed over it, so a crash
+leaves either the old workbook or the new one, never half of one.
 
 openpyxl saves formulas without their last computed values; the saved file gets the values
 the file held back (see :func:`_keep_cached_values`), so a formula people typed into an input
-column reads the same on the next run instead of blank.
+column reads the same on the next run instead of blank. The patch keeps them untouched.
 
 ``CellWrite.row_id`` is not needed here: rows cannot move between read and write, because
 the per-file lock keeps other runs out and any other change to the file refuses the write.
@@ -31,11 +36,11 @@ import re
 import tempfile
 import warnings
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from copy import copy
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from xml.etree import ElementTree
 
 import python_calamine
@@ -204,13 +209,31 @@ class XlsxBackend:
     def write(self, plan: WritePlan) -> None:
         """Execute ``plan`` and save atomically; an empty plan writes nothing.
 
+        A plan of plain values into existing tabs (a sync) patches the file's package
+        directly (see :mod:`sheets_escalation.backends.xlsx_patch`): every other part of the
+        file is kept as it is, charts, pictures and pivot tables included, so nothing is
+        refused. Any other plan, or a write the patch cannot make exactly as openpyxl would,
+        goes through openpyxl, which rebuilds the workbook and so is refused when that would
+        lose parts (unless ``allow_lossy``).
+
         Raise ConcurrentEditError if the file changed since it was read, RefusedError if
-        saving would lose parts openpyxl cannot keep (unless ``allow_lossy``), SourceError
-        if the file cannot be read or saved. On any error the file on disk is unchanged."""
+        saving through openpyxl would lose parts it cannot keep, SourceError if the file
+        cannot be read or saved. On any error the file on disk is unchanged."""
         if plan.is_empty():
             return
+        # Imported here: the patch module builds on this module's helpers.
+        from sheets_escalation.backends import xlsx_patch
+
         snapshot = self._snapshot or self._take_snapshot()
         self._check_unchanged(snapshot)
+        try:
+            self._save(snapshot, lambda stream: xlsx_patch.patch_workbook(snapshot.data, plan, stream))
+        except xlsx_patch.Unsupported:
+            pass  # the openpyxl path below makes every other write
+        else:
+            self._workbook = None
+            self._snapshot = None
+            return
         if not self.allow_lossy:
             self._refuse_lossy(_lossy_parts(snapshot.data, snapshot.names, keep_vba=self._keep_vba))
         workbook = self._load(snapshot)
@@ -218,7 +241,7 @@ class XlsxBackend:
             self._refuse_lossy(self._load_warnings)
         try:
             _apply(workbook, plan)
-            self._save(workbook, snapshot)
+            self._save(snapshot, lambda stream: _save_openpyxl(workbook, snapshot, stream))
         finally:
             # Saved or half-changed, the loaded workbook no longer matches a read of the file.
             self._workbook = None
@@ -264,7 +287,12 @@ class XlsxBackend:
         self._workbook = workbook
         return workbook
 
-    def _save(self, workbook: Workbook, snapshot: _Snapshot) -> None:
+    def _save(self, snapshot: _Snapshot, write: Callable[[IO[bytes]], None]) -> None:
+        """Given the snapshot the new workbook derives from and a function writing the new
+        workbook into a stream, publish it atomically: written next to the target, flushed,
+        given the old file's mode, and renamed over the target only if the file is still the
+        one read. Raise ConcurrentEditError if it is not, SourceError if writing fails;
+        whatever ``write`` raises propagates. The target is unchanged on any error."""
         target = self._target()
         try:
             mode = os.stat(target).st_mode & 0o7777
@@ -274,10 +302,8 @@ class XlsxBackend:
         try:
             handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
                                                  suffix=".tmp")
-            with os.fdopen(handle, "wb") as stream:
-                saved = io.BytesIO()
-                workbook.save(saved)
-                stream.write(_keep_cached_values(snapshot.data, saved.getvalue()))
+            with os.fdopen(handle, "w+b") as stream:
+                write(stream)
                 stream.flush()
                 os.fsync(stream.fileno())
             os.chmod(temporary, mode)
@@ -336,6 +362,13 @@ class XlsxBackend:
     def spreadsheet_timezone(self) -> str | None:
         """A local workbook has no time zone of its own: None."""
         return None
+
+
+def _save_openpyxl(workbook: Workbook, snapshot: _Snapshot, stream: IO[bytes]) -> None:
+    """Write ``workbook`` as openpyxl saves it, with the formula values it held back."""
+    saved = io.BytesIO()
+    workbook.save(saved)
+    stream.write(_keep_cached_values(snapshot.data, saved.getvalue()))
 
 
 # -- reading helpers -----------------------------------------------------------------------

@@ -1,0 +1,491 @@
+"""The package patch (fast .xlsx writer) against the openpyxl path it stands in for.
+
+The strongest check is differential: the same plan is written once by the patch and once by
+openpyxl (the patch forced to decline), and every cell must read back the same, in openpyxl
+(value, type, number format, look) and in python-calamine (values), while every member the
+patch had no reason to touch stays byte for byte as it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import shutil
+import warnings
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pandas as pd
+import pytest
+import python_calamine
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from benchmarks import generate
+from sheets_escalation import schema
+from sheets_escalation.backends import xlsx_patch
+from sheets_escalation.backends.base import CellWrite, WritePlan
+from sheets_escalation.backends.xlsx import XlsxBackend
+from sheets_escalation.errors import RefusedError
+from sheets_escalation.sync import run_sync
+from sheets_escalation.template import DATETIME_FORMAT, new_workbook
+from tests.both_backends import isolate
+from tests.workbooks import GOLDEN_NOW, add_chart, write_golden
+
+ESC = schema.ESCALATIONS
+SAMPLE = Path(__file__).resolve().parent.parent / "sheets_escalation" / "data" / "sample.xlsx"
+SAMPLE_NOW = pd.Timestamp(generate.DEFAULT_NOW)
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+class Declined(AssertionError):
+    """The patch declined a plan a test expected it to write."""
+
+
+@contextmanager
+def patch_declines() -> Iterator[None]:
+    """Make every write go the openpyxl way, as when the patch declines."""
+    real = xlsx_patch.patch_workbook
+
+    def decline(data: bytes, plan: WritePlan, stream: Any) -> None:
+        raise xlsx_patch.Unsupported("forced by the test")
+
+    xlsx_patch.patch_workbook = decline  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        xlsx_patch.patch_workbook = real  # type: ignore[assignment]
+
+
+def patch_only(path: Path, plan: WritePlan) -> None:
+    """Write ``plan`` with the patch, failing the test if the patch declines."""
+    with path.open("rb") as source:
+        data = source.read()
+    temporary = path.with_suffix(".patched")
+    with temporary.open("w+b") as stream:
+        try:
+            xlsx_patch.patch_workbook(data, plan, stream)
+        except xlsx_patch.Unsupported as error:
+            raise Declined(str(error)) from error
+    temporary.replace(path)
+
+
+def write_both(source: Path, plan: WritePlan, directory: Path) -> tuple[Path, Path]:
+    """Write ``plan`` into two copies of ``source``: by the patch (which must accept it) and
+    by openpyxl. Return (patched, openpyxl)."""
+    patched, rebuilt = directory / "patched.xlsx", directory / "openpyxl.xlsx"
+    shutil.copyfile(source, patched)
+    shutil.copyfile(source, rebuilt)
+    patch_only(patched, plan)
+    with patch_declines():
+        XlsxBackend(rebuilt, allow_lossy=True).write(plan)
+    return patched, rebuilt
+
+
+def load_quietly(path: Path, **options: Any) -> openpyxl.Workbook:
+    """Load with openpyxl, failing on any warning it gives about the file."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        workbook = openpyxl.load_workbook(path, **options)
+    assert [str(w.message) for w in caught] == []
+    return workbook
+
+
+def load_loudly(path: Path, **options: Any) -> openpyxl.Workbook:
+    """Load with openpyxl; what it warns about is compared elsewhere."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return openpyxl.load_workbook(path, **options)
+
+
+def openpyxl_cells(path: Path) -> dict[tuple[str, str], tuple[Any, ...]]:
+    """Every cell holding a value or a look: value, type, number format and look; and what
+    openpyxl warns about while loading (e.g. a number out of date range in a date cell)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        workbook = openpyxl.load_workbook(path)
+    cells: dict[tuple[str, str], tuple[Any, ...]] = {("warnings", ""): tuple(sorted(str(w.message) for w in caught))}
+    for sheet in workbook.worksheets:
+        for row in sheet.iter_rows():
+            for cell in row:
+                if cell.value is None and not cell.has_style:
+                    continue
+                # Style proxies of two workbooks never compare equal; their reprs list every field.
+                # A blank's type is no reader's business (openpyxl marks a blanked text cell).
+                cells[(sheet.title, cell.coordinate)] = (
+                    cell.value, cell.data_type if cell.value is not None else None, cell.number_format,
+                    *(repr(s) for s in (cell.font, cell.fill, cell.border, cell.alignment, cell.protection)))
+    return cells
+
+
+def calamine_values(path: Path) -> dict[str, list[list[Any]]]:
+    """Every tab's values as python-calamine reads them (formula results included)."""
+    workbook = python_calamine.CalamineWorkbook.from_path(str(path))
+    tabs: dict[str, list[list[Any]]] = {}
+    for name in workbook.sheet_names:
+        try:
+            rows = [list(r) for r in workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)]
+        except BaseException as error:  # noqa: BLE001 - calamine panics on a date cell out of range
+            if type(error).__name__ != "PanicException":
+                raise
+            tabs[name] = [[f"unreadable: {error}"]]
+            continue
+        rows = [r[:max((i + 1 for i, v in enumerate(r) if v != ""), default=0)] for r in rows]
+        while rows and not rows[-1]:
+            rows.pop()
+        tabs[name] = rows
+    return tabs
+
+
+def assert_same_for_readers(patched: Path, rebuilt: Path) -> None:
+    """The two files read the same in openpyxl (values, types, formats, looks), in openpyxl
+    with cached formula values, and in python-calamine."""
+    left, right = openpyxl_cells(patched), openpyxl_cells(rebuilt)
+    differing = {key: (left.get(key), right.get(key)) for key in left.keys() | right.keys()
+                 if left.get(key) != right.get(key)}
+    assert differing == {}
+    cached = [{(s.title, c.coordinate): c.value for s in load_loudly(p, data_only=True).worksheets
+               for r in s.iter_rows() for c in r if c.value is not None} for p in (patched, rebuilt)]
+    assert cached[0] == cached[1]
+    assert calamine_values(patched) == calamine_values(rebuilt)
+
+
+def members(path: Path) -> list[tuple[str, int, bytes]]:
+    with zipfile.ZipFile(path) as archive:
+        return [(i.filename, i.compress_type, archive.read(i.filename)) for i in archive.infolist()]
+
+
+def assert_untouched_members_kept(original: Path, patched: Path, changed: set[str]) -> None:
+    """Same members in the same order with the same compression; byte-identical content
+    except for ``changed`` (worksheet parts, styles)."""
+    before, after = members(original), members(patched)
+    assert [(n, c) for n, c, _ in before] == [(n, c) for n, c, _ in after]
+    differing = {n for (n, _, a), (_, _, b) in zip(before, after, strict=True) if a != b}
+    assert differing <= changed
+
+
+def sheet_part(path: Path, title: str) -> str:
+    workbook = openpyxl.load_workbook(path, read_only=True)
+    index = workbook.sheetnames.index(title)
+    workbook.close()
+    with zipfile.ZipFile(path) as archive:
+        rels = archive.read("xl/_rels/workbook.xml.rels").decode()
+    # The template and openpyxl name worksheet parts by position.
+    assert f"worksheets/sheet{index + 1}.xml" in rels
+    return f"xl/worksheets/sheet{index + 1}.xml"
+
+
+def planned(path: Path, now: pd.Timestamp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> WritePlan:
+    """The plan a sync of ``path`` at ``now`` would write (nothing sent, nothing written)."""
+    isolate(tmp_path, monkeypatch)
+    return run_sync(XlsxBackend(path), now, dry_run=True).plan
+
+
+def golden(tmp_path: Path) -> Path:
+    return write_golden(tmp_path / "golden.xlsx")
+
+
+def with_formulas(tmp_path: Path) -> Path:
+    """The golden workbook plus a user's tab of formulas over Escalations (cached values as
+    Excel would have left them) and a formula typed into an input column."""
+    path = write_golden(tmp_path / "formulas.xlsx")
+    workbook = openpyxl.load_workbook(path)
+    notes = workbook.create_sheet("Team notes")
+    notes["A1"] = "open rows"
+    notes["B1"] = '=COUNTIF(Escalations!U:U,"Open")'
+    workbook[ESC]["W3"] = '="note "&A3'
+    workbook.save(path)
+    with zipfile.ZipFile(path) as archive:
+        parts = {i.filename: archive.read(i.filename) for i in archive.infolist()}
+    team = sheet_part(path, "Team notes")
+    parts[team] = parts[team].replace(b"</f><v></v>", b"</f><v>3</v>").replace(b"</f><v />", b"</f><v>3</v>")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    return path
+
+
+def generated(tmp_path: Path) -> Path:
+    path = tmp_path / "generated.xlsx"
+    generate.write_workbook(path, 300, 1, generate.DEFAULT_NOW)
+    return path
+
+
+def sample(tmp_path: Path) -> Path:
+    path = tmp_path / "sample.xlsx"
+    shutil.copyfile(SAMPLE, path)
+    return path
+
+
+BOOKS = {"golden": (golden, pd.Timestamp(GOLDEN_NOW)), "formulas": (with_formulas, pd.Timestamp(GOLDEN_NOW)),
+         "sample": (sample, SAMPLE_NOW), "generated": (generated, SAMPLE_NOW)}
+
+
+# -- a sync's plans, both ways -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("book", list(BOOKS))
+def test_a_sync_and_its_rerun_read_the_same_both_ways(
+        book: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    build, now = BOOKS[book]
+    source = build(tmp_path)
+    plan = planned(source, now, tmp_path, monkeypatch)
+    assert plan.cells and not plan.new_tabs and not plan.replace_tabs
+    work = tmp_path / "first"
+    work.mkdir()
+    patched, rebuilt = write_both(source, plan, work)
+    assert_same_for_readers(patched, rebuilt)
+    changed = {sheet_part(source, t) for t in {w.tab for w in plan.cells} | set(plan.appends)}
+    assert_untouched_members_kept(source, patched, changed | {"xl/styles.xml"})
+
+    rerun = planned(patched, now, tmp_path, monkeypatch)
+    assert rerun.cells  # at least the Last run stamp
+    work = tmp_path / "rerun"
+    work.mkdir()
+    assert_same_for_readers(*write_both(patched, rerun, work))
+
+
+def test_a_sync_through_the_backend_patches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = golden(tmp_path)
+    isolate(tmp_path, monkeypatch)
+    calls: list[str] = []
+    real = xlsx_patch.patch_workbook
+
+    def spy(data: bytes, plan: WritePlan, stream: Any) -> None:
+        real(data, plan, stream)
+        calls.append("patched")
+
+    monkeypatch.setattr(xlsx_patch, "patch_workbook", spy)
+    report = run_sync(XlsxBackend(path), pd.Timestamp(GOLDEN_NOW))
+    assert calls == ["patched"]
+    rows = {r[0]: r for r in XlsxBackend(path).read([ESC])[ESC].body}
+    assert rows["ESC-0001"][schema.ESCALATION_COLUMNS.index(schema.COLUMN_BY_KEY["level"])] == "L2"
+    assert report.plan.cells
+
+
+# -- random plans --------------------------------------------------------------------------------
+
+TEXT = st.text(st.characters(codec="utf-8", exclude_characters="\ufffe\uffff"),
+               max_size=12)
+VALUES = st.one_of(
+    st.none(), st.just(""), TEXT,
+    st.sampled_from(["=1+1", "+A1", "-A1", "@x", "=", "\x01bell\x07", "_x0041_", "a\r\nb\rc",
+                     " padded ", "<tag>&amp;", "'quoted", "#N/A", "TRUE", "0012"]),
+    st.booleans(), st.integers(-(2**60), 2**60),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.datetimes(min_value=dt.datetime(1900, 1, 1), max_value=dt.datetime(2100, 1, 1)),
+    st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2100, 1, 1)),
+)
+TABS = (ESC, schema.HISTORY, schema.SETTINGS, schema.VIP)
+
+
+@st.composite
+def plans(draw: st.DrawFn) -> WritePlan:
+    """Writes into headers, inside, just after and well beyond the existing rows, blanks
+    included, and appended rows."""
+    cells = []
+    for _ in range(draw(st.integers(0, 12))):
+        tab = draw(st.sampled_from(TABS))
+        row = draw(st.one_of(st.just(0), st.integers(1, 8), st.integers(9, 40)))
+        cells.append(CellWrite(tab, row, draw(st.integers(0, 40)), draw(VALUES)))
+    appends = {}
+    for tab in draw(st.lists(st.sampled_from(TABS), max_size=2, unique=True)):
+        appends[tab] = draw(st.lists(st.lists(VALUES, max_size=8), min_size=1, max_size=3))
+    return WritePlan(cells=cells, appends=appends)
+
+
+@pytest.mark.parametrize("book", ["golden", "sample"])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(plan=plans())
+def test_random_plans_read_the_same_both_ways(book: str, tmp_path_factory: pytest.TempPathFactory,
+                                              plan: WritePlan) -> None:
+    directory = tmp_path_factory.mktemp("random")
+    source = BOOKS[book][0](directory)
+    patched, rebuilt = write_both(source, plan, directory)
+    assert_same_for_readers(patched, rebuilt)
+    changed = {sheet_part(source, t) for t in {w.tab for w in plan.cells} | set(plan.appends)}
+    assert_untouched_members_kept(source, patched, changed | {"xl/styles.xml"})
+
+
+@pytest.mark.parametrize("value", ["=1+1", "+A1", "@x", "_x0041_", "a\r\nb", "\x00ok\x1f", "x" * 40000])
+def test_text_stays_text(value: str, tmp_path: Path) -> None:
+    source = golden(tmp_path)
+    plan = WritePlan(cells=[CellWrite(ESC, 2, 22, value)])
+    patched, rebuilt = write_both(source, plan, tmp_path)
+    assert_same_for_readers(patched, rebuilt)
+    cell = load_quietly(patched)[ESC]["W3"]
+    assert cell.data_type == "s"
+
+
+# -- styles --------------------------------------------------------------------------------------
+
+
+def test_a_datetime_gets_one_new_format_reused_by_every_cell(tmp_path: Path) -> None:
+    path = tmp_path / "plain.xlsx"
+    workbook = openpyxl.Workbook()
+    workbook.active.title = ESC
+    workbook[ESC]["A1"] = "ID"
+    workbook.save(path)
+    moment = dt.datetime(2026, 11, 24, 9, 30)
+    plan = WritePlan(cells=[CellWrite(ESC, row, 1, moment) for row in (1, 2, 3)])
+    before = len(load_quietly(path)._cell_styles)
+    patched, rebuilt = write_both(path, plan, tmp_path)
+    assert_same_for_readers(patched, rebuilt)
+    workbook = load_quietly(patched)
+    assert len(workbook._cell_styles) == before + 1
+    assert {workbook[ESC].cell(row, 2).number_format for row in (2, 3, 4)} == {DATETIME_FORMAT}
+    assert workbook[ESC]["B2"].value == moment
+
+
+def test_a_date_cell_keeps_its_own_date_format(tmp_path: Path) -> None:
+    path = tmp_path / "dates.xlsx"
+    workbook = openpyxl.Workbook()
+    workbook.active.title = ESC
+    workbook[ESC]["B2"] = dt.datetime(2026, 1, 1)
+    workbook[ESC]["B2"].number_format = "dd/mm/yyyy"
+    workbook.save(path)
+    plan = WritePlan(cells=[CellWrite(ESC, 1, 1, dt.datetime(2026, 2, 3, 4, 5))])
+    patched, rebuilt = write_both(path, plan, tmp_path)
+    assert_same_for_readers(patched, rebuilt)
+    assert load_quietly(patched)[ESC]["B2"].number_format == "dd/mm/yyyy"
+    with zipfile.ZipFile(path) as before, zipfile.ZipFile(patched) as after:
+        assert before.read("xl/styles.xml") == after.read("xl/styles.xml")
+
+
+def test_a_1904_workbook_gets_1904_serials(tmp_path: Path) -> None:
+    path = tmp_path / "mac.xlsx"
+    workbook = openpyxl.Workbook()
+    workbook.epoch = openpyxl.utils.datetime.CALENDAR_MAC_1904
+    workbook.active.title = ESC
+    workbook.save(path)
+    moment = dt.datetime(2026, 11, 24, 9, 30)
+    plan = WritePlan(cells=[CellWrite(ESC, 1, 1, moment), CellWrite(ESC, 1, 2, dt.date(2026, 1, 2))])
+    patched, rebuilt = write_both(path, plan, tmp_path)
+    assert_same_for_readers(patched, rebuilt)
+    assert load_quietly(patched)[ESC]["B2"].value == moment
+
+
+def test_new_cells_take_their_column_style(tmp_path: Path) -> None:
+    path = golden(tmp_path)
+    column = schema.ESCALATION_COLUMNS.index(schema.COLUMN_BY_KEY["escalate_by"])
+    plan = WritePlan(cells=[CellWrite(ESC, 30, column, dt.datetime(2026, 11, 24, 9, 30)),
+                            CellWrite(ESC, 31, column, None)])
+    patched, rebuilt = write_both(path, plan, tmp_path)
+    assert_same_for_readers(patched, rebuilt)
+    sheet = load_quietly(patched)[ESC]
+    assert sheet.cell(31, column + 1).number_format == DATETIME_FORMAT
+    assert sheet.cell(32, column + 1).has_style
+
+
+# -- what the patch keeps that openpyxl cannot ---------------------------------------------------
+
+
+def test_a_chart_on_the_escalations_tab_survives_a_sync(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = golden(tmp_path)
+    add_chart(path, ESC)
+    with zipfile.ZipFile(path) as archive:
+        drawings = {n: archive.read(n) for n in archive.namelist() if n.startswith(("xl/drawings/", "xl/charts/"))}
+    assert any(n.startswith("xl/charts/") for n in drawings)
+    isolate(tmp_path, monkeypatch)
+    backend = XlsxBackend(path)
+    assert backend.lossy_parts()  # openpyxl would lose it: only the patch may save this file
+    run_sync(backend, pd.Timestamp(GOLDEN_NOW))
+    with zipfile.ZipFile(path) as archive:
+        assert {n: archive.read(n) for n in drawings} == drawings
+    workbook = load_quietly(path)
+    assert len(workbook[ESC]._charts) == 1
+    ids = [c.value for c in workbook[ESC]["A"][1:6]]
+    assert ids == ["ESC-0001", "ESC-0006", "ESC-0003", "ESC-0004", "ESC-0005"]  # a blank ID got one
+
+
+def test_a_write_into_a_merged_range_goes_through_openpyxl(tmp_path: Path) -> None:
+    path = golden(tmp_path)
+    workbook = openpyxl.load_workbook(path)
+    workbook[ESC].merge_cells("W2:X3")
+    workbook.save(path)
+    plan = WritePlan(cells=[CellWrite(ESC, 2, 23, "flagged")])  # X3, hidden under W2
+    with pytest.raises(Declined, match="merged range"):
+        patch_only(_copy(path, tmp_path / "copy.xlsx"), plan)
+    XlsxBackend(path).write(plan)
+    sheet = load_quietly(path)[ESC]
+    assert sheet["X3"].value == "flagged"
+    assert "W2:X3" not in {str(r) for r in sheet.merged_cells.ranges}
+
+
+def test_a_merged_target_on_a_file_with_a_chart_is_still_refused(tmp_path: Path) -> None:
+    path = golden(tmp_path)
+    workbook = openpyxl.load_workbook(path)
+    workbook[ESC].merge_cells("W2:X3")
+    workbook.save(path)
+    add_chart(path, "Dashboard")
+    before = path.read_bytes()
+    with pytest.raises(RefusedError, match="charts on tab 'Dashboard'"):
+        XlsxBackend(path).write(WritePlan(cells=[CellWrite(ESC, 2, 23, "flagged")]))
+    assert path.read_bytes() == before
+
+
+def _copy(path: Path, target: Path) -> Path:
+    shutil.copyfile(path, target)
+    return target
+
+
+@pytest.mark.parametrize(("plan", "reason"), [
+    (WritePlan(cells=[CellWrite(ESC, 2, 22, "over the formula")]), "formula"),
+    (WritePlan(new_tabs={"History": [["At"]]}), "creates or replaces tabs"),
+    (WritePlan(replace_tabs={"Review 2026-11": [["x"]]}), "creates or replaces tabs"),
+    (WritePlan(cells=[CellWrite("No such tab", 1, 0, "x")]), "missing"),
+    (WritePlan(cells=[CellWrite(ESC, 1, 0, dt.datetime(2026, 1, 1, tzinfo=dt.UTC))]), "time zone"),
+    (WritePlan(cells=[CellWrite(ESC, 1, 0, object())]), "object value"),
+    (WritePlan(cells=[CellWrite(ESC, 0, 40, "Flag")]), "owned column header"),
+])
+def test_what_the_patch_declines(plan: WritePlan, reason: str, tmp_path: Path) -> None:
+    path = with_formulas(tmp_path)
+    with pytest.raises(Declined, match=reason):
+        patch_only(path, plan)
+
+
+def test_a_header_over_an_existing_one_is_patched(tmp_path: Path) -> None:
+    path = golden(tmp_path)
+    column = schema.ESCALATION_COLUMNS.index(schema.COLUMN_BY_KEY["flag"])
+    plan = WritePlan(cells=[CellWrite(ESC, 0, column, "Flag"), CellWrite(ESC, 0, 45, "My column")])
+    assert_same_for_readers(*write_both(path, plan, tmp_path))
+
+
+def test_a_formula_value_is_kept_and_excel_recalculates(tmp_path: Path) -> None:
+    path = with_formulas(tmp_path)
+    with zipfile.ZipFile(path) as archive:
+        parts = {i.filename: archive.read(i.filename) for i in archive.infolist()}
+    parts["xl/calcChain.xml"] = (b'<calcChain xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+                                 b'<c r="W3" i="1"/><c r="Y3"/></calcChain>')
+    parts["xl/workbook.xml"] = parts["xl/workbook.xml"].replace(b' fullCalcOnLoad="1"', b"")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    with pytest.raises(Declined, match="calculated cell"):
+        patch_only(_copy(path, tmp_path / "copy.xlsx"), WritePlan(cells=[CellWrite(ESC, 2, 24, "x")]))
+    patch_only(path, WritePlan(cells=[CellWrite(ESC, 3, 24, "x")]))
+    with zipfile.ZipFile(path) as archive:
+        assert b'fullCalcOnLoad="1"' in archive.read("xl/workbook.xml")
+    values = calamine_values(path)
+    assert values["Team notes"][0] == ["open rows", 3.0]
+
+
+def test_blank_writes_keep_the_cell_look(tmp_path: Path) -> None:
+    path = tmp_path / "styled.xlsx"
+    workbook = new_workbook()
+    sheet = workbook[ESC]
+    sheet["C2"] = "Acme"
+    sheet["C2"].font = openpyxl.styles.Font(bold=True)
+    sheet["D2"] = "plain"
+    workbook.save(path)
+    plan = WritePlan(cells=[CellWrite(ESC, 1, 2, None), CellWrite(ESC, 1, 3, ""), CellWrite(ESC, 1, 4, math.nan)])
+    patched, rebuilt = write_both(path, plan, tmp_path)
+    assert_same_for_readers(patched, rebuilt)
+    cell = load_quietly(patched)[ESC]["C2"]
+    assert cell.value is None and cell.font.bold
