@@ -369,6 +369,9 @@ class BusinessCalendar:
 
     def _business_at(self, when_ns: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         """Return business nanoseconds from the table start to each covered instant."""
+        if not len(self._open):
+            # Every covered day is closed (say the only work day falls on holidays).
+            return np.zeros(len(when_ns), dtype=np.int64)
         index = np.searchsorted(self._open, when_ns, side="right") - 1
         safe = np.maximum(index, 0)
         length = self._close[safe] - self._open[safe]

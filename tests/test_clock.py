@@ -498,3 +498,15 @@ def test_add_agrees_with_a_minute_stepping_oracle(
     expected = oracle_add(start, int(seconds // 60), tz, work_days, hours, closed)
     assert due.iloc[0] == expected
     assert calendar.elapsed(starts, due, True).tolist() == [seconds]
+
+
+def test_a_stretch_without_any_work_day_counts_no_business_time() -> None:
+    # Tuesday is the only work day and both Tuesdays around New Year are holidays: the
+    # calendar's table of opening hours near these instants is empty.
+    calendar = BusinessCalendar(
+        timezone="UTC", work_days=frozenset({1}), opening=dt.time(9), closing=dt.time(17),
+        holiday_dates=frozenset({dt.date(2025, 12, 30), dt.date(2026, 1, 6)}))
+    moment = pd.Series([pd.Timestamp("2026-01-01", tz="UTC")])
+    assert calendar.elapsed(moment, moment, True).tolist() == [0.0]
+    later = calendar.add(moment, [3600.0], True)
+    assert later.tolist() == [pd.Timestamp("2026-01-13 10:00", tz="UTC")]
