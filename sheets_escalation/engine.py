@@ -157,15 +157,17 @@ def _append(text: pd.Series, mask: np.ndarray, addition: str | pd.Series) -> pd.
     return result
 
 
-def _assign_ids(log: pd.DataFrame, now: pd.Timestamp) -> tuple[pd.Series, list[list[Any]],
-                                                                 pd.Series]:
+def _assign_ids(log: pd.DataFrame, now: pd.Timestamp) -> tuple[pd.Series, pd.Series,
+                                                                 list[list[Any]], pd.Series]:
+    """Return (IDs with blanks numbered, the IDs casefolded for matching, `id assigned`
+    events, duplicate-ID problems)."""
     ids = log["id"].copy()
     problems = pd.Series("", index=log.index, dtype=object)
     blank = (ids == "").to_numpy()
-    numbers = ids.str.extract(ID_PATTERN, expand=False).dropna().astype(int)
-    next_number = int(numbers.max()) + 1 if len(numbers) else 1
     events: list[list[Any]] = []
     if blank.any():
+        numbers = ids.str.extract(ID_PATTERN, expand=False).dropna().astype(int)
+        next_number = int(numbers.max()) + 1 if len(numbers) else 1
         new_ids = [f"ESC-{n:04d}" for n in range(next_number, next_number + int(blank.sum()))]
         ids[blank] = new_ids
         events = [[now, new_id, "id assigned", "", "", "", TOOL, f"row {row}"]
@@ -175,7 +177,7 @@ def _assign_ids(log: pd.DataFrame, now: pd.Timestamp) -> tuple[pd.Series, list[l
     if duplicated.any():
         first_row = log["sheet_row"].groupby(key).transform("first")
         problems[duplicated] = "ID: duplicate of row " + first_row[duplicated].astype(str)
-    return ids, events, problems
+    return ids, key, events, problems
 
 
 @dataclass
@@ -282,12 +284,12 @@ def status_labels(status: pd.Series) -> pd.Series:
     return pd.Series(np.asarray(spelled, dtype=object)[codes], index=status.index, dtype=object)
 
 
-def _status_events(ids: pd.Series, labels: pd.Series, resolved: np.ndarray,
+def _status_events(ids: pd.Series, keys: pd.Series, labels: pd.Series, resolved: np.ndarray,
                    history: pd.DataFrame | None, now: pd.Timestamp) -> list[list[Any]]:
     """The `status changed` events this run observes: a Status that differs from the To
     of the ID's last such event; for an ID without one, only a row now waiting on the
-    customer (so the first sync of a log does not record every row's status)."""
-    keys = ids.str.casefold()
+    customer (so the first sync of a log does not record every row's status). ``keys``
+    are the IDs casefolded."""
     known = pd.Series(np.nan, index=ids.index, dtype=object)
     if history is not None and not history.empty:
         changes = history[(history["event"] == "status changed") & (history["id"] != "")]
@@ -305,10 +307,10 @@ def _status_events(ids: pd.Series, labels: pd.Series, resolved: np.ndarray,
                                              labels[record], strict=True)]
 
 
-def _paused_seconds(ids: pd.Series, history: pd.DataFrame | None, events: list[list[Any]],
+def _paused_seconds(keys: pd.Series, history: pd.DataFrame | None, events: list[list[Any]],
                     level_start: pd.Series, until: pd.Series, business: np.ndarray,
                     policy: Policy) -> np.ndarray:
-    """Given the rows' IDs, the History frame with this run's events, each row's level
+    """Given the rows' IDs (casefolded), the History frame with this run's events, each row's level
     start, the end of its clock (now, or Resolved at) and whether its resolution target
     is in business time, return the seconds each row waited on the customer at its
     current level: every interval from a `status changed` event into Pending customer to
@@ -323,7 +325,7 @@ def _paused_seconds(ids: pd.Series, history: pd.DataFrame | None, events: list[l
         frames.append(pd.DataFrame({"key": [str(e[1]).casefold() for e in new],
                                     "at": pd.to_datetime([e[0] for e in new], utc=True),
                                     "to": [e[4] for e in new]}))
-    paused = np.zeros(len(ids), dtype=float)
+    paused = np.zeros(len(keys), dtype=float)
     if not frames:
         return paused
     changes = pd.concat(frames, ignore_index=True).dropna(subset=["at"])
@@ -331,7 +333,7 @@ def _paused_seconds(ids: pd.Series, history: pd.DataFrame | None, events: list[l
     changes["next"] = changes.groupby("key")["at"].shift(-1)
     pending = changes[changes["to"].str.strip().str.casefold()
                       == schema.PENDING_CUSTOMER.casefold()]
-    rows = pd.DataFrame({"key": ids.str.casefold().to_numpy(), "position": np.arange(len(ids))})
+    rows = pd.DataFrame({"key": keys.to_numpy(), "position": np.arange(len(keys))})
     spans = pending.merge(rows, on="key")
     if spans.empty:
         return paused
@@ -343,7 +345,7 @@ def _paused_seconds(ids: pd.Series, history: pd.DataFrame | None, events: list[l
     end = pd.to_datetime(spans["next"], utc=True).reset_index(drop=True)
     end = end.where(end.notna() & (end <= stop), stop)
     seconds = np.nan_to_num(policy.calendar.elapsed(begin, end, business[position]))
-    return np.bincount(position, weights=seconds, minlength=len(ids))
+    return np.bincount(position, weights=seconds, minlength=len(keys))
 
 
 def _local(series: pd.Series, policy: Policy) -> pd.Series:
@@ -381,7 +383,7 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
     History events this evaluation records."""
     now = pd.Timestamp(now).tz_convert("UTC")
     index = log.index
-    ids, events, id_problems = _assign_ids(log, now)
+    ids, id_keys, events, id_problems = _assign_ids(log, now)
     # Evidence (repeat-issue clusters) names rows by the IDs they have after this run.
     log_with_ids = log.assign(id=ids)
     problems = cells.combine_problems(log["problems"], id_problems)
@@ -395,14 +397,14 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
     resolved = (resolved_at.notna() | (status == "resolved")).to_numpy()
     labels = status_labels(log["status"])
     pausing = (labels == schema.PENDING_CUSTOMER).to_numpy() & ~resolved
-    events.extend(_status_events(ids, labels, resolved, history, now))
+    events.extend(_status_events(ids, id_keys, labels, resolved, history, now))
     no_resolved_time = resolved & resolved_at.isna().to_numpy()
     problems = _append(problems, no_resolved_time, "Resolved at: blank although Status is Resolved")
 
     # "level changed": a person moved the level since the tool last recorded it, or, for a
     # row History has never seen move, raised it (Escalated at later than the last run).
     last_levels = _last_levels(history)
-    known = ids.str.casefold().map(last_levels).fillna("").astype(object) \
+    known = id_keys.map(last_levels).fillna("").astype(object) \
         if not last_levels.empty else pd.Series("", index=index, dtype=object)
     current = pd.Series(np.char.add("L", level.astype(str)), index=index, dtype=object)
     changed = ((known != "") & (known != current)).to_numpy().copy()
@@ -481,7 +483,7 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
     # The resolution clock stops while the row waits on the customer: its due moves out
     # by the paused time, measured on the same clock.
     clock_end = resolved_at.where(resolved_at < now, now).fillna(now)
-    paused = _paused_seconds(ids, history, events, level_start, clock_end,
+    paused = _paused_seconds(id_keys, history, events, level_start, clock_end,
                              resolution_business, policy)
     resolution_due = policy.calendar.add(level_start, resolution_seconds + paused,
                                          resolution_business)
@@ -533,16 +535,18 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
     # of history does not flood History.
     recorded = _recorded_breaches(history)
     labels = pd.Series(np.char.add("L", level.astype(str)), index=index, dtype=object)
-    id_keys = ids.str.casefold()
     for name, states, due, met_at in (
             ("Response SLA", response_sla, response_due, responded),
             ("Resolution SLA", resolution_sla, resolution_due, resolved_at)):
-        keys = id_keys + "/" + labels + "/" + name
         seen = (states == "Overdue").to_numpy().copy()
         if previous_run is not None:
             seen |= (states == "Missed").to_numpy() & (met_at > previous_run).to_numpy(
                 dtype=bool, na_value=False)
-        new = seen & (~keys.isin(recorded) & ~keys.duplicated()).to_numpy()
+        if not seen.any():
+            continue
+        keys = id_keys[seen] + "/" + labels[seen] + "/" + name
+        new = seen.copy()
+        new[seen] = (~keys.isin(recorded) & ~keys.duplicated()).to_numpy()
         if not new.any():
             continue
         due_text = _local(due[new], policy).dt.strftime("%Y-%m-%d %H:%M")

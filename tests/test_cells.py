@@ -655,3 +655,39 @@ def test_hundred_thousand_rows_parse_quickly() -> None:
     assert (parsed.problems != "").sum() == sum(
         1 for v in values if v in ("junk", "soon")
     )
+
+
+_LAYOUTS = ("%Y-%m-%d %H:%M", "%Y-%m-%d", "%m/%d/%Y %H:%M", "%m/%d/%Y", "%d/%m/%Y %H:%M",
+            "%d/%m/%Y", "%-m/%-d/%Y %-H:%M", "%Y-%m-%d %-H:%M")
+
+
+@settings(max_examples=300, deadline=None)
+@given(moments=st.lists(st.datetimes(min_value=dt.datetime(1899, 12, 31),
+                                     max_value=dt.datetime(2261, 12, 31, 23, 59)),
+                        min_size=1, max_size=20),
+       layout=st.sampled_from(_LAYOUTS), day_first=st.booleans(),
+       noise=st.lists(st.sampled_from(["", "13/13/2026", "2026-02-30", "24:00", "3/5/26",
+                                       "2026-03-05T14:30", "5 Mar 2026", "2026-3-5 14:30 PM"]),
+                      max_size=3))
+def test_the_common_layout_shortcut_reads_what_the_full_reader_reads(
+        moments: list[dt.datetime], layout: str, day_first: bool, noise: list[str]) -> None:
+    from sheets_escalation import cells
+
+    texts = [m.strftime(layout) for m in moments] + noise
+    fast = cells._common_layouts(texts, day_first)
+    for text, value in zip(texts, fast.tolist(), strict=True):
+        if value == cells._NAT:
+            continue  # left to the full reader
+        full = cells._date_text(text, day_first)
+        assert full is not None and full == (value, False), text
+
+
+def test_the_common_layout_shortcut_reads_the_layouts_it_names() -> None:
+    from sheets_escalation import cells
+
+    texts = ["2026-03-05 14:30", "2026-03-05", "3/5/2026 14:30", "3/5/2026", "5 Mar 2026"]
+    read = cells._common_layouts(texts, day_first=False)
+    assert (read[:4] != cells._NAT).all() and read[4] == cells._NAT
+    assert read.view("datetime64[ns]")[2] == np.datetime64("2026-03-05T14:30")
+    assert cells._common_layouts(["3/5/2026"], day_first=True).view(
+        "datetime64[ns]")[0] == np.datetime64("2026-05-03")
