@@ -378,7 +378,8 @@ def _recorded_breaches(history: pd.DataFrame | None) -> set[str]:
 
 def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
              history: pd.DataFrame | None = None) -> Evaluation:
-    """Given the parsed log, the policy, the History frame and ``now`` (tz-aware), return
+    """Given the log as :func:`read_log` parsed it (text trimmed), the policy, the History
+    frame and ``now`` (tz-aware), return
     the owned columns of every row, the rows' levels after automatic escalations, and the
     History events this evaluation records."""
     now = pd.Timestamp(now).tz_convert("UTC")
@@ -393,9 +394,8 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
     escalated_at = log["escalated_at"].copy()
     opened = log["opened"]
     resolved_at = log["resolved_at"]
-    status = log["status"].str.strip().str.casefold()
-    resolved = (resolved_at.notna() | (status == "resolved")).to_numpy()
     labels = status_labels(log["status"])
+    resolved = (resolved_at.notna() | (labels == "Resolved")).to_numpy()
     pausing = (labels == schema.PENDING_CUSTOMER).to_numpy() & ~resolved
     events.extend(_status_events(ids, id_keys, labels, resolved, history, now))
     no_resolved_time = resolved & resolved_at.isna().to_numpy()
@@ -510,8 +510,10 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
         if kind == "yesno":
             continue  # a blank yes/no cell means "no": it is never missing
         values = log[key]
-        if kind in ("text", "level"):
-            blank = (values.astype(str).str.strip() == "").to_numpy()
+        if kind == "text":
+            blank = (values == "").to_numpy()  # read_log trims text
+        elif kind == "level":
+            blank = np.zeros(len(index), dtype=bool)  # a blank Level reads as L1
         else:
             blank = values.isna().to_numpy()
         missing = _append(missing, needs_info & blank, header)

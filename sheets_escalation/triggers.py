@@ -21,6 +21,8 @@ from sheets_escalation.policy import Policy, TriggerRule
 
 # token_set_ratio >= this counts as "the same issue" for descriptions without an Issue key.
 FUZZY_THRESHOLD = 85.0
+# Above this many (open text, nearby text) pairs a window is scored as one matrix.
+_PAIRS_PER_BLOCK = 200_000
 MENTION_FIELDS: tuple[tuple[str, str], ...] = (
     ("description", "Description"),
     ("steps_tried", "Steps tried"),
@@ -190,9 +192,9 @@ def _same_issue_groups(context: Context, rule: TriggerRule) -> pd.Series:
 def _compute_issue_groups(context: Context, rule: TriggerRule) -> pd.Series:
     log = context.reports
     labels = pd.Series("", index=log.index, dtype=object)
-    keys = log["issue_key"].str.strip().str.casefold()
+    keys = log["issue_key"]  # trimmed by read_log
     has_key = (keys != "").to_numpy()
-    labels[has_key] = "key:" + keys[has_key]
+    labels[has_key] = "key:" + keys[has_key].str.casefold()
 
     assert rule.repeat_window is not None
     calendar = context.policy.calendar
@@ -257,8 +259,11 @@ def _fuzzy_components(descriptions: list[str], times: np.ndarray, is_open: np.nd
     spans = {int(block[s]): (s, e) for s, e in zip(bounds[:-1], bounds[1:], strict=True)}
     block_codes = {number: np.unique(codes[order[s:e]]) for number, (s, e) in spans.items()}
     open_sorted = is_open[order]
+    # Collect the (open text, nearby text) pairs of every block first: logs repeat the same
+    # wording, so the same pair turns up in many blocks and is scored only once.
     left: list[np.ndarray] = []
     right: list[np.ndarray] = []
+    linked: list[tuple[np.ndarray, np.ndarray]] = []  # pairs already scored close
     for number, (s, e) in spans.items():
         mine = np.unique(codes[order[s:e]][open_sorted[s:e]])
         if not len(mine):
@@ -267,17 +272,33 @@ def _fuzzy_components(descriptions: list[str], times: np.ndarray, is_open: np.nd
         for neighbour in (number - 1, number + 1):
             if neighbour in block_codes:
                 near = np.union1d(near, block_codes[neighbour])
-        if len(near) < 2:
+        if len(mine) * len(near) > _PAIRS_PER_BLOCK:
+            # A burst of open rows: score the block as a matrix rather than listing pairs.
+            scores = process.cdist([texts[c] for c in mine], [texts[c] for c in near],
+                                   scorer=fuzz.token_set_ratio, processor=None, workers=-1,
+                                   score_cutoff=FUZZY_THRESHOLD)
+            pairs = np.argwhere(scores >= FUZZY_THRESHOLD)
+            linked.append((mine[pairs[:, 0]], near[pairs[:, 1]]))
             continue
-        scores = process.cdist([texts[c] for c in mine], [texts[c] for c in near],
-                               scorer=fuzz.token_set_ratio, processor=None,
-                               workers=-1 if len(mine) * len(near) > 100_000 else 1,
-                               score_cutoff=FUZZY_THRESHOLD)
-        pairs = np.argwhere(scores >= FUZZY_THRESHOLD)
-        left.append(mine[pairs[:, 0]])
-        right.append(near[pairs[:, 1]])
+        a = np.repeat(mine, len(near))
+        b = np.tile(near, len(mine))
+        keep = a != b  # identical texts share a code and so a component already
+        left.append(np.minimum(a[keep], b[keep]))
+        right.append(np.maximum(a[keep], b[keep]))
     first = np.concatenate(left) if left else np.zeros(0, dtype=np.int64)
     second = np.concatenate(right) if right else np.zeros(0, dtype=np.int64)
+    distinct_pairs = np.unique(first.astype(np.int64) * len(texts) + second)
+    first, second = np.divmod(distinct_pairs, len(texts))
+    if len(first):
+        scores = process.cpdist([texts[c] for c in first.tolist()],
+                                [texts[c] for c in second.tolist()],
+                                scorer=fuzz.token_set_ratio, processor=None, workers=-1,
+                                score_cutoff=FUZZY_THRESHOLD)
+        close = scores >= FUZZY_THRESHOLD
+        first, second = first[close], second[close]
+    for matched_left, matched_right in linked:
+        first = np.concatenate([first, matched_left])
+        second = np.concatenate([second, matched_right])
     component = np.arange(len(texts))
     changed = True
     while changed:
@@ -357,7 +378,7 @@ def _qualifying_reports(context: Context, rule: TriggerRule) -> _Reports | None:
         return None
     frame = pd.DataFrame({
         "label": labels[usable],
-        "customer": log["customer"][usable].str.strip().str.casefold(),
+        "customer": log["customer"][usable].str.casefold(),  # trimmed by read_log
         "opened": log["opened"][usable],
         "id": log["id"][usable],
         "position": np.flatnonzero(usable),
