@@ -26,6 +26,7 @@ from typing import Any, cast
 
 import numpy as np
 import pandas as pd
+from pandas._libs import lib
 
 __all__ = [
     "ParsedColumn",
@@ -584,6 +585,20 @@ def _read_datetime_objects(
     bad: np.ndarray,
 ) -> None:
     """Fill local/UTC nanoseconds (or ``bad``) at ``positions`` from datetime objects."""
+    try:
+        # All naive, as every backend hands them over: pandas converts them in one C pass.
+        naive_index = pd.DatetimeIndex(objects)
+    except (ValueError, TypeError, OverflowError):
+        naive_index = None
+    if naive_index is not None and naive_index.tz is None:
+        years = np.asarray(naive_index.year)
+        fits = (years >= _MIN_YEAR) & (years <= _MAX_YEAR)
+        wall = naive_index[fits].as_unit("ns").asi8
+        inside = (wall >= _EARLIEST_NS) & (wall < _LATEST_NS)
+        local_ns[positions[fits][inside]] = wall[inside]
+        bad[positions[fits][~inside]] = True
+        bad[positions[~fits]] = True
+        return
     count = len(objects)
     years = np.fromiter(map(attrgetter("year"), objects), dtype=np.int64, count=count)
     tzinfos = np.fromiter(map(attrgetter("tzinfo"), objects), dtype=object, count=count)
@@ -905,6 +920,10 @@ def parse_text(raw: pd.Series) -> pd.Series:
     12 stays ``12``); booleans read ``TRUE``/``FALSE``; dates and datetimes read in ISO form
     (``2026-03-05``, ``2026-03-05 14:30``). Never raises.
     """
+    plain = raw.to_numpy(dtype=object)
+    if len(plain) and lib.is_string_array(plain):  # type: ignore[attr-defined]  # text only, as usual
+        codes, distinct = _distinct(plain)
+        return pd.Series(np.array(distinct, dtype=object)[codes], index=raw.index, dtype="str")
     values, kinds = _classify(raw)
     texts = np.full(len(values), "", dtype=object)
     strings_at = np.flatnonzero(kinds == _STR)
