@@ -81,6 +81,11 @@ DEFAULT_THEME: dict[str, Any] = {
     ],
 }
 
+# Google refuses any request body over 10 MiB, before looking at the request (the limit is
+# not in the published ones; see googleworkspace/dotnet-samples#23).
+MAX_BODY_BYTES = 10_485_760
+PAYLOAD_TOO_LARGE = f"Request payload size exceeds the limit: {MAX_BODY_BYTES} bytes."
+
 _STATUS_NAMES = {
     400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
     404: "NOT_FOUND", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 502: "UNAVAILABLE",
@@ -487,6 +492,18 @@ def render(cell: Cell | None, value_option: str, date_option: str) -> Any:
     return str(value)
 
 
+def _extended(value: Any, formula: str | None = None) -> dict[str, Any]:
+    """A cell's value as an ExtendedValue (``userEnteredValue`` with its formula,
+    ``effectiveValue`` without)."""
+    if formula is not None:
+        return {"formulaValue": formula}
+    if isinstance(value, bool):
+        return {"boolValue": value}
+    if isinstance(value, int | float):
+        return {"numberValue": value}
+    return {"stringValue": value}
+
+
 def value_range(box: Box, value_option: str, date_option: str, major: str = "ROWS") -> dict[str, Any]:
     grid = [
         [render(box.sheet.cell(r, c), value_option, date_option) for c in range(box.c0, box.c1 + 1)]
@@ -757,6 +774,8 @@ class FakeSheetsAPI:
                 return _response(request, fault.status, error_body(fault.status), headers)
         if parts.netloc != "sheets.googleapis.com":
             raise AssertionError(f"the fake Sheets API has no route for {request.method} {url}")
+        if len(body_bytes) > MAX_BODY_BYTES:
+            return _response(request, 400, error_body(400, PAYLOAD_TOO_LARGE))
         try:
             status, answer = self._route(request.method or "", parts.path, logged.query, body)
         except ApiError as error:
@@ -777,7 +796,7 @@ class FakeSheetsAPI:
         if rest == "" and method == "GET":
             return 200, self._get(book, one, query.get("ranges", []))
         if rest == ":batchUpdate" and method == "POST":
-            return 200, self._batch_update(book, body)
+            return 200, self._batch_update(book, body, one)
         if rest == "/values:batchGet" and method == "GET":
             return 200, {"spreadsheetId": key, "valueRanges": [
                 value_range(resolve(book, r), one.get("valueRenderOption", "FORMATTED_VALUE"),
@@ -855,11 +874,17 @@ class FakeSheetsAPI:
                 cell = box.sheet.cell(r, c)
                 data: dict[str, Any] = {}
                 if cell is not None and not cell.is_empty():
+                    data["userEnteredValue"] = _extended(cell.value, cell.formula)
+                    data["effectiveValue"] = _extended(cell.value)
                     data["formattedValue"] = render(cell, "FORMATTED_VALUE", "FORMATTED_STRING")
                 if cell is not None and cell.fmt:
                     data["userEnteredFormat"] = copy.deepcopy(cell.fmt)
                 values.append(data)
-            rows.append({"values": values})
+            while values and not values[-1]:
+                values.pop()
+            rows.append({"values": values} if values else {})
+        while rows and not rows[-1]:
+            rows.pop()  # Google leaves out the empty rows after the last one with data
         data = {"rowData": rows}
         if box.r0:
             data["startRow"] = box.r0
@@ -967,7 +992,11 @@ class FakeSheetsAPI:
 
     # ---- spreadsheets.batchUpdate
 
-    def _batch_update(self, book: Spreadsheet, body: Any) -> dict[str, Any]:
+    def _batch_update(self, book: Spreadsheet, body: Any, params: dict[str, str]) -> dict[str, Any]:
+        """Apply the requests all or nothing. With ``includeSpreadsheetInResponse``, answer
+        ``updatedSpreadsheet`` as ``get`` answers after the update, limited to
+        ``responseRanges``, with grid data if ``responseIncludeGridData`` (ignored when a
+        ``fields`` mask is given: the mask decides, and applies to the whole answer)."""
         staged = _clone(book)
         replies = []
         for index, request in enumerate(body.get("requests", [])):
@@ -983,7 +1012,15 @@ class FakeSheetsAPI:
         # All or nothing, as Google applies a batch.
         book.title, book.locale, book.time_zone = staged.title, staged.locale, staged.time_zone
         book.sheets = staged.sheets
-        return {"spreadsheetId": book.key, "replies": replies}
+        answer: dict[str, Any] = {"spreadsheetId": book.key, "replies": replies}
+        if body.get("includeSpreadsheetInResponse"):
+            mask = params.get("fields")
+            grid = "data" in mask if mask is not None else bool(body.get("responseIncludeGridData"))
+            answer["updatedSpreadsheet"] = self._get(
+                book, {"includeGridData": str(grid).lower()}, body.get("responseRanges", []))
+        if "fields" in params:
+            answer = apply_fields(answer, parse_fields(params["fields"]))
+        return answer
 
 
 def _clone(book: Spreadsheet) -> Spreadsheet:

@@ -3,11 +3,13 @@
 On a local workbook the new file is written beside the old one and renamed over it, so a
 real process killed (SIGKILL) at random points of its save leaves the old workbook or the
 new one, never a mix, and the next run cleans up what the kill left. On Google the cell
-writes and the History rows travel in one write request (a values:batchUpdate, or one
-spreadsheets.batchUpdate that also creates tabs and grows grids, applied atomically), so
-there is no moment where one is written without the other; what remains is a request that
-fails, or one Google applied whose answer was lost, and both are repaired by the next run
-(or the retry) without a duplicate History event. Notifications sent just before a crash are covered in
+writes and the History rows travel in one values:batchUpdate (below the payload cap), after
+the structure (tabs created, grids grown) was applied by the re-read's
+spreadsheets.batchUpdate; what remains is a request that fails (the structure's, or the
+values' after the structure stayed), or one Google applied whose answer was lost, and all are
+repaired by the next run (or the retry) without a duplicate History event. A values write
+split by the payload cap and cut between its requests is covered in
+tests/test_gsheets_payload.py. Notifications sent just before a crash are covered in
 tests/test_handoff.py (``test_crash_after_sending_before_history_is_written_is_recorded_from_the_journal``).
 """
 
@@ -129,21 +131,25 @@ def _google_book(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, history: bool)
     return make_book("google", tmp_path, [INPUT_HEADER, *rows], monkeypatch, **tabs)
 
 
+@pytest.mark.parametrize("failing", [f"{KEY}:batchUpdate", "values:batchUpdate"],
+                         ids=["structure fails", "values fail after the structure"])
 @pytest.mark.parametrize("history", [True, False], ids=["History exists", "History created"])
 def test_a_failed_google_write_is_completed_by_the_next_run_once(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_backoff: None, history: bool) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_backoff: None, history: bool,
+        failing: str) -> None:
     book = _google_book(tmp_path, monkeypatch, history)
-    # ":batchUpdate" matches the one write, whether values:batchUpdate or batchUpdate.
-    book.fake.fail_next(count=gsheets.RetryingHTTPClient.attempts, status=503,
-                        match=":batchUpdate")
+    book.fake.fail_next(count=gsheets.RetryingHTTPClient.attempts, status=503, match=failing)
     run = book.sync("--quiet")
     assert run.code == 1
     assert "did not answer after 5 attempts" in run.err
     assert book.records()[1]["Level"] is None  # nothing of the values write landed
+    created = book.fake.books[KEY].find(schema.HISTORY)
     if history:
         assert len(book.grid(schema.HISTORY)) <= 1
-    else:  # the write that creates History is all or nothing
-        assert book.fake.books[KEY].find(schema.HISTORY) is None
+    elif failing == "values:batchUpdate":  # the structure stays: History with its header only
+        assert created is not None and created.values() == [list(schema.HISTORY_HEADERS)]
+    else:  # the batch that creates History is all or nothing
+        assert created is None
 
     assert book.sync("--quiet").code == 0
     assert book.sync("--quiet").code == 0
@@ -154,22 +160,29 @@ def test_a_failed_google_write_is_completed_by_the_next_run_once(
     assert [r["Level"] for r in book.records()] == [None, "L2"]
 
 
+@pytest.mark.parametrize("lost_answer", [f"{KEY}:batchUpdate", "values:batchUpdate"],
+                         ids=["structure", "values"])
 def test_a_google_write_applied_but_unanswered_is_retried_without_duplicate_events(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_backoff: None) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_backoff: None, lost_answer: str) -> None:
     book = _google_book(tmp_path, monkeypatch, history=True)
     handle = book.fake.handle
     lost: list[str] = []
 
     def apply_then_drop(request: requests.PreparedRequest) -> requests.Response:
         response = handle(request)
-        if ":batchUpdate" in (request.url or "") and not lost:
+        if lost_answer in (request.url or "") and not lost:
             lost.append(request.url or "")
             raise requests.ConnectionError("connection reset after the write was applied")
         return response
 
     monkeypatch.setattr(book.fake, "handle", apply_then_drop)
     assert book.sync("--quiet").code == 0
-    assert lost and len(book.fake.calls("values.batchUpdate") + book.fake.calls("batchUpdate")) == 2
+    assert lost
+    # Sent twice, applied twice: the retried growth only adds headroom, the values land
+    # on the same cells.
+    assert [c.kind for c in book.fake.log if "atchUpdate" in c.kind] == (
+        ["batchUpdate", "batchUpdate", "values.batchUpdate"] if "values" not in lost_answer
+        else ["batchUpdate", "values.batchUpdate", "values.batchUpdate"])
     assert book.sync("--quiet").code == 0
     events = _history_events(book)
     assert sorted(e[:2] for e in events) == [("ESC-0002", "escalated"), ("ESC-0003", "id assigned"),

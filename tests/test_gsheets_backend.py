@@ -303,7 +303,7 @@ def test_a_settings_write_is_refused_when_settings_changed(fake: FakeSheetsAPI, 
 # --------------------------------------------------------------------------- structure
 
 
-def test_new_tabs_and_grid_growth_travel_with_the_values_in_the_one_write(
+def test_new_tabs_and_grid_growth_travel_with_the_reread_and_the_values_follow(
     fake: FakeSheetsAPI, sleeps: list[float], tmp_path: Path,
 ) -> None:
     book = fake.add_spreadsheet(KEY, {"Escalations": [HEADER, *_rows(3)]})
@@ -315,16 +315,17 @@ def test_new_tabs_and_grid_growth_travel_with_the_values_in_the_one_write(
         new_tabs={"History": [["At", "ID", "Event"], [dt.datetime(2026, 1, 1, 12), "ESC-0001", "id assigned"]]},
         appends={"History": [[dt.datetime(2026, 1, 1, 12), "ESC-0001", "escalated"]]},
     ))
-    assert [c.kind for c in fake.log] == ["get", "values.batchGet", "values.batchGet", "batchUpdate"]
+    assert [c.kind for c in fake.log] == ["get", "values.batchGet", "batchUpdate", "values.batchUpdate"]
     assert book.sheet("History").values() == [
         ["At", "ID", "Event"], [SERIAL, "ESC-0001", "id assigned"], [SERIAL, "ESC-0001", "escalated"]]
-    (write,) = fake.calls("batchUpdate")
-    kinds = [next(iter(r)) for r in write.body["requests"]]
-    assert kinds == ["addSheet", "updateCells", "updateCells", "updateCells"]
-    header, *values = [r["updateCells"] for r in write.body["requests"][1:]]
+    (structure,) = fake.calls("batchUpdate")
+    kinds = [next(iter(r)) for r in structure.body["requests"]]
+    assert kinds == ["addSheet", "updateCells"]
     # Only the header goes with the tab; its rows are value writes like any other.
-    assert len(header["rows"]) == 1
-    assert {v["fields"] for v in values} == {"userEnteredValue"}
+    assert len(structure.body["requests"][1]["updateCells"]["rows"]) == 1
+    assert structure.body["responseRanges"] == ["'Escalations'!1:1", "'Escalations'!A:A"]
+    (values,) = fake.calls("values.batchUpdate")
+    assert [d["range"] for d in values.body["data"]] == ["'Escalations'!H1:H1", "'History'!A2:C3"]
     assert book.sheet("Escalations").values()[0][7] == "Problems"
 
 

@@ -1,15 +1,15 @@
-"""A sync writes to Google Sheets in exactly one request, even when grids must grow.
+"""A sync with growing grids still costs four requests: the structure rides in the re-read.
 
-When the plan needs structure (a tab created, a grid grown), the values ride in the same
-``spreadsheets.batchUpdate`` as ``updateCells`` after the structure, and the cells stored
-are exactly those the RAW ``values:batchUpdate`` stores when no structure is needed.
+When the plan needs structure (a tab created, a grid grown), request 3 is one
+``spreadsheets.batchUpdate`` carrying it, whose answer returns the re-read ranges; request 4
+is the same RAW ``values:batchUpdate`` a sync sends when no structure is needed, so the cells
+stored are exactly those a roomy sheet gets.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -56,11 +56,14 @@ def _escalations() -> list[list[Any]]:
     ]
 
 
-def _first_sync_book(directory: Path, monkeypatch: pytest.MonkeyPatch, roomy: bool) -> Book:
+def _first_sync_book(directory: Path, monkeypatch: pytest.MonkeyPatch, roomy: bool,
+                     blank_id: bool = True) -> Book:
     """The same sheet either with grids roomy enough for every write, or with the grids
     of a sheet people made: History just holding its header, Escalations 26 columns wide
-    (the owned columns do not fit). A few cells the tool writes carry formats."""
-    book = make_book("google", directory, _escalations(), monkeypatch)
+    (the owned columns do not fit). A few cells the tool writes carry formats. Without
+    ``blank_id``, every row has its ID (rows can be tracked when they move)."""
+    rows = _escalations() if blank_id else [r for r in _escalations() if r[0] is not None]
+    book = make_book("google", directory, rows, monkeypatch)
     spreadsheet = book.fake.books[KEY]
     history, escalations = spreadsheet.sheet(schema.HISTORY), spreadsheet.sheet(schema.ESCALATIONS)
     if roomy:
@@ -85,13 +88,16 @@ def test_a_first_sync_growing_grids_costs_four_requests_and_stores_what_roomy_gr
     assert run.code == 0, run.err
     assert [c.kind for c in roomy.fake.log] == ["get", "values.batchGet", "values.batchGet",
                                                 "values.batchUpdate"]
-    assert [c.kind for c in tight.fake.log] == ["get", "values.batchGet", "values.batchGet",
-                                                "batchUpdate"]
-    (write,) = tight.fake.calls("batchUpdate")
-    kinds = [next(iter(r)) for r in write.body["requests"]]
-    grown = kinds.count("appendDimension")
-    assert grown == 2 and set(kinds[grown:]) == {"updateCells"}  # grids first, then cells
-    assert {r["updateCells"]["fields"] for r in write.body["requests"][grown:]} == {"userEnteredValue"}
+    assert [c.kind for c in tight.fake.log] == ["get", "values.batchGet", "batchUpdate",
+                                                "values.batchUpdate"]
+    (structure,) = tight.fake.calls("batchUpdate")
+    assert [next(iter(r)) for r in structure.body["requests"]] == ["appendDimension"] * 2
+    assert structure.body["includeSpreadsheetInResponse"] is True
+    reread = roomy.fake.calls("values.batchGet")[1].query["ranges"]
+    assert structure.body["responseRanges"] == reread  # the same ranges, read after growing
+    (roomy_write,), (tight_write,) = roomy.fake.calls("values.batchUpdate"), tight.fake.calls(
+        "values.batchUpdate")
+    assert tight_write.body == roomy_write.body
 
     assert _stored(tight) == _stored(roomy)
     sheet = tight.fake.books[KEY].sheet(schema.ESCALATIONS)
@@ -105,15 +111,14 @@ def test_a_first_sync_growing_grids_costs_four_requests_and_stores_what_roomy_gr
     assert history.row_count > len(history.values())
 
 
-def test_formula_looking_text_copied_into_history_stays_text_in_the_batch_update(
+def test_formula_looking_text_copied_into_history_stays_text(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     book = _first_sync_book(tmp_path, monkeypatch, roomy=False)
     assert book.sync("--quiet").code == 0
 
-    assert [c.kind for c in book.fake.calls() if "atch" in c.kind] == [
-        "values.batchGet", "values.batchGet", "batchUpdate"]
-    body = json.dumps(book.fake.calls("batchUpdate")[0].body)
-    assert "formulaValue" not in body
+    (write,) = book.fake.calls("values.batchUpdate")
+    assert write.body["valueInputOption"] == "RAW"
+    assert "formulaValue" not in json.dumps(book.fake.calls("batchUpdate")[0].body)
     history = book.fake.books[KEY].sheet(schema.HISTORY).values()
     escalated = {r[1]: r for r in history if r[2] == "escalated"}
     assert set(escalated) == set(FORMULA_TEXTS)
@@ -123,31 +128,41 @@ def test_formula_looking_text_copied_into_history_stays_text_in_the_batch_update
     assert {records[t]["Handler"] for t in FORMULA_TEXTS} == set(FORMULA_TEXTS)
 
 
-def test_a_failure_inside_the_batch_update_writes_nothing(
+def test_rows_sorted_just_before_the_structural_reread_are_followed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    roomy = _first_sync_book(tmp_path / "roomy", monkeypatch, roomy=True, blank_id=False)
+    assert roomy.sync("--quiet").code == 0
+    book = _first_sync_book(tmp_path / "tight", monkeypatch, roomy=False, blank_id=False)
+
+    def sort_by_customer(fake: FakeSheetsAPI) -> None:
+        fake.books[KEY].sheet(schema.ESCALATIONS).sort_rows(lambda r: str(r[2]), reverse=True)
+
+    book.fake.before_next(f"{KEY}:batchUpdate", sort_by_customer)
+    assert book.sync("--quiet").code == 0
+    assert [c.kind for c in book.fake.log][2:] == ["batchUpdate", "values.batchUpdate"]
+    moved = {r["Customer"]: r for r in book.records()}
+    assert [r["Customer"] for r in book.records()] != [r["Customer"] for r in roomy.records()]
+    for record in roomy.records():
+        assert moved[record["Customer"]] == record, record["Customer"]
+
+
+def test_a_row_deleted_before_the_structural_reread_refuses_every_value_write(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     book = _first_sync_book(tmp_path, monkeypatch, roomy=False)
-    before = _stored(book)
-    grids = {s.title: (s.row_count, s.col_count) for s in book.fake.books[KEY].sheets}
-
-    # Someone deletes the Settings tab between the re-read and the write: the Last run
-    # updateCells, in the middle of the batch, fails after growth and other cells were staged.
-    def delete_settings(fake: FakeSheetsAPI) -> None:
-        spreadsheet = fake.books[KEY]
-        spreadsheet.sheets.remove(spreadsheet.sheet(schema.SETTINGS))
-
-    book.fake.before_next(":batchUpdate", delete_settings)
+    before = {title: [[v for v, _, _ in row] for row in rows] for title, rows in _stored(book).items()}
+    book.fake.before_next(f"{KEY}:batchUpdate",
+                          lambda fake: fake.books[KEY].sheet(schema.ESCALATIONS).delete_rows(3))
     run = book.sync("--quiet")
 
     assert run.code == 1
-    (write,) = book.fake.calls("batchUpdate")
-    kinds = [next(iter(r)) for r in write.body["requests"]]
-    failed = int(re.search(r"HTTP 400\): Invalid requests\[(\d+)\]", run.err).group(1))  # type: ignore[union-attr]
-    assert kinds[failed] == "updateCells"
-    assert "appendDimension" in kinds[:failed] and "updateCells" in kinds[:failed]
-    assert failed < len(kinds) - 1
-    del before[schema.SETTINGS], grids[schema.SETTINGS]
-    assert _stored(book) == before
-    assert {s.title: (s.row_count, s.col_count) for s in book.fake.books[KEY].sheets} == grids
+    assert "rows of Escalations moved while the job ran" in run.err
+    assert [c.kind for c in book.fake.log][2:] == ["batchUpdate"]  # the structure, no values
+    after = {title: [[v for v, _, _ in row] for row in rows] for title, rows in _stored(book).items()}
+    assert after == {**before, schema.ESCALATIONS: before[schema.ESCALATIONS][:3]
+                     + before[schema.ESCALATIONS][4:]}
+    assert book.fake.books[KEY].sheet(schema.HISTORY).row_count > 1  # grown, and harmless
+    assert book.sync("--quiet").code == 0
+    assert [c.kind for c in book.fake.log][-2:] == ["values.batchGet", "values.batchUpdate"]
 
 
 # --------------------------------------------------------------------------- backend level
@@ -183,15 +198,16 @@ def _every_kind_of_value() -> WritePlan:
     )
 
 
-def test_updatecells_store_exactly_what_the_raw_values_write_stores(tmp_path: Path) -> None:
+def test_a_write_growing_a_grid_stores_exactly_what_the_roomy_write_stores(tmp_path: Path) -> None:
     raw, grown = FakeSheetsAPI(), FakeSheetsAPI()
     for fake, rows in ((raw, 1000), (grown, 1)):
         backend = _sheet_backend(fake, tmp_path, rows)
         backend.read(["Escalations", "History"])
         backend.write(_every_kind_of_value())
 
-    assert raw.log[-1].kind == "values.batchUpdate" and len(raw.log) == 4
-    assert grown.log[-1].kind == "batchUpdate" and len(grown.log) == 4
+    assert [c.kind for c in raw.log][2:] == ["values.batchGet", "values.batchUpdate"]
+    assert [c.kind for c in grown.log][2:] == ["batchUpdate", "values.batchUpdate"]
+    assert grown.log[-1].body == raw.log[-1].body
     stored = {s.title: _cells(s) for s in grown.books[KEY].sheets}
     assert stored == {s.title: _cells(s) for s in raw.books[KEY].sheets}
     escalations = stored["Escalations"]
@@ -200,6 +216,39 @@ def test_updatecells_store_exactly_what_the_raw_values_write_stores(tmp_path: Pa
     assert escalations[2] == [("ESC-0002", None, None), (True, None, None), (None, None, None),
                               (2.5, None, None)]
     assert [r[2] for r in grown.books[KEY].sheet("History").values()[1:]] == [*FORMULA_TEXTS, "0012"]
+
+
+def test_ids_are_read_back_from_the_answer_as_the_values_reread_returns_them(tmp_path: Path) -> None:
+    """A formula, a number, a date, a boolean and a blank in the ID column: rows moved just
+    before the re-read are found alike through the batchUpdate answer (effectiveValue) and
+    through values:batchGet (UNFORMATTED_VALUE, SERIAL_NUMBER)."""
+    for history_rows in (1000, 1):
+        fake = FakeSheetsAPI()
+        fake.add_spreadsheet(KEY, {
+            "Escalations": [["ID", "Flag", "Why", "Count"], [None, "formula"], ["ESC-0002", "text"],
+                            [None, "blank"], [46000.5, "date"], [True, "boolean"]],
+            "History": [["At", "ID", "Event", "Detail"]],
+        })
+        sheet = fake.books[KEY].sheet("Escalations")
+        sheet.rows[1][0].value, sheet.rows[1][0].formula = 12, "=10+2"
+        sheet.rows[4][0].fmt = DATE_FORMAT
+        fake.books[KEY].sheet("History").row_count = history_rows
+        backend = GoogleSheetsBackend(KEY, client_with_session(fake.session()), lock_dir=tmp_path)
+        backend.read(["Escalations", "History"])
+        fake.before_next(":batch", lambda f: f.books[KEY].sheet("Escalations").sort_rows(
+            lambda values: str(values[1]), reverse=True))
+        backend.write(WritePlan(
+            cells=[CellWrite("Escalations", row, 3, f"for {flag}", row_id) for row, flag, row_id in (
+                (1, "formula", "12"), (2, "text", "ESC-0002"), (4, "date", "46000.5"),
+                (5, "boolean", "True"))],
+            appends={"History": [["x"]]}))
+
+        assert fake.log[2].kind == ("values.batchGet" if history_rows > 1 else "batchUpdate")
+        rows = fake.books[KEY].sheet("Escalations").values()[1:]
+        assert [r[1] for r in rows] == ["text", "formula", "date", "boolean", "blank"]
+        assert {r[1]: r[3] if len(r) > 3 else None for r in rows} == {
+            "formula": "for formula", "text": "for text", "blank": None, "date": "for date",
+            "boolean": "for boolean"}, history_rows
 
 
 # --------------------------------------------------------------------------- the fake

@@ -1,21 +1,26 @@
 """Google Sheets source: gspread's HTTP client + google-auth, with every retry in one place.
 
-A sync costs at most four requests whatever the number of rows, the first sync included:
+A sync costs four requests whatever the number of rows, the first sync included, as long
+as its values fit in one request body (Google refuses bodies over 10 MiB; about 90,000 rows
+of a first sync):
 
 1. ``spreadsheets.get`` with a ``fields`` mask (titles, sheet ids, grid sizes, time zone);
 2. one ``values:batchGet`` of every requested tab (UNFORMATTED_VALUE + SERIAL_NUMBER);
-3. just before writing, one ``values:batchGet`` re-reading the Escalations header row and
-   ID column (plus the small tabs the plan writes into or appends to);
-4. exactly one write request carrying every write (see :meth:`GoogleSheetsBackend.write`):
-   a ``values:batchUpdate`` with ``valueInputOption=RAW`` when the grids already hold every
+3. just before writing, a re-read of the Escalations header row and ID column (plus the small
+   tabs the plan writes into or appends to): a ``values:batchGet`` when the grids hold every
    write (every rerun), else one ``spreadsheets.batchUpdate`` that first creates or replaces
-   tabs and grows grids (with headroom), then writes the same values as ``updateCells``.
+   tabs and grows grids (with headroom) and returns those ranges, as they are after it, in
+   its answer (``includeSpreadsheetInResponse`` + ``responseRanges``);
+4. one ``values:batchUpdate`` with ``valueInputOption=RAW`` carrying every value write.
 
-Both forms store the same cells: strings stay text and are never parsed (a customer's
-``=HYPERLINK(...)`` stays text), numbers and booleans stay numbers and booleans, a blank
-empties the cell, and cell formats are left as they are. Google applies a
-``spreadsheets.batchUpdate`` atomically (all its requests or none), so a failed first sync
-leaves neither an empty new tab nor a grown grid without its rows.
+No request body exceeds :data:`MAX_REQUEST_BYTES`: a bigger values write is split into
+several ``values:batchUpdate`` requests (the History rows in the last), a bigger structural
+batch into several ``spreadsheets.batchUpdate`` requests. Strings stay text and are never
+parsed (a customer's ``=HYPERLINK(...)`` stays text), numbers and booleans stay numbers and
+booleans, a blank empties the cell, and cell formats are left as they are. Google applies
+each ``spreadsheets.batchUpdate`` atomically (all its requests or none); what a failure
+between two requests leaves, and how the next run completes it, is described at
+:meth:`GoogleSheetsBackend.write`.
 
 A review costs three requests: the metadata, one ``values:batchGet``, and one
 ``spreadsheets.batchUpdate`` that (re)creates the review tab with its values, formats and
@@ -23,7 +28,7 @@ native charts, all applied at once (see :func:`review_sheet_requests`).
 
 Rows may be sorted, inserted or deleted by people while the job runs. Each Escalations write
 carries the ID its row had when read; the re-read (3.) lands it on the row that now carries
-that ID, or the whole write is refused with :class:`ConcurrentEditError` and nothing is
+that ID, or the whole write is refused with :class:`ConcurrentEditError` and no value is
 written. The window left is the time between requests 3 and 4 (one round trip).
 """
 
@@ -49,11 +54,12 @@ import requests
 from google.auth.credentials import Credentials
 from google.auth.transport.requests import AuthorizedSession, Request
 from gspread.http_client import HTTPClient
+from gspread.urls import SPREADSHEET_BATCH_UPDATE_URL
 from gspread.utils import rowcol_to_a1
 
 from sheets_escalation import errors
 from sheets_escalation.backends.base import EPOCH, Table, Value, WritePlan, header_index
-from sheets_escalation.schema import ESCALATIONS, normalize_header
+from sheets_escalation.schema import ESCALATIONS, HISTORY, normalize_header
 from sheets_escalation.sources import parse_source_key  # noqa: F401 - part of this API
 
 if TYPE_CHECKING:
@@ -69,6 +75,17 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Headroom added when a tab's grid must grow, so the larger batchUpdate write is rare (History
 # grows a few rows per run).
 GRID_HEADROOM_ROWS = 500
+# Google refuses a request body over 10,485,760 bytes (HTTP 400 "Request payload size exceeds
+# the limit", not in the published limits). Every body sent stays under this many bytes of
+# JSON, leaving a margin for the size Google counts against the size requests serialises.
+MAX_REQUEST_BYTES = 9 * 1024 * 1024
+# What the structural batchUpdate's answer carries: the re-read ranges' values (effective
+# values, as UNFORMATTED_VALUE reads them; formatted text for error cells) and the grid sizes.
+# Without a mask Google would also return every cell's formats, megabytes for a long log.
+UPDATED_SPREADSHEET_FIELDS = (
+    "updatedSpreadsheet.sheets(properties(title,gridProperties(rowCount,columnCount)),"
+    "data(startRow,rowData.values(effectiveValue,formattedValue)))"
+)
 DATETIME_PATTERN = "yyyy-mm-dd hh:mm"
 METADATA_FIELDS = (
     "properties(title,timeZone),"
@@ -622,48 +639,103 @@ class GoogleSheetsBackend:
     # ---- writing
 
     def write(self, plan: WritePlan) -> None:
-        """Execute ``plan`` with one re-read and exactly one write request (see module doc).
+        """Execute ``plan`` with one re-read and, below the payload cap, one values write
+        (see the module doc).
 
-        When every write fits the existing grids, the write is one RAW values:batchUpdate.
-        When the plan creates or replaces a tab, or a write falls outside a tab's grid, it is
-        one spreadsheets.batchUpdate: first addSheet / the replaced tab's contents / the
-        appendDimension growth, then every value write as an ``updateCells`` (fields
-        ``userEnteredValue``: formats untouched, strings never parsed), so the grids exist
-        before the cells land. Google applies a batchUpdate atomically: if any of its
-        requests fails, none is applied.
+        Request 3 re-reads what the writes depend on. Without structure it is a
+        ``values:batchGet``; when the plan creates or replaces a tab, or a write falls outside
+        a tab's grid (judged from the first read), it is one ``spreadsheets.batchUpdate``
+        carrying addSheet / the replaced tab's contents / the appendDimension growth whose
+        response returns the same ranges read after the structure was applied. Request 4 is
+        one RAW ``values:batchUpdate`` of every value (strings never parsed, formats
+        untouched), split into several when its JSON exceeds :data:`MAX_REQUEST_BYTES`, the
+        History rows in the last one. A grid that people grew the need of after the first
+        read (rows added past the headroom) costs one more ``appendDimension`` request.
 
-        Raise ConcurrentEditError, with nothing written, if a row the plan writes to can no
-        longer be found by its ID, a tab the plan writes into changed, or a header moved.
-        Raise SourceError if Google cannot be reached after retries.
+        Failure modes: a structural batchUpdate is atomic (all or nothing). If a later
+        request fails, the structure stays (a grown grid, a new tab holding only its
+        header): it holds no event, and the next run, reading it, writes the rest without a
+        duplicate History event. If the run dies between two values chunks, the cells of
+        the earlier chunks are written and History is not: the next run finds those rows
+        already up to date (it records no event twice, and the events of those rows are
+        lost) and writes the rest. Retrying a chunk Google applied rewrites the same cells.
+
+        Raise ConcurrentEditError, with no value of the plan written, if a row the plan
+        writes to can no longer be found by its ID, a tab the plan writes into changed, or a
+        header moved (structure already applied stays, as above).
+        Raise SourceError if Google cannot be reached after retries, or a single row of
+        values alone exceeds the payload cap.
         """
         if plan.is_empty():
             return
         if not self._sheets:
             raise errors.SourceError(f"{self.name}: write() before read()")
         targets = _Targets(self, plan)
-        targets.check_against_reread(self._reread(targets))
-        structural, sheet_ids = self._structural_requests(plan, targets)
-        if structural:
-            self._http.batch_update(
-                self.key, {"requests": structural + targets.update_cells(sheet_ids)}
-            )
-            return
-        data = targets.value_ranges()
-        if data:
-            self._http.values_batch_update(
-                self.key, {"valueInputOption": "RAW", "data": data}
-            )
-
-    def _reread(self, targets: _Targets) -> list[list[list[Value]]]:
         ranges = targets.reread_ranges()
-        return self._batch_get(ranges) if ranges else []
+        structural = self._structural_requests(plan, targets)
+        grids = (self._apply_structure(structural, ranges) if structural
+                 else self._batch_get(ranges) if ranges else [])
+        targets.check_against_reread(grids)
+        late = [grow for title, (rows, cols) in targets.extent().items()
+                for grow in self._grow(self._sheets[title], rows, cols)]
+        if late:
+            self._apply_structure(late, [])
+        for chunk in _value_chunks(targets.value_ranges(), MAX_REQUEST_BYTES):
+            self._http.values_batch_update(self.key, {"valueInputOption": "RAW", "data": chunk})
 
-    def _structural_requests(
-        self, plan: WritePlan, targets: _Targets
-    ) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    def _apply_structure(self, structural: list[dict[str, Any]],
+                         ranges: Sequence[str]) -> list[list[list[Value]]]:
+        """Send ``structural`` in as few ``spreadsheets.batchUpdate`` requests as the payload
+        cap allows (one, but for a huge replaced tab), the last one returning ``ranges`` as
+        they are after the update; record the grids the requests leave in ``_sheets``.
+        Return the rows of each range, as :meth:`_batch_get` returns them."""
+        options: dict[str, Any] = {}
+        if ranges:
+            options = {"includeSpreadsheetInResponse": True, "responseRanges": list(ranges),
+                       "responseIncludeGridData": True}
+        batches = _request_chunks(structural, MAX_REQUEST_BYTES - _json_size(options))
+        answer: Any = {}
+        for index, batch in enumerate(batches):
+            last = index == len(batches) - 1
+            answer = self._http.request(
+                "post", SPREADSHEET_BATCH_UPDATE_URL % self.key,
+                json={"requests": batch, **(options if last else {})},
+                params={"fields": UPDATED_SPREADSHEET_FIELDS} if last and ranges else None,
+            ).json()
+            self._account(batch)
+        if not ranges:
+            return []
+        sheets = answer.get("updatedSpreadsheet", {}).get("sheets", [])
+        for sheet in sheets:
+            props = sheet.get("properties", {})
+            grid = props.get("gridProperties", {})
+            known = self._sheets.get(props.get("title", ""))
+            if known is not None and grid:
+                known.rows = int(grid.get("rowCount", known.rows))
+                known.cols = int(grid.get("columnCount", known.cols))
+        return _grids_in_response(sheets, ranges)
+
+    def _account(self, applied: Sequence[Mapping[str, Any]]) -> None:
+        """Record in ``_sheets`` the tabs and grid sizes ``applied`` requests leave."""
+        by_id = {sheet.sheet_id: sheet for sheet in self._sheets.values()}
+        for request in applied:
+            if "addSheet" in request:
+                props = request["addSheet"]["properties"]
+                grid = props["gridProperties"]
+                sheet = _Sheet(props["sheetId"], props["title"], props["index"],
+                               grid["rowCount"], grid["columnCount"])
+                self._sheets[sheet.title] = by_id[sheet.sheet_id] = sheet
+            elif "appendDimension" in request:
+                grow = request["appendDimension"]
+                sheet = by_id[grow["sheetId"]]
+                if grow["dimension"] == "ROWS":
+                    sheet.rows += grow["length"]
+                else:
+                    sheet.cols += grow["length"]
+
+    def _structural_requests(self, plan: WritePlan, targets: _Targets) -> list[dict[str, Any]]:
         """Return the batchUpdate requests that create, replace and grow tabs for ``plan``
-        (empty when the values fit as they are), and the sheetId of every tab by title,
-        the tabs these requests create included."""
+        (empty when the values fit as they are), the growth judged from the first read."""
         requests_: list[dict[str, Any]] = []
         next_id = max((s.sheet_id for s in self._sheets.values()), default=0) + 1
         next_index = len(self._sheets)
@@ -714,9 +786,7 @@ class GoogleSheetsBackend:
         for title, (row_count, col_count) in targets.extent().items():
             sheet = created.get(title) or self._sheets[title]
             requests_.extend(self._grow(sheet, row_count, col_count))
-        sheet_ids = {title: sheet.sheet_id for title, sheet in self._sheets.items()}
-        sheet_ids.update((title, sheet.sheet_id) for title, sheet in created.items())
-        return requests_, sheet_ids
+        return requests_
 
     @staticmethod
     def _grow(sheet: _Sheet, rows: int, cols: int) -> list[dict[str, Any]]:
@@ -791,7 +861,9 @@ class _Targets:
             and c.tab not in plan.new_tabs
         } | {self.titles[t] for t, rows in plan.appends.items() if rows and t not in plan.new_tabs})
         self.row_of: dict[int, int] = {}
-        self.append_at: dict[str, int] = {}
+        # Until the re-read, appends are placed after the rows of the first read.
+        self.append_at: dict[str, int] = {
+            title: _last_nonblank(tables[title].rows) + 1 for title in self.whole_tabs}
 
     def reread_ranges(self) -> list[str]:
         ranges: list[str] = []
@@ -914,23 +986,134 @@ class _Targets:
                     yield title, rows[0], first, [
                         [cells[(r, c)] for c in range(first, last + 1)] for r in rows]
 
-    def value_ranges(self) -> list[dict[str, Any]]:
-        """Every write as RAW value ranges, one per rectangle of :meth:`_blocks`."""
-        return [
-            {"range": a1(title, top, left, top + len(rows) - 1, left + len(rows[0]) - 1),
-             "values": [[to_api_value(v) for v in row] for row in rows]}
-            for title, top, left, rows in self._blocks()
-        ]
+    def value_ranges(self) -> list[tuple[str, int, int, list[list[Any]]]]:
+        """Every write as a rectangle of RAW values ``(title, top row, left column, rows)``
+        (see :meth:`_blocks`), the History rows last: split across requests, History only
+        records events once every other cell is written."""
+        history = self.backend._title(HISTORY) or HISTORY
+        blocks = [(title, top, left, [[to_api_value(v) for v in row] for row in rows])
+                  for title, top, left, rows in self._blocks()]
+        return sorted(blocks, key=lambda block: block[0] == history)
 
-    def update_cells(self, sheet_ids: Mapping[str, int]) -> list[dict[str, Any]]:
-        """Every write as batchUpdate ``updateCells`` requests storing what
-        :meth:`value_ranges` stores written RAW (see :func:`_value_cell`), one per rectangle.
-        ``sheet_ids`` maps each tab title written to its sheetId."""
-        return [
-            {"updateCells": {
-                "start": {"sheetId": sheet_ids[title], "rowIndex": top, "columnIndex": left},
-                "rows": [{"values": [_value_cell(v) for v in row]} for row in rows],
-                "fields": "userEnteredValue",
-            }}
-            for title, top, left, rows in self._blocks()
-        ]
+
+def _json_size(value: Any) -> int:
+    """Bytes of ``value`` as JSON the way requests sends it (ASCII only, so one byte per
+    character). Raise ValueError for NaN or infinity, as requests would."""
+    return len(json.dumps(value, allow_nan=False))
+
+
+def _row_pieces(rows: Sequence[Any], frame: int, budget: int, what: str) -> Iterator[tuple[int, int, int]]:
+    """Cut ``rows`` (JSON list items) into consecutive pieces that, inside a ``frame`` bytes
+    long, stay within ``budget`` bytes; yield ``(first, count, bytes)``.
+    Raise SourceError if one row alone does not fit."""
+    first, size = 0, frame
+    for index, row in enumerate(rows):
+        cost = _json_size(row) + 2  # ", " between list items
+        if frame + cost > budget:
+            raise errors.SourceError(
+                f"{what}: one row of values is over {budget:,} bytes of JSON, more than"
+                " Google accepts in a request"
+            )
+        if size + cost > budget:
+            yield first, index - first, size
+            first, size = index, frame
+        size += cost
+    yield first, len(rows) - first, size
+
+
+def _value_chunks(blocks: Sequence[tuple[str, int, int, list[list[Any]]]],
+                  limit: int) -> list[list[dict[str, Any]]]:
+    """Given rectangles of RAW values in write order, return the ``data`` of each
+    values:batchUpdate to send, every body at most ``limit`` bytes: a rectangle too big
+    for one request is split by rows, and the requests are packed from the end, so the
+    last one is full and holds the last rectangles (the History rows)."""
+    budget = limit - _json_size({"valueInputOption": "RAW", "data": []})
+    pieces: list[tuple[dict[str, Any], int]] = []
+    for title, top, left, rows in blocks:
+        right = left + max(len(row) for row in rows) - 1
+        whole = {"range": a1(title, top, left, top + len(rows) - 1, right), "values": rows}
+        size = _json_size(whole) + 2
+        if size <= budget:
+            pieces.append((whole, size))
+            continue
+        frame = _json_size({**whole, "values": []}) + 2
+        for first, count, piece in _row_pieces(rows, frame, budget, f"tab {title!r}"):
+            pieces.append(({"range": a1(title, top + first, left, top + first + count - 1, right),
+                            "values": rows[first:first + count]}, piece))
+    chunks: list[list[dict[str, Any]]] = []
+    room = 0
+    for item, size in reversed(pieces):
+        if not chunks or size > room:
+            chunks.append([])
+            room = budget
+        chunks[-1].append(item)
+        room -= size
+    return [chunk[::-1] for chunk in reversed(chunks)]
+
+
+def _request_chunks(requests_: Sequence[dict[str, Any]], limit: int) -> list[list[dict[str, Any]]]:
+    """Given batchUpdate requests in order, return them as consecutive batches whose
+    ``{"requests": [...]}`` body is at most ``limit`` bytes; an ``updateCells`` too big for
+    one is split by rows. Raise SourceError if another request alone is too big."""
+    budget = limit - _json_size({"requests": []})
+    batches: list[list[dict[str, Any]]] = [[]]
+    room = budget
+    for request in requests_:
+        size = _json_size(request) + 2
+        pieces = [(request, size)]
+        update = request.get("updateCells", {})
+        if size > budget and "start" in update and update.get("rows"):
+            start = update["start"]
+            frame = _json_size({"updateCells": {**update, "rows": []}}) + 2
+            pieces = [({"updateCells": {
+                **update, "rows": update["rows"][first:first + count],
+                "start": {**start, "rowIndex": start.get("rowIndex", 0) + first}}}, piece)
+                for first, count, piece in _row_pieces(update["rows"], frame, budget, "a tab")]
+        elif size > budget:
+            raise errors.SourceError(
+                f"a {next(iter(request))} request is over {budget:,} bytes of JSON, more than"
+                " Google accepts in a request")
+        for piece, piece_size in pieces:
+            if piece_size > room:
+                batches.append([])
+                room = budget
+            batches[-1].append(piece)
+            room -= piece_size
+    return [batch for batch in batches if batch]
+
+
+_QUOTED_TITLE = re.compile(r"'((?:[^']|'')*)'")
+
+
+def _effective(cell: Mapping[str, Any]) -> Value:
+    """A CellData's value as ``values:batchGet`` returns it with UNFORMATTED_VALUE and
+    SERIAL_NUMBER: the effective (computed) value, a date as its serial number, an error
+    as its text (``#N/A``), a blank as None."""
+    effective = cell.get("effectiveValue") or {}
+    if "errorValue" in effective:
+        return str(cell.get("formattedValue") or "#ERROR!")
+    for kind in ("stringValue", "numberValue", "boolValue"):
+        if kind in effective:
+            return _from_api(effective[kind])
+    return None
+
+
+def _grids_in_response(sheets: Sequence[Mapping[str, Any]],
+                       ranges: Sequence[str]) -> list[list[list[Value]]]:
+    """Given ``updatedSpreadsheet.sheets`` of a batchUpdate asked for ``responseRanges``
+    (``quote_title`` titles, each range starting on row 1), return each range's rows as
+    :meth:`GoogleSheetsBackend._batch_get` returns them. A sheet's ``data`` holds one
+    GridData per range on it, in the order asked; rows and trailing cells may be missing."""
+    data = {sheet.get("properties", {}).get("title"): list(sheet.get("data", []))
+            for sheet in sheets}
+    grids: list[list[list[Value]]] = []
+    for text in ranges:
+        match = _QUOTED_TITLE.match(text)
+        title = match.group(1).replace("''", "'") if match else text.split("!")[0]
+        grid = data.get(title, [])
+        if not grid:
+            raise errors.SourceError(f"Google's answer lacks the range {text} it was asked for")
+        rows = [[_effective(cell) for cell in row.get("values", [])]
+                for row in grid.pop(0).get("rowData", [])]
+        grids.append(_trimmed(rows))
+    return grids
