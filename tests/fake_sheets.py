@@ -22,6 +22,12 @@ Implemented routes (anything else raises AssertionError, loudly):
 Seeding: :meth:`Sheet.set_values` stores values as given; :meth:`Sheet.type_values` stores
 them as Google does when a person types them (dates become serial numbers, ``75%`` 0.75).
 
+Like Google, it refuses any request whose body is over :data:`MAX_BODY_BYTES` (HTTP 400
+``Request payload size exceeds the limit: 10485760 bytes.``), and a ``batchUpdate`` with
+``includeSpreadsheetInResponse`` answers ``updatedSpreadsheet`` (``responseRanges``,
+``responseIncludeGridData``, a ``fields`` mask), its grid data cells carrying
+``userEnteredValue``, ``effectiveValue`` and ``formattedValue``.
+
 Test hooks: a request log (:attr:`log`), fault injection (:meth:`fail_next`,
 :meth:`timeout_next`, :meth:`drop_next`), and :meth:`before_next` to edit the sheet (sort,
 insert, delete rows) just before a given request is served.
@@ -84,7 +90,6 @@ DEFAULT_THEME: dict[str, Any] = {
 # Google refuses any request body over 10 MiB, before looking at the request (the limit is
 # not in the published ones; see googleworkspace/dotnet-samples#23).
 MAX_BODY_BYTES = 10_485_760
-PAYLOAD_TOO_LARGE = f"Request payload size exceeds the limit: {MAX_BODY_BYTES} bytes."
 
 _STATUS_NAMES = {
     400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
@@ -775,7 +780,8 @@ class FakeSheetsAPI:
         if parts.netloc != "sheets.googleapis.com":
             raise AssertionError(f"the fake Sheets API has no route for {request.method} {url}")
         if len(body_bytes) > MAX_BODY_BYTES:
-            return _response(request, 400, error_body(400, PAYLOAD_TOO_LARGE))
+            return _response(request, 400, error_body(
+                400, f"Request payload size exceeds the limit: {MAX_BODY_BYTES} bytes."))
         try:
             status, answer = self._route(request.method or "", parts.path, logged.query, body)
         except ApiError as error:

@@ -648,17 +648,19 @@ class GoogleSheetsBackend:
         carrying addSheet / the replaced tab's contents / the appendDimension growth whose
         response returns the same ranges read after the structure was applied. Request 4 is
         one RAW ``values:batchUpdate`` of every value (strings never parsed, formats
-        untouched), split into several when its JSON exceeds :data:`MAX_REQUEST_BYTES`, the
-        History rows in the last one. A grid that people grew the need of after the first
+        untouched), split into several when its JSON exceeds :data:`MAX_REQUEST_BYTES`:
+        between bands of whole rows (every cell of a row in the same request), the History
+        rows in the last one. A grid that people grew the need of after the first
         read (rows added past the headroom) costs one more ``appendDimension`` request.
 
         Failure modes: a structural batchUpdate is atomic (all or nothing). If a later
         request fails, the structure stays (a grown grid, a new tab holding only its
         header): it holds no event, and the next run, reading it, writes the rest without a
-        duplicate History event. If the run dies between two values chunks, the cells of
-        the earlier chunks are written and History is not: the next run finds those rows
-        already up to date (it records no event twice, and the events of those rows are
-        lost) and writes the rest. Retrying a chunk Google applied rewrites the same cells.
+        duplicate History event. If the run dies between two values requests, the rows of
+        the earlier ones are written whole and History is not: the next run finds those rows
+        up to date and writes the rest, recording no event twice (the events of the rows
+        already written are not recorded). Retrying a request Google applied rewrites the
+        same cells.
 
         Raise ConcurrentEditError, with no value of the plan written, if a row the plan
         writes to can no longer be found by its ID, a tab the plan writes into changed, or a
@@ -680,7 +682,8 @@ class GoogleSheetsBackend:
                 for grow in self._grow(self._sheets[title], rows, cols)]
         if late:
             self._apply_structure(late, [])
-        for chunk in _value_chunks(targets.value_ranges(), MAX_REQUEST_BYTES):
+        budget = MAX_REQUEST_BYTES - _json_size({"valueInputOption": "RAW", "data": []})
+        for chunk in _value_chunks(targets.value_units(budget), budget):
             self._http.values_batch_update(self.key, {"valueInputOption": "RAW", "data": chunk})
 
     def _apply_structure(self, structural: list[dict[str, Any]],
@@ -958,42 +961,93 @@ class _Targets:
             for title, cells in self._grid_cells().items() if cells
         }
 
-    def _blocks(self) -> Iterator[tuple[str, int, int, list[list[Value]]]]:
-        """Every write as rectangles ``(title, top row, left column, rows of values)``:
-        contiguous cells of a row coalesced, then consecutive rows with the same columns
-        merged (a first sync writes one block, not 2,000)."""
-        for title, cells in self._grid_cells().items():
-            by_row: dict[int, list[int]] = {}
-            for row, col in cells:
-                by_row.setdefault(row, []).append(col)
-            blocks: dict[tuple[int, int], list[list[int]]] = {}
-            for row in sorted(by_row):
-                cols = sorted(by_row[row])
-                spans = [[cols[0], cols[0]]]
-                for col in cols[1:]:
-                    if col == spans[-1][1] + 1:
-                        spans[-1][1] = col
-                    else:
-                        spans.append([col, col])
-                for first, last in spans:
-                    runs = blocks.setdefault((first, last), [])
-                    if runs and runs[-1][-1] == row - 1:
-                        runs[-1].append(row)
-                    else:
-                        runs.append([row])
-            for (first, last), runs in blocks.items():
-                for rows in runs:
-                    yield title, rows[0], first, [
-                        [cells[(r, c)] for c in range(first, last + 1)] for r in rows]
+    def value_units(self, budget: int) -> list[list[tuple[dict[str, Any], int]]]:
+        """Every write as RAW value ranges with their JSON size, grouped in units of at most
+        ``budget`` bytes that a split write keeps in one request, the History rows last.
 
-    def value_ranges(self) -> list[tuple[str, int, int, list[list[Any]]]]:
-        """Every write as a rectangle of RAW values ``(title, top row, left column, rows)``
-        (see :meth:`_blocks`), the History rows last: split across requests, History only
-        records events once every other cell is written."""
+        A tab whose writes fit is one unit. A bigger tab is cut into bands of whole rows,
+        every cell of a row in the same band: a row never has its Level written in one
+        request and its Escalated at in another, which the next run would misread.
+        """
         history = self.backend._title(HISTORY) or HISTORY
-        blocks = [(title, top, left, [[to_api_value(v) for v in row] for row in rows])
-                  for title, top, left, rows in self._blocks()]
-        return sorted(blocks, key=lambda block: block[0] == history)
+        grid = self._grid_cells()
+        units: list[list[tuple[dict[str, Any], int]]] = []
+        for title in sorted(grid, key=lambda t: t == history):
+            units.extend(_bands(title, grid[title], budget))
+        return units
+
+
+Cells = Mapping[tuple[int, int], Value]
+
+
+def _blocks(cells: Cells) -> Iterator[tuple[int, int, list[list[Value]]]]:
+    """Given cells by (row, column), return them as rectangles ``(top row, left column,
+    rows of values)``: contiguous cells of a row coalesced, then consecutive rows with the
+    same columns merged (a first sync writes one block, not 2,000)."""
+    by_row: dict[int, list[int]] = {}
+    for row, col in cells:
+        by_row.setdefault(row, []).append(col)
+    blocks: dict[tuple[int, int], list[list[int]]] = {}
+    for row in sorted(by_row):
+        cols = sorted(by_row[row])
+        spans = [[cols[0], cols[0]]]
+        for col in cols[1:]:
+            if col == spans[-1][1] + 1:
+                spans[-1][1] = col
+            else:
+                spans.append([col, col])
+        for first, last in spans:
+            runs = blocks.setdefault((first, last), [])
+            if runs and runs[-1][-1] == row - 1:
+                runs[-1].append(row)
+            else:
+                runs.append([row])
+    for (first, last), runs in blocks.items():
+        for rows in runs:
+            yield rows[0], first, [[cells[(r, c)] for c in range(first, last + 1)] for r in rows]
+
+
+def _value_ranges(title: str, cells: Cells) -> list[tuple[dict[str, Any], int]]:
+    """The RAW value ranges writing ``cells`` of ``title``, each with its JSON size plus
+    the separator that follows it in a list."""
+    out = []
+    for top, left, rows in _blocks(cells):
+        item = {"range": a1(title, top, left, top + len(rows) - 1, left + len(rows[0]) - 1),
+                "values": [[to_api_value(v) for v in row] for row in rows]}
+        out.append((item, _json_size(item) + 2))
+    return out
+
+
+def _bands(title: str, cells: Cells, budget: int) -> list[list[tuple[dict[str, Any], int]]]:
+    """``cells`` of ``title`` as value ranges in units of at most ``budget`` bytes, cut
+    between rows only. Raise SourceError if one row alone does not fit."""
+    ranges = _value_ranges(title, cells)
+    if sum(size for _, size in ranges) <= budget:
+        return [ranges]
+    by_row: dict[int, dict[tuple[int, int], Value]] = {}
+    for (row, col), value in cells.items():
+        by_row.setdefault(row, {})[(row, col)] = value
+    if len(by_row) == 1:
+        raise errors.SourceError(
+            f"tab {title!r}: one row of values is over {budget:,} bytes of JSON, more than"
+            " Google accepts in a request"
+        )
+    # Cut where the rows' values, scaled by how much the ranges add to them here, reach
+    # most of the budget; each side is checked (and cut again) by the recursion.
+    rows = sorted(by_row)
+    estimate = [_json_size([to_api_value(v) for v in by_row[row].values()]) for row in rows]
+    scale = sum(size for _, size in ranges) / max(sum(estimate), 1)
+    cut, total = len(rows) // 2, 0.0
+    for index, size in enumerate(estimate):
+        total += size * scale
+        if total > 0.95 * budget:
+            cut = max(index, 1)
+            break
+
+    def subset(chosen: Sequence[int]) -> dict[tuple[int, int], Value]:
+        return {key: value for row in chosen for key, value in by_row[row].items()}
+
+    return _bands(title, subset(rows[:cut]), budget) + _bands(title, subset(rows[cut:]), budget)
 
 
 def _json_size(value: Any) -> int:
@@ -1021,34 +1075,22 @@ def _row_pieces(rows: Sequence[Any], frame: int, budget: int, what: str) -> Iter
     yield first, len(rows) - first, size
 
 
-def _value_chunks(blocks: Sequence[tuple[str, int, int, list[list[Any]]]],
-                  limit: int) -> list[list[dict[str, Any]]]:
-    """Given rectangles of RAW values in write order, return the ``data`` of each
-    values:batchUpdate to send, every body at most ``limit`` bytes: a rectangle too big
-    for one request is split by rows, and the requests are packed from the end, so the
-    last one is full and holds the last rectangles (the History rows)."""
-    budget = limit - _json_size({"valueInputOption": "RAW", "data": []})
-    pieces: list[tuple[dict[str, Any], int]] = []
-    for title, top, left, rows in blocks:
-        right = left + max(len(row) for row in rows) - 1
-        whole = {"range": a1(title, top, left, top + len(rows) - 1, right), "values": rows}
-        size = _json_size(whole) + 2
-        if size <= budget:
-            pieces.append((whole, size))
-            continue
-        frame = _json_size({**whole, "values": []}) + 2
-        for first, count, piece in _row_pieces(rows, frame, budget, f"tab {title!r}"):
-            pieces.append(({"range": a1(title, top + first, left, top + first + count - 1, right),
-                            "values": rows[first:first + count]}, piece))
+def _value_chunks(units: Sequence[Sequence[tuple[dict[str, Any], int]]],
+                  budget: int) -> list[list[dict[str, Any]]]:
+    """Given units of value ranges (see :meth:`_Targets.value_units`) in write order, each
+    at most ``budget`` bytes, return the ``data`` of each values:batchUpdate to send. The
+    requests are packed from the end, so the last one is full and holds the last units
+    (the History rows)."""
     chunks: list[list[dict[str, Any]]] = []
     room = 0
-    for item, size in reversed(pieces):
+    for unit in reversed(units):
+        size = sum(piece for _, piece in unit)
         if not chunks or size > room:
             chunks.append([])
             room = budget
-        chunks[-1].append(item)
+        chunks[-1][:0] = [item for item, _ in unit]
         room -= size
-    return [chunk[::-1] for chunk in reversed(chunks)]
+    return chunks[::-1]
 
 
 def _request_chunks(requests_: Sequence[dict[str, Any]], limit: int) -> list[list[dict[str, Any]]]:
