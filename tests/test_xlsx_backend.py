@@ -25,7 +25,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from PIL import Image as PILImage
 
 from sheets_escalation import schema, template
-from sheets_escalation.backends import xlsx
+from sheets_escalation.backends import xlsx, xlsx_patch
 from sheets_escalation.backends.base import CellWrite, WritePlan
 from sheets_escalation.backends.xlsx import XlsxBackend
 from sheets_escalation.errors import ConcurrentEditError, LockHeldError, RefusedError, SourceError
@@ -478,16 +478,28 @@ def test_failed_replace_leaves_the_original_and_no_litter(tmp_path: Path, monkey
     assert _siblings(path) == ["book.xlsx"]
 
 
-def test_failure_while_saving_leaves_the_original(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+# A cell write is patched into the package; a new tab needs openpyxl.
+PATCHED_PLAN = WritePlan(cells=[CellWrite(ESC, 1, 0, "ESC-0001")])
+REBUILT_PLAN = WritePlan(cells=[CellWrite(ESC, 1, 0, "ESC-0001")], new_tabs={"Extra": [["Note"]]})
+
+
+@pytest.mark.parametrize("plan", [PATCHED_PLAN, REBUILT_PLAN], ids=["patched", "rebuilt"])
+def test_failure_while_saving_leaves_the_original(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  plan: WritePlan) -> None:
     path = _template(tmp_path / "book.xlsx")
     before = path.read_bytes()
 
-    def crash(self: object, filename: object) -> None:
+    def crash_openpyxl(self: object, filename: object) -> None:
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(openpyxl.Workbook, "save", crash)
+    def crash_patch(self: object, stream: io.BufferedIOBase) -> None:
+        stream.write(b"PK half a workbook")
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(openpyxl.Workbook, "save", crash_openpyxl)
+    monkeypatch.setattr(xlsx_patch._Patch, "write", crash_patch)
     with pytest.raises(SourceError, match="Input/output error"):
-        XlsxBackend(path).write(WritePlan(cells=[CellWrite(ESC, 1, 0, "ESC-0001")]))
+        XlsxBackend(path).write(plan)
     assert path.read_bytes() == before
     assert _siblings(path) == ["book.xlsx"]
 
@@ -498,7 +510,7 @@ def test_killed_mid_save_leaves_the_original_and_the_next_run_cleans_up(tmp_path
     script = textwrap.dedent(f"""
         import os, sys, time
         from pathlib import Path
-        from sheets_escalation.backends import xlsx
+        from sheets_escalation.backends import xlsx, xlsx_patch
         from sheets_escalation.backends.base import CellWrite, WritePlan
 
         def stall(descriptor):
@@ -527,29 +539,39 @@ def test_killed_mid_save_leaves_the_original_and_the_next_run_cleans_up(tmp_path
 # -- parts openpyxl cannot keep --------------------------------------------------------------
 
 
-def test_chart_on_a_user_tab_is_refused_unless_allowed(tmp_path: Path) -> None:
+def _members(path: Path, prefixes: tuple[str, ...]) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as archive:
+        return {n: archive.read(n) for n in archive.namelist() if n.startswith(prefixes)}
+
+
+def test_chart_on_a_user_tab_is_kept_by_cell_writes_and_refused_by_a_rebuild(tmp_path: Path) -> None:
     path = _template(tmp_path / "book.xlsx")
     add_chart(path, "Dashboard")
-    before = path.read_bytes()
-    plan = WritePlan(cells=[CellWrite(ESC, 1, 0, "ESC-0001")])
-    backend = XlsxBackend(path)
-    assert backend.lossy_parts() == ["charts on tab 'Dashboard' (their formatting)"]
-    with pytest.raises(RefusedError, match="charts on tab 'Dashboard'.*--allow-lossy"):
-        backend.write(plan)
-    assert path.read_bytes() == before
-    XlsxBackend(path, allow_lossy=True).write(plan)
+    charts = _members(path, ("xl/charts/", "xl/drawings/"))
+    assert XlsxBackend(path).lossy_parts() == ["charts on tab 'Dashboard' (their formatting)"]
+    XlsxBackend(path).write(PATCHED_PLAN)  # a patch keeps every other part as it is
+    assert _members(path, ("xl/charts/", "xl/drawings/")) == charts
     assert XlsxBackend(path).read([ESC])[ESC].rows[1] == ["ESC-0001"]
+    before = path.read_bytes()
+    with pytest.raises(RefusedError, match="charts on tab 'Dashboard'.*--allow-lossy"):
+        XlsxBackend(path).write(REBUILT_PLAN)
+    assert path.read_bytes() == before
+    XlsxBackend(path, allow_lossy=True).write(REBUILT_PLAN)
+    assert "Extra" in _reload(path).sheetnames
 
 
-def test_image_is_refused(tmp_path: Path) -> None:
+def test_image_is_kept_by_cell_writes_and_refused_by_a_rebuild(tmp_path: Path) -> None:
     path = _template(tmp_path / "book.xlsx")
     picture = io.BytesIO()
     PILImage.new("RGB", (4, 4), "red").save(picture, format="PNG")
     workbook = _reload(path)
     workbook[schema.VIP].add_image(Image(picture), "D2")
     workbook.save(path)
+    media = _members(path, ("xl/media/", "xl/drawings/"))
+    XlsxBackend(path).write(PATCHED_PLAN)
+    assert _members(path, ("xl/media/", "xl/drawings/")) == media
     with pytest.raises(RefusedError, match="pictures on tab 'VIP'"):
-        XlsxBackend(path).write(WritePlan(cells=[CellWrite(ESC, 1, 0, "ESC-0001")]))
+        XlsxBackend(path).write(REBUILT_PLAN)
 
 
 def test_charts_on_the_tools_own_review_tab_are_kept(tmp_path: Path) -> None:
@@ -570,8 +592,11 @@ def test_parts_openpyxl_warns_it_drops_are_refused(tmp_path: Path) -> None:
     before = path.read_bytes()
     backend = XlsxBackend(path)
     with pytest.raises(RefusedError, match="dropdowns stored in Excel's newer format"):
-        backend.write(WritePlan(cells=[CellWrite(ESC, 1, 0, "ESC-0001")]))
+        backend.write(REBUILT_PLAN)
     assert path.read_bytes() == before
+    backend.write(PATCHED_PLAN)  # the patch keeps the extension as it is
+    with zipfile.ZipFile(path) as archive:
+        assert b"<x14:dataValidations" in archive.read("xl/worksheets/sheet1.xml")
 
 
 def test_macros_and_pivot_parts_are_named(tmp_path: Path) -> None:

@@ -197,9 +197,10 @@ class XlsxBackend:
     # -- writing -----------------------------------------------------------------------
 
     def lossy_parts(self) -> list[str]:
-        """Return what saving this workbook would lose or damage (empty when nothing), as
-        far as the file's parts show; what openpyxl itself warns about while loading is added
-        once a write has loaded the workbook. Raise SourceError if the file cannot be read."""
+        """Return what saving this workbook through openpyxl would lose or damage (empty
+        when nothing), as far as the file's parts show; what openpyxl itself warns about while
+        loading is added once a write has loaded the workbook. A write the package patch makes
+        loses none of it. Raise SourceError if the file cannot be read."""
         snapshot = self._snapshot or self._take_snapshot()
         found = _lossy_parts(snapshot.data, snapshot.names, keep_vba=self._keep_vba)
         if self._workbook is not None:

@@ -21,7 +21,6 @@ range or an array formula, a cell holding a formula, XML it does not recognise â
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import io
 import math
@@ -61,6 +60,7 @@ _SHEET_DATA_END = re.compile(rb"\s*</sheetData>")
 _CELL = re.compile(rb"\s*<c\b([^>]*?)(?:/>|>(.*?)</c>)", re.DOTALL)
 _ATTRIBUTE = re.compile(rb"""([\w:.-]+)\s*=\s*("[^"]*"|'[^']*')""")
 _CELL_REF = re.compile(rb"""\br\s*=\s*["']([A-Z]{1,3})([0-9]+)["']""")
+_CELL_START = re.compile(rb'<c r="([A-Z]{1,3})([0-9]+)"')
 _ROW_NUMBER = re.compile(rb"""\br\s*=\s*["']([0-9]+)["']""")
 _SPANS = re.compile(rb"""\sspans\s*=\s*["']([0-9: ]*)["']""")
 _DIMENSION = re.compile(rb"""<dimension\s+ref\s*=\s*["']([A-Z0-9:]+)["']\s*/>""")
@@ -97,15 +97,6 @@ def patch_workbook(data: bytes, plan: WritePlan, stream: IO[bytes]) -> None:
         raise Unsupported(f"cannot patch the package: {error}") from error
 
 
-@dataclasses.dataclass
-class _Write:
-    """What happens to one cell: its writes in the order openpyxl would make them, each as
-    (header write, value); a header write takes no column style."""
-
-    writes: list[tuple[bool, Value]]
-    restyles_if_blank: bool = False
-
-
 class _Patch:
     def __init__(self, archive: zipfile.ZipFile, plan: WritePlan) -> None:
         self.archive = archive
@@ -115,7 +106,8 @@ class _Patch:
         workbook_xml = archive.read(_WORKBOOK)
         self.epoch = MAC_EPOCH if _date1904(workbook_xml) else WINDOWS_EPOCH
         self.calc_chain = _calc_chain(archive, self.names, workbook_xml, parts)
-        self.sheets: dict[str, _Sheet] = {}
+        self.sheets: dict[str, _Sheet] = {}  # by worksheet part
+        self.by_tab: dict[str, _Sheet] = {}  # by the tab name the plan uses
         if any(w.row < 0 or w.col < 0 for w in plan.cells):
             raise Unsupported("a write before the first row or column")
         for write in [w for w in plan.cells if w.row == 0] + [w for w in plan.cells if w.row > 0]:
@@ -127,13 +119,17 @@ class _Patch:
             sheet.prepare(self)
 
     def _sheet(self, tab: str, parts: dict[str, str]) -> _Sheet:
+        sheet = self.by_tab.get(tab)
+        if sheet is not None:
+            return sheet
         title = _resolve(tab, list(parts))
         if title is None:
             raise Unsupported(f"tab {tab!r} is missing")
         part = parts[title]
         if part not in self.sheets:
             self.sheets[part] = _Sheet(title, part, self.calc_chain.get(title, frozenset()))
-        return self.sheets[part]
+        sheet = self.by_tab[tab] = self.sheets[part]
+        return sheet
 
     def write(self, stream: IO[bytes]) -> None:
         infos = self.archive.infolist()
@@ -151,6 +147,7 @@ class _Patch:
                         spool.write(piece)
                     spool.seek(0)
             with zipfile.ZipFile(stream, "w") as out:
+                out.comment = self.archive.comment
                 for info in infos:
                     self._copy_member(out, info, rendered)
         finally:
@@ -190,6 +187,9 @@ class _Patch:
             text = _storable_text(value)[:_MAX_TEXT]
             if not text:
                 return None
+            if not text.strip():
+                # As openpyxl writes it: readers that trim unpreserved text read a blank.
+                return b"inlineStr", b"<is><t>" + _escape(text) + b"</t></is>"
             return b"inlineStr", b'<is><t xml:space="preserve">' + _escape(text) + b"</t></is>"
         if isinstance(value, bool):
             return b"b", b"<v>1</v>" if value else b"<v>0</v>"
@@ -215,45 +215,56 @@ class _Sheet:
         self.title = title
         self.part = part
         self.calc_cells = calc_cells
-        self.cells: dict[tuple[int, int], _Write] = {}  # 1-based (row, column)
+        # 1-based (row, column) -> its writes in the order openpyxl makes them, each as
+        # (header write, value): a header write takes no column style.
+        self.writes: dict[tuple[int, int], list[tuple[bool, Value]]] = {}
+        # Header cells that get the template's column look when they were blank.
+        self.restyled: set[tuple[int, int]] = set()
+        # What each written cell finally stores: (type, content), or None for a blank.
+        self.stored: dict[tuple[int, int], tuple[bytes, bytes] | None] = {}
         self.appends: list[Sequence[Value]] = []
-        self.header_writes = False
 
     def add(self, row: int, col: int, value: Value, header: bool) -> None:
         key = (row + 1, col + 1)
-        write = self.cells.setdefault(key, _Write([]))
-        write.writes.append((header, value))
+        writes = self.writes.get(key)
+        if writes is None:
+            self.writes[key] = [(header, value)]
+        else:
+            writes.append((header, value))
         if header:
-            self.header_writes = True
             layout = template.layout_for(self.title)
             if layout is not None and isinstance(value, str):
                 name = _layout_header(layout, value)
                 if name is not None and name in layout.owned:
-                    write.restyles_if_blank = True
+                    self.restyled.add(key)
 
     def prepare(self, patch: _Patch) -> None:
         """Check what can be known before streaming, and place the appended rows after the
         last row holding a value (after the cell writes, as the openpyxl path does)."""
-        if self.header_writes and any(
+        if any(row == 1 for row, _ in self.writes) and any(
                 kind == "table" for kind, _ in _relationships(patch.archive, patch.names, self.part).values()):
             # A table's column names must match its header cells; openpyxl keeps them in step.
             raise Unsupported(f"header written on tab {self.title!r}, which holds a table")
-        for value in (v for write in self.cells.values() for _, v in write.writes):
-            patch.encode(value)
+        encode = patch.encode
+        for key, writes in self.writes.items():
+            for _, value in writes[:-1]:
+                encode(value)
+            self.stored[key] = encode(writes[-1][1])
         if not self.appends:
             return
         start = self._last_nonblank_row(patch)
         for offset, values in enumerate(self.appends):
             for col, value in enumerate(values):
-                if value is not None:
-                    patch.encode(value)
-                    self.cells.setdefault((start + offset + 1, col + 1), _Write([])).writes.append((False, value))
+                if value is None:
+                    continue
+                key = (start + offset + 1, col + 1)
+                self.writes.setdefault(key, []).append((False, value))
+                self.stored[key] = encode(value)
 
     def _last_nonblank_row(self, patch: _Patch) -> int:
-        written = [row for (row, _), write in self.cells.items() if patch.encode(write.writes[-1][1]) is not None]
-        last = max(written, default=0)
+        last = max((row for (row, _), stored in self.stored.items() if stored is not None), default=0)
         empty_shared: set[int] | None = None
-        targets = {row for row, _ in self.cells}
+        targets = {row for row, _ in self.writes}
         for row, content in _rows(patch._source(self.part)):
             if row <= last or content is None or not _has_value(content):
                 continue
@@ -261,7 +272,7 @@ class _Sheet:
                 last = row
                 continue
             for col, attributes, body in _cells(row, content):
-                if (row, col) in self.cells or not _has_value(body):
+                if (row, col) in self.writes or not _has_value(body):
                     continue
                 if _attribute(attributes, b"t") == b"s":
                     if empty_shared is None:
@@ -278,11 +289,11 @@ class _Sheet:
         reader = _Reader(source)
         head = reader.until_sheet_data()
         columns = _column_styles(head, patch.styles)
-        yield _widen_dimension(head, self.cells)
-        pending = sorted({row for row, _ in self.cells})
+        yield _widen_dimension(head, self.writes)
         by_row: dict[int, list[int]] = {}
-        for row, col in sorted(self.cells):
+        for row, col in sorted(self.writes):
             by_row.setdefault(row, []).append(col)
+        pending = list(by_row)
         ranges: list[tuple[int, int, int, int]] = []
         next_pending = 0
         previous = 0
@@ -298,100 +309,141 @@ class _Sheet:
             if content is not None and b"<f" in content:
                 ranges.extend(_formula_ranges(content))
             while next_pending < len(pending) and pending[next_pending] < row:
-                yield self._new_row(patch, pending[next_pending], by_row, columns)
+                yield self._new_row(patch, pending[next_pending], by_row[pending[next_pending]], columns)
                 next_pending += 1
             if next_pending < len(pending) and pending[next_pending] == row:
                 next_pending += 1
-                yield self._patched_row(patch, row, attributes, content, by_row[row], columns, ranges)
+                yield self._patched_row(patch, row, attributes, content or b"", by_row[row], columns)
             else:
                 yield match.group(0)
         for row in pending[next_pending:]:
-            yield self._new_row(patch, row, by_row, columns)
+            yield self._new_row(patch, row, by_row[row], columns)
         tail = reader.tail()
         self._check_merges(tail, ranges)
         yield tail
 
     def _check_merges(self, tail: bytes, ranges: list[tuple[int, int, int, int]]) -> None:
         ranges = ranges + [_bounds(ref) for ref in _MERGE.findall(tail)]
-        for row, col in self.cells:
-            for top, left, bottom, right in ranges:
+        for top, left, bottom, right in ranges:
+            for row, col in self.writes:
                 if top <= row <= bottom and left <= col <= right:
                     raise Unsupported(f"a write into a merged range or array formula on tab {self.title!r}")
 
-    def _new_row(self, patch: _Patch, row: int, by_row: dict[int, list[int]],
-                 columns: dict[int, int]) -> bytes:
-        cells = b"".join(self._cell(patch, row, col, None, None, columns) for col in by_row[row])
+    def _new_row(self, patch: _Patch, row: int, cols: list[int], columns: dict[int, int]) -> bytes:
+        cells = b"".join(self._cell(patch, row, col, None, None, columns) for col in cols)
         return b'<row r="%d">%s</row>' % (row, cells) if cells else b""
 
-    def _patched_row(self, patch: _Patch, row: int, attributes: bytes, content: bytes | None,
-                     targets: list[int], columns: dict[int, int],
-                     ranges: list[tuple[int, int, int, int]]) -> bytes:
+    def _patched_row(self, patch: _Patch, row: int, attributes: bytes, content: bytes,
+                     targets: list[int], columns: dict[int, int]) -> bytes:
+        """Return the row with its target cells replaced or inserted in column order; the
+        cells around them are copied as they are, found by their references."""
+        number = b"%d" % row
+        references = _CELL_START.findall(content)
+        if len(references) != content.count(b"<c ") or b"<c>" in content or b"<c/>" in content:
+            return self._patched_row_by_parsing(patch, row, attributes, content, targets, columns)
+        existing = [_column(letters) for letters, _ in references]
+        if any(found != number for _, found in references):
+            raise Unsupported(f"a cell of row {row} on tab {self.title!r} names another row")
+        if any(later <= earlier for earlier, later in zip(existing, existing[1:], strict=False)):
+            raise Unsupported(f"cells out of order in row {row} on tab {self.title!r}")
+        pieces: list[bytes] = []
+        cursor = index = 0
+        emitted: list[int] = []
+        for target in targets:
+            while index < len(existing) and existing[index] < target:
+                index += 1
+            if index == len(existing):
+                start = len(content)
+            else:
+                start = content.find(b'<c r="' + references[index][0] + number + b'"', cursor)
+                if start < 0:
+                    raise Unsupported(f"a cell of row {row} on tab {self.title!r} not understood")
+            if index < len(existing) and existing[index] == target:
+                cell = _CELL.match(content, start)
+                if cell is None:
+                    raise Unsupported(f"a cell of row {row} on tab {self.title!r} not understood")
+                piece = self._cell(patch, row, target, cell.group(1), cell.group(2), columns)
+                end = cell.end()
+                index += 1
+            else:
+                piece = self._cell(patch, row, target, None, None, columns)
+                end = start
+            pieces.append(content[cursor:start])
+            pieces.append(piece)
+            if piece:
+                emitted.append(target)
+            cursor = end
+        pieces.append(content[cursor:])
+        body = b"".join(pieces)
+        if b"spans" in attributes and emitted:
+            attributes = _widen_spans(attributes, [min(emitted), max(emitted)])
+        if not body.strip():
+            return b"<row" + attributes + b"/>"
+        return b"<row" + attributes + b">" + body + b"</row>"
+
+    def _patched_row_by_parsing(self, patch: _Patch, row: int, attributes: bytes, content: bytes,
+                                targets: list[int], columns: dict[int, int]) -> bytes:
+        """As :meth:`_patched_row`, for rows whose cells do not start with their reference."""
         pieces: list[bytes] = []
         emitted: list[int] = []
         remaining = iter(targets)
         target = next(remaining, None)
-        for col, cell_attributes, body in _cells(row, content or b""):
+        for col, cell_attributes, body in _cells(row, content):
             while target is not None and target < col:
-                piece = self._cell(patch, row, target, None, None, columns)
-                if piece:
-                    pieces.append(piece)
-                    emitted.append(target)
+                pieces.append(self._cell(patch, row, target, None, None, columns))
+                emitted.append(target)
                 target = next(remaining, None)
             if target == col:
-                piece = self._cell(patch, row, col, cell_attributes, body, columns)
+                pieces.append(self._cell(patch, row, col, cell_attributes, body, columns))
                 target = next(remaining, None)
             else:
-                piece = b"<c" + cell_attributes + (b"/>" if body is None else b">" + body + b"</c>")
-            if piece:
-                pieces.append(piece)
-                emitted.append(col)
+                pieces.append(b"<c" + cell_attributes + (b"/>" if body is None else b">" + body + b"</c>"))
+            emitted.append(col)
         while target is not None:
-            piece = self._cell(patch, row, target, None, None, columns)
-            if piece:
-                pieces.append(piece)
-                emitted.append(target)
+            pieces.append(self._cell(patch, row, target, None, None, columns))
+            emitted.append(target)
             target = next(remaining, None)
         attributes = _widen_spans(attributes, emitted)
-        if not pieces:
+        body = b"".join(pieces)
+        if not body:
             return b"<row" + attributes + b"/>"
-        return b"<row" + attributes + b">" + b"".join(pieces) + b"</row>"
+        return b"<row" + attributes + b">" + body + b"</row>"
 
     def _cell(self, patch: _Patch, row: int, col: int, attributes: bytes | None, body: bytes | None,
               columns: dict[int, int]) -> bytes:
         """Return the cell element after its writes (empty when nothing is left to store)."""
-        write = self.cells[(row, col)]
-        where = f"{get_column_letter(col)}{row} on tab {self.title!r}"
+        key = (row, col)
+        if key in self.calc_cells:
+            raise Unsupported(f"a write over the calculated cell {self._where(key)}")
+        styles = patch.styles
         style: int | None = None
         others = b""
-        if (row, col) in self.calc_cells:
-            raise Unsupported(f"a write over the calculated cell {where}")
         if attributes is not None:
-            if body is not None and (b"<f" in body or b"<extLst" in body):
-                raise Unsupported(f"a write over the formula in {where}")
-            parsed = _ATTRIBUTE.findall(attributes)
-            names = {name for name, _ in parsed}
-            if names & {b"vm", b"cm"}:
-                raise Unsupported(f"a write over the rich value in {where}")
-            raw_style = _attribute(attributes, b"s")
-            style = int(raw_style) if raw_style else None
-            others = b"".join(b" " + name + b"=" + quoted for name, quoted in parsed
-                              if name not in (b"r", b"s", b"t"))
-        if write.restyles_if_blank:
-            blank = attributes is None or not _has_value(body)
-            if blank or _attribute(attributes, b"t") == b"s":
-                raise Unsupported(f"a new owned column header in {where} gets the template's look")
-        for header, value in write.writes:
-            if not header and not patch.styles.has_style(style) and col in columns:
-                style = columns[col]
-            if isinstance(value, dt.datetime | dt.date):
-                wanted = template.DATETIME_FORMAT if isinstance(value, dt.datetime) else template.DATE_FORMAT
-                if not _is_date_format(patch.styles.format_code(style)):
-                    style = patch.styles.with_format(style, wanted)
-        stored = patch.encode(write.writes[-1][1])
-        styled = patch.styles.has_style(style)
+            if body and (b"<f" in body or b"<extLst" in body):
+                raise Unsupported(f"a write over the formula in {self._where(key)}")
+            for name, quoted in _ATTRIBUTE.findall(attributes):
+                if name == b"s":
+                    style = int(quoted[1:-1])
+                elif name in (b"vm", b"cm"):
+                    raise Unsupported(f"a write over the rich value in {self._where(key)}")
+                elif name not in (b"r", b"t"):
+                    others += b" " + name + b"=" + quoted
+        if key in self.restyled and (attributes is None or not _has_value(body)
+                                     or _attribute(attributes, b"t") == b"s"):
+            raise Unsupported(f"the new owned column header {self._where(key)} gets the template's look")
+        column_style = columns.get(col)
+        for header, value in self.writes[key]:
+            if column_style is not None and not header and not styles.has_style(style):
+                style = column_style
+            if isinstance(value, dt.date):
+                if not _is_date_format(styles.format_code(style)):
+                    wanted = template.DATETIME_FORMAT if isinstance(value, dt.datetime) else template.DATE_FORMAT
+                    style = styles.with_format(style, wanted)
+        stored = self.stored[key]
+        styled = style is not None and styles.has_style(style)
         if stored is None and not styled:
             return b""
-        element = b'<c r="%s%d"' % (get_column_letter(col).encode(), row)
+        element = b'<c r="' + _LETTERS[col] + b"%d" % row + b'"'
         if styled:
             element += b' s="%d"' % style  # type: ignore[str-format]
         element += others
@@ -399,6 +451,9 @@ class _Sheet:
             return element + b"/>"
         kind, content = stored
         return element + b' t="' + kind + b'">' + content + b"</c>"
+
+    def _where(self, key: tuple[int, int]) -> str:
+        return f"{get_column_letter(key[1])}{key[0]} on tab {self.title!r}"
 
 
 class _Reader:
@@ -594,6 +649,17 @@ def _cells(row: int, content: bytes) -> Iterator[tuple[int, bytes, bytes | None]
 _COLUMNS: dict[bytes, int] = {}
 
 
+class _Letters(dict[int, bytes]):
+    """1-based column -> its letters, as bytes, computed once."""
+
+    def __missing__(self, col: int) -> bytes:
+        letters = self[col] = get_column_letter(col).encode()
+        return letters
+
+
+_LETTERS = _Letters()
+
+
 def _column(letters: bytes) -> int:
     col = _COLUMNS.get(letters)
     if col is None:
@@ -697,7 +763,7 @@ def _column_styles(head: bytes, styles: _Styles) -> dict[int, int]:
     return found
 
 
-def _widen_dimension(head: bytes, cells: dict[tuple[int, int], _Write]) -> bytes:
+def _widen_dimension(head: bytes, cells: dict[tuple[int, int], list[tuple[bool, Value]]]) -> bytes:
     match = _DIMENSION.search(head)
     if match is None or not cells:
         return head
