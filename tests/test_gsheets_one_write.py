@@ -20,7 +20,7 @@ from sheets_escalation import schema
 from sheets_escalation.backends.base import CellWrite, WritePlan
 from sheets_escalation.backends.gsheets import GoogleSheetsBackend, client_with_session
 from tests.both_backends import INPUT_HEADER, KEY, Book, good_row, make_book
-from tests.fake_sheets import FakeSheetsAPI, Sheet
+from tests.fake_sheets import Cell, FakeSheetsAPI, Sheet
 
 LONG_AGO = dt.datetime(2026, 11, 20, 9, 0)  # unresolved for over a business day at NOW
 FORMULA_TEXTS = ['=HYPERLINK("http://evil.test","x")', "+1", "=1+1", "-2+3", "@SUM(A1)", "'=quoted"]
@@ -308,3 +308,21 @@ def test_the_fake_stores_a_string_value_as_text_even_when_it_looks_like_a_formul
     assert _batch(fake, [_cells_at(book.sheet("Log").sheet_id, 0, [FORMULA_TEXTS])]).status_code == 200
     row = book.sheet("Log").rows[0]
     assert [(c.value, c.formula) for c in row] == [(t, None) for t in FORMULA_TEXTS]
+
+
+def test_rows_typed_into_the_last_free_rows_before_the_reread_grow_the_grid_in_one_more_request(
+        tmp_path: Path) -> None:
+    fake = FakeSheetsAPI()
+    backend = _sheet_backend(fake, tmp_path, history_rows=3)  # header + 2 free rows
+    backend.read(["Escalations", "History"])
+
+    def type_two_rows(f: FakeSheetsAPI) -> None:
+        history = f.books[KEY].sheet("History")
+        history.rows[1:] = [[Cell("typed 1")], [Cell("typed 2")]]
+
+    fake.before_next(":batch", type_two_rows)
+    backend.write(WritePlan(appends={"History": [["x", "ESC-0001", "escalated"]]}))
+
+    assert [c.kind for c in fake.log][2:] == ["values.batchGet", "batchUpdate", "values.batchUpdate"]
+    assert next(iter(fake.calls("batchUpdate")[0].body["requests"][0])) == "appendDimension"
+    assert [r[0] for r in fake.books[KEY].sheet("History").values()] == ["At", "typed 1", "typed 2", "x"]

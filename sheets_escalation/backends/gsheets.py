@@ -1,8 +1,8 @@
 """Google Sheets source: gspread's HTTP client + google-auth, with every retry in one place.
 
 A sync costs four requests whatever the number of rows, the first sync included, as long
-as its values fit in one request body (Google refuses bodies over 10 MiB; about 90,000 rows
-of a first sync):
+as its values fit in one request body (Google refuses bodies over 10 MiB; a first sync of
+about 85,000 generated rows reaches :data:`MAX_REQUEST_BYTES`, a rerun writes far less):
 
 1. ``spreadsheets.get`` with a ``fields`` mask (titles, sheet ids, grid sizes, time zone);
 2. one ``values:batchGet`` of every requested tab (UNFORMATTED_VALUE + SERIAL_NUMBER);
@@ -24,12 +24,14 @@ between two requests leaves, and how the next run completes it, is described at
 
 A review costs three requests: the metadata, one ``values:batchGet``, and one
 ``spreadsheets.batchUpdate`` that (re)creates the review tab with its values, formats and
-native charts, all applied at once (see :func:`review_sheet_requests`).
+native charts, all applied at once (see :func:`review_sheet_requests`); a review tab too big
+for one request body is filled over several.
 
 Rows may be sorted, inserted or deleted by people while the job runs. Each Escalations write
 carries the ID its row had when read; the re-read (3.) lands it on the row that now carries
 that ID, or the whole write is refused with :class:`ConcurrentEditError` and no value is
-written. The window left is the time between requests 3 and 4 (one round trip).
+written. The window left is the time between requests 3 and 4 (one round trip; until the
+last values request when a write is split).
 """
 
 from __future__ import annotations
