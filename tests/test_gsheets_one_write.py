@@ -16,9 +16,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from sheets_escalation import schema
+from sheets_escalation import errors, schema
 from sheets_escalation.backends.base import CellWrite, WritePlan
-from sheets_escalation.backends.gsheets import GoogleSheetsBackend, client_with_session
+from sheets_escalation.backends.gsheets import (
+    GoogleSheetsBackend,
+    _grids_in_response,
+    client_with_session,
+)
 from tests.both_backends import INPUT_HEADER, KEY, Book, good_row, make_book
 from tests.fake_sheets import Cell, FakeSheetsAPI, Sheet
 
@@ -326,3 +330,18 @@ def test_rows_typed_into_the_last_free_rows_before_the_reread_grow_the_grid_in_o
     assert [c.kind for c in fake.log][2:] == ["values.batchGet", "batchUpdate", "values.batchUpdate"]
     assert next(iter(fake.calls("batchUpdate")[0].body["requests"][0])) == "appendDimension"
     assert [r[0] for r in fake.books[KEY].sheet("History").values()] == ["At", "typed 1", "typed 2", "x"]
+
+
+def test_the_answer_s_grid_data_is_matched_to_the_ranges_by_their_first_column() -> None:
+    sheets: list[dict[str, Any]] = [{"properties": {"title": "It's"}, "data": [
+        {"startColumn": 2, "rowData": [{"values": [{"effectiveValue": {"stringValue": "ID"}}]}, {},
+                                       {"values": [{"effectiveValue": {"numberValue": 7}}]}]},
+        {"rowData": [{"values": [{"effectiveValue": {"stringValue": "At"}}, {},
+                                 {"effectiveValue": {"stringValue": "ID"}}, {}]}]},
+    ]}, {"properties": {"title": "Settings"}, "data": [{"rowData": [
+        {"values": [{"effectiveValue": {"errorValue": {"type": "N_A"}}, "formattedValue": "#N/A"},
+                    {"effectiveValue": {"boolValue": False}}]}, {"values": [{}]}]}]}]
+    grids = _grids_in_response(sheets, ["'It''s'!1:1", "'It''s'!C:C", "'Settings'"])
+    assert grids == [[["At", None, "ID"]], [["ID"], [], [7]], [["#N/A", False]]]
+    with pytest.raises(errors.SourceError, match="lacks the range 'Settings'!B:B"):
+        _grids_in_response(sheets, ["'Settings'!B:B"])

@@ -131,7 +131,8 @@ def test_the_fake_answers_a_batch_update_with_the_spreadsheet_after_it() -> None
     (sheet,) = masked["updatedSpreadsheet"]["sheets"]
     assert set(masked) == {"updatedSpreadsheet"}
     assert sheet["properties"] == {"title": "Log", "gridProperties": {"rowCount": 1005, "columnCount": 26}}
-    assert sheet["data"][1] == {"rowData": [{"values": [{"effectiveValue": {"stringValue": "n"},
+    assert sheet["data"][1] == {"startColumn": 1,
+                                "rowData": [{"values": [{"effectiveValue": {"stringValue": "n"},
                                                          "formattedValue": "n"}]},
                                             {"values": [{"effectiveValue": {"numberValue": 2},
                                                          "formattedValue": "2"}]}]}

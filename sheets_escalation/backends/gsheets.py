@@ -57,7 +57,7 @@ from google.auth.credentials import Credentials
 from google.auth.transport.requests import AuthorizedSession, Request
 from gspread.http_client import HTTPClient
 from gspread.urls import SPREADSHEET_BATCH_UPDATE_URL
-from gspread.utils import rowcol_to_a1
+from gspread.utils import a1_to_rowcol, rowcol_to_a1
 
 from sheets_escalation import errors
 from sheets_escalation.backends.base import EPOCH, Table, Value, WritePlan, header_index
@@ -86,7 +86,7 @@ MAX_REQUEST_BYTES = 9 * 1024 * 1024
 # Without a mask Google would also return every cell's formats, megabytes for a long log.
 UPDATED_SPREADSHEET_FIELDS = (
     "updatedSpreadsheet.sheets(properties(title,gridProperties(rowCount,columnCount)),"
-    "data(startRow,rowData.values(effectiveValue,formattedValue)))"
+    "data(startRow,startColumn,rowData.values(effectiveValue,formattedValue)))"
 )
 DATETIME_PATTERN = "yyyy-mm-dd hh:mm"
 METADATA_FIELDS = (
@@ -1126,7 +1126,7 @@ def _request_chunks(requests_: Sequence[dict[str, Any]], limit: int) -> list[lis
     return [batch for batch in batches if batch]
 
 
-_QUOTED_TITLE = re.compile(r"'((?:[^']|'')*)'")
+_QUOTED_RANGE = re.compile(r"'((?:[^']|'')*)'(?:!([A-Z]*)[0-9]*(?::[A-Z]*[0-9]*)?)?")
 
 
 def _effective(cell: Mapping[str, Any]) -> Value:
@@ -1145,19 +1145,26 @@ def _effective(cell: Mapping[str, Any]) -> Value:
 def _grids_in_response(sheets: Sequence[Mapping[str, Any]],
                        ranges: Sequence[str]) -> list[list[list[Value]]]:
     """Given ``updatedSpreadsheet.sheets`` of a batchUpdate asked for ``responseRanges``
-    (``quote_title`` titles, each range starting on row 1), return each range's rows as
-    :meth:`GoogleSheetsBackend._batch_get` returns them. A sheet's ``data`` holds one
-    GridData per range on it, in the order asked; rows and trailing cells may be missing."""
+    (``quote_title`` titles, each range a whole tab, or rows or columns from row 1), return
+    each range's rows as :meth:`GoogleSheetsBackend._batch_get` returns them.
+    A sheet's ``data`` holds one GridData per range on it, in the order asked, each saying
+    its first column (``startColumn``, 0 when left out); rows and trailing cells may be
+    missing. Raise SourceError if a range's GridData is missing."""
     data = {sheet.get("properties", {}).get("title"): list(sheet.get("data", []))
             for sheet in sheets}
     grids: list[list[list[Value]]] = []
     for text in ranges:
-        match = _QUOTED_TITLE.match(text)
-        title = match.group(1).replace("''", "'") if match else text.split("!")[0]
+        match = _QUOTED_RANGE.fullmatch(text)
+        if match is None:
+            raise ValueError(f"not a range quote_title() made: {text}")
+        title, letters = match.group(1).replace("''", "'"), match.group(2)
+        column = a1_to_rowcol(f"{letters}1")[1] - 1 if letters else 0
         grid = data.get(title, [])
-        if not grid:
+        found = next((g for g in grid if g.get("startColumn", 0) == column), None)
+        if found is None:
             raise errors.SourceError(f"Google's answer lacks the range {text} it was asked for")
+        grid.remove(found)
         rows = [[_effective(cell) for cell in row.get("values", [])]
-                for row in grid.pop(0).get("rowData", [])]
+                for row in found.get("rowData", [])]
         grids.append(_trimmed(rows))
     return grids
