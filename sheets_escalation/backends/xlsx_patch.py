@@ -21,6 +21,7 @@ range or an array formula, a cell holding a formula, XML it does not recognise â
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import io
 import math
@@ -38,7 +39,7 @@ from openpyxl.utils import column_index_from_string, get_column_letter
 from openpyxl.utils.datetime import MAC_EPOCH, WINDOWS_EPOCH, to_excel
 
 from sheets_escalation import template
-from sheets_escalation.backends.base import Value, WritePlan
+from sheets_escalation.backends.base import CellWrite, Value, WritePlan
 from sheets_escalation.backends.xlsx import (
     _MAIN,
     _layout_header,
@@ -110,8 +111,8 @@ class _Patch:
         self.by_tab: dict[str, _Sheet] = {}  # by the tab name the plan uses
         if any(w.row < 0 or w.col < 0 for w in plan.cells):
             raise Unsupported("a write before the first row or column")
-        for write in [w for w in plan.cells if w.row == 0] + [w for w in plan.cells if w.row > 0]:
-            self._sheet(write.tab, parts).add(write.row, write.col, write.value, header=write.row == 0)
+        for write in plan.cells:
+            self._sheet(write.tab, parts).add(write)
         for tab, rows in plan.appends.items():
             if rows:
                 self._sheet(tab, parts).appends.extend(rows)
@@ -209,70 +210,76 @@ class _Patch:
 
 
 class _Sheet:
-    """The writes into one worksheet part, and how to render the rewritten part."""
+    """The writes into one worksheet part, and how to render the rewritten part.
+
+    The writes are kept as the plan's own CellWrite objects, sorted by place (a sync writes
+    hundreds of thousands of cells: no per-cell structure of its own). The sort is stable and
+    a cell's writes are all header writes (row 0) or all not, so each cell's writes stay in
+    the order openpyxl makes them: headers first, then cells, then appended rows."""
 
     def __init__(self, title: str, part: str, calc_cells: frozenset[tuple[int, int]]) -> None:
         self.title = title
         self.part = part
         self.calc_cells = calc_cells
-        # 1-based (row, column) -> its writes in the order openpyxl makes them, each as
-        # (header write, value): a header write takes no column style.
-        self.writes: dict[tuple[int, int], list[tuple[bool, Value]]] = {}
-        # Header cells that get the template's column look when they were blank.
-        self.restyled: set[tuple[int, int]] = set()
-        # What each written cell finally stores: (type, content), or None for a blank.
-        self.stored: dict[tuple[int, int], tuple[bytes, bytes] | None] = {}
+        self.cells: list[CellWrite] = []
+        # 1-based columns whose header gets the template's column look if it was blank.
+        self.restyled: set[int] = set()
         self.appends: list[Sequence[Value]] = []
 
-    def add(self, row: int, col: int, value: Value, header: bool) -> None:
-        key = (row + 1, col + 1)
-        writes = self.writes.get(key)
-        if writes is None:
-            self.writes[key] = [(header, value)]
-        else:
-            writes.append((header, value))
-        if header:
+    def add(self, write: CellWrite) -> None:
+        self.cells.append(write)
+        if write.row == 0:
             layout = template.layout_for(self.title)
-            if layout is not None and isinstance(value, str):
-                name = _layout_header(layout, value)
+            if layout is not None and isinstance(write.value, str):
+                name = _layout_header(layout, write.value)
                 if name is not None and name in layout.owned:
-                    self.restyled.add(key)
+                    self.restyled.add(write.col + 1)
 
     def prepare(self, patch: _Patch) -> None:
-        """Check what can be known before streaming, and place the appended rows after the
-        last row holding a value (after the cell writes, as the openpyxl path does)."""
-        if any(row == 1 for row, _ in self.writes) and any(
-                kind == "table" for kind, _ in _relationships(patch.archive, patch.names, self.part).values()):
-            # A table's column names must match its header cells; openpyxl keeps them in step.
-            raise Unsupported(f"header written on tab {self.title!r}, which holds a table")
-        encode = patch.encode
-        for key, writes in self.writes.items():
-            for _, value in writes[:-1]:
-                encode(value)
-            self.stored[key] = encode(writes[-1][1])
-        if not self.appends:
-            return
-        start = self._last_nonblank_row(patch)
-        for offset, values in enumerate(self.appends):
-            for col, value in enumerate(values):
-                if value is None:
-                    continue
-                key = (start + offset + 1, col + 1)
-                self.writes.setdefault(key, []).append((False, value))
-                self.stored[key] = encode(value)
+        """Check what can be known before streaming, sort the writes, and place the appended
+        rows after the last row holding a value (after the cell writes, as openpyxl does)."""
+        cells = self.cells
+        if any(w.row == 0 for w in cells):
+            if any(kind == "table" for kind, _ in _relationships(patch.archive, patch.names, self.part).values()):
+                # A table's column names must match its header cells; openpyxl keeps them in step.
+                raise Unsupported(f"header written on tab {self.title!r}, which holds a table")
+        for write in cells:
+            _check_value(write.value)
+        cells.sort(key=_place)
+        if self.appends:
+            start = self._last_nonblank_row(patch)
+            for offset, values in enumerate(self.appends):
+                for col, value in enumerate(values):
+                    if value is not None:
+                        _check_value(value)
+                        cells.append(CellWrite(self.title, start + offset, col, value))
+            cells.sort(key=_place)
 
     def _last_nonblank_row(self, patch: _Patch) -> int:
-        last = max((row for (row, _), stored in self.stored.items() if stored is not None), default=0)
+        """Return the 1-based number of the last row holding a value once the cell writes
+        are made (0 for an empty tab)."""
+        last = 0
+        final: set[int] = set()
+        for write in reversed(self.cells):  # a cell's last write is what it keeps
+            place = _place(write)
+            if place in final:
+                continue
+            final.add(place)
+            if patch.encode(write.value) is not None:
+                last = write.row + 1
+                break
+        # Cells written blank after that row no longer count.
+        blanked = {(w.row + 1, w.col + 1) for w in self.cells if w.row + 1 > last}
+        blanked_rows = {row for row, _ in blanked}
         empty_shared: set[int] | None = None
-        targets = {row for row, _ in self.writes}
         for row, content in _rows(patch._source(self.part)):
             if row <= last or content is None or not _has_value(content):
                 continue
-            if row not in targets and b't="s"' not in content:
+            if row not in blanked_rows and b't="s"' not in content:
                 last = row
                 continue
             for col, attributes, body in _cells(row, content):
-                if (row, col) in self.writes or not _has_value(body):
+                if (row, col) in blanked or not _has_value(body):
                     continue
                 if _attribute(attributes, b"t") == b"s":
                     if empty_shared is None:
@@ -289,13 +296,11 @@ class _Sheet:
         reader = _Reader(source)
         head = reader.until_sheet_data()
         columns = _column_styles(head, patch.styles)
-        yield _widen_dimension(head, self.writes)
-        by_row: dict[int, list[int]] = {}
-        for row, col in sorted(self.writes):
-            by_row.setdefault(row, []).append(col)
-        pending = list(by_row)
+        yield _widen_dimension(head, self.cells)
+        cells = self.cells
+        count = len(cells)
         ranges: list[tuple[int, int, int, int]] = []
-        next_pending = 0
+        index = 0
         previous = 0
         for match in reader.rows():
             attributes, content = match.group(1), match.group(2)
@@ -308,16 +313,20 @@ class _Sheet:
             previous = row
             if content is not None and b"<f" in content:
                 ranges.extend(_formula_ranges(content))
-            while next_pending < len(pending) and pending[next_pending] < row:
-                yield self._new_row(patch, pending[next_pending], by_row[pending[next_pending]], columns)
-                next_pending += 1
-            if next_pending < len(pending) and pending[next_pending] == row:
-                next_pending += 1
-                yield self._patched_row(patch, row, attributes, content or b"", by_row[row], columns)
+            while index < count and cells[index].row + 1 < row:
+                end = _row_end(cells, index)
+                yield self._new_row(patch, cells[index:end], columns)
+                index = end
+            if index < count and cells[index].row + 1 == row:
+                end = _row_end(cells, index)
+                yield self._patched_row(patch, row, attributes, content or b"", cells[index:end], columns)
+                index = end
             else:
                 yield match.group(0)
-        for row in pending[next_pending:]:
-            yield self._new_row(patch, row, by_row[row], columns)
+        while index < count:
+            end = _row_end(cells, index)
+            yield self._new_row(patch, cells[index:end], columns)
+            index = end
         tail = reader.tail()
         self._check_merges(tail, ranges)
         yield tail
@@ -325,22 +334,25 @@ class _Sheet:
     def _check_merges(self, tail: bytes, ranges: list[tuple[int, int, int, int]]) -> None:
         ranges = ranges + [_bounds(ref) for ref in _MERGE.findall(tail)]
         for top, left, bottom, right in ranges:
-            for row, col in self.writes:
-                if top <= row <= bottom and left <= col <= right:
-                    raise Unsupported(f"a write into a merged range or array formula on tab {self.title!r}")
+            low = bisect.bisect_left(self.cells, top - 1, key=_row_of)
+            high = bisect.bisect_right(self.cells, bottom - 1, key=_row_of)
+            if any(left <= write.col + 1 <= right for write in self.cells[low:high]):
+                raise Unsupported(f"a write into a merged range or array formula on tab {self.title!r}")
 
-    def _new_row(self, patch: _Patch, row: int, cols: list[int], columns: dict[int, int]) -> bytes:
-        cells = b"".join(self._cell(patch, row, col, None, None, columns) for col in cols)
+    def _new_row(self, patch: _Patch, writes: list[CellWrite], columns: dict[int, int]) -> bytes:
+        row = writes[0].row + 1
+        cells = b"".join(self._cell(patch, row, col, None, None, columns, group)
+                         for col, group in _by_column(writes))
         return b'<row r="%d">%s</row>' % (row, cells) if cells else b""
 
     def _patched_row(self, patch: _Patch, row: int, attributes: bytes, content: bytes,
-                     targets: list[int], columns: dict[int, int]) -> bytes:
-        """Return the row with its target cells replaced or inserted in column order; the
+                     writes: list[CellWrite], columns: dict[int, int]) -> bytes:
+        """Return the row with its written cells replaced or inserted in column order; the
         cells around them are copied as they are, found by their references."""
         number = b"%d" % row
         references = _CELL_START.findall(content)
         if len(references) != content.count(b"<c ") or b"<c>" in content or b"<c/>" in content:
-            return self._patched_row_by_parsing(patch, row, attributes, content, targets, columns)
+            return self._patched_row_by_parsing(patch, row, attributes, content, writes, columns)
         existing = [_column(letters) for letters, _ in references]
         if any(found != number for _, found in references):
             raise Unsupported(f"a cell of row {row} on tab {self.title!r} names another row")
@@ -349,7 +361,7 @@ class _Sheet:
         pieces: list[bytes] = []
         cursor = index = 0
         emitted: list[int] = []
-        for target in targets:
+        for target, group in _by_column(writes):
             while index < len(existing) and existing[index] < target:
                 index += 1
             if index == len(existing):
@@ -362,11 +374,11 @@ class _Sheet:
                 cell = _CELL.match(content, start)
                 if cell is None:
                     raise Unsupported(f"a cell of row {row} on tab {self.title!r} not understood")
-                piece = self._cell(patch, row, target, cell.group(1), cell.group(2), columns)
+                piece = self._cell(patch, row, target, cell.group(1), cell.group(2), columns, group)
                 end = cell.end()
                 index += 1
             else:
-                piece = self._cell(patch, row, target, None, None, columns)
+                piece = self._cell(patch, row, target, None, None, columns, group)
                 end = start
             pieces.append(content[cursor:start])
             pieces.append(piece)
@@ -382,27 +394,27 @@ class _Sheet:
         return b"<row" + attributes + b">" + body + b"</row>"
 
     def _patched_row_by_parsing(self, patch: _Patch, row: int, attributes: bytes, content: bytes,
-                                targets: list[int], columns: dict[int, int]) -> bytes:
+                                writes: list[CellWrite], columns: dict[int, int]) -> bytes:
         """As :meth:`_patched_row`, for rows whose cells do not start with their reference."""
         pieces: list[bytes] = []
         emitted: list[int] = []
-        remaining = iter(targets)
-        target = next(remaining, None)
+        targets = iter(_by_column(writes))
+        target, group = next(targets, (None, []))
         for col, cell_attributes, body in _cells(row, content):
             while target is not None and target < col:
-                pieces.append(self._cell(patch, row, target, None, None, columns))
+                pieces.append(self._cell(patch, row, target, None, None, columns, group))
                 emitted.append(target)
-                target = next(remaining, None)
+                target, group = next(targets, (None, []))
             if target == col:
-                pieces.append(self._cell(patch, row, col, cell_attributes, body, columns))
-                target = next(remaining, None)
+                pieces.append(self._cell(patch, row, col, cell_attributes, body, columns, group))
+                target, group = next(targets, (None, []))
             else:
                 pieces.append(b"<c" + cell_attributes + (b"/>" if body is None else b">" + body + b"</c>"))
             emitted.append(col)
         while target is not None:
-            pieces.append(self._cell(patch, row, target, None, None, columns))
+            pieces.append(self._cell(patch, row, target, None, None, columns, group))
             emitted.append(target)
-            target = next(remaining, None)
+            target, group = next(targets, (None, []))
         attributes = _widen_spans(attributes, emitted)
         body = b"".join(pieces)
         if not body:
@@ -410,36 +422,35 @@ class _Sheet:
         return b"<row" + attributes + b">" + body + b"</row>"
 
     def _cell(self, patch: _Patch, row: int, col: int, attributes: bytes | None, body: bytes | None,
-              columns: dict[int, int]) -> bytes:
+              columns: dict[int, int], writes: list[CellWrite]) -> bytes:
         """Return the cell element after its writes (empty when nothing is left to store)."""
-        key = (row, col)
-        if key in self.calc_cells:
-            raise Unsupported(f"a write over the calculated cell {self._where(key)}")
+        if (row, col) in self.calc_cells:
+            raise Unsupported(f"a write over the calculated cell {self._where(row, col)}")
         styles = patch.styles
         style: int | None = None
         others = b""
         if attributes is not None:
             if body and (b"<f" in body or b"<extLst" in body):
-                raise Unsupported(f"a write over the formula in {self._where(key)}")
+                raise Unsupported(f"a write over the formula in {self._where(row, col)}")
             for name, quoted in _ATTRIBUTE.findall(attributes):
                 if name == b"s":
                     style = int(quoted[1:-1])
                 elif name in (b"vm", b"cm"):
-                    raise Unsupported(f"a write over the rich value in {self._where(key)}")
+                    raise Unsupported(f"a write over the rich value in {self._where(row, col)}")
                 elif name not in (b"r", b"t"):
                     others += b" " + name + b"=" + quoted
-        if key in self.restyled and (attributes is None or not _has_value(body)
-                                     or _attribute(attributes, b"t") == b"s"):
-            raise Unsupported(f"the new owned column header {self._where(key)} gets the template's look")
+        if row == 1 and col in self.restyled and (
+                attributes is None or not _has_value(body) or _attribute(attributes, b"t") == b"s"):
+            raise Unsupported(f"the new owned column header {self._where(row, col)} gets the template's look")
         column_style = columns.get(col)
-        for header, value in self.writes[key]:
-            if column_style is not None and not header and not styles.has_style(style):
+        for write in writes:
+            value = write.value
+            if column_style is not None and write.row and not styles.has_style(style):
                 style = column_style
-            if isinstance(value, dt.date):
-                if not _is_date_format(styles.format_code(style)):
-                    wanted = template.DATETIME_FORMAT if isinstance(value, dt.datetime) else template.DATE_FORMAT
-                    style = styles.with_format(style, wanted)
-        stored = self.stored[key]
+            if isinstance(value, dt.date) and not _is_date_format(styles.format_code(style)):
+                wanted = template.DATETIME_FORMAT if isinstance(value, dt.datetime) else template.DATE_FORMAT
+                style = styles.with_format(style, wanted)
+        stored = patch.encode(writes[-1].value)
         styled = style is not None and styles.has_style(style)
         if stored is None and not styled:
             return b""
@@ -452,8 +463,51 @@ class _Sheet:
         kind, content = stored
         return element + b' t="' + kind + b'">' + content + b"</c>"
 
-    def _where(self, key: tuple[int, int]) -> str:
-        return f"{get_column_letter(key[1])}{key[0]} on tab {self.title!r}"
+    def _where(self, row: int, col: int) -> str:
+        return f"{get_column_letter(col)}{row} on tab {self.title!r}"
+
+
+def _place(write: CellWrite) -> int:
+    # One int per write sorts (row, column) without a tuple per write; 2**14 columns at most.
+    return write.row << 14 | write.col
+
+
+def _row_of(write: CellWrite) -> int:
+    return write.row
+
+
+def _row_end(cells: list[CellWrite], start: int) -> int:
+    """Return the index after the last write of the row ``cells[start]`` is in."""
+    row = cells[start].row
+    end = start + 1
+    while end < len(cells) and cells[end].row == row:
+        end += 1
+    return end
+
+
+def _by_column(writes: list[CellWrite]) -> list[tuple[int, list[CellWrite]]]:
+    """Given one row's writes in column order, return (1-based column, its writes)."""
+    if len(writes) == 1:
+        return [(writes[0].col + 1, writes)]
+    groups: list[tuple[int, list[CellWrite]]] = []
+    for write in writes:
+        if groups and groups[-1][0] == write.col + 1:
+            groups[-1][1].append(write)
+        else:
+            groups.append((write.col + 1, [write]))
+    return groups
+
+
+def _check_value(value: Value) -> None:
+    """Raise Unsupported for a value the openpyxl path refuses (it raises its own error)."""
+    if value is None or isinstance(value, str | bool | numbers.Real):
+        return
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            raise Unsupported("a datetime with a time zone")
+        return
+    if not isinstance(value, dt.date):
+        raise Unsupported(f"a {type(value).__name__} value")
 
 
 class _Reader:
@@ -763,14 +817,16 @@ def _column_styles(head: bytes, styles: _Styles) -> dict[int, int]:
     return found
 
 
-def _widen_dimension(head: bytes, cells: dict[tuple[int, int], list[tuple[bool, Value]]]) -> bytes:
+def _widen_dimension(head: bytes, cells: list[CellWrite]) -> bytes:
+    """Given a worksheet's head and its writes sorted by place, return the head with the
+    used range (``<dimension ref>``) covering the written cells."""
     match = _DIMENSION.search(head)
     if match is None or not cells:
         return head
     top, left, bottom, right = _bounds(match.group(1))
-    rows = [row for row, _ in cells]
-    cols = [col for _, col in cells]
-    new = (min(top, *rows), min(left, *cols), max(bottom, *rows), max(right, *cols))
+    cols = [write.col for write in cells]
+    new = (min(top, cells[0].row + 1), min(left, min(cols) + 1),
+           max(bottom, cells[-1].row + 1), max(right, max(cols) + 1))
     if new == (top, left, bottom, right):
         return head
     ref = f"{get_column_letter(new[1])}{new[0]}:{get_column_letter(new[3])}{new[2]}".encode()
