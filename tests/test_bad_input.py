@@ -219,8 +219,9 @@ def test_rows_moving_while_duplicate_ids_are_written_refuses_the_whole_write(
     before = book.grid()
 
     def insert_a_row(fake: Any) -> None:
-        # The second read (just before writing) sees a row someone inserted at the top.
-        fake.before_next("values:batchGet", lambda f: f.books[book_key(f)].sheet(
+        # The second read (just before writing; a batchUpdate when it also grows grids)
+        # sees a row someone inserted at the top.
+        fake.before_next(":batch", lambda f: f.books[book_key(f)].sheet(
             schema.ESCALATIONS).insert_rows(1, [["ESC-0200", serial(TUESDAY_0930), "Typed now"]]))
 
     book.fake.before_next("values:batchGet", insert_a_row)

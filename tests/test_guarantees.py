@@ -328,9 +328,10 @@ def test_a_save_from_excel_during_a_run_refuses_the_write_and_keeps_the_persons_
 
 def _person_edits(book: Book, edit: Any) -> None:
     """Run ``edit(sheet)`` on Escalations just before the run's second read (the re-read
-    right before writing), as a person editing while the job runs."""
+    right before writing: a values:batchGet, or the batchUpdate that also grows grids on a
+    first sync), as a person editing while the job runs."""
     def arm(fake: Any) -> None:
-        fake.before_next("values:batchGet", lambda f: edit(f.books[KEY].sheet(schema.ESCALATIONS)))
+        fake.before_next(":batch", lambda f: edit(f.books[KEY].sheet(schema.ESCALATIONS)))
     book.fake.before_next("values:batchGet", arm)
 
 
