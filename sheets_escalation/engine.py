@@ -227,7 +227,8 @@ def _run_triggers(context: Context, rules: Sequence[TriggerRule], full_index: pd
 
 
 def _context(log: pd.DataFrame, policy: Policy, now: pd.Timestamp, level: np.ndarray,
-             level_start: pd.Series, live: np.ndarray, memo: dict[str, Any]) -> Context:
+             level_start: pd.Series, resolved: np.ndarray, live: np.ndarray,
+             memo: dict[str, Any]) -> Context:
     """The trigger context for the ``live`` rows (positions) of ``log`` at ``level``."""
     rows = log.iloc[live]
     level_here = level[live]
@@ -238,7 +239,8 @@ def _context(log: pd.DataFrame, policy: Policy, now: pd.Timestamp, level: np.nda
     first_here = first.where(first >= start)
     return Context(log=rows, level=level_here, level_start=start, response_due=response_due,
                    first_response=first_here, resolved=np.zeros(len(live), dtype=bool),
-                   now=now, policy=policy, reports=log, rows=live, memo=memo)
+                   now=now, policy=policy, reports=log, rows=live, reports_open=~resolved,
+                   memo=memo)
 
 
 def _sla_state(start: pd.Series, due: pd.Series, met_at: pd.Series, now: pd.Timestamp,
@@ -425,7 +427,7 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
     live = np.flatnonzero(~resolved & (level < max(policy.levels)))
     for _ in range(len(schema.LEVEL_NAMES)):
         level_start = opened.where(level == 1, escalated_at.fillna(opened))
-        context = _context(log_with_ids, policy, now, level, level_start, live, memo)
+        context = _context(log_with_ids, policy, now, level, level_start, resolved, live, memo)
         result_pass = _run_triggers(context, rules, index)
         raise_to = np.zeros(len(index), dtype=int)
         raise_by = pd.Series("", index=index, dtype=object)

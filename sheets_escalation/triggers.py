@@ -51,6 +51,7 @@ class Context:
     policy: Policy
     reports: pd.DataFrame
     rows: np.ndarray
+    reports_open: np.ndarray  # per ``reports`` row: not resolved (whatever its level)
     # Shared by the passes of one evaluation: results that do not depend on the levels.
     memo: dict[str, Any] = field(default_factory=dict)
 
@@ -200,9 +201,9 @@ def _compute_issue_groups(context: Context, rule: TriggerRule) -> pd.Series:
     calendar = context.policy.calendar
     window = calendar.seconds(rule.repeat_window)
     opened = log["opened"]
-    open_rows = np.zeros(len(log), dtype=bool)
-    open_rows[context.rows] = True
-    open_rows &= opened.notna().to_numpy()
+    # Open rows at any level anchor the comparison, so the clusters (and the evidence that
+    # lists them) stay the same when a row moves up a level.
+    open_rows = context.reports_open & opened.notna().to_numpy()
     candidates = ~has_key & opened.notna().to_numpy() & (log["description"] != "").to_numpy()
     if not open_rows.any() or not candidates.any():
         return labels

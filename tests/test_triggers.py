@@ -482,3 +482,27 @@ def test_repeat_issue_business_window() -> None:
     late = _cluster(("Ann", at(5, 9)), ("Bob", at(8, 10)), ("Cy", at(8, 14)))
     evaluation = run(late, utc(8, 14, 30), policy)
     assert all(fired(evaluation, i) == [] for i in range(3))
+
+
+def test_repeat_issue_fuzzy_clusters_do_not_change_when_a_row_moves_up_a_level() -> None:
+    # Ann's open row matches Bob's resolved report; Bob's matches Cy's open row; Ann's and
+    # Cy's do not match each other. Cy's row links the cluster whether it is at L1 or
+    # already at L3, or a rerun after an escalation would drop Ann's repeat issue.
+    texts = ("Printer jams on page two",  # Ann-Bob 100, Bob-Cy 90, Ann-Cy 80
+             "Printer jams on page two, then scanner freezes",
+             "Jams on page two, then scanner freezes with error")
+    resolved_at = schema.INPUT_COLUMNS.index(schema.COLUMN_BY_KEY["resolved_at"])
+
+    def rows(cy_level: str) -> list[list[Any]]:
+        made = [basic(id="ESC-0001", customer="Ann", opened=at(1, 9), issue_type="Print",
+                      description=texts[0]),
+                basic(id="ESC-0002", customer="Bob", opened=at(1, 10), issue_type="Print",
+                      description=texts[1]),
+                basic(id="ESC-0003", customer="Cy", opened=at(1, 11), issue_type="Print",
+                      description=texts[2], level=cy_level, escalated_at=at(1, 11, 30))]
+        made[1][resolved_at] = at(1, 10, 30)
+        return made
+
+    low, high = run(rows("L1"), utc(1, 12)), run(rows("L3"), utc(1, 12))
+    assert fired(low, 0) == fired(high, 0) == ["Repeat issue"]
+    assert low.result["why"].iat[0] == high.result["why"].iat[0]
