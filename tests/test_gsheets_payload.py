@@ -57,7 +57,7 @@ def _stored(book: Book) -> dict[str, list[list[tuple[Any, Any, Any]]]]:
 
 
 def _size(body: Any) -> int:
-    return len(json.dumps(body, allow_nan=False))  # as requests serialises a json= body
+    return len(json.dumps(body, allow_nan=False, separators=(",", ":")))  # as the client sends it
 
 
 def _events(book: Book) -> Counter[tuple[Any, ...]]:
@@ -280,3 +280,23 @@ def test_a_single_row_over_the_cap_is_refused_before_any_value_is_sent(
     with pytest.raises(errors.SourceError, match="one row of values is over"):
         backend.write(WritePlan(cells=[CellWrite("Escalations", 1, 1, "x" * CAP, "ESC-0001")]))
     assert not fake.calls("values.batchUpdate")
+
+
+def test_bodies_go_out_as_compact_json_of_the_size_the_cap_counts() -> None:
+    sent: list[Any] = []
+
+    class Recorder(requests.Session):
+        def request(self, method: Any, url: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+            sent.append(kwargs)
+            response = requests.Response()
+            response.status_code = 200
+            response._content = b"{}"
+            return response
+
+    client = gsheets.RetryingHTTPClient(None, Recorder())
+    body = {"valueInputOption": "RAW", "data": [{"range": "'Log'!A1:B1", "values": [["a", 1.5]]}]}
+    client.request("post", "https://sheets.googleapis.com/v4/x", json=body)
+    (kwargs,) = sent
+    assert kwargs["json"] is None and kwargs["headers"]["Content-Type"] == "application/json"
+    assert kwargs["data"] == b'{"valueInputOption":"RAW","data":[{"range":"\'Log\'!A1:B1","values":[["a",1.5]]}]}'
+    assert len(kwargs["data"]) == gsheets._json_size(body)

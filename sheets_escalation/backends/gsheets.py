@@ -169,6 +169,12 @@ class RetryingHTTPClient(HTTPClient):
         headers: MutableMapping[str, str] | None = None,
     ) -> requests.Response:
         last_reason = ""
+        if json is not None:
+            # Compact JSON (requests would put a space after every comma and colon): a first
+            # sync's write is a few MB of cells, and Google caps a request body at 10 MiB.
+            data = _compact_json(json).encode("ascii")
+            json = None
+            headers = {**(headers or {}), "Content-Type": "application/json"}
         for attempt in range(self.attempts):
             response: requests.Response | None = None
             try:
@@ -1052,10 +1058,16 @@ def _bands(title: str, cells: Cells, budget: int) -> list[list[tuple[dict[str, A
     return _bands(title, subset(rows[:cut]), budget) + _bands(title, subset(rows[cut:]), budget)
 
 
+def _compact_json(value: Any) -> str:
+    """``value`` as the JSON body the client sends: no spaces, ASCII only. Raise ValueError
+    for NaN or infinity (not JSON)."""
+    return json.dumps(value, allow_nan=False, separators=(",", ":"))
+
+
 def _json_size(value: Any) -> int:
-    """Bytes of ``value`` as JSON the way requests sends it (ASCII only, so one byte per
-    character). Raise ValueError for NaN or infinity, as requests would."""
-    return len(json.dumps(value, allow_nan=False))
+    """Bytes of ``value`` as the client sends it (ASCII only, so one byte per character).
+    Raise ValueError for NaN or infinity."""
+    return len(_compact_json(value))
 
 
 def _row_pieces(rows: Sequence[Any], frame: int, budget: int, what: str) -> Iterator[tuple[int, int, int]]:
