@@ -163,7 +163,8 @@ def measure_api_requests(ctx: Context) -> list[Line]:
         run_sync(backend, pd.Timestamp(NOW))
         requests = [call.kind for call in fake.log]
         # Google refuses a request body over 10 MiB; the backend splits writes under 9 MiB.
-        largest = max((len(json.dumps(call.body)) for call in fake.log if call.body), default=0)
+        largest = max((len(json.dumps(call.body, separators=(",", ":")))
+                       for call in fake.log if call.body), default=0)
         lines.append(Line(name, f"{rows:,}",
                           f"{len(requests)} ({', '.join(requests)}); largest body "
                           f"{largest / 2**20:.1f} MiB",

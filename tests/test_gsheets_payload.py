@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import requests
 
@@ -300,3 +301,17 @@ def test_bodies_go_out_as_compact_json_of_the_size_the_cap_counts() -> None:
     assert kwargs["json"] is None and kwargs["headers"]["Content-Type"] == "application/json"
     assert kwargs["data"] == b'{"valueInputOption":"RAW","data":[{"range":"\'Log\'!A1:B1","values":[["a",1.5]]}]}'
     assert len(kwargs["data"]) == gsheets._json_size(body)
+
+
+@pytest.mark.parametrize("moment", [dt.datetime(2026, 11, 25, 15, 0),
+                                    dt.datetime(2026, 3, 8, 2, 59, 59, 999_000),
+                                    dt.datetime(1900, 1, 1, 0, 0, 0, 1_000),
+                                    dt.datetime(2261, 12, 31, 23, 59, 59, 123_000)])
+def test_a_datetime_goes_out_as_a_short_serial_that_reads_back_to_the_millisecond(
+        moment: dt.datetime) -> None:
+    from sheets_escalation import cells
+
+    serial = gsheets.to_api_value(moment)
+    assert len(repr(serial).split(".")[-1]) <= 8
+    read = cells.parse_datetimes(pd.Series([serial], dtype=object), "At", "UTC").values
+    assert read.dt.tz_convert(None).tolist() == [pd.Timestamp(moment)]

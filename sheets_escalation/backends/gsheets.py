@@ -342,7 +342,9 @@ def to_api_value(value: Value) -> Any:
             return ""
         if value.tzinfo is not None:
             raise ValueError(f"aware datetime {value!r}: backends write naive local times")
-        return (value - EPOCH) / dt.timedelta(days=1)
+        # Eight decimals of a day are 0.86 ms: the serial reads back to the same
+        # millisecond (what readers keep) in 14 characters instead of 17.
+        return round((value - EPOCH) / dt.timedelta(days=1), 8)
     if isinstance(value, dt.date):
         return float((value - EPOCH.date()).days)
     return str(value)
