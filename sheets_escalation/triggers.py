@@ -250,44 +250,44 @@ def _fuzzy_components(descriptions: list[str], times: np.ndarray, is_open: np.nd
     the rows of a window, not with the square of the history (years of resolved rows are
     never compared with each other).
     """
-    normalized = pd.Series(descriptions, dtype=object).map(utils.default_process)
-    codes, uniques = pd.factorize(normalized)
+    # Normalise each distinct description once, then merge those that normalise alike.
+    raw_codes, raw_texts = pd.factorize(pd.Series(descriptions, dtype=object))
+    normalized_codes, uniques = pd.factorize(
+        pd.Series([utils.default_process(text) for text in raw_texts], dtype=object))
+    codes = normalized_codes[raw_codes]
     texts: list[str] = list(uniques)
-    order = np.argsort(times, kind="stable")
-    block = np.floor((times[order] - times[order][0]) / max(window, 1.0)).astype(np.int64)
-    starts = np.searchsorted(block, np.unique(block), side="left")
-    bounds = [*starts.tolist(), len(order)]
-    spans = {int(block[s]): (s, e) for s, e in zip(bounds[:-1], bounds[1:], strict=True)}
-    block_codes = {number: np.unique(codes[order[s:e]]) for number, (s, e) in spans.items()}
-    open_sorted = is_open[order]
-    # Collect the (open text, nearby text) pairs of every block first: logs repeat the same
-    # wording, so the same pair turns up in many blocks and is scored only once.
-    left: list[np.ndarray] = []
-    right: list[np.ndarray] = []
+    block = np.floor((times - times.min()) / max(window, 1.0)).astype(np.int64)
+    # Distinct texts per block, and the open ones: a pair is (open text of block b, text of
+    # block b-1, b or b+1). Logs repeat the same wording, so the same pair turns up in many
+    # blocks; pairs are listed for all blocks at once and each is scored only once.
+    present = pd.DataFrame({"block": block, "code": codes}).drop_duplicates()
+    anchors = present.iloc[:0] if not is_open.any() else pd.DataFrame(
+        {"block": block[is_open], "code": codes[is_open]}).drop_duplicates()
+    texts_in = present["block"].value_counts()
+    nearby = sum(texts_in.reindex(anchors["block"] + shift, fill_value=0).to_numpy()
+                 for shift in (-1, 0, 1))
+    pairs_in = pd.Series(np.asarray(nearby, dtype=np.int64), index=anchors.index).groupby(
+        anchors["block"]).transform("size") * nearby
+    burst = (pairs_in > _PAIRS_PER_BLOCK).to_numpy()
     linked: list[tuple[np.ndarray, np.ndarray]] = []  # pairs already scored close
-    for number, (s, e) in spans.items():
-        mine = np.unique(codes[order[s:e]][open_sorted[s:e]])
-        if not len(mine):
-            continue
-        near = block_codes[number]
-        for neighbour in (number - 1, number + 1):
-            if neighbour in block_codes:
-                near = np.union1d(near, block_codes[neighbour])
-        if len(mine) * len(near) > _PAIRS_PER_BLOCK:
-            # A burst of open rows: score the block as a matrix rather than listing pairs.
-            scores = process.cdist([texts[c] for c in mine], [texts[c] for c in near],
-                                   scorer=fuzz.token_set_ratio, processor=None, workers=-1,
-                                   score_cutoff=FUZZY_THRESHOLD)
-            pairs = np.argwhere(scores >= FUZZY_THRESHOLD)
-            linked.append((mine[pairs[:, 0]], near[pairs[:, 1]]))
-            continue
-        a = np.repeat(mine, len(near))
-        b = np.tile(near, len(mine))
-        keep = a != b  # identical texts share a code and so a component already
-        left.append(np.minimum(a[keep], b[keep]))
-        right.append(np.maximum(a[keep], b[keep]))
-    first = np.concatenate(left) if left else np.zeros(0, dtype=np.int64)
-    second = np.concatenate(right) if right else np.zeros(0, dtype=np.int64)
+    for number in np.unique(anchors["block"].to_numpy()[burst]).tolist():
+        # A burst of open rows: score the block as a matrix rather than listing pairs.
+        mine = anchors["code"].to_numpy()[(anchors["block"] == number).to_numpy()]
+        near = present["code"].to_numpy()[present["block"].between(number - 1, number + 1)
+                                          .to_numpy()]
+        near = np.unique(near)
+        scores = process.cdist([texts[c] for c in mine], [texts[c] for c in near],
+                               scorer=fuzz.token_set_ratio, processor=None, workers=-1,
+                               score_cutoff=FUZZY_THRESHOLD)
+        matched = np.argwhere(scores >= FUZZY_THRESHOLD)
+        linked.append((mine[matched[:, 0]], near[matched[:, 1]]))
+    listed = anchors[~burst]
+    joined = pd.concat([listed.assign(block=listed["block"] + shift).merge(
+        present, on="block", suffixes=("", "_near")) for shift in (-1, 0, 1)])
+    a = joined["code"].to_numpy(dtype=np.int64)
+    b = joined["code_near"].to_numpy(dtype=np.int64)
+    keep = a != b  # identical texts share a code and so a component already
+    first, second = np.minimum(a[keep], b[keep]), np.maximum(a[keep], b[keep])
     distinct_pairs = np.unique(first.astype(np.int64) * len(texts) + second)
     first, second = np.divmod(distinct_pairs, len(texts))
     if len(first):

@@ -506,3 +506,31 @@ def test_repeat_issue_fuzzy_clusters_do_not_change_when_a_row_moves_up_a_level()
     low, high = run(rows("L1"), utc(1, 12)), run(rows("L3"), utc(1, 12))
     assert fired(low, 0) == fired(high, 0) == ["Repeat issue"]
     assert low.result["why"].iat[0] == high.result["why"].iat[0]
+
+
+def test_fuzzy_components_are_the_same_whether_blocks_are_listed_or_scored_as_matrices(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import random
+
+    import numpy as np
+
+    from sheets_escalation import triggers
+
+    rng = random.Random(7)
+    words = ("printer", "jams", "page", "two", "scanner", "freezes", "login", "fails",
+             "after", "update", "refund", "card", "charged", "twice")
+    descriptions = [" ".join(rng.choices(words, k=rng.randint(3, 6))) for _ in range(400)]
+    times = np.array([rng.uniform(0, 20 * 86400) for _ in descriptions])
+    is_open = np.array([rng.random() < 0.2 for _ in descriptions])
+
+    def partition(labels: np.ndarray) -> set[frozenset[int]]:
+        groups: dict[int, set[int]] = {}
+        for row, label in enumerate(labels.tolist()):
+            groups.setdefault(label, set()).add(row)
+        return {frozenset(g) for g in groups.values()}
+
+    listed = triggers._fuzzy_components(descriptions, times, is_open, 86400.0)
+    monkeypatch.setattr(triggers, "_PAIRS_PER_BLOCK", 0)
+    scored = triggers._fuzzy_components(descriptions, times, is_open, 86400.0)
+    assert partition(listed) == partition(scored)
+    assert len(partition(listed)) < len(descriptions)  # some rows did cluster
