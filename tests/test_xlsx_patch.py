@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 import shutil
 import warnings
 import zipfile
@@ -24,6 +25,7 @@ import pytest
 import python_calamine
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from openpyxl.worksheet.formula import ArrayFormula
 
 from benchmarks import generate
 from sheets_escalation import schema
@@ -114,12 +116,14 @@ def openpyxl_cells(path: Path) -> dict[tuple[str, str], tuple[Any, ...]]:
     for sheet in workbook.worksheets:
         for row in sheet.iter_rows():
             for cell in row:
-                if cell.value is None and not cell.has_style:
+                # openpyxl saves an empty text as no value at all, and reads it back so.
+                value = None if cell.value == "" else cell.value
+                if value is None and not cell.has_style:
                     continue
                 # Style proxies of two workbooks never compare equal; their reprs list every field.
                 # A blank's type is no reader's business (openpyxl marks a blanked text cell).
                 cells[(sheet.title, cell.coordinate)] = (
-                    cell.value, cell.data_type if cell.value is not None else None, cell.number_format,
+                    value, cell.data_type if value is not None else None, cell.number_format,
                     *(repr(s) for s in (cell.font, cell.fill, cell.border, cell.alignment, cell.protection)))
     return cells
 
@@ -151,7 +155,7 @@ def assert_same_for_readers(patched: Path, rebuilt: Path) -> None:
                  if left.get(key) != right.get(key)}
     assert differing == {}
     cached = [{(s.title, c.coordinate): c.value for s in load_loudly(p, data_only=True).worksheets
-               for r in s.iter_rows() for c in r if c.value is not None} for p in (patched, rebuilt)]
+               for r in s.iter_rows() for c in r if c.value not in (None, "")} for p in (patched, rebuilt)]
     assert cached[0] == cached[1]
     assert calamine_values(patched) == calamine_values(rebuilt)
 
@@ -223,8 +227,62 @@ def sample(tmp_path: Path) -> Path:
     return path
 
 
+INLINE_TEXT = re.compile(rb'<c ([^>]*?)t="inlineStr"([^>]*)><is><t(?: xml:space="preserve")?>([^<]*)</t></is></c>')
+
+
+def excel_like(tmp_path: Path) -> Path:
+    """The golden workbook stored the way Excel stores it: text in shared strings (one of
+    them empty), styles.xml ahead of the worksheets, rows with ``spans``, and cells whose
+    reference is not their first attribute."""
+    source = golden(tmp_path)
+    with zipfile.ZipFile(source) as archive:
+        infos = archive.infolist()
+        parts = {i.filename: archive.read(i.filename) for i in infos}
+    strings: dict[bytes, int] = {b"": 0}
+
+    def shared(match: re.Match[bytes]) -> bytes:
+        index = strings.setdefault(match[3], len(strings))
+        return b'<c %st="s"%s><v>%d</v></c>' % (match[1], match[2], index)
+
+    for name in parts:
+        if name.startswith("xl/worksheets/sheet"):
+            xml = INLINE_TEXT.sub(shared, parts[name])
+            xml = re.sub(rb'<row r="([0-9]+)"', rb'<row r="\1" spans="1:3"', xml)
+            parts[name] = re.sub(rb'<c r="([A-Z]+[0-9]+)" s="([0-9]+)"', rb'<c s="\2" r="\1"', xml)
+    vip = sheet_part(source, schema.VIP)
+    parts[vip] = parts[vip].replace(b"</sheetData>", b'<row r="12"><c r="A12" t="s"><v>0</v></c></row></sheetData>')
+    parts["xl/sharedStrings.xml"] = (
+        b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="%d" uniqueCount="%d">'
+        % (len(strings), len(strings))
+        + b"".join(b'<si><t xml:space="preserve">%s</t></si>' % text for text in strings) + b"</sst>")
+    parts["[Content_Types].xml"] = parts["[Content_Types].xml"].replace(
+        b"</Types>", b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
+        b'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>')
+    parts["xl/_rels/workbook.xml.rels"] = parts["xl/_rels/workbook.xml.rels"].replace(
+        b"</Relationships>", b'<Relationship Id="rIdStrings" Type="http://schemas.openxmlformats.org/'
+        b'officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/></Relationships>')
+    order = sorted(parts, key=lambda name: (name != "xl/styles.xml", name == "xl/sharedStrings.xml"))
+    path = tmp_path / "excel-like.xlsx"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in order:
+            archive.writestr(name, parts[name])
+    return path
+
+
+def sparse(tmp_path: Path) -> Path:
+    """The golden workbook with values far below its rows, so writes land between rows."""
+    path = golden(tmp_path)
+    workbook = openpyxl.load_workbook(path)
+    workbook[ESC]["W30"] = "a note far below"
+    workbook[schema.HISTORY]["H20"] = "a late detail"
+    workbook[schema.VIP]["A12"] = "Acme"
+    workbook.save(path)
+    return path
+
+
 BOOKS = {"golden": (golden, pd.Timestamp(GOLDEN_NOW)), "formulas": (with_formulas, pd.Timestamp(GOLDEN_NOW)),
-         "sample": (sample, SAMPLE_NOW), "generated": (generated, SAMPLE_NOW)}
+         "sample": (sample, SAMPLE_NOW), "generated": (generated, SAMPLE_NOW),
+         "excel-like": (excel_like, pd.Timestamp(GOLDEN_NOW)), "sparse": (sparse, pd.Timestamp(GOLDEN_NOW))}
 
 
 # -- a sync's plans, both ways -----------------------------------------------------------------
@@ -300,7 +358,7 @@ def plans(draw: st.DrawFn) -> WritePlan:
     return WritePlan(cells=cells, appends=appends)
 
 
-@pytest.mark.parametrize("book", ["golden", "sample"])
+@pytest.mark.parametrize("book", ["golden", "sample", "excel-like", "sparse"])
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(plan=plans())
 def test_random_plans_read_the_same_both_ways(book: str, tmp_path_factory: pytest.TempPathFactory,
@@ -313,7 +371,8 @@ def test_random_plans_read_the_same_both_ways(book: str, tmp_path_factory: pytes
     assert_untouched_members_kept(source, patched, changed | {"xl/styles.xml"})
 
 
-@pytest.mark.parametrize("value", ["=1+1", "+A1", "@x", "_x0041_", "a\r\nb", "\x00ok\x1f", "x" * 40000])
+@pytest.mark.parametrize("value", ["=1+1", "+A1", "@x", "_x0041_", "a\r\nb", "\x00ok\x1f", "x" * 40000,
+                                   " padded ", "\r\n", "  "])
 def test_text_stays_text(value: str, tmp_path: Path) -> None:
     source = golden(tmp_path)
     plan = WritePlan(cells=[CellWrite(ESC, 2, 22, value)])
@@ -323,15 +382,36 @@ def test_text_stays_text(value: str, tmp_path: Path) -> None:
     assert cell.data_type == "s"
 
 
+@pytest.mark.parametrize("tab", [schema.HISTORY, ESC])
+def test_rows_append_after_the_last_row_left_holding_a_value(tab: str, tmp_path: Path) -> None:
+    source = sparse(tmp_path)
+    sheet = openpyxl.load_workbook(source)[tab]
+    last = sheet.max_row
+    blanks = [CellWrite(tab, last - 1, c.column - 1, None) for c in sheet[last] if c.value is not None]
+    plan = WritePlan(cells=blanks, appends={tab: [["appended", 1.5, None, dt.datetime(2026, 11, 24, 15, 0)]]})
+    patched, rebuilt = write_both(source, plan, tmp_path)
+    assert_same_for_readers(patched, rebuilt)
+    assert load_quietly(patched)[tab].cell(last, 1).value is None
+
+
 # -- styles --------------------------------------------------------------------------------------
 
 
-def test_a_datetime_gets_one_new_format_reused_by_every_cell(tmp_path: Path) -> None:
+@pytest.mark.parametrize("number_formats", [b'<numFmts count="0" />', b""], ids=["empty", "absent"])
+def test_a_datetime_gets_one_new_format_reused_by_every_cell(number_formats: bytes, tmp_path: Path) -> None:
     path = tmp_path / "plain.xlsx"
     workbook = openpyxl.Workbook()
     workbook.active.title = ESC
     workbook[ESC]["A1"] = "ID"
     workbook.save(path)
+    with zipfile.ZipFile(path) as archive:
+        parts = {i.filename: archive.read(i.filename) for i in archive.infolist()}
+    assert b'<numFmts count="0" />' in parts["xl/styles.xml"]
+    # Excel leaves the element out when a workbook has no number formats of its own.
+    parts["xl/styles.xml"] = parts["xl/styles.xml"].replace(b'<numFmts count="0" />', number_formats)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
     moment = dt.datetime(2026, 11, 24, 9, 30)
     plan = WritePlan(cells=[CellWrite(ESC, row, 1, moment) for row in (1, 2, 3)])
     before = len(load_quietly(path)._cell_styles)
@@ -489,3 +569,53 @@ def test_blank_writes_keep_the_cell_look(tmp_path: Path) -> None:
     assert_same_for_readers(patched, rebuilt)
     cell = load_quietly(patched)[ESC]["C2"]
     assert cell.value is None and cell.font.bold
+
+
+def test_rows_cut_across_read_chunks_patch_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = excel_like(tmp_path)
+    plan = planned(source, pd.Timestamp(GOLDEN_NOW), tmp_path, monkeypatch)
+    whole, cut = _copy(source, tmp_path / "whole.xlsx"), _copy(source, tmp_path / "cut.xlsx")
+    patch_only(whole, plan)
+    monkeypatch.setattr(xlsx_patch, "_CHUNK", 7)  # every row and cell straddles a chunk's end
+    patch_only(cut, plan)
+    assert members(cut) == members(whole)
+
+
+def test_a_tab_without_rows_gets_its_first(tmp_path: Path) -> None:
+    path = tmp_path / "empty.xlsx"
+    workbook = openpyxl.Workbook()
+    workbook.active.title = ESC
+    workbook.create_sheet(schema.HISTORY)
+    workbook.save(path)
+    history = sheet_part(path, schema.HISTORY)
+    with zipfile.ZipFile(path) as archive:
+        parts = {i.filename: archive.read(i.filename) for i in archive.infolist()}
+    parts[history] = parts[history].replace(b"<sheetData></sheetData>", b"<sheetData/>")  # as Excel writes it
+    assert b"<sheetData/>" in parts[history]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    plan = WritePlan(cells=[CellWrite(schema.HISTORY, 2, 1, "x")],
+                     appends={schema.HISTORY: [["At", "ID"], [dt.datetime(2026, 11, 24, 9, 0), "ESC-0001"]]})
+    patched, rebuilt = write_both(path, plan, tmp_path)
+    assert_same_for_readers(patched, rebuilt)
+    assert calamine_values(patched)[schema.HISTORY][2:4] == [["", "x"], ["At", "ID"]]
+
+
+def test_a_cell_under_an_array_formula_is_left_to_openpyxl(tmp_path: Path) -> None:
+    path = golden(tmp_path)
+    workbook = openpyxl.load_workbook(path)
+    workbook[ESC]["W2"] = ArrayFormula("W2:W4", "=A2:A4")
+    workbook.save(path)
+    with pytest.raises(Declined, match="array formula"):
+        patch_only(path, WritePlan(cells=[CellWrite(ESC, 2, 22, "inside")]))  # W3
+
+
+def test_a_cell_inserted_among_cells_listed_attribute_first(tmp_path: Path) -> None:
+    source = excel_like(tmp_path)
+    issue_key = schema.ESCALATION_COLUMNS.index(schema.COLUMN_BY_KEY["issue_key"])
+    with zipfile.ZipFile(source) as archive:
+        row = re.search(rb'<row r="2".*?</row>', archive.read(sheet_part(source, ESC)))
+    assert row is not None and b'<c s="' in row[0] and b'r="G2"' not in row[0]
+    plan = WritePlan(cells=[CellWrite(ESC, 1, issue_key, "KEY-1"), CellWrite(ESC, 1, 0, None)])
+    assert_same_for_readers(*write_both(source, plan, tmp_path))
