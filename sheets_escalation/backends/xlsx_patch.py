@@ -50,6 +50,7 @@ from sheets_escalation.backends.xlsx import (
 )
 
 _CHUNK = 1 << 20
+_ZIP64_FROM = 1 << 30  # a part this big may outgrow plain zip headers once patched
 _MAX_TEXT = 32767  # what a cell holds; openpyxl cuts longer text to this too
 _STYLES = "xl/styles.xml"
 _WORKBOOK = "xl/workbook.xml"
@@ -69,7 +70,6 @@ _COL = re.compile(rb"<col\b([^>]*?)/?>")
 _MERGE = re.compile(rb"""<mergeCell\s+ref\s*=\s*["']([A-Z0-9:]+)["']""")
 _RANGE_FORMULA = re.compile(rb"""<f\b[^>]*\bt\s*=\s*["'](?:array|dataTable)["'][^>]*>""")
 _REF = re.compile(rb"""\bref\s*=\s*["']([A-Z0-9:]+)["']""")
-_EMPTY_SHARED = re.compile(rb"<si>\s*(?:<t[^>]*/>|<t[^>]*>\s*</t>)?\s*</si>|<si>|<si\s*/>")
 _XF = re.compile(rb"<xf\b[^>]*?(?:/>|>.*?</xf>)", re.DOTALL)
 _NUMFMT_ID = re.compile(rb"""\snumFmtId\s*=\s*["'][0-9]*["']""")
 _APPLY_NUMFMT = re.compile(rb"""\sapplyNumberFormat\s*=\s*["'][^"']*["']""")
@@ -99,6 +99,8 @@ def patch_workbook(data: bytes, plan: WritePlan, stream: IO[bytes]) -> None:
 
 
 class _Patch:
+    """One plan's writes into one workbook package, grouped by worksheet part."""
+
     def __init__(self, archive: zipfile.ZipFile, plan: WritePlan) -> None:
         self.archive = archive
         self.names = frozenset(archive.namelist())
@@ -159,11 +161,14 @@ class _Patch:
                      rendered: dict[str, IO[bytes]]) -> None:
         name = info.filename
         target = _member_info(info)
+        # Zip64 headers only where sizes need them, as most writers do: a part that grows
+        # past what plain headers hold stops the patch (RuntimeError) and openpyxl saves.
+        large = info.file_size > _ZIP64_FROM
         if name in rendered:
-            with out.open(target, "w", force_zip64=True) as sink:
+            with out.open(target, "w", force_zip64=large) as sink:
                 shutil.copyfileobj(rendered[name], sink, _CHUNK)
         elif name in self.sheets:
-            with out.open(target, "w", force_zip64=True) as sink:
+            with out.open(target, "w", force_zip64=large) as sink:
                 for piece in self.sheets[name].render(self, self._source(name)):
                     sink.write(piece)
         elif name == _STYLES and self.styles.changed:
@@ -171,7 +176,7 @@ class _Patch:
         elif name == _WORKBOOK and self.calc_chain:
             out.writestr(target, _recalculate_on_load(self.archive.read(name)))
         else:
-            with self.archive.open(info) as source, out.open(target, "w", force_zip64=info.file_size > 1 << 30) as sink:
+            with self.archive.open(info) as source, out.open(target, "w", force_zip64=large) as sink:
                 shutil.copyfileobj(source, sink, _CHUNK)
 
     def _source(self, part: str) -> Iterator[bytes]:
