@@ -390,13 +390,19 @@ def measure_memory(ctx: Context) -> list[Line]:
     memory_copy = ctx.copy(rows, "memory")
     ctx.progress(f"peak memory of a sync, {rows:,} rows")
     sync = _child(_CHILD_SYNC, str(memory_copy))
+    # The hourly case: the synced file is larger (it holds the tool's columns now).
+    rerun = _child(_CHILD_SYNC, str(memory_copy))
     base = _child(_CHILD_OPENPYXL, str(ctx.copy(rows, "memory-openpyxl")),
                   str(ctx.workdir / f"memory-openpyxl-saved-{rows}.xlsx"))
-    peak = sync["peak_mib"]
     label = f"{rows:,}" + ("" if rows == MEMORY_ROWS else f" (target size {MEMORY_ROWS:,})")
-    return [Line(name, label, f"{peak:.0f} MB (sync took {_seconds(sync['seconds'])})",
-                 f"<= {MEMORY_LIMIT_MB} MB; openpyxl load+save {base['peak_mib']:.0f} MB",
-                 f"{peak / MEMORY_LIMIT_MB:.2f}", _verdict(peak <= MEMORY_LIMIT_MB))]
+    lines = []
+    for what, run in (("first sync", sync), ("rerun", rerun)):
+        peak = run["peak_mib"]
+        lines.append(Line(f"{name}, {what}", label,
+                          f"{peak:.0f} MB (sync took {_seconds(run['seconds'])})",
+                          f"<= {MEMORY_LIMIT_MB} MB; openpyxl load+save {base['peak_mib']:.0f} MB",
+                          f"{peak / MEMORY_LIMIT_MB:.2f}", _verdict(peak <= MEMORY_LIMIT_MB)))
+    return lines
 
 
 MEASURES: tuple[Callable[[Context], list[Line]], ...] = (

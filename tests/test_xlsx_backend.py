@@ -669,3 +669,17 @@ def test_lock_is_released_and_its_file_removed(tmp_path: Path) -> None:
 
 def test_no_spreadsheet_timezone(tmp_path: Path) -> None:
     assert XlsxBackend(tmp_path / "any.xlsx").spreadsheet_timezone() is None
+
+
+def test_equal_short_texts_read_as_one_string_and_long_ones_as_read(tmp_path: Path) -> None:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "Escalations"
+    long_text = "word " * 20
+    for row in (["Status", "Notes"], ["Resolved", long_text], ["Resolved", long_text]):
+        sheet.append(row)
+    path = tmp_path / "book.xlsx"
+    workbook.save(path)
+    rows = XlsxBackend(path).read(["Escalations"])["Escalations"].rows
+    assert rows == [["Status", "Notes"], ["Resolved", long_text], ["Resolved", long_text]]
+    assert rows[1][0] is rows[2][0]  # one object for a repeated short text

@@ -426,7 +426,13 @@ def _read_calamine(data: bytes, tabs: Sequence[str]) -> dict[str, Table]:
                 continue
             # skip_empty_area=False starts the grid at A1, so indexes are sheet positions.
             grid = workbook.get_sheet_by_name(title).to_python(skip_empty_area=False)
-            tables[wanted] = Table(title, _trim_rows([_clean_row(row) for row in grid]))
+            # Rows are cleaned in place (each raw row is freed as its clean copy is made)
+            # and short texts are shared: a log repeats the same Status, Flag and SLA
+            # words thousands of times, and each cell came as its own string object.
+            shared: dict[str, str] = {}
+            for position, row in enumerate(grid):
+                grid[position] = _clean_row(row, shared)
+            tables[wanted] = Table(title, _trim_rows(grid))
         return tables
     finally:
         workbook.close()
@@ -474,8 +480,19 @@ def _clean(value: Any) -> Value:
     return value
 
 
-def _clean_row(row: Sequence[Any]) -> list[Value]:
-    cleaned = [_clean(value) for value in row]
+# Texts up to this long are shared between cells that hold the same one (see _read_calamine).
+_SHARED_TEXT = 40
+
+
+def _clean_row(row: Sequence[Any], shared: dict[str, str] | None = None) -> list[Value]:
+    """Given a row as calamine reads it, return its raw values without trailing blanks;
+    with ``shared``, equal short texts become one string object (kept in ``shared``)."""
+    if shared is None:
+        cleaned = [_clean(value) for value in row]
+    else:
+        cleaned = [shared.setdefault(value, value)
+                   if type(value) is str and len(value) <= _SHARED_TEXT else value
+                   for value in map(_clean, row)]
     while cleaned and cleaned[-1] is None:
         cleaned.pop()
     return cleaned
