@@ -947,7 +947,9 @@ def combine_problems(*problems: pd.Series) -> pd.Series:
     index = problems[0].index
     combined = np.full(len(index), "", dtype=object)
     for column in problems:
-        texts = column.astype(object).fillna("").astype(str).to_numpy(dtype=object)
+        texts = column.to_numpy(dtype=object, na_value="")
+        if not lib.is_string_array(texts):  # type: ignore[attr-defined]  # not only text
+            texts = np.array([str(t) for t in texts], dtype=object)
         present = texts != ""
         joined = combined != ""
         combined = np.where(
