@@ -174,7 +174,8 @@ def no_response(context: Context, rule: TriggerRule) -> Firing:
 
 
 def _same_issue_groups(context: Context, rule: TriggerRule) -> pd.Series:
-    """Return a group label per row: the Issue key, or a fuzzy description cluster.
+    """Return a group number per row (-1 for none): one per Issue key, one per fuzzy
+    description cluster.
 
     Rows without an Issue key are compared (rapidfuzz token_set_ratio) only with open rows
     of the same Issue type opened within about the repeat window of them, which keeps the
@@ -192,10 +193,12 @@ def _same_issue_groups(context: Context, rule: TriggerRule) -> pd.Series:
 
 def _compute_issue_groups(context: Context, rule: TriggerRule) -> pd.Series:
     log = context.reports
-    labels = pd.Series("", index=log.index, dtype=object)
+    labels = np.full(len(log), -1, dtype=np.int64)
     keys = log["issue_key"]  # trimmed by read_log
     has_key = (keys != "").to_numpy()
-    labels[has_key] = "key:" + keys[has_key].str.casefold()
+    key_codes, distinct_keys = pd.factorize(keys[has_key].str.casefold())
+    labels[has_key] = key_codes
+    next_label = len(distinct_keys)
 
     assert rule.repeat_window is not None
     calendar = context.policy.calendar
@@ -206,7 +209,7 @@ def _compute_issue_groups(context: Context, rule: TriggerRule) -> pd.Series:
     open_rows = context.reports_open & opened.notna().to_numpy()
     candidates = ~has_key & opened.notna().to_numpy() & (log["description"] != "").to_numpy()
     if not open_rows.any() or not candidates.any():
-        return labels
+        return pd.Series(labels, index=log.index)
     # Distance (seconds) from each row to the nearest open row's Opened.
     open_times = np.sort(opened[open_rows].astype("int64").to_numpy() / 1e9)
     times = opened.astype("int64").to_numpy() / 1e9
@@ -221,20 +224,22 @@ def _compute_issue_groups(context: Context, rule: TriggerRule) -> pd.Series:
     near = np.minimum(before, after) <= window
     candidates &= near
     if not candidates.any():
-        return labels
+        return pd.Series(labels, index=log.index)
     subset = log.loc[candidates, ["issue_type", "description"]]
     subset_times = times[candidates]
     subset_open = open_rows[candidates]
-    types = subset["issue_type"].str.strip().str.casefold()
-    for issue_type, rows in subset.groupby(types, sort=False):
+    subset_rows = np.flatnonzero(candidates)
+    types = subset["issue_type"].str.casefold()  # trimmed by read_log
+    for _, rows in subset.groupby(types, sort=False):
         if len(rows) < 2:
             continue
         at = subset.index.get_indexer(rows.index)
         component = _fuzzy_components(rows["description"].tolist(), subset_times[at],
                                       subset_open[at], window)
-        labels.loc[rows.index] = pd.Series([f"fuzzy:{issue_type}:{c}" for c in component],
-                                           index=rows.index)
-    return labels
+        # Each Issue type's clusters get labels of their own, after the keys'.
+        labels[subset_rows[at]] = next_label + component
+        next_label += int(component.max()) + 1
+    return pd.Series(labels, index=log.index)
 
 
 def _fuzzy_components(descriptions: list[str], times: np.ndarray, is_open: np.ndarray,
@@ -374,7 +379,7 @@ def _qualifying_reports(context: Context, rule: TriggerRule) -> _Reports | None:
     log = context.reports
     calendar = context.policy.calendar
     labels = _same_issue_groups(context, rule)
-    usable = (labels != "").to_numpy() & log["opened"].notna().to_numpy()
+    usable = (labels >= 0).to_numpy() & log["opened"].notna().to_numpy()
     if not usable.any():
         return None
     frame = pd.DataFrame({
