@@ -619,3 +619,98 @@ def test_a_cell_inserted_among_cells_listed_attribute_first(tmp_path: Path) -> N
     assert row is not None and b'<c s="' in row[0] and b'r="G2"' not in row[0]
     plan = WritePlan(cells=[CellWrite(ESC, 1, issue_key, "KEY-1"), CellWrite(ESC, 1, 0, None)])
     assert_same_for_readers(*write_both(source, plan, tmp_path))
+
+
+# --------------------------------------------------------------------------- review findings
+
+
+def _small_book() -> bytes:
+    import io
+
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "Data"
+    sheet["A1"], sheet["B1"], sheet["A2"], sheet["B2"] = "h1", "h2", "x", 1
+    saved = io.BytesIO()
+    workbook.save(saved)
+    return saved.getvalue()
+
+
+def _edited(data: bytes, name: str, change: Any) -> bytes:
+    import io
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as sink:
+        for info in source.infolist():
+            content = source.read(info.filename)
+            sink.writestr(info, change(content) if info.filename == name else content)
+    return out.getvalue()
+
+
+def _patched(data: bytes, *cells: tuple[int, int, Any]) -> bytes:
+    import io
+
+    out = io.BytesIO()
+    xlsx_patch.patch_workbook(data, WritePlan(cells=[CellWrite("Data", r, c, v) for r, c, v in cells]), out)
+    return out.getvalue()
+
+
+def _part(data: bytes, name: str) -> bytes:
+    import io
+
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return archive.read(name)
+
+
+def test_a_cell_tag_followed_by_a_newline_is_replaced_not_duplicated() -> None:
+    data = _edited(_small_book(), "xl/worksheets/sheet1.xml",
+                   lambda xml: xml.replace(b'<c r="B2"', b'<c\nr="B2"'))
+    row = re.search(rb'<row r="2".*?</row>', _part(_patched(data, (1, 1, "new")),
+                                                   "xl/worksheets/sheet1.xml"), re.S)
+    assert row is not None and row.group(0).count(b'r="B2"') == 1 and b"new" in row.group(0)
+
+
+def test_number_formats_of_colour_rules_are_not_taken_for_cell_formats() -> None:
+    import io
+
+    from openpyxl.formatting.rule import Rule
+    from openpyxl.styles.differential import DifferentialStyle
+    from openpyxl.styles.numbers import NumberFormat
+
+    workbook = openpyxl.load_workbook(io.BytesIO(_small_book()))
+    rule_format = DifferentialStyle(numFmt=NumberFormat(numFmtId=164, formatCode="yyyy-mm-dd"))
+    workbook["Data"].conditional_formatting.add(
+        "A1:A10", Rule(type="expression", dxf=rule_format, formula=["TRUE"]))
+    saved = io.BytesIO()
+    workbook.save(saved)
+    patched = _patched(saved.getvalue(), (2, 0, dt.date(2024, 1, 2)))
+    cell = openpyxl.load_workbook(io.BytesIO(patched))["Data"]["A3"]
+    assert cell.value == dt.datetime(2024, 1, 2) and cell.number_format == "yyyy-mm-dd"
+
+
+def test_formulas_are_recalculated_on_opening_without_a_calc_chain() -> None:
+    def as_libreoffice(xml: bytes) -> bytes:
+        return re.sub(rb"<calcPr[^>]*/>", b'<calcPr iterateCount="100" refMode="A1"/>', xml)
+
+    data = _edited(_small_book(), "xl/workbook.xml", as_libreoffice)
+    calc = re.search(rb"<calcPr[^>]*>", _part(_patched(data, (1, 0, 5)), "xl/workbook.xml"))
+    assert calc is not None and b'fullCalcOnLoad="1"' in calc.group(0)
+    bare = _edited(_small_book(), "xl/workbook.xml", lambda xml: re.sub(rb"<calcPr[^>]*/>", b"", xml))
+    patched = _part(_patched(bare, (1, 0, 5)), "xl/workbook.xml")
+    assert b'<calcPr fullCalcOnLoad="1"/>' in patched
+    assert patched.index(b"</sheets>") < patched.index(b"<calcPr")
+
+
+def test_a_worksheet_declared_in_another_encoding_goes_to_openpyxl() -> None:
+    data = _edited(_small_book(), "xl/worksheets/sheet1.xml",
+                   lambda xml: b'<?xml version="1.0" encoding="ISO-8859-1"?>\n'
+                   + re.sub(rb"^<\?xml[^>]*\?>", b"", xml))
+    with pytest.raises(xlsx_patch.Unsupported, match="UTF-8"):
+        _patched(data, (1, 0, "café"))
+
+
+def test_characters_xml_cannot_hold_are_dropped_from_text() -> None:
+    import io
+
+    patched = _patched(_small_book(), (1, 0, "a\uffffb\ufffec"))
+    assert openpyxl.load_workbook(io.BytesIO(patched))["Data"]["A2"].value == "abc"

@@ -103,6 +103,8 @@ _ERROR_CELL = re.compile(
     re.DOTALL,
 )
 _OOXML_ESCAPE = re.compile(r"_x[0-9A-Fa-f]{4}_")
+# Characters XML 1.0 cannot hold that openpyxl's ILLEGAL_CHARACTERS_RE lets through.
+_NOT_XML = re.compile("[\ufffe\uffff\ud800-\udfff]")
 # A non-empty cell element (worksheet cells never nest, and their attributes hold no "/").
 _CELL_ELEMENT = re.compile(rb"<c\b(?P<attrs>[^>/]*)>(?P<body>.*?)</c>", re.DOTALL)
 _CELL_REF = re.compile(rb'\br="(?P<ref>[A-Z]+[0-9]+)"')
@@ -759,7 +761,7 @@ def _storable_text(text: str) -> str:
     (so a rerun finds nothing to change): without the control characters a cell cannot hold,
     with line ends as the file format keeps them (LF; XML turns CR LF into LF), and with a
     literal ``_xHHHH_`` escaped, since readers decode that as a character."""
-    text = ILLEGAL_CHARACTERS_RE.sub("", text)
+    text = _NOT_XML.sub("", ILLEGAL_CHARACTERS_RE.sub("", text))
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     if "_x" in text:

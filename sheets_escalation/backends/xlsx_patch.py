@@ -74,6 +74,8 @@ _XF = re.compile(rb"<xf\b[^>]*?(?:/>|>.*?</xf>)", re.DOTALL)
 _NUMFMT_ID = re.compile(rb"""\snumFmtId\s*=\s*["'][0-9]*["']""")
 _APPLY_NUMFMT = re.compile(rb"""\sapplyNumberFormat\s*=\s*["'][^"']*["']""")
 _CALC_PR = re.compile(rb"<calcPr\b([^>]*?)(/?)>")
+_ANY_CELL = re.compile(rb"<c[\s/>]")
+_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*\bencoding\s*=\s*["']([^"']+)["']""")
 _FULL_CALC = re.compile(rb"""\sfullCalcOnLoad\s*=\s*["'][^"']*["']""")
 _TRUE = ("1", "true")
 
@@ -173,7 +175,9 @@ class _Patch:
                     sink.write(piece)
         elif name == _STYLES and self.styles.changed:
             out.writestr(target, self.styles.patched())
-        elif name == _WORKBOOK and self.calc_chain:
+        elif name == _WORKBOOK:
+            # Formulas anywhere may read the cells written (calcChain or not): ask Excel and
+            # LibreOffice to recalculate on opening, as openpyxl's save does.
             out.writestr(target, _recalculate_on_load(self.archive.read(name)))
         else:
             with self.archive.open(info) as source, out.open(target, "w", force_zip64=large) as sink:
@@ -356,7 +360,8 @@ class _Sheet:
         cells around them are copied as they are, found by their references."""
         number = b"%d" % row
         references = _CELL_START.findall(content)
-        if len(references) != content.count(b"<c ") or b"<c>" in content or b"<c/>" in content:
+        # Any whitespace may follow "<c"; a count that misses a cell would duplicate it.
+        if len(references) != len(_ANY_CELL.findall(content)) or b"<c>" in content or b"<c/>" in content:
             return self._patched_row_by_parsing(patch, row, attributes, content, writes, columns)
         existing = [_column(letters) for letters, _ in references]
         if any(found != number for _, found in references):
@@ -536,6 +541,9 @@ class _Reader:
         while (match := _SHEET_DATA.search(self.buffer)) is None:
             if not self._more():
                 raise Unsupported("a worksheet without <sheetData>")
+        declared = _ENCODING.match(self.buffer.lstrip(b"\xef\xbb\xbf"))
+        if declared is not None and declared.group(1).lower().replace(b"-", b"") != b"utf8":
+            raise Unsupported("a worksheet not in UTF-8")  # the patch writes UTF-8 text
         if match.group(1):
             self.empty = True
             head = self.buffer[:match.start()] + b"<sheetData>"
@@ -573,8 +581,12 @@ class _Styles:
             raise Unsupported("styles without cell formats")
         self.xml = xml
         root = ElementTree.fromstring(xml)  # noqa: S314 - the user's own file
+        # Only <numFmts> defines cell formats; the <numFmt> inside <dxfs> belong to colour
+        # rules and table styles, and may reuse an id with another code.
+        defined = root.find(f"{_MAIN}numFmts")
         self.formats = {int(fmt.get("numFmtId", "0")): fmt.get("formatCode", "")
-                        for fmt in root.iter(f"{_MAIN}numFmt")}
+                        for fmt in (defined.iter(f"{_MAIN}numFmt") if defined is not None else ())}
+        self.taken_ids = {int(fmt.get("numFmtId", "0")) for fmt in root.iter(f"{_MAIN}numFmt")}
         cell_xfs = root.find(f"{_MAIN}cellXfs")
         if cell_xfs is None:
             raise Unsupported("styles without cell formats")
@@ -631,8 +643,9 @@ class _Styles:
         for number, existing in self.formats.items():
             if existing == code:
                 return number
-        number = max([163, *self.formats]) + 1
+        number = max([163, *self.formats, *self.taken_ids]) + 1
         self.formats[number] = code
+        self.taken_ids.add(number)
         self.added_formats[code] = number
         return number
 
@@ -906,9 +919,16 @@ def _calc_chain(archive: zipfile.ZipFile, names: frozenset[str], workbook_xml: b
 
 def _recalculate_on_load(workbook_xml: bytes) -> bytes:
     """Given workbook.xml, return it asking Excel to recalculate every formula on opening
-    (cells the tool wrote may feed them); unchanged when it asks already or has no calcPr."""
+    (cells the tool wrote may feed them); unchanged when it asks already. Without a calcPr,
+    one is added where the schema puts it (after definedNames and what comes before)."""
     match = _CALC_PR.search(workbook_xml)
     if match is None:
+        for before in (b"</definedNames>", b"</externalReferences>", b"</functionGroups>",
+                       b"</sheets>"):
+            at = workbook_xml.rfind(before)
+            if at != -1:
+                at += len(before)
+                return workbook_xml[:at] + b'<calcPr fullCalcOnLoad="1"/>' + workbook_xml[at:]
         return workbook_xml
     attributes = match.group(1)
     if (_attribute(attributes, b"fullCalcOnLoad") or b"").lower() in (b"1", b"true"):
