@@ -9,6 +9,7 @@ patch had no reason to touch stays byte for byte as it was.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import math
 import re
 import shutil
@@ -625,8 +626,6 @@ def test_a_cell_inserted_among_cells_listed_attribute_first(tmp_path: Path) -> N
 
 
 def _small_book() -> bytes:
-    import io
-
     workbook = openpyxl.Workbook()
     sheet = workbook.active
     sheet.title = "Data"
@@ -637,8 +636,6 @@ def _small_book() -> bytes:
 
 
 def _edited(data: bytes, name: str, change: Any) -> bytes:
-    import io
-
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as sink:
         for info in source.infolist():
@@ -648,16 +645,12 @@ def _edited(data: bytes, name: str, change: Any) -> bytes:
 
 
 def _patched(data: bytes, *cells: tuple[int, int, Any]) -> bytes:
-    import io
-
     out = io.BytesIO()
     xlsx_patch.patch_workbook(data, WritePlan(cells=[CellWrite("Data", r, c, v) for r, c, v in cells]), out)
     return out.getvalue()
 
 
 def _part(data: bytes, name: str) -> bytes:
-    import io
-
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         return archive.read(name)
 
@@ -671,8 +664,6 @@ def test_a_cell_tag_followed_by_a_newline_is_replaced_not_duplicated() -> None:
 
 
 def test_number_formats_of_colour_rules_are_not_taken_for_cell_formats() -> None:
-    import io
-
     from openpyxl.formatting.rule import Rule
     from openpyxl.styles.differential import DifferentialStyle
     from openpyxl.styles.numbers import NumberFormat
@@ -710,7 +701,5 @@ def test_a_worksheet_declared_in_another_encoding_goes_to_openpyxl() -> None:
 
 
 def test_characters_xml_cannot_hold_are_dropped_from_text() -> None:
-    import io
-
     patched = _patched(_small_book(), (1, 0, "a\uffffb\ufffec"))
     assert openpyxl.load_workbook(io.BytesIO(patched))["Data"]["A2"].value == "abc"
