@@ -188,6 +188,14 @@ def _distinct(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
     return codes, [text.strip() for text in uniques]
 
 
+def _trimmed(texts: np.ndarray) -> np.ndarray:
+    """Given strings, return them trimmed. Each distinct text is stripped once: most columns
+    repeat a few values (Status, Channel, Customer), and hashing runs in C while str.strip
+    is a Python call per value."""
+    codes, distinct = _distinct(texts)
+    return np.array(distinct, dtype=object)[codes]
+
+
 def _problem_series(
     index: pd.Index, header: str, noun: str, raw_values: np.ndarray, bad: np.ndarray
 ) -> pd.Series:
@@ -922,16 +930,12 @@ def parse_text(raw: pd.Series) -> pd.Series:
     """
     plain = raw.to_numpy(dtype=object)
     if len(plain) and lib.is_string_array(plain):  # type: ignore[attr-defined]  # text only, as usual
-        codes, distinct = _distinct(plain)
-        return pd.Series(np.array(distinct, dtype=object)[codes], index=raw.index, dtype="str")
+        return pd.Series(_trimmed(plain), index=raw.index, dtype="str")
     values, kinds = _classify(raw)
     texts = np.full(len(values), "", dtype=object)
     strings_at = np.flatnonzero(kinds == _STR)
     if len(strings_at):
-        # Strip each distinct text once: most columns repeat a few values (Status, Channel,
-        # Customer), and hashing runs in C while str.strip is a Python call per value.
-        codes, distinct = _distinct(values[strings_at])
-        texts[strings_at] = np.array(distinct, dtype=object)[codes]
+        texts[strings_at] = _trimmed(values[strings_at])
     others_at = np.flatnonzero((kinds != _STR) & (kinds != _BLANK))
     for position in others_at:
         texts[position] = _render(values[position]).strip()

@@ -21,7 +21,7 @@ from sheets_escalation import cells, schema
 from sheets_escalation.backends.base import Table, header_index
 from sheets_escalation.errors import ConfigError, Located
 from sheets_escalation.policy import Policy, TriggerRule, level_label
-from sheets_escalation.triggers import KINDS, Context
+from sheets_escalation.triggers import KINDS, Context, can_fire
 
 TOOL = "sheets-escalation"
 ID_PATTERN = re.compile(r"^ESC-(\d+)$", re.IGNORECASE)
@@ -208,9 +208,7 @@ def _run_triggers(context: Context, rules: Sequence[TriggerRule], full_index: pd
     why: dict[int, pd.Series] = {}
     size = len(full_index)
     for position, rule in enumerate(rules):
-        applicable = ~context.resolved & (context.level < rule.to_level)
-        if rule.from_level is not None:
-            applicable &= context.level == rule.from_level
+        applicable = can_fire(context, rule)
         if not applicable.any():
             continue
         firing = KINDS[rule.kind](context, rule)
@@ -238,8 +236,7 @@ def _context(log: pd.DataFrame, policy: Policy, now: pd.Timestamp, level: np.nda
     first = rows["first_response_at"]
     first_here = first.where(first >= start)
     return Context(log=rows, level=level_here, level_start=start, response_due=response_due,
-                   first_response=first_here, resolved=np.zeros(len(live), dtype=bool),
-                   now=now, policy=policy, reports=log, rows=live, reports_open=~resolved,
+                   first_response=first_here, now=now, policy=policy, reports=log, rows=live, reports_open=~resolved,
                    memo=memo)
 
 
@@ -312,8 +309,8 @@ def _status_events(ids: pd.Series, keys: pd.Series, labels: pd.Series, resolved:
 def _paused_seconds(keys: pd.Series, history: pd.DataFrame | None, events: list[list[Any]],
                     level_start: pd.Series, until: pd.Series, business: np.ndarray,
                     policy: Policy) -> np.ndarray:
-    """Given the rows' IDs (casefolded), the History frame with this run's events, each row's level
-    start, the end of its clock (now, or Resolved at) and whether its resolution target
+    """Given the rows' IDs (casefolded), the History frame with this run's events, each
+    row's level start, the end of its clock (now, or Resolved at) and whether its resolution target
     is in business time, return the seconds each row waited on the customer at its
     current level: every interval from a `status changed` event into Pending customer to
     the ID's next such event (or ``until``), cut to [level start, until], summed."""
@@ -381,9 +378,8 @@ def _recorded_breaches(history: pd.DataFrame | None) -> set[str]:
 def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
              history: pd.DataFrame | None = None) -> Evaluation:
     """Given the log as :func:`read_log` parsed it (text trimmed), the policy, the History
-    frame and ``now`` (tz-aware), return
-    the owned columns of every row, the rows' levels after automatic escalations, and the
-    History events this evaluation records."""
+    frame and ``now`` (tz-aware), return the owned columns of every row, the rows' levels
+    after automatic escalations, and the History events this evaluation records."""
     now = pd.Timestamp(now).tz_convert("UTC")
     index = log.index
     ids, id_keys, events, id_problems = _assign_ids(log, now)

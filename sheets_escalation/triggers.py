@@ -2,8 +2,9 @@
 
 Each function takes the evaluation :class:`Context` and one :class:`TriggerRule` and
 returns a :class:`Firing`: which rows the condition holds for (before the level filter),
-when it fired, and the evidence shown in the ``Why`` column. The level filter (From/To,
-resolved rows) is applied once by the engine.
+when it fired, and the evidence shown in the ``Why`` column. The engine passes only open
+rows and applies the level filter (:func:`can_fire`) once; kinds with costly work use it
+to skip rows that cannot fire.
 """
 
 from __future__ import annotations
@@ -46,7 +47,6 @@ class Context:
     level_start: pd.Series
     response_due: pd.Series
     first_response: pd.Series  # first response counted at the current level (NaT otherwise)
-    resolved: np.ndarray
     now: pd.Timestamp
     policy: Policy
     reports: pd.DataFrame
@@ -54,6 +54,15 @@ class Context:
     reports_open: np.ndarray  # per ``reports`` row: not resolved (whatever its level)
     # Shared by the passes of one evaluation: results that do not depend on the levels.
     memo: dict[str, Any] = field(default_factory=dict)
+
+
+def can_fire(context: Context, rule: TriggerRule) -> np.ndarray:
+    """Given a pass's context, return where ``rule`` may raise a row at its current level:
+    from its From level (any level for Any), below its To level."""
+    allowed = context.level < rule.to_level
+    if rule.from_level is not None:
+        allowed &= context.level == rule.from_level
+    return allowed
 
 
 @dataclass(frozen=True)
@@ -123,9 +132,7 @@ def mentions(context: Context, rule: TriggerRule) -> Firing:
     why = pd.Series("", index=index, dtype=object)
     # Text search is the costly part: look only where the rule could fire (open rows at
     # its From level, below its To level), usually a small share of a long log.
-    candidates = ~context.resolved & (context.level < rule.to_level)
-    if rule.from_level is not None:
-        candidates &= context.level == rule.from_level
+    candidates = can_fire(context, rule)
     for key, header in MENTION_FIELDS:
         looked = candidates & ~fired
         if not looked.any():
@@ -345,11 +352,8 @@ def repeat_issue(context: Context, rule: TriggerRule) -> Firing:
     where = np.full(len(context.reports), -1, dtype=np.int64)
     where[context.rows] = np.arange(len(context.rows))
     row = where[frame["position"].to_numpy()]
-    can_fire = ~context.resolved & (context.level < rule.to_level)
-    if rule.from_level is not None:
-        can_fire &= context.level == rule.from_level
     found = reports.found & (row >= 0)
-    found[found] = can_fire[row[found]]
+    found[found] = can_fire(context, rule)[row[found]]
     members = np.flatnonzero(found)
     if not len(members):
         return Firing(fired, fired_at, why)
