@@ -161,18 +161,22 @@ def _assign_ids(log: pd.DataFrame, now: pd.Timestamp) -> tuple[pd.Series, pd.Ser
                                                                  list[list[Any]], pd.Series]:
     """Return (IDs with blanks numbered, the IDs casefolded for matching, `id assigned`
     events, duplicate-ID problems)."""
-    ids = log["id"].copy()
-    problems = pd.Series("", index=log.index, dtype=object)
-    blank = (ids == "").to_numpy()
+    # Plain list work: pandas' string methods cost several times more per cell here.
+    values = log["id"].to_numpy(dtype=object, copy=True)
+    blank = values == ""
     events: list[list[Any]] = []
     if blank.any():
-        numbers = ids.str.extract(ID_PATTERN, expand=False).dropna().astype(int)
-        next_number = int(numbers.max()) + 1 if len(numbers) else 1
+        numbers = [int(match[1]) for text in values[~blank].tolist()
+                   if text[:4].casefold() == "esc-" and (match := ID_PATTERN.match(text))]
+        next_number = max(numbers) + 1 if numbers else 1
         new_ids = [f"ESC-{n:04d}" for n in range(next_number, next_number + int(blank.sum()))]
-        ids[blank] = new_ids
+        values[blank] = new_ids
         events = [[now, new_id, "id assigned", "", "", "", TOOL, f"row {row}"]
-                  for new_id, row in zip(new_ids, log["sheet_row"][blank], strict=True)]
-    key = ids.str.casefold()
+                  for new_id, row in zip(new_ids, log["sheet_row"].to_numpy()[blank].tolist(),
+                                         strict=True)]
+    ids = pd.Series(values, index=log.index, dtype=object)
+    key = pd.Series([text.casefold() for text in values.tolist()], index=log.index, dtype=object)
+    problems = pd.Series("", index=log.index, dtype=object)
     duplicated = key.duplicated(keep="first").to_numpy() & ~blank
     if duplicated.any():
         first_row = log["sheet_row"].groupby(key).transform("first")
@@ -216,8 +220,12 @@ def _run_triggers(context: Context, rules: Sequence[TriggerRule], full_index: pd
         if mask.any():
             fired[position] = np.zeros(size, dtype=bool)
             fired[position][context.rows] = mask
-            fired_at[position] = pd.Series(pd.NaT, index=full_index, dtype=UTC_DTYPE)
-            fired_at[position].iloc[context.rows] = firing.fired_at.to_numpy()
+            # Spread as datetime64 values: a tz-aware Series.to_numpy() would box every
+            # instant as a Timestamp object.
+            instants = np.full(size, np.datetime64("NaT", "ns"))
+            instants[context.rows] = firing.fired_at.dt.tz_convert("UTC").dt.tz_localize(
+                None).to_numpy(dtype="datetime64[ns]")
+            fired_at[position] = pd.Series(instants, index=full_index).dt.tz_localize("UTC")
             spread = np.full(size, "", dtype=object)
             spread[context.rows] = firing.why.to_numpy(dtype=object)
             why[position] = pd.Series(spread, index=full_index, dtype=object)
