@@ -8,7 +8,6 @@ levels and the few rows that changed.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +23,6 @@ from sheets_escalation.policy import Policy, TriggerRule, level_label
 from sheets_escalation.triggers import KINDS, Context, can_fire
 
 TOOL = "sheets-escalation"
-ID_PATTERN = re.compile(r"^ESC-(\d+)$", re.IGNORECASE)
 UTC_DTYPE = "datetime64[ns, UTC]"
 
 
@@ -157,6 +155,13 @@ def _append(text: pd.Series, mask: np.ndarray, addition: str | pd.Series) -> pd.
     return pd.Series(values, index=text.index, dtype=object)
 
 
+def _level_labels(levels: np.ndarray) -> np.ndarray:
+    """Given level numbers (0 and up), return their labels (L1, L2…) as an object array."""
+    names = np.array([level_label(n) for n in range(int(levels.max(initial=0)) + 1)],
+                     dtype=object)
+    return names[levels]
+
+
 def _assign_ids(log: pd.DataFrame, now: pd.Timestamp) -> tuple[pd.Series, pd.Series,
                                                                  list[list[Any]], pd.Series]:
     """Return (IDs with blanks numbered, the IDs casefolded for matching, `id assigned`
@@ -165,17 +170,20 @@ def _assign_ids(log: pd.DataFrame, now: pd.Timestamp) -> tuple[pd.Series, pd.Ser
     values = log["id"].to_numpy(dtype=object, copy=True)
     blank = values == ""
     events: list[list[Any]] = []
+    keys = np.array([text.casefold() for text in values.tolist()], dtype=object)
     if blank.any():
-        numbers = [int(match[1]) for text in values[~blank].tolist()
-                   if text[:4].casefold() == "esc-" and (match := ID_PATTERN.match(text))]
+        # New IDs continue after the highest ESC-<number> typed (any case); \d is isdecimal.
+        numbers = [int(key[4:]) for key in keys.tolist()
+                   if key[:4] == "esc-" and key[4:].isdecimal()]
         next_number = max(numbers) + 1 if numbers else 1
         new_ids = [f"ESC-{n:04d}" for n in range(next_number, next_number + int(blank.sum()))]
         values[blank] = new_ids
+        keys[blank] = [new_id.casefold() for new_id in new_ids]
         events = [[now, new_id, "id assigned", "", "", "", TOOL, f"row {row}"]
                   for new_id, row in zip(new_ids, log["sheet_row"].to_numpy()[blank].tolist(),
                                          strict=True)]
     ids = pd.Series(values, index=log.index, dtype=object)
-    key = pd.Series([text.casefold() for text in values.tolist()], index=log.index, dtype=object)
+    key = pd.Series(keys, index=log.index, dtype=object)
     problems = pd.Series("", index=log.index, dtype=object)
     duplicated = key.duplicated(keep="first").to_numpy() & ~blank
     if duplicated.any():
@@ -412,7 +420,7 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
     last_levels = _last_levels(history)
     known = id_keys.map(last_levels).fillna("").astype(object) \
         if not last_levels.empty else pd.Series("", index=index, dtype=object)
-    current = pd.Series(np.char.add("L", level.astype(str)), index=index, dtype=object)
+    current = pd.Series(_level_labels(level), index=index, dtype=object)
     changed = ((known != "") & (known != current)).to_numpy().copy()
     previous_run = _previous_run(policy)
     if previous_run is not None:
@@ -424,7 +432,7 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
                        current.iat[position], "", "sheet", "Level edited in the sheet"])
 
     rules = policy.active_triggers
-    applied_trigger = pd.Series("", index=index, dtype=object)
+    applied_trigger = np.full(len(index), "", dtype=object)
     memo: dict[str, Any] = {}
     # Triggers can only raise open rows below the top level (levels only go up below), so
     # years of resolved history are evaluated as reports, never as candidates.
@@ -434,7 +442,7 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
         context = _context(log_with_ids, policy, now, level, level_start, resolved, live, memo)
         result_pass = _run_triggers(context, rules, index)
         raise_to = np.zeros(len(index), dtype=int)
-        raise_by = pd.Series("", index=index, dtype=object)
+        raise_by = np.full(len(index), -1)  # position in ``rules`` of the rule applied
         for position, mask in result_pass.fired.items():
             rule = rules[position]
             if not rule.auto:
@@ -445,17 +453,23 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
             mask = mask & (due <= now).to_numpy(dtype=bool, na_value=True)
             higher = mask & (rule.to_level > raise_to)
             raise_to[higher] = rule.to_level
-            raise_by[higher] = rule.name
+            raise_by[higher] = position
         moving = raise_to > level
         if not moving.any():
             break
-        for position in np.flatnonzero(moving).tolist():
-            name = raise_by.iat[position]
-            rule_position = next(p for p, r in enumerate(rules) if r.name == name)
-            why = result_pass.why[rule_position].iat[position]
-            events.append([now, ids.iat[position], "escalated", level_label(level[position]),
-                           level_label(raise_to[position]), name, TOOL, why])
-        applied_trigger[moving] = raise_by[moving]
+        at = np.flatnonzero(moving)
+        names = np.empty(len(at), dtype=object)
+        whys = np.empty(len(at), dtype=object)
+        for position in np.unique(raise_by[at]).tolist():
+            by_rule = raise_by[at] == position
+            names[by_rule] = rules[position].name
+            whys[by_rule] = result_pass.why[position].to_numpy(dtype=object)[at[by_rule]]
+        events.extend([now, row_id, "escalated", before, after, name, TOOL, why]
+                      for row_id, before, after, name, why in zip(
+                          ids.to_numpy()[at].tolist(), _level_labels(level[at]).tolist(),
+                          _level_labels(raise_to[at]).tolist(), names.tolist(), whys.tolist(),
+                          strict=True))
+        applied_trigger[at] = names
         level = np.where(moving, raise_to, level)
         escalated_at = escalated_at.where(~moving, now)
 
@@ -542,7 +556,7 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
     # the tool first looked are left to the log's SLA columns, so a first sync on years
     # of history does not flood History.
     recorded = _recorded_breaches(history)
-    labels = pd.Series(np.char.add("L", level.astype(str)), index=index, dtype=object)
+    labels = pd.Series(_level_labels(level), index=index, dtype=object)
     for name, states, due, met_at in (
             ("Response SLA", response_sla, response_due, responded),
             ("Resolution SLA", resolution_sla, resolution_due, resolved_at)):
@@ -570,7 +584,7 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
         "flag": flag,
         "triggers": triggers_text,
         "why": why_text,
-        "target_level": np.where(pending, np.char.add("L", target.astype(str)), ""),
+        "target_level": np.where(pending, _level_labels(target), ""),
         "escalate_by": escalate_by.where(pending),
         "response_due": response_due,
         "resolution_due": resolution_due,
