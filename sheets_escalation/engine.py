@@ -8,9 +8,10 @@ levels and the few rows that changed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -162,34 +163,46 @@ def _level_labels(levels: np.ndarray) -> np.ndarray:
     return names[levels]
 
 
-def _assign_ids(log: pd.DataFrame, now: pd.Timestamp) -> tuple[pd.Series, pd.Series,
-                                                                 list[list[Any]], pd.Series]:
-    """Return (IDs with blanks numbered, the IDs casefolded for matching, `id assigned`
-    events, duplicate-ID problems)."""
+class _Ids(NamedTuple):
+    ids: pd.Series  # blanks numbered
+    keys: pd.Series  # casefolded, for matching
+    repeated: np.ndarray  # the key appeared on an earlier row
+    events: list[list[Any]]  # `id assigned`
+    problems: pd.Series  # duplicate IDs
+
+
+# A typed ID the tool would have assigned, casefolded, one per line; new IDs continue
+# after the highest.
+_OWN_ID = re.compile(r"^esc-([0-9]+)$", re.MULTILINE)
+
+
+def _assign_ids(log: pd.DataFrame, now: pd.Timestamp) -> _Ids:
+    """Number the blank IDs and find the repeated ones."""
     # Plain list work: pandas' string methods cost several times more per cell here.
     values = log["id"].to_numpy(dtype=object, copy=True)
     blank = values == ""
     events: list[list[Any]] = []
     keys = np.array([text.casefold() for text in values.tolist()], dtype=object)
     if blank.any():
-        # New IDs continue after the highest ESC-<number> typed (any case); \d is isdecimal.
-        numbers = [int(key[4:]) for key in keys.tolist()
-                   if key[:4] == "esc-" and key[4:].isdecimal()]
-        next_number = max(numbers) + 1 if numbers else 1
+        # One scan of the keys joined by newlines, unless an ID holds a newline itself.
+        joined = "\n".join(keys.tolist())
+        numbers = (_OWN_ID.findall(joined) if joined.count("\n") == len(keys) - 1 else
+                   [match[1] for key in keys.tolist() if (match := _OWN_ID.fullmatch(key))])
+        next_number = max(map(int, numbers)) + 1 if numbers else 1
         new_ids = [f"ESC-{n:04d}" for n in range(next_number, next_number + int(blank.sum()))]
         values[blank] = new_ids
         keys[blank] = [new_id.casefold() for new_id in new_ids]
         events = [[now, new_id, "id assigned", "", "", "", TOOL, f"row {row}"]
                   for new_id, row in zip(new_ids, log["sheet_row"].to_numpy()[blank].tolist(),
                                          strict=True)]
-    ids = pd.Series(values, index=log.index, dtype=object)
     key = pd.Series(keys, index=log.index, dtype=object)
+    repeated = key.duplicated(keep="first").to_numpy()
     problems = pd.Series("", index=log.index, dtype=object)
-    duplicated = key.duplicated(keep="first").to_numpy() & ~blank
-    if duplicated.any():
+    if repeated.any():
         first_row = log["sheet_row"].groupby(key).transform("first")
-        problems[duplicated] = "ID: duplicate of row " + first_row[duplicated].astype(str)
-    return ids, key, events, problems
+        problems[repeated] = "ID: duplicate of row " + first_row[repeated].astype(str)
+    return _Ids(pd.Series(values, index=log.index, dtype=object), key, repeated, events,
+                problems)
 
 
 @dataclass
@@ -299,12 +312,13 @@ def status_labels(status: pd.Series) -> pd.Series:
     return pd.Series(np.asarray(spelled, dtype=object)[codes], index=status.index, dtype=object)
 
 
-def _status_events(ids: pd.Series, keys: pd.Series, labels: pd.Series, resolved: np.ndarray,
-                   history: pd.DataFrame | None, now: pd.Timestamp) -> list[list[Any]]:
+def _status_events(ids: pd.Series, keys: pd.Series, repeated: np.ndarray, labels: pd.Series,
+                   resolved: np.ndarray, history: pd.DataFrame | None,
+                   now: pd.Timestamp) -> list[list[Any]]:
     """The `status changed` events this run observes: a Status that differs from the To
     of the ID's last such event; for an ID without one, only a row now waiting on the
     customer (so the first sync of a log does not record every row's status). ``keys``
-    are the IDs casefolded."""
+    are the IDs casefolded; a ``repeated`` ID's later rows record nothing."""
     known = pd.Series(np.nan, index=ids.index, dtype=object)
     if history is not None and not history.empty:
         changes = history[(history["event"] == "status changed") & (history["id"] != "")]
@@ -312,10 +326,12 @@ def _status_events(ids: pd.Series, keys: pd.Series, labels: pd.Series, resolved:
             last = changes.groupby(changes["id"].str.casefold())["to_level"].last()
             known = keys.map(last)
     seen = known.notna().to_numpy()
-    differs = (known.fillna("").astype(str).str.casefold()
-               != labels.str.casefold()).to_numpy()
+    differs = np.zeros(len(seen), dtype=bool)
+    if seen.any():
+        differs[seen] = (known[seen].astype(str).str.casefold()
+                         != labels[seen].str.casefold()).to_numpy()
     first = ~seen & (labels == schema.PENDING_CUSTOMER).to_numpy() & ~resolved
-    record = ((seen & differs) | first) & ~keys.duplicated().to_numpy()
+    record = ((seen & differs) | first) & ~repeated
     return [[now, row_id, "status changed", before, after, "", "sheet",
              "Status edited in the sheet"]
             for row_id, before, after in zip(ids[record], known[record].fillna(""),
@@ -348,7 +364,9 @@ def _paused_seconds(keys: pd.Series, history: pd.DataFrame | None, events: list[
     changes["next"] = changes.groupby("key")["at"].shift(-1)
     pending = changes[changes["to"].str.strip().str.casefold()
                       == schema.PENDING_CUSTOMER.casefold()]
-    rows = pd.DataFrame({"key": keys.to_numpy(), "position": np.arange(len(keys))})
+    # Few IDs ever waited on the customer: pick their rows before joining.
+    waited = keys.isin(pending["key"]).to_numpy()
+    rows = pd.DataFrame({"key": keys.to_numpy()[waited], "position": np.flatnonzero(waited)})
     spans = pending.merge(rows, on="key")
     if spans.empty:
         return paused
@@ -398,7 +416,7 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
     after automatic escalations, and the History events this evaluation records."""
     now = pd.Timestamp(now).tz_convert("UTC")
     index = log.index
-    ids, id_keys, events, id_problems = _assign_ids(log, now)
+    ids, id_keys, id_repeated, events, id_problems = _assign_ids(log, now)
     # Evidence (repeat-issue clusters) names rows by the IDs they have after this run.
     log_with_ids = log.assign(id=ids)
     problems = cells.combine_problems(log["problems"], id_problems)
@@ -411,7 +429,7 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
     labels = status_labels(log["status"])
     resolved = (resolved_at.notna() | (labels == "Resolved")).to_numpy()
     pausing = (labels == schema.PENDING_CUSTOMER).to_numpy() & ~resolved
-    events.extend(_status_events(ids, id_keys, labels, resolved, history, now))
+    events.extend(_status_events(ids, id_keys, id_repeated, labels, resolved, history, now))
     no_resolved_time = resolved & resolved_at.isna().to_numpy()
     problems = _append(problems, no_resolved_time, "Resolved at: blank although Status is Resolved")
 

@@ -510,6 +510,17 @@ def test_blank_ids_get_the_next_free_number() -> None:
     assert [(e[1], e[7]) for e in assigned] == [("ESC-0042", "row 3"), ("ESC-0043", "row 5")]
 
 
+def test_next_free_number_reads_only_ids_the_tool_could_have_assigned() -> None:
+    # Other schemes, a prefix inside a longer ID and a newline inside a cell are not
+    # numbers in use; a number past 64 bits still is.
+    rows = [basic(id="TICKET-9000", opened=at(1, 9)), basic(id="xESC-5000", opened=at(1, 9)),
+            basic(id="ESC-12a", opened=at(1, 9)), basic(id="ESC-0030", opened=at(1, 9)),
+            basic(id="ESC-77\nlater", opened=at(1, 9)), basic(opened=at(1, 9))]
+    assert run(rows, utc(1, 10)).result["id"].iat[-1] == "ESC-0031"
+    huge = [basic(id="ESC-99999999999999999999", opened=at(1, 9)), basic(opened=at(1, 9))]
+    assert run(huge, utc(1, 10)).result["id"].iat[-1] == "ESC-100000000000000000000"
+
+
 def test_first_id_is_esc_0001_and_blank_rows_are_not_assigned() -> None:
     table = Table(schema.ESCALATIONS, [HEADERS, basic(opened=at(1, 9)), [None] * len(HEADERS),
                                        ["", " "], basic(opened=at(1, 10))])
