@@ -196,7 +196,9 @@ def _assign_ids(log: pd.DataFrame, now: pd.Timestamp) -> _Ids:
                   for new_id, row in zip(new_ids, log["sheet_row"].to_numpy()[blank].tolist(),
                                          strict=True)]
     key = pd.Series(keys, index=log.index, dtype=object)
-    repeated = key.duplicated(keep="first").to_numpy()
+    # IDs are usually all distinct: a set says so for half the cost of duplicated().
+    repeated = (np.zeros(len(keys), dtype=bool) if len(set(keys.tolist())) == len(keys)
+                else key.duplicated(keep="first").to_numpy())
     problems = pd.Series("", index=log.index, dtype=object)
     if repeated.any():
         first_row = log["sheet_row"].groupby(key).transform("first")
@@ -439,7 +441,9 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
     known = id_keys.map(last_levels).fillna("").astype(object) \
         if not last_levels.empty else pd.Series("", index=index, dtype=object)
     current = pd.Series(_level_labels(level), index=index, dtype=object)
-    changed = ((known != "") & (known != current)).to_numpy().copy()
+    changed = np.zeros(len(index), dtype=bool)
+    if not last_levels.empty:
+        changed = ((known != "") & (known != current)).to_numpy().copy()
     previous_run = _previous_run(policy)
     if previous_run is not None:
         changed |= ((known == "").to_numpy() & (level > 1)
@@ -541,20 +545,18 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
 
     # Missing info for rows above L1 or with a pending escalation.
     needs_info = (level > 1) | pending
+    asked = np.flatnonzero(needs_info)
     missing = pd.Series("", index=index, dtype=object)
     for header in policy.required_info:
         key = schema.KEY_BY_NORMALIZED[schema.normalize_header(header)]
         kind = schema.COLUMN_BY_KEY[key].kind
-        if kind == "yesno":
-            continue  # a blank yes/no cell means "no": it is never missing
-        values = log[key]
-        if kind == "text":
-            blank = (values == "").to_numpy()  # read_log trims text
-        elif kind == "level":
-            blank = np.zeros(len(index), dtype=bool)  # a blank Level reads as L1
-        else:
-            blank = values.isna().to_numpy()
-        missing = _append(missing, needs_info & blank, header)
+        if kind in ("yesno", "level"):
+            continue  # a blank yes/no cell means "no", a blank Level L1: never missing
+        values = log[key].iloc[asked]
+        blank = np.zeros(len(index), dtype=bool)
+        # read_log trims text
+        blank[asked] = (values == "").to_numpy() if kind == "text" else values.isna().to_numpy()
+        missing = _append(missing, blank, header)
 
     flag = pd.Series("OK", index=index, dtype=object)
     sla_states = np.stack([response_sla.to_numpy(), resolution_sla.to_numpy()])
