@@ -385,27 +385,37 @@ def _qualifying_reports(context: Context, rule: TriggerRule) -> _Reports | None:
     assert rule.repeat_count is not None and rule.repeat_window is not None
     log = context.reports
     calendar = context.policy.calendar
-    labels = _same_issue_groups(context, rule)
-    usable = (labels >= 0).to_numpy() & log["opened"].notna().to_numpy()
-    if not usable.any():
+    labels = _same_issue_groups(context, rule).to_numpy()
+    usable = np.flatnonzero((labels >= 0) & log["opened"].notna().to_numpy())
+    if not len(usable):
         return None
+    # Customers as numbers (trimmed by read_log; compared casefolded), then only groups
+    # with enough distinct customers: most groups are singletons.
+    names = log["customer"].to_numpy(dtype=object)[usable]
+    customer, distinct_names = pd.factorize(
+        np.array([name.casefold() for name in names.tolist()], dtype=object))
+    named = names != ""
+    usable, customer, label = usable[named], customer[named], labels[usable][named]
+    pairs = np.unique(label * len(distinct_names) + customer)
+    customers_per_label = np.bincount(pairs // len(distinct_names),
+                                      minlength=int(labels.max()) + 1)
+    enough = customers_per_label[label] >= rule.repeat_count
+    if not enough.any():
+        return None
+    usable, customer, label = usable[enough], customer[enough], label[enough]
     frame = pd.DataFrame({
-        "label": labels[usable],
-        "customer": log["customer"][usable].str.casefold(),  # trimmed by read_log
-        "opened": log["opened"][usable],
-        "id": log["id"][usable],
-        "position": np.flatnonzero(usable),
+        "label": label,
+        "customer": customer,
+        "opened": log["opened"].array[usable],
+        "id": log["id"].to_numpy(dtype=object)[usable],
+        "position": usable,
     })
-    frame = frame[frame["customer"] != ""]
-    # Only groups with enough distinct customers can fire; most groups are singletons.
-    distinct = frame.groupby("label")["customer"].transform("nunique")
-    frame = frame[distinct >= rule.repeat_count]
-    if frame.empty:
-        return None
     window = calendar.seconds(rule.repeat_window)
     origin = pd.Series(frame["opened"].min(), index=frame.index)
     frame["t"] = calendar.elapsed(origin, frame["opened"], rule.repeat_window.is_business)
-    frame = frame.sort_values(["label", "t", "opened"], kind="stable")
+    order = np.lexsort((frame["opened"].astype("int64").to_numpy(), frame["t"].to_numpy(),
+                        frame["label"].to_numpy()))
+    frame = frame.take(order).reset_index(drop=True)
     # All groups on one line, each further along than any window can reach, so one sorted
     # array answers every group's window questions with searchsorted.
     group = pd.factorize(frame["label"])[0]
@@ -414,7 +424,7 @@ def _qualifying_reports(context: Context, rule: TriggerRule) -> _Reports | None:
     # A report stands for its customer in the windows ending from its own time until the
     # customer's next report in the group (or until it falls out of the window): the
     # distinct customers of the window ending at `k` are the reports whose span covers k.
-    customer = pd.factorize(frame["customer"])[0]
+    customer = frame["customer"].to_numpy()
     pair = group.astype(np.int64) * (int(customer.max()) + 1) + customer
     by_pair = np.lexsort((keys, pair))
     next_key = np.full(len(keys), np.inf)
@@ -433,7 +443,7 @@ def _qualifying_reports(context: Context, rule: TriggerRule) -> _Reports | None:
     found = slot < len(qualifying)
     chosen = np.where(found, qualifying[np.minimum(slot, len(qualifying) - 1)], -1)
     found &= keys[np.maximum(chosen, 0)] - keys <= window
-    return _Reports(frame.reset_index(drop=True), keys, counts, found, chosen)
+    return _Reports(frame, keys, counts, found, chosen)
 
 
 KINDS: dict[str, Callable[[Context, TriggerRule], Firing]] = {
