@@ -22,8 +22,8 @@ from sheets_escalation.policy import Policy, TriggerRule
 
 # token_set_ratio >= this counts as "the same issue" for descriptions without an Issue key.
 FUZZY_THRESHOLD = 85.0
-# Above this many (open text, nearby text) pairs a window is scored as one matrix.
-_PAIRS_PER_BLOCK = 200_000
+# (open text, nearby row) pairs listed at a time while finding the distinct text pairs.
+_PAIRS_PER_CHUNK = 1_000_000
 MENTION_FIELDS: tuple[tuple[str, str], ...] = (
     ("description", "Description"),
     ("steps_tried", "Steps tried"),
@@ -256,14 +256,13 @@ def _fuzzy_components(descriptions: list[str], times: np.ndarray, is_open: np.nd
                       window: float) -> np.ndarray:
     """Given descriptions, their Opened (seconds) and which rows are open, return a component
     label per row: rows linked by a chain of close matches (token_set_ratio >=
-    FUZZY_THRESHOLD) between an open row and a row opened at most about ``window`` from it.
+    FUZZY_THRESHOLD) between an open row and a row opened at most ``window`` from it.
     Identical descriptions (after rapidfuzz's normalisation) always belong together.
 
-    Only open rows can fire, so only they are compared: rows are cut into blocks one window
-    long and each block's distinct open descriptions are compared with the distinct
-    descriptions of that block and its two neighbours. The cost grows with open rows times
-    the rows of a window, not with the square of the history (years of resolved rows are
-    never compared with each other).
+    Only open rows can fire, so only they are compared, each distinct text once with each
+    distinct text opened within the window of one of its open rows. The cost grows with
+    open rows times the rows of a window, not with the square of the history (years of
+    resolved rows are never compared with each other).
     """
     # Normalise each distinct description once, then merge those that normalise alike.
     raw_codes, raw_texts = pd.factorize(pd.Series(descriptions, dtype=object))
@@ -271,59 +270,65 @@ def _fuzzy_components(descriptions: list[str], times: np.ndarray, is_open: np.nd
         pd.Series([utils.default_process(text) for text in raw_texts], dtype=object))
     codes = normalized_codes[raw_codes]
     texts: list[str] = list(uniques)
-    block = np.floor((times - times.min()) / max(window, 1.0)).astype(np.int64)
-    # Distinct texts per block, and the open ones: a pair is (open text of block b, text of
-    # block b-1, b or b+1). Logs repeat the same wording, so the same pair turns up in many
-    # blocks; pairs are listed for all blocks at once and each is scored only once.
-    present = pd.DataFrame({"block": block, "code": codes}).drop_duplicates()
-    anchors = present.iloc[:0] if not is_open.any() else pd.DataFrame(
-        {"block": block[is_open], "code": codes[is_open]}).drop_duplicates()
-    texts_in = present["block"].value_counts()
-    nearby = sum(texts_in.reindex(anchors["block"] + shift, fill_value=0).to_numpy()
-                 for shift in (-1, 0, 1))
-    pairs_in = pd.Series(np.asarray(nearby, dtype=np.int64), index=anchors.index).groupby(
-        anchors["block"]).transform("size") * nearby
-    burst = (pairs_in > _PAIRS_PER_BLOCK).to_numpy()
-    linked: list[tuple[np.ndarray, np.ndarray]] = []  # pairs already scored close
-    for number in np.unique(anchors["block"].to_numpy()[burst]).tolist():
-        # A burst of open rows: score the block as a matrix rather than listing pairs.
-        mine = anchors["code"].to_numpy()[(anchors["block"] == number).to_numpy()]
-        near = present["code"].to_numpy()[present["block"].between(number - 1, number + 1)
-                                          .to_numpy()]
-        near = np.unique(near)
-        scores = process.cdist([texts[c] for c in mine], [texts[c] for c in near],
-                               scorer=fuzz.token_set_ratio, processor=None, workers=-1,
-                               score_cutoff=FUZZY_THRESHOLD)
-        matched = np.argwhere(scores >= FUZZY_THRESHOLD)
-        linked.append((mine[matched[:, 0]], near[matched[:, 1]]))
-    listed = anchors[~burst]
-    joined = pd.concat([listed.assign(block=listed["block"] + shift).merge(
-        present, on="block", suffixes=("", "_near")) for shift in (-1, 0, 1)])
-    a = joined["code"].to_numpy(dtype=np.int64)
-    b = joined["code_near"].to_numpy(dtype=np.int64)
-    keep = a != b  # identical texts share a code and so a component already
-    first, second = np.minimum(a[keep], b[keep]), np.maximum(a[keep], b[keep])
-    distinct_pairs = np.unique(first.astype(np.int64) * len(texts) + second)
-    first, second = np.divmod(distinct_pairs, len(texts))
-    if len(first):
-        scores = process.cpdist([texts[c] for c in first.tolist()],
-                                [texts[c] for c in second.tolist()],
+    order = np.argsort(times, kind="stable")
+    sorted_times, sorted_codes = times[order], codes[order]
+    # One time span to search per run of an open text's rows whose windows touch: a text
+    # repeated through a burst of reports is looked up once, not once per report.
+    anchor_codes, anchor_times = codes[is_open], times[is_open]
+    by_text = np.lexsort((anchor_times, anchor_codes))
+    anchor_codes, anchor_times = anchor_codes[by_text], anchor_times[by_text]
+    starts = np.ones(len(anchor_codes), dtype=bool)
+    starts[1:] = (anchor_codes[1:] != anchor_codes[:-1]) | (np.diff(anchor_times) > 2 * window)
+    first = np.flatnonzero(starts)
+    last = np.append(first[1:] - 1, len(anchor_codes) - 1).astype(np.int64)
+    low = np.searchsorted(sorted_times, anchor_times[first] - window, side="left")
+    high = np.searchsorted(sorted_times, anchor_times[last] + window, side="right")
+    pairs = _distinct_pairs(anchor_codes[first], low, high, sorted_codes, len(texts))
+    left, right = np.divmod(pairs, len(texts))
+    if len(left):
+        scores = process.cpdist([texts[c] for c in left.tolist()],
+                                [texts[c] for c in right.tolist()],
                                 scorer=fuzz.token_set_ratio, processor=None, workers=-1,
                                 score_cutoff=FUZZY_THRESHOLD)
         close = scores >= FUZZY_THRESHOLD
-        first, second = first[close], second[close]
-    for matched_left, matched_right in linked:
-        first = np.concatenate([first, matched_left])
-        second = np.concatenate([second, matched_right])
+        left, right = left[close], right[close]
     component = np.arange(len(texts))
     changed = True
     while changed:
         lowest = component.copy()
-        np.minimum.at(lowest, first, component[second])
-        np.minimum.at(lowest, second, component[first])
+        np.minimum.at(lowest, left, component[right])
+        np.minimum.at(lowest, right, component[left])
         changed = bool((lowest != component).any())
         component = lowest
     return component[codes]
+
+
+def _distinct_pairs(span_codes: np.ndarray, low: np.ndarray, high: np.ndarray,
+                    sorted_codes: np.ndarray, size: int) -> np.ndarray:
+    """Given text codes with the range [low, high) of ``sorted_codes`` each is compared
+    with, return the distinct pairs of different codes as ``smaller * size + larger``,
+    sorted. Pairs are listed at most about _PAIRS_PER_CHUNK at a time."""
+    counts = (high - low).astype(np.int64)
+    # Cut long ranges into pieces of at most one chunk, then group pieces into chunks.
+    pieces = np.maximum(1, -(-counts // _PAIRS_PER_CHUNK))
+    piece_of = np.repeat(np.arange(len(counts)), pieces)
+    step = np.arange(len(piece_of)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
+    piece_low = low[piece_of] + step * _PAIRS_PER_CHUNK
+    piece_count = np.minimum(piece_low + _PAIRS_PER_CHUNK, high[piece_of]) - piece_low
+    piece_code = span_codes[piece_of]
+    chunk = (np.cumsum(piece_count) - piece_count) // _PAIRS_PER_CHUNK
+    bounds = np.searchsorted(chunk, np.arange(int(chunk.max(initial=-1)) + 2))
+    found = [np.empty(0, dtype=np.int64)]
+    for begin, end in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        count = piece_count[begin:end]
+        rows = (np.repeat(piece_low[begin:end] - (np.cumsum(count) - count), count)
+                + np.arange(int(count.sum())))
+        other = sorted_codes[rows].astype(np.int64)
+        own = np.repeat(piece_code[begin:end], count).astype(np.int64)
+        keep = own != other  # identical texts share a code and so a component already
+        found.append(np.unique(np.minimum(own[keep], other[keep]) * size
+                               + np.maximum(own[keep], other[keep])))
+    return np.unique(np.concatenate(found))
 
 
 @dataclass(frozen=True)

@@ -508,29 +508,69 @@ def test_repeat_issue_fuzzy_clusters_do_not_change_when_a_row_moves_up_a_level()
     assert low.result["why"].iat[0] == high.result["why"].iat[0]
 
 
-def test_fuzzy_components_are_the_same_whether_blocks_are_listed_or_scored_as_matrices(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("chunk", [1_000_000, 7, 1])
+def test_fuzzy_components_match_comparing_every_open_row_with_every_row_in_its_window(
+        monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
     import random
 
     import numpy as np
+    from rapidfuzz import fuzz, utils
 
     from sheets_escalation import triggers
 
     rng = random.Random(7)
     words = ("printer", "jams", "page", "two", "scanner", "freezes", "login", "fails",
              "after", "update", "refund", "card", "charged", "twice")
-    descriptions = [" ".join(rng.choices(words, k=rng.randint(3, 6))) for _ in range(400)]
-    times = np.array([rng.uniform(0, 20 * 86400) for _ in descriptions])
+    # A pool of wordings, each reported several times (an open text's rows form runs).
+    pool = [" ".join(rng.choices(words, k=rng.randint(3, 6))) for _ in range(30)]
+    descriptions = rng.choices(pool, k=300)
+    # Bursts and quiet days, some rows on the same instant, window edges hit exactly.
+    times = np.array([float(rng.choice([rng.uniform(0, 20 * 86400), 3 * 86400, 4 * 86400]))
+                      for _ in descriptions])
     is_open = np.array([rng.random() < 0.2 for _ in descriptions])
+    window = 86400.0
 
-    def partition(labels: np.ndarray) -> set[frozenset[int]]:
+    # The definition, pair by pair: identical after normalisation, or close and one of the
+    # two open and opened at most one window apart.
+    parent = list(range(len(descriptions)))
+
+    def root(row: int) -> int:
+        while parent[row] != row:
+            row = parent[row]
+        return row
+
+    normal = [utils.default_process(text) for text in descriptions]
+    for a in range(len(descriptions)):
+        for b in range(len(descriptions)):
+            near = is_open[a] and abs(times[a] - times[b]) <= window
+            if normal[a] == normal[b] or (near and fuzz.token_set_ratio(
+                    normal[a], normal[b]) >= triggers.FUZZY_THRESHOLD):
+                parent[root(a)] = root(b)
+
+    def partition(labels: list[int]) -> set[frozenset[int]]:
         groups: dict[int, set[int]] = {}
-        for row, label in enumerate(labels.tolist()):
+        for row, label in enumerate(labels):
             groups.setdefault(label, set()).add(row)
         return {frozenset(g) for g in groups.values()}
 
-    listed = triggers._fuzzy_components(descriptions, times, is_open, 86400.0)
-    monkeypatch.setattr(triggers, "_PAIRS_PER_BLOCK", 0)
-    scored = triggers._fuzzy_components(descriptions, times, is_open, 86400.0)
-    assert partition(listed) == partition(scored)
-    assert len(partition(listed)) < len(descriptions)  # some rows did cluster
+    monkeypatch.setattr(triggers, "_PAIRS_PER_CHUNK", chunk)
+    found = triggers._fuzzy_components(descriptions, times, is_open, window)
+    expected = partition([root(row) for row in range(len(descriptions))])
+    assert partition(found.tolist()) == expected
+    assert 1 < len(expected) < len(descriptions) - 20  # clusters formed, not one blob
+
+
+def test_a_report_between_two_windows_of_an_open_text_is_not_linked() -> None:
+    import numpy as np
+
+    from sheets_escalation import triggers
+
+    day = 86400.0
+    descriptions = ["printer jams on page two", "printer jams on page two again",
+                    "printer jams on page two", "printer jams on page two today"]
+    times = np.array([0.0, 1.25 * day, 2.5 * day, 3.5 * day])
+    is_open = np.array([True, False, True, False])
+    labels = triggers._fuzzy_components(descriptions, times, is_open, day).tolist()
+    # Rows 0 and 2 share a text; row 3 is within a day of row 2; row 1 is 1.25 days
+    # from both open rows, and resolved rows are not compared with each other.
+    assert labels[0] == labels[2] == labels[3] != labels[1]
