@@ -261,6 +261,13 @@ def measure_engine(ctx: Context) -> list[Line]:
                           f"{rows:,}", f"{_seconds(read)}; read_log + evaluate "
                           f"{_seconds(read + evaluated)} = {(read + evaluated) / base:.2f}x",
                           f"pandas DataFrame {_seconds(base)}", f"{read / base:.2f}x", ""))
+        if largest:
+            rerun = _best(3, partial(engine.evaluate, *_hourly_rerun(log, loaded, now, history)))
+            lines.append(Line("  evaluate on the hourly rerun (History + columns of a first run)",
+                              f"{rows:,}", _seconds(rerun), f"pandas DataFrame {_seconds(base)}",
+                              f"{rerun / base:.2f}x",
+                              _verdict(rerun <= ENGINE_LIMIT * base)
+                              + f" (target <= {ENGINE_LIMIT:g}x)"))
     small, large = min(ctx.sizes), max(ctx.sizes)
     if large > small:
         for stage, timings in stages.items():
@@ -271,6 +278,23 @@ def measure_engine(ctx: Context) -> list[Line]:
                               f"{share:.2f} of linear",
                               "linear or better" if share <= 1.0 else "WORSE than linear"))
     return lines
+
+
+def _hourly_rerun(log: Any, loaded: Any, now: Any, history: Any) -> tuple[Any, ...]:
+    """Return evaluate's arguments for the next hourly run after a first one at ``now``:
+    the log with the columns a sync writes back (ID, Level, Escalated at) and the History
+    holding the first run's events, read back as a sync would find them."""
+    from sheets_escalation import engine
+    from sheets_escalation.backends.base import Table
+
+    first = engine.evaluate(log, loaded, now, history)
+    rows = [[stamp.tz_convert(loaded.timezone).tz_localize(None).to_pydatetime(), *rest]
+            for stamp, *rest in first.events]
+    recorded = engine.read_history(Table(schema.HISTORY, [list(schema.HISTORY_HEADERS), *rows]),
+                                   loaded.timezone)
+    written = log.assign(id=first.result["id"], level=first.result["level"],
+                         escalated_at=first.result["escalated_at"])
+    return written, loaded, now, recorded
 
 
 # --------------------------------------------------------------------------- xlsx sync
