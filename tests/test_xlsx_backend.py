@@ -144,6 +144,27 @@ def test_openpyxl_fallback_reads_the_same_values(typed_book: Path, monkeypatch: 
     assert XlsxBackend(typed_book).read(["Data"])["Data"].rows == EXPECTED_ROWS
 
 
+def test_a_sheet_whose_cells_start_away_from_a1_reads_positioned_from_a1(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "book.xlsx"
+    workbook = openpyxl.Workbook()
+    ws = workbook.active
+    assert ws is not None
+    ws.title = "Data"
+    ws["C3"] = "first"
+    ws["D4"] = 5
+    ws["C6"] = "last"
+    workbook.save(path)
+    expected = [[], [], [None, None, "first"], [None, None, None, 5], [], [None, None, "last"]]
+    assert XlsxBackend(path).read(["Data"])["Data"].rows == expected
+
+    def broken(data: bytes, tabs: object) -> object:
+        raise xlsx.python_calamine.CalamineError("unsupported")
+
+    monkeypatch.setattr(xlsx, "_read_calamine", broken)
+    assert XlsxBackend(path).read(["Data"])["Data"].rows == expected
+
+
 def _patch_sheet(path: Path, old: bytes, new: bytes) -> None:
     with zipfile.ZipFile(path) as source:
         members = {name: source.read(name) for name in source.namelist()}
