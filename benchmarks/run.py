@@ -62,6 +62,8 @@ class Context:
     files: dict[int, Path] = field(default_factory=dict)
     failed: bool = False
     started: float = field(default_factory=time.perf_counter)
+    # Seconds of each .xlsx sync child by (run, rows), for the sync's growth lines.
+    sync_seconds: dict[tuple[str, int], float] = field(default_factory=dict)
 
     def progress(self, message: str) -> None:
         """Say on stderr what is being measured: a 100,000-row run takes minutes."""
@@ -383,6 +385,14 @@ def measure_xlsx_sync(ctx: Context) -> list[Line]:
     rerun_base = _child(_CHILD_OPENPYXL, str(synced),
                         str(ctx.workdir / f"openpyxl-synced-saved-{rows}.xlsx"))
     rerun = _child(_CHILD_SYNC, str(path))
+    ctx.sync_seconds[("first sync", rows)] = first["seconds"]
+    ctx.sync_seconds[("rerun", rows)] = rerun["seconds"]
+    small = min(ctx.sizes)
+    if small < rows:
+        ctx.progress(f"local .xlsx sync, first run and rerun, {small:,} rows (for growth)")
+        small_path = ctx.copy(small, "xlsx-sync")
+        ctx.sync_seconds[("first sync", small)] = _child(_CHILD_SYNC, str(small_path))["seconds"]
+        ctx.sync_seconds[("rerun", small)] = _child(_CHILD_SYNC, str(small_path))["seconds"]
     ratio = first["seconds"] / base["seconds"]
     rerun_ratio = rerun["seconds"] / rerun_base["seconds"]
     label = f"{rows:,}" + ("" if rows == XLSX_SYNC_ROWS else f" (target size {XLSX_SYNC_ROWS:,})")
@@ -421,10 +431,29 @@ def measure_memory(ctx: Context) -> list[Line]:
     lines = []
     for what, run in (("first sync", sync), ("rerun", rerun)):
         peak = run["peak_mib"]
+        ctx.sync_seconds[(what, rows)] = run["seconds"]
         lines.append(Line(f"{name}, {what}", label,
                           f"{peak:.0f} MB (sync took {_seconds(run['seconds'])})",
                           f"<= {MEMORY_LIMIT_MB} MB; openpyxl load+save {base['peak_mib']:.0f} MB",
                           f"{peak / MEMORY_LIMIT_MB:.2f}", _verdict(peak <= MEMORY_LIMIT_MB)))
+    return lines + _sync_growth(ctx)
+
+
+def _sync_growth(ctx: Context) -> list[Line]:
+    """How the .xlsx sync's time grows from the smallest to the largest size synced."""
+    lines = []
+    for what in ("first sync", "rerun"):
+        timed = {rows: seconds for (run, rows), seconds in ctx.sync_seconds.items()
+                 if run == what}
+        if len(timed) < 2:
+            continue
+        small, large = min(timed), max(timed)
+        growth = timed[large] / timed[small]
+        share = growth / (large / small)
+        lines.append(Line(f"sync growth {small:,} -> {large:,} rows: .xlsx {what}", "",
+                          f"x{growth:.1f} ({_seconds(timed[small])} -> {_seconds(timed[large])})",
+                          f"rows x{large / small:g}", f"{share:.2f} of linear",
+                          "linear or better" if share <= 1.0 else "WORSE than linear"))
     return lines
 
 
