@@ -270,6 +270,8 @@ def _fuzzy_components(descriptions: list[str], times: np.ndarray, is_open: np.nd
         pd.Series([utils.default_process(text) for text in raw_texts], dtype=object))
     codes = normalized_codes[raw_codes]
     texts: list[str] = list(uniques)
+    if not is_open.any():
+        return codes  # nothing to compare: only identical texts belong together
     order = np.argsort(times, kind="stable")
     sorted_times, sorted_codes = times[order], codes[order]
     # One time span to search per run of an open text's rows whose windows touch: a text

@@ -574,3 +574,24 @@ def test_a_report_between_two_windows_of_an_open_text_is_not_linked() -> None:
     # Rows 0 and 2 share a text; row 3 is within a day of row 2; row 1 is 1.25 days
     # from both open rows, and resolved rows are not compared with each other.
     assert labels[0] == labels[2] == labels[3] != labels[1]
+
+
+def test_fuzzy_components_without_an_open_row_group_only_identical_texts() -> None:
+    import numpy as np
+
+    from sheets_escalation import triggers
+
+    labels = triggers._fuzzy_components(["cannot log in", "Cannot log in!", "cannot log in again"],
+                                        np.array([0.0, 60.0, 120.0]),
+                                        np.zeros(3, dtype=bool), 3600.0).tolist()
+    assert labels[0] == labels[1] != labels[2]
+
+
+def test_an_issue_type_whose_nearby_reports_are_all_resolved_does_not_stop_the_run() -> None:
+    rows = [basic(id="ESC-0001", customer="Acme", opened=at(1, 10), issue_type="Billing",
+                  description="invoice wrong"),
+            basic(id="ESC-0002", customer="Beta", opened=at(1, 10, 5), issue_type="Login",
+                  description="cannot log in", resolved_at=at(1, 11)),
+            basic(id="ESC-0003", customer="Gamma", opened=at(1, 10, 6), issue_type="Login",
+                  description="cannot log in again", resolved_at=at(1, 11))]
+    assert list(run(rows, utc(1, 12)).result["flag"]) == ["OK", "RESOLVED", "RESOLVED"]
