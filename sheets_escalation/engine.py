@@ -449,6 +449,11 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
         changed |= ((known == "").to_numpy() & (level > 1)
                     & (escalated_at > previous_run).to_numpy(dtype=bool, na_value=False)
                     & (escalated_at <= now).to_numpy(dtype=bool, na_value=False))
+    # History knows an ID, not a row: rows sharing an ID (flagged as duplicates) would
+    # record a change on every run, flipping between their levels. They wait until the
+    # duplicate is fixed.
+    if id_repeated.any():
+        changed &= ~id_keys.duplicated(keep=False).to_numpy()
     for position in np.flatnonzero(changed).tolist():
         events.append([now, ids.iat[position], "level changed", known.iat[position],
                        current.iat[position], "", "sheet", "Level edited in the sheet"])

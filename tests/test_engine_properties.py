@@ -1,0 +1,106 @@
+"""Properties of a whole evaluation on random small logs (hypothesis): it never stops on
+odd data, covers every row, only raises levels, and a rerun after a sync (the written
+columns applied, History holding the events) records nothing new at the same instant."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sheets_escalation import schema
+from sheets_escalation.backends.base import Table
+from sheets_escalation.engine import evaluate, read_history, read_log
+from tests.test_engine import HEADERS, at, policy_of, row
+
+POLICY = policy_of()  # the default levels and trigger matrix, UTC, 09:00-17:00
+
+
+def _instant() -> st.SearchStrategy[Any]:
+    return st.builds(at, st.integers(1, 4), st.integers(0, 23), st.sampled_from([0, 5, 30]))
+
+
+def _cell(*values: Any) -> st.SearchStrategy[Any]:
+    return st.sampled_from(values)
+
+
+ROWS = st.builds(
+    lambda **cells: row(**cells),
+    id=_cell(None, "ESC-0001", "esc-0001", "ESC-0007", "T-1"),
+    opened=st.one_of(_instant(), _cell(None, "2026-06-02 10:00", "soon")),
+    customer=_cell("Acme", "acme ", "Beta", "Gamma", "Delta", None),
+    issue_type=_cell("Login", "Billing", None),
+    issue_key=_cell(None, "K1", "k1 ", "K2"),
+    description=_cell("cannot log in", "Cannot log in!", "cannot log in again today",
+                      "invoice wrong", "our lawyer will call about the refund", None),
+    level=_cell(None, "L1", "L2", "L3", "2"),
+    escalated_at=st.one_of(st.none(), _instant()),
+    first_response_at=st.one_of(st.none(), _instant()),
+    resolved_at=st.one_of(st.none(), st.none(), _instant()),
+    status=_cell(None, "Open", "Resolved", "Pending customer", "pending  CUSTOMER"),
+    manager_requested=_cell(None, "yes", "no"),
+    financial_impact=_cell(None, 100, "$6,000", "lots"),
+    public_mention=_cell(None, "yes"),
+)
+
+
+def _check(rows: list[list[Any]], now: pd.Timestamp) -> None:
+    """Evaluate ``rows`` at ``now``, check the evaluation, then the rerun after a sync."""
+    log = read_log(Table(schema.ESCALATIONS, [HEADERS, *rows]), POLICY).log
+    first = evaluate(log, POLICY, now)
+    result = first.result
+    assert len(result) == len(log)
+    assert set(result["flag"]) <= set(schema.FLAGS)
+    assert (result["level"].to_numpy() >= log["level"].to_numpy()).all()
+    assert (result["id"] != "").all()
+    for event in first.events:
+        if event[2] == "escalated":
+            assert int(event[4][1:]) > int(event[3][1:])
+
+    # The next run at the same instant, after a sync wrote ID, Level and Escalated at back
+    # and appended the events to History.
+    history_rows = [[pd.Timestamp(e[0]).tz_convert("UTC").tz_localize(None).to_pydatetime(),
+                     *e[1:]] for e in first.events]
+    history = read_history(Table(schema.HISTORY, [list(schema.HISTORY_HEADERS), *history_rows]),
+                           POLICY.timezone)
+    written = log.assign(id=result["id"], level=result["level"],
+                         escalated_at=result["escalated_at"])
+    rerun = evaluate(written, POLICY, now, history)
+    assert rerun.events == []
+    # Everything but what this run itself did (the escalations it applied).
+    settled = [c for c in result.columns if c not in ("applied_trigger", "level_raised")]
+    pd.testing.assert_frame_equal(rerun.result[settled], result[settled])
+
+
+
+@given(st.lists(ROWS, min_size=1, max_size=20), st.builds(
+    lambda day, hour: pd.Timestamp(at(day, hour), tz="UTC"), st.integers(1, 5),
+    st.integers(0, 23)))
+@settings(max_examples=300, deadline=None)
+def test_an_evaluation_covers_every_row_raises_only_and_a_rerun_records_nothing(
+        rows: list[list[Any]], now: pd.Timestamp) -> None:
+    _check(rows, now)
+
+
+# Reports of one working day, mostly open at L1: repeat issues by key and by description.
+REPORTS = st.builds(
+    lambda **cells: row(**cells),
+    id=_cell(None, None, "ESC-0003"),
+    opened=st.builds(at, st.just(1), st.integers(9, 16), st.sampled_from([0, 20, 40])),
+    customer=_cell("Acme", "acme ", "Beta", "Gamma", "Delta"),
+    issue_type=_cell("Login", "Billing"),
+    issue_key=_cell(None, None, None, "K1", "k1 "),
+    description=_cell("cannot log in", "Cannot log in!", "cannot log in since today",
+                      "invoice wrong", "the invoice is wrong"),
+    resolved_at=_cell(None, at(1, 17)),
+)
+
+
+@given(st.lists(REPORTS, min_size=1, max_size=15),
+       st.builds(lambda hour: pd.Timestamp(at(1, hour), tz="UTC"), st.integers(9, 23)))
+@settings(max_examples=200, deadline=None)
+def test_repeat_issue_reports_evaluate_and_rerun_quietly(rows: list[list[Any]],
+                                                         now: pd.Timestamp) -> None:
+    _check(rows, now)
