@@ -481,7 +481,10 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
             higher = mask & (rule.to_level > raise_to)
             raise_to[higher] = rule.to_level
             raise_by[higher] = position
-        moving = raise_to > level
+        # A later row repeating an ID waits (ESCALATE, with the duplicate in Problems):
+        # History, notices and their dedup keys know the ID, and would take its escalation
+        # for the first row's.
+        moving = (raise_to > level) & ~id_repeated
         if not moving.any():
             break
         at = np.flatnonzero(moving)
@@ -587,8 +590,10 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
             ("Resolution SLA", resolution_sla, resolution_due, resolved_at)):
         seen = (states == "Overdue").to_numpy().copy()
         if previous_run is not None:
-            seen |= (states == "Missed").to_numpy() & (met_at > previous_run).to_numpy(
-                dtype=bool, na_value=False)
+            # Met late between the two runs: a time typed later than now waits until then.
+            seen |= ((states == "Missed").to_numpy()
+                     & (met_at > previous_run).to_numpy(dtype=bool, na_value=False)
+                     & (met_at <= now).to_numpy(dtype=bool, na_value=False))
         if not seen.any():
             continue
         keys = id_keys[seen] + "/" + labels[seen] + "/" + name

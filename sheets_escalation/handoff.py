@@ -253,6 +253,7 @@ def plan_reminders(log: pd.DataFrame, result: pd.DataFrame, policy: Policy,
                 continue  # the level's At risk alert goes out at this very share
             reminders.append(Notification(view.result["id"], level_label(level), event,
                                           notify, subject, body))
+            recorded.add(key)  # rows sharing an ID (a duplicate) owe one reminder
     return reminders
 
 

@@ -281,6 +281,23 @@ def test_sync_twice_with_the_same_now_changes_only_last_run() -> None:
         second.workbook.result.drop(columns=["applied_trigger", "level_raised"]))
 
 
+def test_a_response_time_typed_later_than_now_is_recorded_as_breached_once_it_has_passed(
+) -> None:
+    # Response due 12:00; the response is typed as 14:00 while it is 10:00 (a typo, or
+    # another timezone). Runs before 14:00 record nothing; the first run after it records
+    # the late response, once.
+    backend = MemoryBackend(_sync_tabs([basic(id="ESC-0001", opened=at(1, 9),
+                                              first_response_at=at(1, 14))]))
+
+    def breaches(now: pd.Timestamp) -> list[list[Any]]:
+        return events(run_sync(backend, now).workbook.evaluation, "breached")
+
+    assert breaches(utc(1, 10)) == breaches(utc(1, 10)) == breaches(utc(1, 13, 30)) == []
+    [breach] = breaches(utc(1, 15))
+    assert breach[3:6] == ["L1", "", "Response SLA"]
+    assert breaches(utc(1, 16)) == []
+
+
 def test_sync_in_another_timezone_is_still_idempotent() -> None:
     tabs = _sync_tabs([basic(opened=at(1, 10), description="we were hacked"),
                        basic(opened=at(2, 9), channel="Social")])
@@ -579,15 +596,19 @@ def test_level_changed_when_a_person_edits_level() -> None:
     assert events(run(edited, utc(2, 14), policy, history=history), "level changed") == []
 
 
-def test_rows_sharing_an_id_do_not_record_level_changes_every_run() -> None:
-    # One of two rows typed with the same ID is escalated; History then says L2 for that
-    # ID while the other row is at L1. Until the duplicate is fixed, no run records a
-    # "level changed" (each would flip the ID's level back and forth every hour).
-    rows = [basic(id="ESC-0001", opened=at(2, 16)), basic(id="ESC-0001", opened=at(1, 10))]
+def test_rows_sharing_an_id_record_each_event_once() -> None:
+    # The first row with the ID escalates; the later one (flagged as a duplicate) would
+    # too, but waits until its ID is fixed: History, notices and their dedup keys know the
+    # ID, not the row. History then says L2 for the ID while the later row is at L1; no run
+    # records a "level changed" for that (each would flip the ID's level every hour).
+    rows = [basic(id="ESC-0001", opened=at(1, 10)), basic(id="ESC-0001", opened=at(1, 11))]
     first = run(rows, utc(2, 17))
     assert [e[3:5] for e in events(first, "escalated")] == [["L1", "L2"]]
-    written = [basic(id="ESC-0001", opened=at(2, 16)),
-               basic(id="ESC-0001", opened=at(1, 10), level="L2", escalated_at=at(2, 17))]
+    assert list(first.result["level"]) == [2, 1]
+    assert first.result["flag"].iat[1] == "ESCALATION OVERDUE"
+    assert first.result["problems"].iat[1] == "ID: duplicate of row 2"
+    written = [basic(id="ESC-0001", opened=at(1, 10), level="L2", escalated_at=at(2, 17)),
+               basic(id="ESC-0001", opened=at(1, 11))]
     assert run(written, utc(2, 17), history=history_of(first)).events == []
 
 

@@ -142,3 +142,15 @@ def test_an_unreadable_remind_at_is_exit_2_on_its_cell(tmp_path: Path, text: str
     assert code == 2
     assert f'Settings!B10: cannot read "{text}" as percentages' in err
     assert path.read_bytes() == before
+
+
+def test_rows_sharing_an_id_are_reminded_once(tmp_path: Path) -> None:
+    # The reminder's key names the ID, so a duplicated ID owes one reminder, not one a row.
+    fields: dict[str, Any] = dict(
+        id="ESC-0001", opened=dt.datetime(2026, 11, 23, 9), customer="Acme",
+        description="Export fails", handler="Jamie",
+        first_response_at=dt.datetime(2026, 11, 23, 9, 10))
+    path = write_golden(tmp_path / "log.xlsx", triggers=[],
+                        rows=[row(**fields), row(**{**fields, "customer": "Beta"})])
+    assert run("sync", str(path), "--now", "2026-11-23T16:30")[0] == 0  # flagged, not failed
+    assert [r[3] for r in notified(path)] == ["ESC-0001/L1/remind-90:resolution"]

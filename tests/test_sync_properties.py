@@ -109,6 +109,8 @@ def test_a_sync_keeps_every_typed_cell_and_writes_only_what_it_may(
 def _keys(event: list[Any]) -> tuple[Any, ...] | None:
     """What makes a History event unique, or None for events that may repeat."""
     row_id = str(event[1]).casefold()
+    if event[2] == "escalated":
+        return ("escalated", row_id, event[3], event[4])
     if event[2] == "breached":
         return ("breached", row_id, event[3], event[5])
     if event[2] == "id assigned":
@@ -118,7 +120,7 @@ def _keys(event: list[Any]) -> tuple[Any, ...] | None:
 
 @given(LOGS, NOWS)
 @settings(max_examples=100, deadline=None)
-def test_a_sync_an_hour_later_records_no_breach_or_id_twice(
+def test_a_sync_an_hour_later_records_no_event_twice(
         rows: list[list[Any]], now: pd.Timestamp) -> None:
     backend, _ = _sync(rows, now)
     first = _history(backend)
@@ -132,3 +134,16 @@ def test_a_sync_an_hour_later_records_no_breach_or_id_twice(
     new = [k for e in later if (k := _keys(e)) is not None]
     assert [k for k, n in Counter(new).items() if n > 1] == []
 
+
+
+@given(LOGS, NOWS)
+@settings(max_examples=100, deadline=None)
+def test_a_second_sync_at_the_same_instant_writes_only_last_run(
+        rows: list[list[Any]], now: pd.Timestamp) -> None:
+    backend, _ = _sync(rows, now)
+    run_sync(backend, now)
+    second = backend.writes[-1]
+    [stamp] = second.cells
+    settings_rows = backend.tabs[schema.SETTINGS]
+    assert stamp.tab == schema.SETTINGS and settings_rows[stamp.row][0] == "Last run"
+    assert not any(second.appends.values()) and not second.new_tabs
