@@ -136,11 +136,16 @@ def test_read_matches_tab_titles_ignoring_case_and_spaces(typed_book: Path) -> N
     assert tables[" OTHER "].rows == [["x"]]
 
 
-def test_openpyxl_fallback_reads_the_same_values(typed_book: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _calamine_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make every calamine read fail, so the backend reads with openpyxl."""
     def broken(data: bytes, tabs: object) -> object:
         raise xlsx.python_calamine.CalamineError("unsupported")
 
     monkeypatch.setattr(xlsx, "_read_calamine", broken)
+
+
+def test_openpyxl_fallback_reads_the_same_values(typed_book: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _calamine_fails(monkeypatch)
     assert XlsxBackend(typed_book).read(["Data"])["Data"].rows == EXPECTED_ROWS
 
 
@@ -157,11 +162,7 @@ def test_a_sheet_whose_cells_start_away_from_a1_reads_positioned_from_a1(
     workbook.save(path)
     expected = [[], [], [None, None, "first"], [None, None, None, 5], [], [None, None, "last"]]
     assert XlsxBackend(path).read(["Data"])["Data"].rows == expected
-
-    def broken(data: bytes, tabs: object) -> object:
-        raise xlsx.python_calamine.CalamineError("unsupported")
-
-    monkeypatch.setattr(xlsx, "_read_calamine", broken)
+    _calamine_fails(monkeypatch)
     assert XlsxBackend(path).read(["Data"])["Data"].rows == expected
 
 
