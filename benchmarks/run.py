@@ -288,10 +288,10 @@ def _hourly_rerun(log: Any, loaded: Any, now: Any, history: Any) -> tuple[Any, .
     holding the first run's events, read back as a sync would find them."""
     from sheets_escalation import engine
     from sheets_escalation.backends.base import Table
+    from sheets_escalation.sync import history_rows
 
     first = engine.evaluate(log, loaded, now, history)
-    rows = [[stamp.tz_convert(loaded.timezone).tz_localize(None).to_pydatetime(), *rest]
-            for stamp, *rest in first.events]
+    rows = history_rows(first.events, loaded.timezone)
     recorded = engine.read_history(Table(schema.HISTORY, [list(schema.HISTORY_HEADERS), *rows]),
                                    loaded.timezone)
     written = log.assign(id=first.result["id"], level=first.result["level"],

@@ -299,13 +299,19 @@ def plan_writes(workbook: Workbook, *, describe: bool = True
     timezone = policy.timezone
     events = workbook.evaluation.events
     if events:
-        rows = [[_local_value(e[0], timezone), *e[1:]] for e in events]
+        rows = history_rows(events, timezone)
         if schema.HISTORY in workbook.tabs and workbook.tabs[schema.HISTORY].rows:
             plan.appends[schema.HISTORY] = history_rows_for(workbook.tabs[schema.HISTORY], rows)
         else:
             plan.new_tabs[schema.HISTORY] = [list(schema.HISTORY_HEADERS), *rows]
     _plan_last_run(workbook, plan, _local_value(now, timezone))
     return plan, changes
+
+
+def history_rows(events: list[list[Any]], timezone: str) -> list[list[Any]]:
+    """Given an evaluation's events, return them as History rows (HISTORY_HEADERS order),
+    the instant as a local wall time in ``timezone``, as a sync writes them."""
+    return [[_local_value(event[0], timezone), *event[1:]] for event in events]
 
 
 def history_rows_for(table: Table, rows: list[list[Any]]) -> list[list[Any]]:

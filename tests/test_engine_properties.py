@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from sheets_escalation import schema
 from sheets_escalation.backends.base import Table
-from sheets_escalation.engine import evaluate, read_history, read_log
-from tests.test_engine import HEADERS, at, policy_of, row
+from sheets_escalation.engine import evaluate, read_log
+from tests.test_engine import HEADERS, at, history_of, policy_of, row
 
 POLICY = policy_of()  # the default levels and trigger matrix, UTC, 09:00-17:00
 
@@ -61,10 +61,7 @@ def _check(rows: list[list[Any]], now: pd.Timestamp) -> None:
 
     # The next run at the same instant, after a sync wrote ID, Level and Escalated at back
     # and appended the events to History.
-    history_rows = [[pd.Timestamp(e[0]).tz_convert("UTC").tz_localize(None).to_pydatetime(),
-                     *e[1:]] for e in first.events]
-    history = read_history(Table(schema.HISTORY, [list(schema.HISTORY_HEADERS), *history_rows]),
-                           POLICY.timezone)
+    history = history_of(first)  # POLICY keeps time in UTC, as history_of reads it
     written = log.assign(id=result["id"], level=result["level"],
                          escalated_at=result["escalated_at"])
     rerun = evaluate(written, POLICY, now, history)
