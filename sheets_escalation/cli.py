@@ -83,17 +83,40 @@ def open_source_warned(source: str | None, **options: Any) -> Any:
                                                                  err=True), **options)
 
 
-def make_outbox(config_path: str | None, backend: Any, dry_run: bool) -> Any:
-    """Given --config, the backend and --dry-run, return the Outbox that sends this run's
-    notifications (the allowlist and SMTP settings come from the local config only)."""
+def local_config(config_path: str | None) -> Any:
+    """Given --config, return the local configuration, printing its warnings."""
     from sheets_escalation.config import load_config
-    from sheets_escalation.notify import Outbox
-    from sheets_escalation.sources import source_id
 
     config = load_config(Path(config_path) if config_path else None, os.environ)
     for warning in config.warnings:
         click.echo(f"warning: {warning}", err=True)
+    return config
+
+
+def make_outbox(config_path: str | None, backend: Any, dry_run: bool) -> Any:
+    """Given --config, the backend and --dry-run, return the Outbox that sends this run's
+    notifications (the allowlist and SMTP settings come from the local config only)."""
+    from sheets_escalation.notify import Outbox
+    from sheets_escalation.sources import source_id
+
+    config = local_config(config_path)
     return Outbox(config, config.journal_path(source_id(backend)), dry_run=dry_run)
+
+
+def make_review_delivery(config_path: str | None, backend: Any, resend: bool,
+                         dry_run: bool) -> Any:
+    """Given --config, the backend, --resend and --dry-run, return what delivers the review
+    to the stakeholders of the local config. Raise UsageError if it names none."""
+    from sheets_escalation.errors import UsageError
+    from sheets_escalation.reviewsend import ReviewDelivery
+    from sheets_escalation.sources import source_id
+
+    config = local_config(config_path)
+    if not config.review_to:
+        raise UsageError(f"no stakeholders to send the review to: add [review] send_to = "
+                         f'["someone@example.com", ...] to {config.path}; nothing was written')
+    return ReviewDelivery(config, config.journal_path(source_id(backend), "review"),
+                          resend=resend, dry_run=dry_run)
 
 
 def _cell_text(value: Any, width: int) -> str:
@@ -385,31 +408,78 @@ def message(source: str, identifier: str, name: str, level_text: str | None,
 
 @cli.command()
 @source_argument
-@click.option("--month", help="YYYY-MM (default: the last full month in the Settings timezone).")
+@click.option("--month", metavar="MONTH",
+              help="YYYY-MM, previous (or last) or current, in the Settings timezone "
+              "(default: previous, the last full month).")
 @click.option("--export", "export_path", type=click.Path(dir_okay=False),
               help="Also write the review to FILE (.xlsx, .html, .md, .csv or .pdf).")
 @click.option("--no-tab", is_flag=True, help="Only export; do not write the review tab.")
+@click.option("--send", is_flag=True,
+              help="Deliver the review to the stakeholders of the local config "
+              "([review] send_to), once per month each.")
+@click.option("--resend", is_flag=True,
+              help="Deliver it again even to stakeholders who already have it (implies --send).")
+@click.option("--dry-run", is_flag=True,
+              help="Show what would be written and sent where; write and send nothing.")
+@click.option("--quiet", is_flag=True, help="Print nothing unless something fails.")
 @now_option
 @credentials_option
 @oauth_option
 @lossy_option
+@config_option
 @handle_errors
-def review(source: str, month: str | None, export_path: str | None, no_tab: bool,
-           now_text: str | None, credentials: str | None, oauth: bool,
-           allow_lossy: bool) -> None:
-    """Build the monthly review tab "Review YYYY-MM" (only that tab is replaced).
+def review(source: str, month: str | None, export_path: str | None, no_tab: bool, send: bool,
+           resend: bool, dry_run: bool, quiet: bool, now_text: str | None,
+           credentials: str | None, oauth: bool, allow_lossy: bool,
+           config_path: str | None) -> None:
+    """Build the monthly review tab "Review YYYY-MM" (only that tab is replaced), and with
+    --send deliver it to the stakeholders named in the local config.
+
+    Exit 1 if a delivery failed (the next run retries it) or a stakeholder was refused
+    (not in the allowlist); what was sent is recorded in History either way.
 
     \b
-    Example:
-      sheets-escalation review escalations.xlsx --month 2026-10 --export october.pdf
+    Example (cron, 07:30 on the 1st to the 3rd, between hourly syncs; later runs only
+    retry what failed):
+      30 7 1-3 * * cd /srv/support && sheets-escalation review escalations.xlsx \\
+          --month previous --send --quiet
     """
     from sheets_escalation.reviewjob import run_review
 
     backend = open_source_warned(source, credentials=credentials, oauth=oauth,
                           allow_lossy=allow_lossy)
+    delivery = (make_review_delivery(config_path, backend, resend, dry_run)
+                if send or resend else None)
     result = run_review(backend, parse_now(now_text), month,
-                        Path(export_path) if export_path else None, write_tab=not no_tab)
-    _print_review(result.review, backend.name, not no_tab, export_path)
+                        Path(export_path) if export_path else None, write_tab=not no_tab,
+                        dry_run=dry_run, send=delivery)
+    if not quiet:
+        if dry_run:
+            click.echo("dry run, nothing written or sent")
+            if not no_tab:
+                click.echo(f"would write tab {result.review.tab} to {backend.name}")
+            if export_path:
+                click.echo(f"would export {export_path}")
+        _print_review(result.review, backend.name, not no_tab and not dry_run,
+                      None if dry_run else export_path)
+    sent = result.sent
+    if sent is None:
+        return
+    if not quiet:
+        if dry_run:
+            for line in sent.plan.describe():
+                click.echo(f"would send by {line}")
+        for line in sent.lines():
+            click.echo(f"send {line}")
+    if sent.problems and not dry_run:
+        if quiet:
+            for delivery_ in (*sent.delivery.failed, *sent.delivery.refused):
+                click.echo(f"send {delivery_}", err=True)
+        click.echo(f"error: {sent.problems} review deliver"
+                   f"{'y' if sent.problems == 1 else 'ies'} did not go out (failed ones are "
+                   "retried by the next run; refused ones need the allowlist or [review] "
+                   "send_to fixed)", err=True)
+        sys.exit(1)
 
 
 @cli.command()

@@ -28,6 +28,10 @@ Example::
     [state]
     dir = "~/.local/state/sheets-escalation"   # the notification journal lives here
 
+    [review]
+    # Who `review --send` delivers the monthly review to (the allowlist applies too).
+    send_to = ["owner@example.com", "https://hooks.slack.com/services/T000/B000/XXXX"]
+
 Environment overrides (highest precedence): ``SHEETS_ESCALATION_SMTP_HOST``, ``_PORT``,
 ``_USER``, ``_PASSWORD``, ``_FROM``.
 """
@@ -65,6 +69,7 @@ _KNOWN_KEYS: dict[str, frozenset[str]] = {
         }
     ),
     "state": frozenset({"dir"}),
+    "review": frozenset({"send_to"}),
 }
 
 
@@ -87,7 +92,8 @@ class Config:
     """The local configuration, with defaults filled in.
 
     ``path`` is where the file is (or would be); ``loaded`` says whether it existed;
-    ``state_dir`` holds the notification journals.
+    ``state_dir`` holds the notification journals. ``review_to`` names the stakeholders
+    ``review --send`` delivers to, as typed (the same forms as a Notify cell).
     ``warnings`` are non-fatal findings to show the user (e.g. a readable password file).
     """
 
@@ -98,15 +104,18 @@ class Config:
     http_timeout: float = 10.0
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     warnings: tuple[str, ...] = ()
+    review_to: tuple[str, ...] = ()
 
-    def journal_path(self, source: str) -> Path:
-        """Given a source identifier (path or sheet key), return its notification journal.
+    def journal_path(self, source: str, kind: str = "notify") -> Path:
+        """Given a source identifier (path or sheet key), return its notification journal;
+        ``kind`` "review" gives the journal of the review deliveries instead.
 
         Each workbook gets its own journal because dedup keys (``ESC-0012/L2/escalated``)
-        are only unique within one workbook.
+        are only unique within one workbook; review deliveries keep a journal of their own
+        because a sync records every entry of its journal as a ``notified`` event.
         """
         digest = hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
-        return self.state_dir / f"notify-journal-{digest}.jsonl"
+        return self.state_dir / f"{kind}-journal-{digest}.jsonl"
 
     def secrets(self) -> tuple[str, ...]:
         """Return the secret strings that must be scrubbed from any message."""
@@ -162,11 +171,8 @@ def load_config(path: Path | None, environ: Mapping[str, str]) -> Config:
     smtp = _table(data, "smtp")
     state = _table(data, "state")
 
-    allow_value = notify.get("allow", [])
-    if not isinstance(allow_value, list) or not all(isinstance(p, str) for p in allow_value):
-        problems.append("[notify] allow must be a list of strings")
-        allow_value = []
-    allow = tuple(p.strip() for p in allow_value if p.strip())
+    allow = _strings(notify, "allow", "[notify]", problems)
+    review_to = _strings(_table(data, "review"), "send_to", "[review]", problems)
 
     http_timeout = _number(notify, "timeout", 10.0, "[notify]", problems)
     password_env = _string(smtp, "password_env", "[smtp]", problems)
@@ -207,6 +213,7 @@ def load_config(path: Path | None, environ: Mapping[str, str]) -> Config:
         path=path,
         loaded=True,
         allow=allow,
+        review_to=review_to,
         http_timeout=http_timeout,
         smtp=smtp_config,
         state_dir=(
@@ -248,6 +255,15 @@ def _xdg_dir(environ: Mapping[str, str], variable: str, fallback: str) -> Path:
 def _table(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     value = data.get(name, {})
     return value if isinstance(value, dict) else {}
+
+
+def _strings(table: Mapping[str, Any], key: str, section: str,
+             problems: list[str]) -> tuple[str, ...]:
+    value = table.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        problems.append(f"{section} {key} must be a list of strings")
+        return ()
+    return tuple(item.strip() for item in value if item.strip())
 
 
 def _string(table: Mapping[str, Any], key: str, section: str, problems: list[str]) -> str:

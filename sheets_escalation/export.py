@@ -485,3 +485,24 @@ def export(review: Review, path: Path) -> None:
             + ", ".join(SUFFIXES)
         )
     exporter(review, path)
+
+
+# -- pieces for other renderers (the emailed review) -----------------------------------------
+
+
+def headline_text(review: Review) -> list[tuple[str, str]]:
+    """Given a review, return its headline as (label, value as people read it) pairs, the
+    way every export shows them ("n/a" where a value does not apply)."""
+    return _headline_text(review)
+
+
+def section_text(section: Section) -> tuple[list[str], list[list[str]]]:
+    """Given a review section, return its column names and its rows as people read them."""
+    return _table_text(section)
+
+
+def chart_images(review: Review) -> list[tuple[str, bytes]]:
+    """Given a review, return (chart title, PNG bytes) for each chart the exports draw, in
+    the order of the sections."""
+    return [(section.chart.title, png) for section in review.sections
+            if section.chart is not None and (png := _chart_png(section)) is not None]

@@ -289,7 +289,12 @@ class WebhookSender:
 
     def send(self, target: Target, notification: Notification) -> None:
         """Post the notification; raise NotifyError unless the server answers 2xx."""
-        payload = {
+        headers = {"Idempotency-Key": notification.dedup_key}
+        _post(self.session, target, self.payload(notification), headers, self.timeout)
+
+    def payload(self, notification: Notification) -> dict[str, object]:
+        """Return the JSON object posted for ``notification``."""
+        return {
             "dedup_key": notification.dedup_key,
             "subject": notification.subject,
             "body": notification.body,
@@ -297,8 +302,6 @@ class WebhookSender:
             "level": notification.level,
             "event": notification.event,
         }
-        headers = {"Idempotency-Key": notification.dedup_key}
-        _post(self.session, target, payload, headers, self.timeout)
 
 
 class EmailSender:
@@ -311,6 +314,13 @@ class EmailSender:
 
     def send(self, target: Target, notification: Notification) -> None:
         """Send the mail; raise NotifyError if SMTP is not configured or the send fails."""
+        message = self.envelope(target, notification)
+        message.set_content(notification.body)
+        self.transmit(target, message)
+
+    def envelope(self, target: Target, notification: Notification) -> EmailMessage:
+        """Return a message to ``target`` with the headers of ``notification`` and no body
+        yet. Raise NotifyError if SMTP is not configured well enough to send it."""
         smtp = self.smtp
         where = f"email {target.address}"
         if not smtp.host:
@@ -330,7 +340,13 @@ class EmailSender:
         message["Date"] = formatdate(usegmt=True)
         message["Message-ID"] = _message_id(notification.dedup_key, target.address, sender)
         message["X-Sheets-Escalation-Key"] = notification.dedup_key
-        message.set_content(notification.body)
+        return message
+
+    def transmit(self, target: Target, message: EmailMessage) -> None:
+        """Send ``message`` (from :meth:`envelope`) over SMTP; raise NotifyError if the
+        server cannot be reached or refuses it."""
+        smtp = self.smtp
+        where = f"email {target.address}"
         secrets = (smtp.password,)
         try:
             with smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout) as client:

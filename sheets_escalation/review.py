@@ -165,6 +165,24 @@ def default_month(now: pd.Timestamp, timezone: str) -> str:
     return f"{year:04d}-{month:02d}"
 
 
+def resolve_month(text: str, now: pd.Timestamp, timezone: str) -> str:
+    """Given --month as typed ("YYYY-MM"; "previous" or "last" for the last full month;
+    "current" for the month ``now`` falls in), the run's time (naive means UTC) and the
+    Settings timezone, return the month as "YYYY-MM". Raise ValueError for other text."""
+    word = text.strip().casefold()
+    if word in ("previous", "last"):
+        return default_month(now, timezone)
+    if word == "current":
+        stamp = pd.Timestamp(now)
+        return (stamp if stamp.tzinfo else stamp.tz_localize("UTC")).tz_convert(timezone) \
+            .strftime("%Y-%m")
+    try:
+        return parse_month(text)
+    except ValueError:
+        raise ValueError(f'cannot read "{text}" as a month; write YYYY-MM (e.g. 2026-10), '
+                         "previous (or last) or current") from None
+
+
 def build_review(
     log: pd.DataFrame,
     result: pd.DataFrame,

@@ -12,7 +12,8 @@ import pandas as pd
 from sheets_escalation.backends.base import Backend, WritePlan
 from sheets_escalation.errors import UsageError
 from sheets_escalation.export import export, review_rows, write_review_sheet
-from sheets_escalation.review import Review, build_review, default_month, parse_month
+from sheets_escalation.review import Review, build_review, resolve_month
+from sheets_escalation.reviewsend import ReviewDelivery, ReviewSendReport
 from sheets_escalation.simulate import MonthReplay
 from sheets_escalation.sync import Workbook, load
 
@@ -22,14 +23,15 @@ class ReviewResult:
     review: Review
     workbook: Workbook
     plan: WritePlan
+    sent: ReviewSendReport | None = None
 
 
 def review_for(workbook: Workbook, month: str | None) -> Review:
-    """Given an evaluated workbook and --month (None: the last full month), return the
-    review. Raise UsageError for a month not written YYYY-MM."""
+    """Given an evaluated workbook and --month (YYYY-MM, previous, last or current; None:
+    the last full month), return the review. Raise UsageError for any other month text."""
     policy = workbook.policy
     try:
-        chosen = parse_month(month) if month else default_month(workbook.now, policy.timezone)
+        chosen = resolve_month(month or "previous", workbook.now, policy.timezone)
     except ValueError as error:
         raise UsageError(str(error)) from error
     # The review reports what happened: an automatic escalation this evaluation would
@@ -48,8 +50,11 @@ def review_for(workbook: Workbook, month: str | None) -> Review:
 
 
 def run_review(backend: Backend, now: pd.Timestamp, month: str | None,
-               export_path: Path | None, *, write_tab: bool = True) -> ReviewResult:
-    """Build the review of ``month``; replace only its tab, and export it if asked."""
+               export_path: Path | None, *, write_tab: bool = True, dry_run: bool = False,
+               send: ReviewDelivery | None = None) -> ReviewResult:
+    """Build the review of ``month``; replace only its tab, export it if asked, and with
+    ``send`` deliver it to the stakeholders once the tab is written (so the link in the
+    messages opens the new tab). With ``dry_run`` nothing is written, exported or sent."""
     if export_path is not None and export_path.suffix.lower() not in (
             ".xlsx", ".html", ".md", ".csv", ".pdf"):
         raise UsageError(f"cannot export to {export_path.name}: use .xlsx, .html, .md, "
@@ -57,10 +62,11 @@ def run_review(backend: Backend, now: pd.Timestamp, month: str | None,
     with backend.lock():
         workbook = load(backend, now)
         review = review_for(workbook, month)
-        plan = write_review_tab(backend, review) if write_tab else WritePlan()
-    if export_path is not None:
+        plan = write_review_tab(backend, review) if write_tab and not dry_run else WritePlan()
+        sent = send(backend, workbook, review) if send is not None else None
+    if export_path is not None and not dry_run:
         export(review, export_path)
-    return ReviewResult(review, workbook, plan)
+    return ReviewResult(review, workbook, plan, sent)
 
 
 def write_review_tab(backend: Backend, review: Review) -> WritePlan:

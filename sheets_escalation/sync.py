@@ -299,11 +299,7 @@ def plan_writes(workbook: Workbook, *, describe: bool = True
     timezone = policy.timezone
     events = workbook.evaluation.events
     if events:
-        rows = history_rows(events, timezone)
-        if schema.HISTORY in workbook.tabs and workbook.tabs[schema.HISTORY].rows:
-            plan.appends[schema.HISTORY] = history_rows_for(workbook.tabs[schema.HISTORY], rows)
-        else:
-            plan.new_tabs[schema.HISTORY] = [list(schema.HISTORY_HEADERS), *rows]
+        plan_history(workbook, plan, history_rows(events, timezone))
     _plan_last_run(workbook, plan, _local_value(now, timezone))
     return plan, changes
 
@@ -312,6 +308,16 @@ def history_rows(events: list[list[Any]], timezone: str) -> list[list[Any]]:
     """Given an evaluation's events, return them as History rows (HISTORY_HEADERS order),
     the instant as a local wall time in ``timezone``, as a sync writes them."""
     return [[_local_value(event[0], timezone), *event[1:]] for event in events]
+
+
+def plan_history(workbook: Workbook, plan: WritePlan, rows: list[list[Any]]) -> None:
+    """Add History rows (HISTORY_HEADERS order) to ``plan``: appended in the tab's own
+    column order, or a new History tab when the workbook has none."""
+    table = workbook.tabs.get(schema.HISTORY)
+    if table is not None and table.rows:
+        plan.appends[schema.HISTORY] = history_rows_for(table, rows)
+    else:
+        plan.new_tabs[schema.HISTORY] = [list(schema.HISTORY_HEADERS), *rows]
 
 
 def history_rows_for(table: Table, rows: list[list[Any]]) -> list[list[Any]]:

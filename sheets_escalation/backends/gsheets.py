@@ -812,6 +812,15 @@ class GoogleSheetsBackend:
                                              "length": cols - sheet.cols}})
         return grow
 
+    def tab_url(self, tab: str) -> str | None:
+        """Given a tab title, return the link that opens the spreadsheet on that tab
+        (``#gid=``), or None if the sheet has no such tab (as of the last read or write)."""
+        title = self._title(tab)
+        if title is None:
+            return None
+        return (f"https://docs.google.com/spreadsheets/d/{self.key}/edit"
+                f"#gid={self._sheets[title].sheet_id}")
+
     # ---- locking
 
     @contextmanager
