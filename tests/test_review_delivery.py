@@ -24,7 +24,8 @@ import pytest
 
 from sheets_escalation import schema
 from sheets_escalation.backends.xlsx import XlsxBackend
-from sheets_escalation.errors import SourceError
+from sheets_escalation.config import load_config
+from sheets_escalation.errors import ConfigError, SourceError
 from sheets_escalation.notify import BY, Notification, Target, WebhookSender
 from sheets_escalation.review import resolve_month
 from tests.both_backends import INPUT_HEADER, KEY, KINDS, Book, good_row, make_book
@@ -111,6 +112,31 @@ def make_setup(kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, http:
     return setup
 
 
+# --------------------------------------------------------------------------- config
+
+
+def test_the_config_names_the_stakeholders_and_keeps_their_journal_apart(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[review]\nsend_to = [" owner@example.com ", "", "webhook:https://h.test/x"]\n',
+                    encoding="utf-8")
+
+    config = load_config(path, {"HOME": str(tmp_path)})
+
+    assert config.review_to == ("owner@example.com", "webhook:https://h.test/x")
+    review, notify = config.journal_path("book.xlsx", "review"), config.journal_path("book.xlsx")
+    assert review.name.startswith("review-journal-") and review.parent == notify.parent
+    assert review.name.removeprefix("review") == notify.name.removeprefix("notify")
+
+
+@pytest.mark.parametrize("value", ['"owner@example.com"', "[1, 2]"])
+def test_send_to_must_be_a_list_of_strings(tmp_path: Path, value: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(f"[review]\nsend_to = {value}\n", encoding="utf-8")
+
+    with pytest.raises(ConfigError, match=r"\[review\] send_to must be a list of strings"):
+        load_config(path, {"HOME": str(tmp_path)})
+
+
 def send_lines(out: str) -> list[str]:
     return [line for line in out.splitlines() if line.startswith("send ")]
 
@@ -187,6 +213,9 @@ def test_send_delivers_the_review_to_every_stakeholder_once(
     if kind == "google":
         tab = setup.book.fake.books[KEY].sheet("Review 2026-11")
         link = f"https://docs.google.com/spreadsheets/d/{KEY}/edit#gid={tab.sheet_id}"
+        # The review's three requests, then History's re-read and the RAW values write.
+        assert [c.kind for c in setup.book.fake.log] == [
+            "get", "values.batchGet", "batchUpdate", "values.batchGet", "values.batchUpdate"]
 
     # Email: the PDF attached, the numbers and charts inline, a plain-text alternative.
     assert [to for to, _ in setup.mails()] == [[OWNER], [CFO]]
