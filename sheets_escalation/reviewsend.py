@@ -25,9 +25,8 @@ from __future__ import annotations
 import html
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -184,8 +183,6 @@ class ReviewSendReport:
 
     plan: ReviewSendPlan
     delivery: DeliveryReport
-    dry_run: bool
-    history_rows: list[list[Any]] = field(default_factory=list)
 
     @property
     def problems(self) -> int:
@@ -195,8 +192,9 @@ class ReviewSendReport:
     def lines(self) -> list[str]:
         """One line per recipient: sent, already sent, would send, failed or refused."""
         lines = [] if self.plan.resend else [
-            f"{self.plan.key} -> {r.shown}: already sent "
-            f"{r.sent_at.tz_convert(self.plan.timezone):%Y-%m-%d %H:%M}"
+            f"{self.plan.key} -> {r.shown}: already sent"
+            + ("" if pd.isna(r.sent_at) else
+               f" {r.sent_at.tz_convert(self.plan.timezone):%Y-%m-%d %H:%M}")
             for r in self.plan.recipients if r.sent_at is not None]
         return lines + self.delivery.lines()
 
@@ -320,16 +318,14 @@ def execute_review_send(plan: ReviewSendPlan, outbox: Outbox, backend: Backend,
     the backend raises when writing History; the sends are in the journal then, and the
     next run records them without sending again."""
     delivery = outbox.deliver([plan.notice], plan.recorded, workbook.now.to_pydatetime())
-    report = ReviewSendReport(plan, delivery, dry_run)
     if dry_run or not delivery.sent:
-        return report
+        return ReviewSendReport(plan, delivery)
     events = [[pd.Timestamp(d.at), "", REVIEW_SENT, "", "", d.dedup_key, BY, d.detail]
               for d in delivery.sent]
-    report.history_rows = history_rows(events, plan.timezone)
     history = WritePlan()
-    plan_history(workbook, history, report.history_rows)
+    plan_history(workbook, history, history_rows(events, plan.timezone))
     backend.write(history)
-    return report
+    return ReviewSendReport(plan, delivery)
 
 
 @dataclass(frozen=True)

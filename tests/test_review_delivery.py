@@ -511,3 +511,18 @@ def test_send_without_stakeholders_is_a_config_error_and_writes_nothing(
     assert err == ('error: no stakeholders to send the review to: add [review] send_to = '
                    f'["someone@example.com", ...] to {setup.config}; nothing was written\n')
     assert setup.book.path.read_bytes() == before
+
+
+def test_a_review_sent_row_with_an_unreadable_time_still_counts_as_sent(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, http: Recorder, smtp: Smtp) -> None:
+    book = make_book("xlsx", tmp_path, [INPUT_HEADER, good_row(ID="ESC-0300")], monkeypatch,
+                     History=[*HISTORY, ["soon", None, "review sent", None, None, KEY_NOV, BY,
+                                         f"email {OWNER}"]])
+    setup = Setup(book, tmp_path / "config.toml", tmp_path / "state", http, smtp)
+    setup.write_config([OWNER])
+
+    code, out, _ = setup.review("--month", "previous", "--send")
+
+    assert code == 0
+    assert send_lines(out) == [f"send {KEY_NOV} -> email {OWNER}: already sent"]
+    assert setup.mails() == []
