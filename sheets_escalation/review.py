@@ -962,7 +962,9 @@ def _prevention(events: pd.DataFrame, marked: pd.DataFrame, candidates: pd.DataF
         of_type = events[labels == name]
         needed_little = of_type[of_type["id"].isin(little)]
         total = len(of_type)
-        if len(needed_little) < EMPOWER_MIN_ESCALATIONS or len(needed_little) < EMPOWER_SHARE * total:
+        # Two moves of one issue are one case for training, not a pattern.
+        if (needed_little["id"].nunique() < EMPOWER_MIN_ESCALATIONS
+                or len(needed_little) < EMPOWER_SHARE * total):
             continue
         evidence = []
         fast = needed_little[needed_little["id"].isin(set(quick["id"]))]
@@ -975,7 +977,8 @@ def _prevention(events: pd.DataFrame, marked: pd.DataFrame, candidates: pd.DataF
         if len(rest):
             evidence.append(f"likely unnecessary: {_ids(rest)}")
         found.append((
-            f"{name}, {len(needed_little)} of {total} escalations needed little at L2 "
+            f"{name}, {len(needed_little)} of {total} escalations needed little once "
+            "escalated "
             f"({_ids(needed_little)})",
             f"Train L1 on {name} (a runbook, and the access to act): {len(needed_little)} of "
             f"{total} {name} escalations needed little once escalated — "
