@@ -95,6 +95,12 @@ def _layout(review: Review) -> tuple[list[list[object]], list[TablePlace]]:
     return rows, places
 
 
+def charts_first_row(review: Review) -> int:
+    """The 0-based row of :func:`review_rows` where the chart column starts: below the
+    answers, whose sentences spill to the right over empty cells."""
+    return 2 + len(review.answers) + 1 if review.answers else 0
+
+
 def _plain(value: object, fmt: Format) -> object:
     """A cell value as a backend writes it: None for blank, rounded floats, plain ints."""
     if value is None or (isinstance(value, float | np.floating) and math.isnan(value)):
@@ -206,7 +212,7 @@ def _set_widths(ws: Worksheet, review: Review, places: list[TablePlace], width: 
 
 
 def _add_charts(ws: Worksheet, review: Review, places: list[TablePlace], column: int) -> None:
-    anchor_row = 1
+    anchor_row = charts_first_row(review) + 1
     for place, section in zip(places, review.sections, strict=True):
         chart_spec = section.chart
         if chart_spec is None or place.rows == 0:

@@ -538,8 +538,10 @@ def _chart_source(sheet_id: int, place: TablePlace, column: int) -> dict[str, An
 
 def _review_charts(review: Review, places: Sequence[TablePlace], column: int,
                    sheet_id: int) -> list[dict[str, Any]]:
+    from sheets_escalation.export import charts_first_row
+
     out: list[dict[str, Any]] = []
-    free_row = 0
+    free_row = charts_first_row(review)
     for place, section in zip(places, review.sections, strict=True):
         spec = section.chart
         if spec is None or place.rows == 0:
