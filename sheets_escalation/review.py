@@ -455,8 +455,9 @@ def _trigger_answer(by_trigger: pd.DataFrame, count: int) -> str:
                      f"({_how_text(tied.iloc[0])})" if len(tied) == 1 else
                      f"{names}, behind {top} of {count} escalations each")
     if len(none):
-        parts.append(f"{int(none['Escalations'].iloc[0])} had no trigger fired when they "
-                     "moved up")
+        unexplained = int(none["Escalations"].iloc[0])
+        parts.append(f"{unexplained} had no trigger fired when "
+                     f"{'it' if unexplained == 1 else 'they'} moved up")
     return "; ".join(parts) + "." if parts else "No trigger is recorded."
 
 
@@ -476,8 +477,10 @@ def _target_answer(targets: pd.DataFrame, breaches: pd.DataFrame) -> str:
     sentence = ", ".join(said)
     sentence = sentence[0].upper() + sentence[1:]
     if len(breaches):
+        issues = breaches["ID"].nunique()
+        on = f" on {issues} issues" if issues != len(breaches) else ""
         sentence += (f"; {len(breaches)} SLA "
-                     f"{'breach' if len(breaches) == 1 else 'breaches'} "
+                     f"{'breach' if len(breaches) == 1 else 'breaches'}{on} "
                      f"({_ids(breaches, 'ID')})")
     else:
         sentence += "; no SLA breaches"

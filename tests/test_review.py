@@ -479,7 +479,7 @@ def test_escalations_people_made_are_attributed_to_the_triggers_fired_then():
     answers = dict(review.answers)
     assert answers["Most common trigger"] == (
         '"Legal threat", behind 2 of 5 escalations (2 raised by hand); 1 had no trigger '
-        "fired when they moved up.")
+        "fired when it moved up.")
     assert answers["Unnecessary"].endswith("first ESC-0003: raised by hand with no trigger "
                                            "fired.")
     assert ("Ask about ESC-0003: raised by a person while no trigger had fired. Either L1 "
