@@ -651,7 +651,9 @@ def _attribute(in_month: pd.DataFrame, every: pd.DataFrame, rows: pd.DataFrame,
     automatic ones keep History's trigger; those a person made (escalate command, Level
     raised by hand) get the triggers the replay says had fired on the row by then."""
     trigger = list(in_month["trigger"])
-    people = np.flatnonzero((in_month["how"] != AUTOMATIC).to_numpy())
+    # A row gone from the log cannot be replayed; it keeps the name of how it moved.
+    people = np.flatnonzero(((in_month["how"] != AUTOMATIC)
+                             & in_month["id"].isin(set(rows["id"]))).to_numpy())
     if replay is not None and len(people):
         moves = in_month.iloc[people]
         reached = every.set_index(["id", "level"])["at"]

@@ -482,6 +482,12 @@ def test_escalations_people_made_are_attributed_to_the_triggers_fired_then():
         "fired when it moved up.")
     assert answers["Unnecessary"].endswith("first ESC-0003: raised by hand with no trigger "
                                            "fired.")
+    gone = build_review(log[log["id"] != "ESC-0003"], result[result["id"] != "ESC-0003"],
+                        history, LEVELS, "2026-10", "UTC", triggers=FiredBefore({}))
+    # ESC-0003 has left the log: not replayed, so not called "no trigger had fired".
+    assert "Level edited in the sheet" in section(gone, "By trigger")["Trigger"].tolist()
+    candidates = section(gone, "Likely unnecessary (not marked)")
+    assert "ESC-0003" not in candidates["ID"].tolist()
     assert ("Ask about ESC-0003: raised by a person while no trigger had fired. Either L1 "
             "could have kept it, or the Triggers tab lacks a rule people already follow."
             in review.recommendations)
