@@ -69,6 +69,7 @@ NO_TRIGGER = "No trigger had fired"
 NO_TRIGGER_REASON = "Raised by a person with no trigger fired"
 MIN_BASE = 5  # below this many escalations a change is said in counts, not percent
 REPEAT_CUSTOMER = 2  # escalations of one customer in the month worth a call
+ID_LIMIT = 8  # IDs named in one sentence; the tables list every one
 # How an escalation happened, as History and the log tell it.
 AUTOMATIC, COMMAND, BY_HAND = "automatic", "escalate command", "raised by hand"
 HOW_COLUMNS = {AUTOMATIC: "Automatic", COMMAND: "Escalate command", BY_HAND: "Raised by hand"}
@@ -403,15 +404,24 @@ def _progress(month: str, timezone: str, now: pd.Timestamp | None) -> str:
     return f"{stamp.tz_convert(timezone).day} of {days} days"
 
 
-def _ids(frame: pd.DataFrame, column: str = "id") -> str:
-    """The frame's IDs, each once, in order; an ID escalated twice names its levels."""
+def _ids(frame: pd.DataFrame, column: str = "id", limit: int = ID_LIMIT) -> str:
+    """The frame's IDs, each once, in natural order; an ID escalated twice names its
+    levels; past ``limit`` the rest are counted (the tables list them all)."""
     levels: dict[str, list[str]] = {}
     steps = frame["level"] if "level" in frame else pd.Series("", index=frame.index)
     for ident, level in zip(frame[column].astype(str), steps, strict=True):
         levels.setdefault(ident, []).append(f"L{level}" if isinstance(level, int | np.integer)
                                             else str(level))
-    return ", ".join(f"{ident} ({', '.join(sorted(set(found)))})" if len(set(found)) > 1
-                     else ident for ident, found in sorted(levels.items()))
+    named = [f"{ident} ({', '.join(sorted(set(found)))})" if len(set(found)) > 1 else ident
+             for ident, found in sorted(levels.items(), key=lambda item: _natural(item[0]))]
+    if len(named) > limit:
+        return ", ".join(named[:limit]) + f" and {len(named) - limit} more"
+    return ", ".join(named)
+
+
+def _natural(text: str) -> list[object]:
+    """ESC-9999 before ESC-10000."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
 
 
 def _volume_answer(count: int, previous: int, mean: float, month: str, progress: str) -> str:
@@ -503,10 +513,15 @@ def _unnecessary_answer(marked: pd.DataFrame, candidates: pd.DataFrame, count: i
     if len(candidates):
         hand = candidates[candidates["Reason"] == NO_TRIGGER_REASON]
         verb = "looks" if len(candidates) == 1 else "look"
-        sentence = f"{len(candidates)} more {verb} unnecessary ({_ids(candidates, 'ID')})"
-        if len(hand):
-            sentence += (f", first {_ids(hand, 'ID')}: raised by hand with no trigger "
-                         "fired")
+        sentence = f"{len(candidates)} more {verb} unnecessary"
+        if len(hand) == len(candidates):
+            sentence += (f", raised by a person with no trigger fired "
+                         f"({_ids(candidates, 'ID')})")
+        elif len(hand):
+            sentence += (f" ({_ids(candidates, 'ID')}), first {_ids(hand, 'ID')}: raised by "
+                         "a person with no trigger fired")
+        else:
+            sentence += f" ({_ids(candidates, 'ID')})"
         parts.append(sentence)
     else:
         parts.append("no others look unnecessary")

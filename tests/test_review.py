@@ -480,8 +480,9 @@ def test_escalations_people_made_are_attributed_to_the_triggers_fired_then():
     assert answers["Most common trigger"] == (
         '"Legal threat", behind 2 of 5 escalations (2 raised by hand); 1 had no trigger '
         "fired when it moved up.")
-    assert answers["Unnecessary"].endswith("first ESC-0003: raised by hand with no trigger "
-                                           "fired.")
+    assert answers["Unnecessary"] == ("1 of 5 marked Could L1 resolve? (ESC-0002); 1 more "
+                                      "looks unnecessary, raised by a person with no trigger "
+                                      "fired (ESC-0003).")
     gone = build_review(log[log["id"] != "ESC-0003"], result[result["id"] != "ESC-0003"],
                         history, LEVELS, "2026-10", "UTC", triggers=FiredBefore({}))
     # ESC-0003 has left the log: not replayed, so not called "no trigger had fired".
@@ -519,3 +520,19 @@ def test_recommendations_never_fire_on_zero():
     # ESC-0004's two moves by hand are one issue: no training pattern, no repeated customer.
     assert "Train L1" not in text
     assert "Cora" not in text
+
+
+def test_long_id_lists_are_cut_in_sentences_and_sorted_naturally():
+    history = pd.DataFrame(
+        [escalated(f"2026-10-{1 + n % 28:02d}T10:00", f"ESC-{number}", "L2", "Repeat issue")
+         for n, number in enumerate([10000, *range(9990, 9999)])],
+        columns=HISTORY_COLUMNS)
+    history["detail"] = ""
+    breached = history.assign(event="breached", from_level="L2", to_level="",
+                              trigger="Response SLA")
+    review = build_review(pd.DataFrame(), pd.DataFrame(), pd.concat([history, breached]),
+                          LEVELS, "2026-10", "UTC")
+    assert dict(review.answers)["Resolved within target"].endswith(
+        "10 SLA breaches (ESC-9990, ESC-9991, ESC-9992, ESC-9993, ESC-9994, ESC-9995, "
+        "ESC-9996, ESC-9997 and 2 more).")
+    assert section(review, "SLA breaches")["ID"].tolist()[-1] == "ESC-9998"  # table: all

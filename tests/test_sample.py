@@ -252,8 +252,7 @@ def test_the_demo_review_answers_the_five_questions(demo_review: Any) -> None:
         "Preventable by L1 training or documentation": "Refund, 2 of 2 escalations needed "
         "little once escalated (ESC-0004, ESC-0008).",
         "Unnecessary": "3 of 17 marked Could L1 resolve? (ESC-0004, ESC-0007, ESC-0008); "
-        "1 more looks unnecessary (ESC-0005), first ESC-0005: raised by hand with no trigger "
-        "fired.",
+        "1 more looks unnecessary, raised by a person with no trigger fired (ESC-0005).",
     }
     by_trigger = next(s.table for s in demo_review.sections if s.title == "By trigger")
     assert by_trigger.values.tolist() == [
