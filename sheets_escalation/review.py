@@ -3,7 +3,7 @@
 Nothing here reads a file, the clock or the environment; ``export.py`` renders a
 :class:`Review` to the review tab and to stakeholder files.
 
-Definitions (also in the README, "Monthly review"):
+Definitions (also in docs/review.md, with the five answers and the recommendation rules):
 
 * **Month M** runs from midnight on the 1st to midnight on the 1st of the next month in
   the Settings timezone.
@@ -14,9 +14,13 @@ Definitions (also in the README, "Monthly review"):
   same (ID, to-level), the first in that order wins. An escalation is *in M* when its
   date falls in M; this is the count every table starts from, so rows closed and
   removed from the log since still count through History.
-* **Triggers**: the History event's Trigger (several names separated by ``;`` count
-  once each; ``manual`` reads "Manual (escalate command)"); escalations found only in
-  the log or as ``level changed`` events count as "Level edited in the sheet".
+* **Triggers**: an automatic escalation counts under the History event's Trigger
+  (several names separated by ``;`` count once each). One a person made (the escalate
+  command, Trigger ``manual``; or Level raised by hand, found only in the log or as a
+  ``level changed`` event) counts under the triggers that had fired on its row when it
+  moved, as the replay (simulate.py) finds them, or "No trigger had fired". Without a
+  replay, or for a row gone from the log, those read "Manual (escalate command)" and
+  "Level edited in the sheet".
 * **Within target per level** looks at the log rows currently at that level (L2, L3)
   whose Escalated at falls in M, using the evaluation's Response SLA and Resolution SLA
   at that level: within target = Met / (Met + Missed + Overdue). Open rows that are
@@ -27,7 +31,8 @@ Definitions (also in the README, "Monthly review"):
 * **Breaches**: ``breached`` History events dated in M, plus Missed or Overdue targets
   of the rows above, once per (ID, level, target).
 * **Unnecessary escalations**: escalations in M whose row is marked Could L1 resolve?;
-  and, among the unmarked, likely candidates: resolved within 1 hour of Escalated at
+  and, among the unmarked, likely candidates: first those a person made while no trigger
+  had fired; then those resolved within 1 hour of Escalated at
   (no further level or action needed), or escalated to L2 with an issue type that is
   nearly always resolved quickly at L2 (at least 3 resolved L2 rows in the whole log,
   at least 80% of them resolved within 2 hours of escalation).
