@@ -529,6 +529,8 @@ def _print_review(review_: Any, source: str, wrote_tab: bool, export_path: str |
         click.echo(f"wrote tab {review_.tab} to {source}")
     if export_path:
         click.echo(f"exported {export_path}")
+    for question, answer in review_.answers:
+        click.echo(f"{question}: {answer}")
     for label, value in review_.headline:
         click.echo(f"{label}: {review_value(value, review_.headline_formats.get(label))}")
     for sentence in review_.recommendations:

@@ -28,6 +28,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, LineChart, Reference
+from openpyxl.chart.label import DataLabelList
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
@@ -41,6 +42,9 @@ _NUMBER_FORMATS = {"pct": "0.0%", "hours": "0.0#", "int": "0"}
 _CHART_ROWS = 18  # rows of sheet each chart takes in the chart column
 _HEADER_FILL = PatternFill("solid", fgColor="DDE4EE")
 _FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+_CHART_SIZE = (7.0, 3.2)  # inches, for every chart image
+_CHART_ASPECT = _CHART_SIZE[1] / _CHART_SIZE[0]
+_PDF_CHART_SHARE = 0.85  # of the page's text width
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,9 @@ def table_places(review: Review) -> list[TablePlace]:
 
 def _layout(review: Review) -> tuple[list[list[object]], list[TablePlace]]:
     rows: list[list[object]] = [[review.title], []]
+    if review.answers:
+        rows += [[question, answer] for question, answer in review.answers]
+        rows.append([])
     for label, value in review.headline:
         rows.append([label, _plain(value, review.headline_formats.get(label, "text"))])
     places = []
@@ -86,6 +93,12 @@ def _layout(review: Review) -> tuple[list[list[object]], list[TablePlace]]:
     rows += [[], ["Recommendations"]]
     rows += [[sentence] for sentence in review.recommendations]
     return rows, places
+
+
+def charts_first_row(review: Review) -> int:
+    """The 0-based row of :func:`review_rows` where the chart column starts: below the
+    answers, whose sentences spill to the right over empty cells."""
+    return 2 + len(review.answers) + 1 if review.answers else 0
 
 
 def _plain(value: object, fmt: Format) -> object:
@@ -147,11 +160,16 @@ def write_review_sheet(ws: Worksheet, review: Review) -> None:
             if isinstance(value, str):
                 cell.data_type = "s"
     ws.cell(row=1, column=1).font = Font(bold=True, size=14)
-    for offset, (label, _) in enumerate(review.headline):
+    for offset in range(len(review.answers)):
         ws.cell(row=3 + offset, column=1).font = Font(bold=True)
+        # The answer spills right over the empty cells beside it, on one line.
+        ws.cell(row=3 + offset, column=2).alignment = Alignment(wrap_text=False)
+    first = 3 + (len(review.answers) + 1 if review.answers else 0)
+    for offset, (label, _) in enumerate(review.headline):
+        ws.cell(row=first + offset, column=1).font = Font(bold=True)
         fmt = review.headline_formats.get(label, "text")
         if fmt in _NUMBER_FORMATS:
-            ws.cell(row=3 + offset, column=2).number_format = _NUMBER_FORMATS[fmt]
+            ws.cell(row=first + offset, column=2).number_format = _NUMBER_FORMATS[fmt]
     width = max([2, *(place.columns for place in places)])
     for place, section in zip(places, review.sections, strict=True):
         header = place.header_row + 1
@@ -178,6 +196,8 @@ def write_review_sheet(ws: Worksheet, review: Review) -> None:
 def _set_widths(ws: Worksheet, review: Review, places: list[TablePlace], width: int) -> None:
     # Headline labels and table cells set the widths; titles, notes and sentences may spill.
     lengths = [0] * width
+    for question, _ in review.answers:
+        lengths[0] = max(lengths[0], len(question))
     for label, value in _headline_text(review):
         lengths[0] = max(lengths[0], len(label))
         lengths[1] = max(lengths[1], len(value))
@@ -192,7 +212,7 @@ def _set_widths(ws: Worksheet, review: Review, places: list[TablePlace], width: 
 
 
 def _add_charts(ws: Worksheet, review: Review, places: list[TablePlace], column: int) -> None:
-    anchor_row = 1
+    anchor_row = charts_first_row(review) + 1
     for place, section in zip(places, review.sections, strict=True):
         chart_spec = section.chart
         if chart_spec is None or place.rows == 0:
@@ -213,6 +233,16 @@ def _add_charts(ws: Worksheet, review: Review, places: list[TablePlace], column:
         if chart_spec.value_format == "pct":
             chart.y_axis.number_format = "0%"
             chart.y_axis.scaling.min, chart.y_axis.scaling.max = 0, 1
+        # Counts never go below zero, and a smoothed line would suggest they do.
+        chart.y_axis.scaling.min = 0
+        if isinstance(chart, LineChart):
+            for series in chart.series:
+                series.smooth = False
+        else:
+            # Only the value: LibreOffice otherwise adds series and category names.
+            chart.dataLabels = DataLabelList(showVal=True, showSerName=False,
+                                             showCatName=False, showLegendKey=False,
+                                             showPercent=False)
         # Without this, recent Excel versions hide both axes of openpyxl charts.
         chart.x_axis.delete = False
         chart.y_axis.delete = False
@@ -243,7 +273,7 @@ def _chart_png(section: Section) -> bytes | None:
     # is drawn as a box, which is not worth a warning on the user's terminal.
     with matplotlib.rc_context({"text.parse_math": False}), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Glyph .* missing from font")
-        figure = Figure(figsize=(7, 3.2), dpi=110)
+        figure = Figure(figsize=_CHART_SIZE, dpi=110)
         FigureCanvasAgg(figure)
         axes = figure.add_subplot()
         labels = [str(v) for v in section.table[spec.category]]
@@ -256,20 +286,29 @@ def _chart_png(section: Section) -> bytes | None:
         if spec.kind == "line":
             for name, values in zip(spec.values, series, strict=True):
                 axes.plot(positions, values, marker="o", label=name)
+            axes.set_ylim(bottom=0)
         else:
             bar = 0.8 / len(series)
             for offset, (name, values) in enumerate(zip(spec.values, series, strict=True)):
-                axes.bar(positions + (offset - (len(series) - 1) / 2) * bar, values, bar, label=name)
+                bars = axes.bar(positions + (offset - (len(series) - 1) / 2) * bar, values,
+                                bar, label=name)
+                axes.bar_label(bars, fmt="{:.0%}" if spec.value_format == "pct" else "{:g}",
+                               fontsize=8, padding=2)
+            axes.margins(y=0.15)
         axes.set_xticks(positions, labels, rotation=20 if len(labels) > 4 else 0, ha="right"
                         if len(labels) > 4 else "center", fontsize=8)
-        axes.set_title(spec.title)
+        axes.set_title(spec.title, loc="left")
         if spec.value_format == "pct":
-            axes.set_ylim(0, 1)
+            # Room above 100% for the bars' labels; the ticks stop at 100%.
+            axes.set_ylim(0, 1.12)
+            axes.set_yticks(np.linspace(0, 1, 6))
             axes.yaxis.set_major_formatter(PercentFormatter(1.0))
         else:
             axes.yaxis.set_major_locator(MaxNLocator(integer=True))
         if len(spec.values) > 1:
-            axes.legend(fontsize=8)
+            # Above the plot, right of the left-aligned title: never over a bar.
+            axes.legend(fontsize=8, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2,
+                        frameon=False)
         axes.spines[["top", "right"]].set_visible(False)
         figure.tight_layout()
         buffer = io.BytesIO()
@@ -288,6 +327,8 @@ th { background: #dde4ee; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 p.note { color: #555; font-style: italic; margin: 0.2rem 0; }
 img { max-width: 100%; }
+dl.answers dt { font-weight: bold; margin-top: 0.4rem; }
+dl.answers dd { margin: 0 0 0 1.2rem; }
 """
 
 
@@ -298,6 +339,13 @@ def _html(review: Review) -> str:
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{escape(review.title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{escape(review.title)}</h1>",
+    ]
+    if review.answers:
+        parts.append('<dl class="answers">')
+        for question, answer in review.answers:
+            parts.append(f"<dt>{escape(question)}</dt><dd>{escape(answer)}</dd>")
+        parts.append("</dl>")
+    parts += [
         '<table class="headline"><tbody>',
     ]
     for label, value in _headline_text(review):
@@ -350,6 +398,10 @@ def _md_table(columns: Sequence[str], body: Sequence[Sequence[str]]) -> list[str
 
 def _markdown(review: Review) -> str:
     lines = [f"# {_md_escape(review.title)}", ""]
+    if review.answers:
+        lines += [f"- **{_md_escape(question)}:** {_md_escape(answer)}"
+                  for question, answer in review.answers]
+        lines.append("")
     lines += _md_table(["Figure", "Value"], _headline_text(review))
     for section in review.sections:
         lines += ["", f"## {_md_escape(section.title)}", ""]
@@ -414,20 +466,43 @@ def _export_pdf(review: Review, path: Path) -> None:
     pdf = _Pdf(review)
     pdf.add_page()
     pdf.set_font("DejaVu", "B", 16)
-    pdf.multi_cell(0, 9, _pdf_text(pdf, review.title), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(0, 9, _pdf_text(pdf, review.title), align="L", new_x=XPos.LMARGIN,
+                   new_y=YPos.NEXT)
+    pdf.ln(2)
+    for question, answer in review.answers:
+        pdf.set_font("DejaVu", "B", 10)
+        pdf.multi_cell(0, 5.5, _pdf_text(pdf, question), align="L", new_x=XPos.LMARGIN,
+                       new_y=YPos.NEXT)
+        pdf.set_font("DejaVu", "", 10)
+        pdf.multi_cell(0, 5.5, _pdf_text(pdf, answer), align="L", new_x=XPos.LMARGIN,
+                       new_y=YPos.NEXT)
+        pdf.ln(1)
     pdf.ln(2)
     pdf.set_font("DejaVu", "", 10)
     _pdf_table(pdf, ["Figure", "Value"], [list(pair) for pair in _headline_text(review)], [False, True])
     for section in review.sections:
-        pdf.ln(3)
+        png = _chart_png(section)
+        # A heading never ends a page: the title, its note and the chart (or the first
+        # table rows) move to the next page together.
+        pdf.set_font("DejaVu", "I", 9)
+        lines = pdf.multi_cell(0, 5, _pdf_text(pdf, section.note), dry_run=True,
+                               output="LINES") if section.note else []
+        note_lines = len(lines) if isinstance(lines, list) else 1
+        needed = 3 + 7 + 5 * note_lines + (_PDF_CHART_SHARE * pdf.epw * _CHART_ASPECT
+                                           if png is not None else 20)
+        if pdf.get_y() + needed > pdf.page_break_trigger:
+            pdf.add_page()
+        else:
+            pdf.ln(3)
         pdf.set_font("DejaVu", "B", 13)
-        pdf.multi_cell(0, 7, _pdf_text(pdf, section.title), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.multi_cell(0, 7, _pdf_text(pdf, section.title), align="L", new_x=XPos.LMARGIN,
+                       new_y=YPos.NEXT)
         if section.note:
             pdf.set_font("DejaVu", "I", 9)
-            pdf.multi_cell(0, 5, _pdf_text(pdf, section.note), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        png = _chart_png(section)
+            pdf.multi_cell(0, 5, _pdf_text(pdf, section.note), align="L", new_x=XPos.LMARGIN,
+                           new_y=YPos.NEXT)
         if png is not None:
-            pdf.image(io.BytesIO(png), w=pdf.epw * 0.85)
+            pdf.image(io.BytesIO(png), w=pdf.epw * _PDF_CHART_SHARE)
         columns, body = _table_text(section)
         if body:
             pdf.set_font("DejaVu", "", 9)
@@ -438,8 +513,8 @@ def _export_pdf(review: Review, path: Path) -> None:
     pdf.cell(0, 7, "Recommendations", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font("DejaVu", "", 10)
     for sentence in review.recommendations:
-        pdf.multi_cell(0, 5.5, _pdf_text(pdf, "• " + sentence), new_x=XPos.LMARGIN,
-                       new_y=YPos.NEXT)
+        pdf.multi_cell(0, 5.5, _pdf_text(pdf, "• " + sentence), align="L",
+                       new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         pdf.ln(1)
     pdf.output(str(path))
 

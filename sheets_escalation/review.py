@@ -3,7 +3,7 @@
 Nothing here reads a file, the clock or the environment; ``export.py`` renders a
 :class:`Review` to the review tab and to stakeholder files.
 
-Definitions (also in the README, "Monthly review"):
+Definitions (also in docs/review.md, with the five answers and the recommendation rules):
 
 * **Month M** runs from midnight on the 1st to midnight on the 1st of the next month in
   the Settings timezone.
@@ -14,9 +14,13 @@ Definitions (also in the README, "Monthly review"):
   same (ID, to-level), the first in that order wins. An escalation is *in M* when its
   date falls in M; this is the count every table starts from, so rows closed and
   removed from the log since still count through History.
-* **Triggers**: the History event's Trigger (several names separated by ``;`` count
-  once each; ``manual`` reads "Manual (escalate command)"); escalations found only in
-  the log or as ``level changed`` events count as "Level edited in the sheet".
+* **Triggers**: an automatic escalation counts under the History event's Trigger
+  (several names separated by ``;`` count once each). One a person made (the escalate
+  command, Trigger ``manual``; or Level raised by hand, found only in the log or as a
+  ``level changed`` event) counts under the triggers that had fired on its row when it
+  moved, as the replay (simulate.py) finds them, or "No trigger had fired". Without a
+  replay, or for a row gone from the log, those read "Manual (escalate command)" and
+  "Level edited in the sheet".
 * **Within target per level** looks at the log rows currently at that level (L2, L3)
   whose Escalated at falls in M, using the evaluation's Response SLA and Resolution SLA
   at that level: within target = Met / (Met + Missed + Overdue). Open rows that are
@@ -27,7 +31,8 @@ Definitions (also in the README, "Monthly review"):
 * **Breaches**: ``breached`` History events dated in M, plus Missed or Overdue targets
   of the rows above, once per (ID, level, target).
 * **Unnecessary escalations**: escalations in M whose row is marked Could L1 resolve?;
-  and, among the unmarked, likely candidates: resolved within 1 hour of Escalated at
+  and, among the unmarked, likely candidates: first those a person made while no trigger
+  had fired; then those resolved within 1 hour of Escalated at
   (no further level or action needed), or escalated to L2 with an issue type that is
   nearly always resolved quickly at L2 (at least 3 resolved L2 rows in the whole log,
   at least 80% of them resolved within 2 hours of escalation).
@@ -65,6 +70,14 @@ THRESHOLD_SHARE = 0.5  # marked share of a trigger's escalations that calls for 
 
 LOG_EDIT = "Level edited in the sheet"
 MANUAL = "Manual (escalate command)"
+NO_TRIGGER = "No trigger had fired"
+NO_TRIGGER_REASON = "Raised by a person with no trigger fired"
+MIN_BASE = 5  # below this many escalations a change is said in counts, not percent
+REPEAT_CUSTOMER = 2  # escalations of one customer in the month worth a call
+ID_LIMIT = 8  # IDs named in one sentence; the tables list every one
+# How an escalation happened, as History and the log tell it.
+AUTOMATIC, COMMAND, BY_HAND = "automatic", "escalate command", "raised by hand"
+HOW_COLUMNS = {AUTOMATIC: "Automatic", COMMAND: "Escalate command", BY_HAND: "Raised by hand"}
 NOT_IN_LOG = "(no longer in the log)"
 BLANK = "(blank)"
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -113,6 +126,8 @@ class Review:
     empty: bool
     headline_formats: Mapping[str, Format] = field(default_factory=dict)
     tab_title: str = ""  # another tab than "Review YYYY-MM" (the what-if replay's)
+    # The procedure's five questions, each answered in one sentence, shown first.
+    answers: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def tab(self) -> str:
@@ -138,6 +153,16 @@ class ThresholdReplay(Protocol):
 
     def options(self, trigger: str) -> Sequence[ThresholdOption]:
         """Return the thresholds tried for ``trigger``, smallest change first."""
+        ...
+
+
+class TriggerReplay(Protocol):
+    """The rows replayed from their timestamps (simulate.py): which triggers had fired on
+    a row when it moved up."""
+
+    def fired_before(self, moves: pd.DataFrame) -> list[tuple[str, ...]]:
+        """Given escalations (columns id, from_level, at, start), return for each the
+        names of the triggers that had fired on its row by ``at``."""
         ...
 
 
@@ -191,11 +216,16 @@ def build_review(
     month: str,
     timezone: str,
     replay: ThresholdReplay | None = None,
+    now: pd.Timestamp | None = None,
+    triggers: TriggerReplay | None = None,
 ) -> Review:
     """Given the parsed log, its evaluation, the History frame, level names by number,
     a month "YYYY-MM" and the Settings timezone, return the month's review. With
     ``replay``, a trigger whose escalations this month are mostly marked Could L1
-    resolve? gets a threshold suggestion (:func:`threshold_suggestions`).
+    resolve? gets a threshold suggestion (:func:`threshold_suggestions`). With
+    ``triggers``, escalations by hand or by the escalate command are attributed to the
+    triggers that had fired on their row when they moved. With ``now`` inside the month,
+    the review says the month is still in progress.
 
     Raise ValueError if the month is not YYYY-MM. A month without escalations gives a
     short review (``empty``) with the trend only.
@@ -206,19 +236,23 @@ def build_review(
     escalations = _escalations(rows, history)
     start, end = month_bounds(month, timezone)
     in_month = escalations[(escalations["at"] >= start) & (escalations["at"] < end)]
+    in_month = _attribute(in_month.reset_index(drop=True), escalations, rows, triggers)
     trend = _trend(escalations, month, timezone)
     count = len(in_month)
     previous = int(trend["Escalations"].iloc[-2])
     earlier_mean = float(trend["Escalations"].iloc[:-1].mean())
-    change_previous = _change(count, previous)
-    change_mean = _change(count, earlier_mean)
+    # A percentage over a handful of escalations ("up 2000%") says nothing; the answers
+    # and the Trend give those changes in counts.
+    change_previous = _change(count, previous) if previous >= MIN_BASE else None
+    change_mean = _change(count, earlier_mean) if earlier_mean >= MIN_BASE else None
+    progress = _progress(month, timezone, now)
     headline: list[tuple[str, object]] = [
         ("Escalations", count),
         ("Previous month", previous),
         ("Change vs previous month", change_previous),
         (f"Average of the {TREND_MONTHS} months before", round(earlier_mean, 2)),
         (f"Change vs the {TREND_MONTHS}-month average", change_mean),
-        ("Trend", _direction(change_mean)),
+        ("Trend", _direction(count, earlier_mean)),
     ]
     formats: dict[str, Format] = {
         "Change vs previous month": "pct",
@@ -231,28 +265,37 @@ def build_review(
         trend,
         {"Month": "text", "Escalations": "int", "Change vs previous month": "pct"},
         Chart("line", "Month", ("Escalations",), "Escalations per month"),
-        f"Month {month} and the {TREND_MONTHS} months before it.",
+        f"Month {month} and the {TREND_MONTHS} months before it; a change over fewer than "
+        f"{MIN_BASE} escalations is left blank (said in counts in the answers).",
     )
     title = f"Escalation review {month} ({_month_name(month)}, times in {timezone})"
+    if progress:
+        title = f"Escalation review {month} ({_month_name(month)} so far: {progress}, " \
+            f"times in {timezone})"
+    volume = _volume_answer(count, previous, earlier_mean, month, progress)
     if count == 0:
+        nothing = f"None: there were no escalations in {_month_name(month)}."
         return Review(
             month, title, headline, [trend_section],
             [f"There were no escalations in {_month_name(month)}, so there is nothing to change."],
-            True, formats,
+            True, formats, answers=[
+                (QUESTIONS[0], volume), (QUESTIONS[1], nothing), (QUESTIONS[2], nothing),
+                (QUESTIONS[3], nothing), (QUESTIONS[4], nothing)],
         )
 
     events = in_month.merge(
         rows.drop_duplicates("id", keep="last"), on="id", how="left", suffixes=("", "_row")
     )
+    events["could_l1_resolve"] = events["could_l1_resolve"].fillna(False).astype(bool)
     judged = rows[(rows["level"] >= 2) & (rows["escalated_at"] >= start) & (rows["escalated_at"] < end)]
     levels = sorted(n for n in policy_levels if n >= 2) or [2, 3]
     targets = _within_target(judged, levels, policy_levels)
     breaches = _breaches(history, judged, start, end)
-    marked = events[events["could_l1_resolve"].fillna(False).astype(bool)]
+    marked = events[events["could_l1_resolve"]]
     candidates = _candidates(events, rows, judged)
     types = _issue_types(events, marked, candidates)
     keys = _issue_keys(events, rows, start, end)
-    triggers = _by_trigger(in_month)
+    by_trigger = _by_trigger(in_month)
 
     response_share = _share(targets["Response judged"], targets["Response within target"])
     resolution_share = _share(targets["Resolution judged"], targets["Resolution within target"])
@@ -271,7 +314,7 @@ def build_review(
             "Escalations per week", _per_week(in_month, month, timezone),
             {"Week": "text", "Escalations": "int"},
             Chart("bar", "Week", ("Escalations",), "Escalations per week"),
-            "Weeks run Monday to Sunday, cut at the month's edges.",
+            "Weeks run Monday to Sunday; only the month's own days are counted.",
         ),
         Section(
             "By level", _by_level(in_month, policy_levels, levels),
@@ -279,10 +322,13 @@ def build_review(
             note="The level each escalation went to, most common first.",
         ),
         Section(
-            "By trigger", triggers,
-            {"Trigger": "text", "Escalations": "int", "Share": "pct"},
+            "By trigger", by_trigger,
+            {"Trigger": "text", "Escalations": "int", "Share": "pct",
+             **{column: "int" for column in HOW_COLUMNS.values()}},
             Chart("bar", "Trigger", ("Escalations",), "Escalations by trigger"),
-            "Most common first; an escalation naming two triggers counts under each.",
+            "The triggers that had fired on the row when it moved up, most common first; "
+            "an escalation with two counts under each. Automatic: the tool escalated it; "
+            "escalate command and raised by hand: a person did.",
         ),
         Section(
             "Within target by level", targets[[
@@ -323,8 +369,8 @@ def build_review(
         Section(
             "Likely unnecessary (not marked)", candidates,
             {"ID": "text", "Issue type": "text", "Level": "text", "Reason": "text"},
-            note="Worth a look at the review meeting." if len(candidates)
-            else "No likely candidates this month.",
+            note="Worth a look at the review meeting; raised by hand with no trigger fired "
+            "first." if len(candidates) else "No likely candidates this month.",
         ),
         Section(
             "Issue types", types,
@@ -340,13 +386,170 @@ def build_review(
             if len(keys) else "No issue key came up more than once this month.",
         ),
     ]
-    recommendations = _recommend(count, change_mean, triggers, types, keys, targets, month)
+    prevention = _prevention(events, marked, candidates, keys, count)
+    recommendations = [sentence for _, sentence in prevention]
+    recommendations += _recommend(count, earlier_mean, by_trigger, events, targets, month)
     if replay is not None and len(marked):
-        suggestions = threshold_suggestions(events, replay)
-        generic = f"Nothing stands out in {_month_name(month)}; keep the current procedure."
-        recommendations = [s for s in recommendations if s != generic] + suggestions \
-            if suggestions else recommendations
-    return Review(month, title, headline, sections, recommendations, False, formats)
+        recommendations += threshold_suggestions(events, replay)
+    if not recommendations:
+        recommendations = [f"Nothing stands out in {_month_name(month)}; keep the current "
+                           "procedure."]
+    answers = [
+        (QUESTIONS[0], volume),
+        (QUESTIONS[1], _trigger_answer(by_trigger, count)),
+        (QUESTIONS[2], _target_answer(targets, breaches)),
+        (QUESTIONS[3], _prevention_answer([short for short, _ in prevention])),
+        (QUESTIONS[4], _unnecessary_answer(marked, candidates, count)),
+    ]
+    return Review(month, title, headline, sections, recommendations, False, formats,
+                  answers=answers)
+
+
+QUESTIONS = (
+    "How many, and which way",
+    "Most common trigger",
+    "Resolved within target",
+    "Preventable by L1 training or documentation",
+    "Unnecessary",
+)
+
+
+def _progress(month: str, timezone: str, now: pd.Timestamp | None) -> str:
+    """"25 of 30 days" while ``now`` falls inside the month, else ""."""
+    if now is None:
+        return ""
+    start, end = month_bounds(month, timezone)
+    stamp = pd.Timestamp(now)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
+    if not start <= stamp < end:
+        return ""
+    days = pd.Timestamp(f"{month}-01").days_in_month
+    return f"{stamp.tz_convert(timezone).day} of {days} days"
+
+
+def _ids(frame: pd.DataFrame, column: str = "id", limit: int = ID_LIMIT) -> str:
+    """The frame's IDs, each once, in natural order; an ID escalated twice names its
+    levels; past ``limit`` the rest are counted (the tables list them all)."""
+    levels: dict[str, list[str]] = {}
+    steps = frame["level"] if "level" in frame else pd.Series("", index=frame.index)
+    for ident, level in zip(frame[column].astype(str), steps, strict=True):
+        levels.setdefault(ident, []).append(f"L{level}" if isinstance(level, int | np.integer)
+                                            else str(level))
+    named = [f"{ident} ({', '.join(sorted(set(found)))})" if len(set(found)) > 1 else ident
+             for ident, found in sorted(levels.items(), key=lambda item: _natural(item[0]))]
+    if len(named) > limit:
+        return ", ".join(named[:limit]) + f" and {len(named) - limit} more"
+    return ", ".join(named)
+
+
+def _natural(text: str) -> list[object]:
+    """ESC-9999 before ESC-10000."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+
+
+def _volume_answer(count: int, previous: int, mean: float, month: str, progress: str) -> str:
+    name = _month_name(month)
+    before = pd.Timestamp(f"{month}-01") - pd.DateOffset(months=1)
+    when = f"in {name} so far ({progress})" if progress else f"in {name}"
+    sentence = f"{_count(count, 'escalation')} {when}"
+    if previous >= MIN_BASE:
+        change = (count - previous) / previous
+        sentence += f", {_signed(change)} on {before:%B} ({previous})"
+    else:
+        sentence += f", against {previous} in {before:%B}"
+    if mean >= MIN_BASE:
+        sentence += (f" and {_signed((count - mean) / mean)} on the {TREND_MONTHS}-month "
+                     f"average ({mean:.1f})")
+    else:
+        sentence += f" and a {TREND_MONTHS}-month average of {mean:.1f}"
+    if progress:
+        sentence += "; the month is not over"
+    return sentence + "."
+
+
+def _signed(change: float) -> str:
+    if change > 0:
+        return f"up {change:.0%}"
+    if change < 0:
+        return f"down {-change:.0%}"
+    return "level"
+
+
+def _trigger_answer(by_trigger: pd.DataFrame, count: int) -> str:
+    named = by_trigger[by_trigger["Trigger"] != NO_TRIGGER]
+    none = by_trigger[by_trigger["Trigger"] == NO_TRIGGER]
+    parts = []
+    if len(named):
+        top = int(named["Escalations"].iloc[0])
+        tied = named[named["Escalations"] == top]
+        names = " and ".join(f'"{name}"' for name in tied["Trigger"])
+        each = " each" if len(tied) > 1 else ""
+        parts.append(f"{names}, behind {top} of {count} escalations{each} "
+                     f"({_how_text(tied.iloc[0])})" if len(tied) == 1 else
+                     f"{names}, behind {top} of {count} escalations each")
+    if len(none):
+        unexplained = int(none["Escalations"].iloc[0])
+        parts.append(f"{unexplained} had no trigger fired when "
+                     f"{'it' if unexplained == 1 else 'they'} moved up")
+    return "; ".join(parts) + "." if parts else "No trigger is recorded."
+
+
+def _how_text(row: pd.Series) -> str:
+    said = [f"{int(row[column])} {how}" for how, column in HOW_COLUMNS.items()
+            if int(row[column])]
+    return ", ".join(said)
+
+
+def _target_answer(targets: pd.DataFrame, breaches: pd.DataFrame) -> str:
+    said = []
+    for target in ("Response", "Resolution"):
+        judged = int(targets[f"{target} judged"].sum())
+        met = int(targets[f"{target} within target"].sum())
+        said.append(f"{target.lower()} on {met} of {judged} judged ({met / judged:.0%})"
+                    if judged else f"{target.lower()} not judged yet")
+    sentence = ", ".join(said)
+    sentence = sentence[0].upper() + sentence[1:]
+    if len(breaches):
+        issues = breaches["ID"].nunique()
+        on = f" on {issues} issues" if issues != len(breaches) else ""
+        sentence += (f"; {len(breaches)} SLA "
+                     f"{'breach' if len(breaches) == 1 else 'breaches'}{on} "
+                     f"({_ids(breaches, 'ID')})")
+    else:
+        sentence += "; no SLA breaches"
+    return sentence + "."
+
+
+def _prevention_answer(shorts: list[str]) -> str:
+    if not shorts:
+        return ("Nothing this month: no issue type or key reached L2 repeatedly only to be "
+                "resolved quickly or marked Could L1 resolve?.")
+    return "; ".join(shorts) + "."
+
+
+def _unnecessary_answer(marked: pd.DataFrame, candidates: pd.DataFrame, count: int) -> str:
+    parts = []
+    if len(marked):
+        parts.append(f"{len(marked)} of {count} marked Could L1 resolve? ({_ids(marked)})")
+    else:
+        parts.append("none marked Could L1 resolve?")
+    if len(candidates):
+        hand = candidates[candidates["Reason"] == NO_TRIGGER_REASON]
+        verb = "looks" if len(candidates) == 1 else "look"
+        sentence = f"{len(candidates)} more {verb} unnecessary"
+        if len(hand) == len(candidates):
+            sentence += (f", raised by a person with no trigger fired "
+                         f"({_ids(candidates, 'ID')})")
+        elif len(hand):
+            sentence += (f" ({_ids(candidates, 'ID')}), first {_ids(hand, 'ID')}: raised by "
+                         "a person with no trigger fired")
+        else:
+            sentence += f" ({_ids(candidates, 'ID')})"
+        parts.append(sentence)
+    else:
+        parts.append("no others look unnecessary")
+    text = "; ".join(parts)
+    return text[0].upper() + text[1:] + "."
 
 
 def threshold_suggestions(events: pd.DataFrame, replay: ThresholdReplay) -> list[str]:
@@ -436,37 +639,81 @@ def _level_number(text: pd.Series) -> pd.Series:
 
 def _escalations(rows: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
     """Every escalation ever, once per (ID, to-level): columns id, level, at, trigger
-    (a list of names)."""
+    (a list of names as History gives them), how (automatic, escalate command or raised
+    by hand) and from_level."""
     escalated = history[history["event"] == "escalated"]
+    command = escalated["trigger"].str.casefold() == "manual"
     from_history = pd.DataFrame({
         "id": escalated["id"],
         "level": _level_number(escalated["to_level"]),
         "at": escalated["at"],
         "trigger": [_trigger_names(text) for text in escalated["trigger"]],
+        "how": np.where(command, COMMAND, AUTOMATIC),
+        "from_level": _level_number(escalated["from_level"]),
         "rank": 0,
     })
     above = rows[(rows["level"] >= 2) & rows["escalated_at"].notna()]
     from_log = pd.DataFrame({
         "id": above["id"], "level": above["level"], "at": above["escalated_at"],
-        "trigger": [[LOG_EDIT]] * len(above), "rank": 1,
+        "trigger": [[LOG_EDIT]] * len(above), "how": BY_HAND, "from_level": np.nan, "rank": 1,
     })
     changed = history[history["event"] == "level changed"]
     upward = changed[_level_number(changed["to_level"]) > _level_number(changed["from_level"])]
     from_changes = pd.DataFrame({
         "id": upward["id"], "level": _level_number(upward["to_level"]), "at": upward["at"],
-        "trigger": [[LOG_EDIT]] * len(upward), "rank": 2,
+        "trigger": [[LOG_EDIT]] * len(upward), "how": BY_HAND,
+        "from_level": _level_number(upward["from_level"]), "rank": 2,
     })
     frames = [f for f in (from_history, from_log, from_changes) if len(f)]
     if not frames:
         return pd.DataFrame({
             "id": pd.Series(dtype=str), "level": pd.Series(dtype=int),
             "at": pd.Series(dtype="datetime64[ns, UTC]"), "trigger": pd.Series(dtype=object),
+            "how": pd.Series(dtype=str), "from_level": pd.Series(dtype=int),
         })
     every = pd.concat(frames, ignore_index=True)
     every = every[(every["id"] != "") & every["level"].notna() & every["at"].notna()]
     every = every.astype({"level": int}).sort_values(["rank", "at"], kind="stable")
     every = every.drop_duplicates(["id", "level"], keep="first")
-    return every.drop(columns="rank").sort_values(["at", "id"], kind="stable").reset_index(drop=True)
+    every = every.drop(columns="rank").sort_values(["at", "id"], kind="stable")
+    # A move found only in the log came from the ID's previous level (L1 if none).
+    before = every.groupby("id", sort=False)["level"].shift(1)
+    known = every["from_level"].where(every["from_level"] < every["level"])
+    every["from_level"] = known.fillna(before).fillna(1).astype(int)
+    return every.reset_index(drop=True)
+
+
+def _attribute(in_month: pd.DataFrame, every: pd.DataFrame, rows: pd.DataFrame,
+               replay: TriggerReplay | None) -> pd.DataFrame:
+    """The month's escalations with ``trigger`` (names) and ``label`` (as people read it):
+    automatic ones keep History's trigger; those a person made (escalate command, Level
+    raised by hand) get the triggers the replay says had fired on the row by then."""
+    trigger = list(in_month["trigger"])
+    # A row gone from the log cannot be replayed; it keeps the name of how it moved.
+    people = np.flatnonzero(((in_month["how"] != AUTOMATIC)
+                             & in_month["id"].isin(set(rows["id"]))).to_numpy())
+    if replay is not None and len(people):
+        moves = in_month.iloc[people]
+        reached = every.set_index(["id", "level"])["at"]
+        logged = rows.drop_duplicates("id", keep="last").set_index("id")["escalated_at"]
+        starts = pd.Series([
+            reached.get((ident, level), logged.get(ident, pd.NaT)) if level >= 2 else pd.NaT
+            for ident, level in zip(moves["id"], moves["from_level"].astype(int), strict=True)
+        ], index=moves.index, dtype=object)
+        names = replay.fired_before(moves.assign(start=pd.to_datetime(starts, utc=True))[
+            ["id", "from_level", "at", "start"]])
+        for position, fired in zip(people.tolist(), names, strict=True):
+            trigger[position] = list(fired) or [NO_TRIGGER]
+    labels = []
+    for names, how in zip(trigger, in_month["how"], strict=True):
+        if names in ([LOG_EDIT], [MANUAL]):
+            labels.append(names[0])
+        elif names == [NO_TRIGGER]:
+            labels.append(f"{'escalate command' if how == COMMAND else 'by hand'}, "
+                          "no trigger had fired")
+        else:
+            labels.append(f"{'; '.join(names)} ({how})")
+    return in_month.assign(trigger=trigger, label=labels)
 
 
 def _trigger_names(text: str) -> list[str]:
@@ -502,7 +749,8 @@ def _trend(escalations: pd.DataFrame, month: str, timezone: str) -> pd.DataFrame
     months = [_shift(month, -k) for k in range(TREND_MONTHS, -1, -1)]
     before = int(counts.get(_shift(month, -TREND_MONTHS - 1), 0))
     values = [int(counts.get(m, 0)) for m in months]
-    changes = [_change(v, p) for v, p in zip(values, [before, *values[:-1]], strict=True)]
+    changes = [_change(v, p) if p >= MIN_BASE else None
+               for v, p in zip(values, [before, *values[:-1]], strict=True)]
     return pd.DataFrame({
         "Month": months, "Escalations": values,
         "Change vs previous month": pd.Series(changes, dtype=object),
@@ -514,14 +762,15 @@ def _change(value: float, base: float) -> float | None:
     return None if base == 0 else (value - base) / base
 
 
-def _direction(change: float | None) -> str:
-    if change is None:
+def _direction(count: int, base: float) -> str:
+    """The trend against the earlier months' average, in counts when that is tiny."""
+    if base == 0:
         return "new (no escalations before)"
-    if change > 0:
-        return f"up {change:.0%}"
-    if change < 0:
-        return f"down {-change:.0%}"
-    return "flat"
+    if base < MIN_BASE:
+        word = "up" if count > base else "down" if count < base else "level"
+        return f"{count}, {word} from a {TREND_MONTHS}-month average of {base:.1f}"
+    change = (count - base) / base
+    return "flat" if change == 0 else _signed(change)
 
 
 def _share(total: pd.Series, hits: pd.Series) -> float | None:
@@ -530,6 +779,8 @@ def _share(total: pd.Series, hits: pd.Series) -> float | None:
 
 
 def _per_week(in_month: pd.DataFrame, month: str, timezone: str) -> pd.DataFrame:
+    """Escalations per Monday-to-Sunday week touching the month, each labelled with its
+    real first and last day ("Oct 26 – Nov 1")."""
     first = pd.Timestamp(f"{month}-01")
     last = first + pd.DateOffset(months=1) - pd.Timedelta(days=1)
     monday = first - pd.Timedelta(days=first.weekday())
@@ -538,9 +789,10 @@ def _per_week(in_month: pd.DataFrame, month: str, timezone: str) -> pd.DataFrame
     labels, counts = [], []
     index = 0
     while monday + pd.Timedelta(days=7 * index) <= last:
-        start = max(monday + pd.Timedelta(days=7 * index), first)
-        end = min(monday + pd.Timedelta(days=7 * index + 6), last)
-        labels.append(f"{start:%b} {start.day}–{end.day}")
+        start = monday + pd.Timedelta(days=7 * index)
+        end = start + pd.Timedelta(days=6)
+        tail = f"{end.day}" if end.month == start.month else f"{end:%b} {end.day}"
+        labels.append(f"{start:%b} {start.day} – {tail}")
         counts.append(int(week_index.get(index, 0)))
         index += 1
     return pd.DataFrame({"Week": labels, "Escalations": counts})
@@ -561,11 +813,18 @@ def _by_level(
 
 
 def _by_trigger(in_month: pd.DataFrame) -> pd.DataFrame:
-    names = in_month["trigger"].explode()
-    counts = names.value_counts()
-    table = pd.DataFrame({"Trigger": counts.index.astype(str), "Escalations": counts.to_numpy()})
+    """Escalations per trigger name, with how many each way (automatic, escalate command,
+    raised by hand); the escalations no trigger explains last."""
+    named = in_month[["trigger", "how"]].explode("trigger")
+    counts = pd.crosstab(named["trigger"], named["how"])
+    table = pd.DataFrame({"Trigger": counts.index.astype(str),
+                          "Escalations": counts.sum(axis=1).to_numpy()})
     table["Share"] = table["Escalations"] / len(in_month)
-    return _most_common(table, "Trigger")
+    for how, column in HOW_COLUMNS.items():
+        table[column] = counts[how].to_numpy() if how in counts else 0
+    table = _most_common(table, "Trigger")
+    last = table["Trigger"] == NO_TRIGGER
+    return pd.concat([table[~last], table[last]], ignore_index=True)
 
 
 def _most_common(table: pd.DataFrame, name: str) -> pd.DataFrame:
@@ -628,7 +887,7 @@ def _id_table(events: pd.DataFrame) -> pd.DataFrame:
         "ID": events["id"],
         "Issue type": events["issue_type"].map(_label),
         "Level": "L" + events["level"].astype(str),
-        "Trigger": events["trigger"].map("; ".join),
+        "Trigger": events["label"],
     }).sort_values("ID", kind="stable").reset_index(drop=True)
 
 
@@ -641,15 +900,20 @@ def _label(value: object) -> str:
 def _candidates(events: pd.DataFrame, rows: pd.DataFrame, judged: pd.DataFrame) -> pd.DataFrame:
     """Unmarked escalations in M that look unnecessary, with the reason."""
     reasons: dict[tuple[str, int], tuple[str, str]] = {}
+    # First candidates: raised by a person while no trigger had fired on the row.
+    unexplained = events[(events["trigger"].map(lambda names: names == [NO_TRIGGER]))
+                         & ~events["could_l1_resolve"]]
+    for _, event in unexplained.iterrows():
+        reasons[(event["id"], int(event["level"]))] = (event["issue_type"], NO_TRIGGER_REASON)
     timed = judged.assign(waited=_hours(judged["resolved_at"] - judged["escalated_at"]))
     quick = timed[
         (timed["waited"] >= 0) & (timed["waited"] <= QUICK_HOURS) & ~timed["could_l1_resolve"]
     ]
     for _, row in quick.iterrows():
-        reasons[(row["id"], int(row["level"]))] = (
+        reasons.setdefault((row["id"], int(row["level"])), (
             row["issue_type"],
             f"Resolved {row['waited']:.1f} h after escalation to L{row['level']}",
-        )
+        ))
     resolved_l2 = rows[(rows["level"] == 2) & rows["resolved_at"].notna() & rows["escalated_at"].notna()]
     l2_hours = _hours(resolved_l2["resolved_at"] - resolved_l2["escalated_at"])
     fast = (l2_hours <= QUICK_TYPE_HOURS).groupby(resolved_l2["issue_type"]).agg(["sum", "count"])
@@ -670,7 +934,9 @@ def _candidates(events: pd.DataFrame, rows: pd.DataFrame, judged: pd.DataFrame) 
         [[key[0], _label(kind), f"L{key[1]}", reason] for key, (kind, reason) in reasons.items()],
         columns=["ID", "Issue type", "Level", "Reason"],
     )
-    return table.sort_values("ID", kind="stable").reset_index(drop=True)
+    first = (table["Reason"] != NO_TRIGGER_REASON).astype(int)
+    return table.assign(first=first).sort_values(["first", "ID"], kind="stable").drop(
+        columns="first").reset_index(drop=True)
 
 
 def _count(number: int, noun: str) -> str:
@@ -722,41 +988,119 @@ def _issue_keys(
     ).reset_index(drop=True)
 
 
+def _prevention(events: pd.DataFrame, marked: pd.DataFrame, candidates: pd.DataFrame,
+                keys: pd.DataFrame, count: int) -> list[tuple[str, str]]:
+    """What better L1 training or documentation could prevent, from what reached L2/L3:
+    (short answer, recommendation) per issue type whose escalations mostly needed little
+    there (marked Could L1 resolve?, resolved quickly at L2, or likely unnecessary), and
+    per issue key escalated at least twice. Each names its rows; none fires on zero."""
+    found = []
+    little = set(marked["id"]) | set(candidates["ID"])
+    quick = _quick_at_l2(events)
+    little |= set(quick["id"])
+    labels = events["issue_type"].map(_label)
+    for name in labels.value_counts().index:
+        if name in (BLANK, NOT_IN_LOG):
+            continue
+        of_type = events[labels == name]
+        needed_little = of_type[of_type["id"].isin(little)]
+        total = len(of_type)
+        # Two moves of one issue are one case for training, not a pattern.
+        if (needed_little["id"].nunique() < EMPOWER_MIN_ESCALATIONS
+                or len(needed_little) < EMPOWER_SHARE * total):
+            continue
+        evidence = []
+        fast = needed_little[needed_little["id"].isin(set(quick["id"]))]
+        if len(fast):
+            evidence.append(f"resolved within {QUICK_TYPE_HOURS:g} h at L2: {_ids(fast)}")
+        flagged = needed_little[needed_little["could_l1_resolve"]]
+        if len(flagged):
+            evidence.append(f"marked Could L1 resolve?: {_ids(flagged)}")
+        rest = needed_little[~needed_little["id"].isin(set(fast["id"]) | set(flagged["id"]))]
+        if len(rest):
+            evidence.append(f"likely unnecessary: {_ids(rest)}")
+        found.append((
+            f"{name}, {len(needed_little)} of {total} escalations needed little once "
+            "escalated "
+            f"({_ids(needed_little)})",
+            f"Train L1 on {name} (a runbook, and the access to act): {len(needed_little)} of "
+            f"{total} {name} escalations needed little once escalated — "
+            + "; ".join(evidence) + ".",
+        ))
+    for _, row in keys.iterrows():
+        name, escalated = row["Issue key"], int(row["Escalations"])
+        if escalated < 2:
+            continue
+        ids = _ids(events[events["issue_key"].fillna("").astype(str).str.casefold()
+                          == name.casefold()])
+        if escalated >= DOMINANT_MIN_ESCALATIONS and escalated / count >= DOMINANT_SHARE:
+            found.append((
+                f'the product fault behind "{name}" ({escalated} escalations: {ids})',
+                f'Fix the product behind "{name}": it caused {escalated} of {count} '
+                f"escalations ({escalated / count:.0%}) from {int(row['Customers'])} customers "
+                f"({ids}).",
+            ))
+        else:
+            found.append((
+                f'a knowledge-base article for "{name}" ({escalated} escalations: {ids})',
+                f'Write a knowledge-base article for "{name}" so L1 can answer it directly: '
+                f"{escalated} escalations ({ids}) and "
+                f"{_count(int(row['Reports']), 'report')} opened this month.",
+            ))
+    return found
+
+
+def _quick_at_l2(events: pd.DataFrame) -> pd.DataFrame:
+    """The month's escalations to L2 whose row, still at L2, was resolved within
+    QUICK_TYPE_HOURS of its Escalated at: a sign L1 could have done it."""
+    at_l2 = events[(events["level"] == 2) & (events["level_row"] == 2)
+                   & events["resolved_at"].notna() & events["escalated_at"].notna()]
+    waited = _hours(at_l2["resolved_at"] - at_l2["escalated_at"])
+    return at_l2[(waited >= 0) & (waited <= QUICK_TYPE_HOURS)]
+
+
 def _recommend(
     count: int,
-    change_mean: float | None,
-    triggers: pd.DataFrame,
-    types: pd.DataFrame,
-    keys: pd.DataFrame,
+    earlier_mean: float,
+    by_trigger: pd.DataFrame,
+    events: pd.DataFrame,
     targets: pd.DataFrame,
     month: str,
 ) -> list[str]:
-    """Plain sentences following the procedure's "reducing escalations" questions."""
+    """Plain sentences following the procedure's "reducing escalations" questions, each
+    naming its evidence; the prevention ones come from :func:`_prevention`."""
     sentences = []
-    for _, row in types.iterrows():
-        name, total = row["Issue type"], int(row["Escalations"])
-        unnecessary = int(row["Marked Could L1 resolve?"]) + int(row["Likely unnecessary"])
-        if name in (BLANK, NOT_IN_LOG) or total < EMPOWER_MIN_ESCALATIONS:
+    customers = events["customer"].fillna("").astype(str)
+    folded = customers.str.casefold()
+    issues = events.assign(folded=folded)[folded != ""].drop_duplicates("id")
+    for key, count_of in issues["folded"].value_counts().items():
+        if count_of < REPEAT_CUSTOMER:
+            break
+        theirs = events[folded == key]
+        sentences.append(
+            f"Call {theirs['customer'].iloc[0]} about their account: "
+            f"{count_of} of their issues were escalated this month ({_ids(theirs)}); one "
+            "owner for the "
+            "account can catch the shared cause."
+        )
+    names = events[["id", "trigger", "could_l1_resolve"]].explode("trigger")
+    for name, group in names.groupby("trigger", sort=True):
+        if name in (NO_TRIGGER, LOG_EDIT, MANUAL):
             continue
-        if unnecessary / total >= EMPOWER_SHARE:
+        flagged = group[group["could_l1_resolve"].astype(bool)]
+        if len(flagged) >= 2 and len(flagged) > THRESHOLD_SHARE * len(group):
             sentences.append(
-                f"Empower L1 on {name}: {unnecessary} of {total} {name} escalations were "
-                "marked or look unnecessary; give L1 the access, authority or runbook to "
-                "resolve them at first contact."
+                f'Review the "{name}" trigger: {len(flagged)} of {len(group)} escalations it '
+                f"was behind were marked Could L1 resolve? ({_ids(flagged)}); raise its "
+                "threshold or let L1 handle those cases first."
             )
-    for _, row in keys.iterrows():
-        name, escalated = row["Issue key"], int(row["Escalations"])
-        if escalated >= DOMINANT_MIN_ESCALATIONS and escalated / count >= DOMINANT_SHARE:
-            sentences.append(
-                f'Fix the product behind "{name}": it caused {escalated} of {count} '
-                f"escalations ({escalated / count:.0%}) from {int(row['Customers'])} customers."
-            )
-        elif int(row["Reports"]) >= KB_MIN_REPORTS or escalated >= 2:
-            sentences.append(
-                f'Write a knowledge-base article for "{name}" so L1 can answer it directly: '
-                f"{_count(escalated, 'escalation')} and {_count(int(row['Reports']), 'report')} "
-                "opened this month."
-            )
+    unexplained = events[events["trigger"].map(lambda names: names == [NO_TRIGGER])]
+    if len(unexplained):
+        sentences.append(
+            f"Ask about {_ids(unexplained)}: raised by a person while no trigger had fired. "
+            f"Either L1 could have kept {'it' if len(unexplained) == 1 else 'them'}, or the "
+            "Triggers tab lacks a rule people already follow."
+        )
     for _, row in targets.iterrows():
         for target in ("Response", "Resolution"):
             share = row[f"{target} within target share"]
@@ -766,13 +1110,17 @@ def _recommend(
                     f"judged escalations ({row[f'{target} within target']} of {row[f'{target} judged']}); "
                     f"review staffing or the {target.lower()} target for that level."
                 )
-    if change_mean is not None and change_mean >= TREND_ALERT:
-        top = triggers.iloc[0]
+    named = by_trigger[by_trigger["Trigger"] != NO_TRIGGER]
+    rise = count - earlier_mean
+    risen = (earlier_mean >= MIN_BASE and rise / earlier_mean >= TREND_ALERT) or (
+        0 < earlier_mean < MIN_BASE and rise >= MIN_BASE)
+    if risen and len(named):
+        top = named.iloc[0]
+        said = (f"rose {rise / earlier_mean:.0%} against" if earlier_mean >= MIN_BASE
+                else f"rose to {count} from")
         sentences.append(
-            f"Escalations rose {change_mean:.0%} against the average of the "
-            f"{TREND_MONTHS} months before; start with the most common trigger, "
-            f'"{top["Trigger"]}" ({int(top["Escalations"])} this month).'
+            f"Escalations {said} the average of the {TREND_MONTHS} months before"
+            f"{'' if earlier_mean >= MIN_BASE else f' ({earlier_mean:.1f})'}; start with the "
+            f'most common trigger, "{top["Trigger"]}" ({int(top["Escalations"])} this month).'
         )
-    return sentences or [
-        f"Nothing stands out in {_month_name(month)}; keep the current procedure."
-    ]
+    return sentences

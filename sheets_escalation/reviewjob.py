@@ -46,7 +46,7 @@ def review_for(workbook: Workbook, month: str | None) -> Review:
     replay = MonthReplay(workbook.log.assign(id=result["id"]), policy, workbook.now, chosen)
     return build_review(workbook.log, result, workbook.history,
                         {n: lp.name for n, lp in policy.levels.items()}, chosen,
-                        policy.timezone, replay)
+                        policy.timezone, replay, now=workbook.now, triggers=replay)
 
 
 def run_review(backend: Backend, now: pd.Timestamp, month: str | None,

@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 from openpyxl.worksheet.worksheet import Worksheet
 
 from sheets_escalation import schema
+from sheets_escalation.engine import TOOL
 from sheets_escalation.template import new_workbook, workbook_bytes
 
 TIMEZONE = "America/New_York"
@@ -91,15 +92,19 @@ _ROWS: tuple[dict[str, Any], ...] = (
         notes="Tax column is opt-in under Export > Columns; help-center article exists",
     ),
     dict(
-        opened=_at(11, 3, 11, 10), customer="Greenleaf Yoga Studio",
-        contact="hello@greenleafyoga.example", channel="Chat", issue_type="Shipping",
-        description="Card reader shipped to our old address",
-        steps_tried="Updated the shipping address on the account",
-        sentiment="Calm", urgency="Low", level="L1", handler=L1_AGENTS[1],
-        first_response_at=_at(11, 3, 11, 30), resolved_at=_at(11, 3, 16, 20),
-        status="Resolved", notes="Carrier redirected the parcel",
+        # Raised by hand (Financial loss had fired), settled at L2 in 45 minutes: marked.
+        opened=_at(11, 3, 11, 10), customer="Oakridge Hardware",
+        contact="billing@oakridgehardware.example", channel="Chat", issue_type="Refund",
+        description="Returned the spare card reader unopened; wants the $620 back",
+        steps_tried="Confirmed the return arrived at the warehouse",
+        sentiment="Calm", urgency="Low", financial_impact=620, level="L2",
+        handler=BILLING_SPECIALIST, escalated_at=_at(11, 3, 11, 45),
+        first_response_at=_at(11, 3, 11, 30), resolved_at=_at(11, 3, 12, 30),
+        status="Resolved", could_l1_resolve="Yes",
+        notes="Standard return refund; L1 can issue it from the returns screen",
     ),
     dict(
+        # Raised by hand at 09:30 while no trigger had fired (the amount is under 500).
         opened=_at(11, 9, 10, 0), customer="Oakridge Hardware",
         contact="billing@oakridgehardware.example", channel="Email", issue_type="Billing",
         description="Refund for the cancelled annual plan never arrived",
@@ -120,21 +125,25 @@ _ROWS: tuple[dict[str, Any], ...] = (
         notes="Caching bug, fixed in release 4.12.1; customer informed in writing",
     ),
     dict(
+        # Escalated automatically (Unresolved too long); L2 found a how-to question: marked.
         opened=_at(11, 16, 9, 30), customer="Blue Heron Books",
         contact="orders@blueheronbooks.example", channel="Email", issue_type="Shipping",
         description="Label printing fails for international orders",
         steps_tried="Cleared the browser cache, tried a second printer",
-        sentiment="Frustrated", urgency="High", level="L1", handler=L1_AGENTS[0],
-        first_response_at=_at(11, 16, 10, 0), resolved_at=_at(11, 17, 11, 0),
-        status="Resolved", notes="Customs form field was required; walked them through it",
+        sentiment="Frustrated", urgency="High", level="L2", handler=TECH_SPECIALIST,
+        escalated_at=_at(11, 17, 9, 30), first_response_at=_at(11, 17, 10, 0),
+        resolved_at=_at(11, 17, 11, 0), status="Resolved", could_l1_resolve="Yes",
+        notes="Customs form field was required; walked them through it",
     ),
     dict(
+        # Raised by hand (Financial loss had fired), settled at L2 in 40 minutes: marked.
         opened=_at(11, 18, 13, 0), customer="Tran Family Chiropractic",
-        contact="office@tranchiro.example", channel="Chat", issue_type="Billing",
-        description="Invoice header shows the wrong practice name",
-        steps_tried="Edited the business profile", sentiment="Calm", urgency="Low",
-        level="L1", handler=L1_AGENTS[1], first_response_at=_at(11, 18, 13, 25),
-        resolved_at=_at(11, 18, 15, 10), status="Resolved",
+        contact="office@tranchiro.example", channel="Chat", issue_type="Refund",
+        description="Billed for 12 seats but uses 9; wants the $540 difference refunded",
+        steps_tried="Checked the seat count in the admin page", sentiment="Calm",
+        urgency="Low", financial_impact="$540", level="L2", handler=BILLING_SPECIALIST,
+        escalated_at=_at(11, 18, 13, 40), first_response_at=_at(11, 18, 13, 25),
+        resolved_at=_at(11, 18, 14, 20), status="Resolved", could_l1_resolve="Yes",
     ),
     dict(
         opened=_at(11, 19, 10, 0), customer="Castillo Auto Repair",
@@ -157,13 +166,14 @@ _ROWS: tuple[dict[str, Any], ...] = (
     ),
     # ---- Still open: the rows the demo flags. ----
     dict(
-        # L2 resolution overdue: escalated Monday 11:00, 2 business days ran out Wed 11:00.
+        # Escalated automatically Monday 14:00 (Unresolved too long, 1 business day after
+        # Friday 14:00); L2 resolution overdue: 2 business days ran out Wed 14:00.
         opened=_at(11, 20, 14, 0), customer="Lighthouse Print Shop",
         contact="(631) 555-0119", channel="Phone", issue_type="Shipping",
         description="Bulk order of 500 shipping labels never arrived",
         steps_tried="Tracking shows delivered; customer checked with their mailroom",
         sentiment="Frustrated", urgency="High", level="L2", handler=BILLING_SPECIALIST,
-        escalated_at=_at(11, 23, 11, 0), first_response_at=_at(11, 23, 11, 30),
+        escalated_at=_at(11, 23, 14, 0), first_response_at=_at(11, 23, 14, 30),
         status="Open", notes="Carrier claim opened",
     ),
     dict(
@@ -184,11 +194,11 @@ _ROWS: tuple[dict[str, Any], ...] = (
         first_response_at=_at(11, 23, 13, 50), status="Open",
     ),
     dict(
-        # L2 resolution at risk: 13.5 of 16 business hours used.
-        opened=_at(11, 23, 16, 20), customer="Spring Valley Preschool",
-        contact="office@springvalleypreschool.example", channel="Email", issue_type="Billing",
-        description="Tuition autopay ran twice for three families",
-        steps_tried="Identified the three duplicate payments",
+        # L2 resolution at risk: 13.5 of 16 business hours used. Raised by hand (VIP).
+        opened=_at(11, 23, 16, 20), customer="Westbrook Animal Hospital",
+        contact="accounts@westbrookvet.example", channel="Email", issue_type="Billing",
+        description="Autopay ran twice for two of the four locations",
+        steps_tried="Identified the two duplicate payments",
         sentiment="Frustrated", urgency="High", level="L2", handler=BILLING_SPECIALIST,
         escalated_at=_at(11, 24, 9, 30), first_response_at=_at(11, 24, 10, 0),
         status="Open",
@@ -205,12 +215,13 @@ _ROWS: tuple[dict[str, Any], ...] = (
     ),
     dict(
         # L2 silent: at L2 since Tuesday 10:00 with no first response (due Tue 12:00).
+        # Raised with the escalate command after the customer asked for a manager.
         opened="2026-11-24 09:05", customer="Atlas Moving Co.",
         contact="payroll@atlasmoving.example", channel="Phone", issue_type="Billing",
         description="Card payment failed and the account is locked; payroll run is blocked",
         steps_tried="Retried the card, confirmed the bank approved it",
-        sentiment="Angry", urgency="High", level="L2", handler=BILLING_SPECIALIST,
-        escalated_at=_at(11, 24, 10, 0), status="Open",
+        sentiment="Angry", urgency="High", manager_requested="Yes", level="L2",
+        handler=BILLING_SPECIALIST, escalated_at=_at(11, 24, 10, 0), status="Open",
     ),
     dict(
         # Legal threat in Steps tried, at L2 (Legal threat applies from Any level).
@@ -318,9 +329,11 @@ _ROWS: tuple[dict[str, Any], ...] = (
         status="Open",
     ),
     dict(
-        # At L2 but Contact and Urgency were never filled in: Missing info.
+        # At L2 but Contact and Urgency were never filled in: Missing info. Raised with
+        # the escalate command once the owner asked for a manager.
         opened=_at(11, 25, 9, 55), customer="Ridgeview Motel", channel="Phone",
-        issue_type="Login", description="Front desk cannot open the booking calendar",
+        issue_type="Login", manager_requested="Yes",
+        description="Front desk cannot open the booking calendar",
         steps_tried="Reset the front-desk user, same error", sentiment="Frustrated",
         level="L2", handler=TECH_SPECIALIST, escalated_at=_at(11, 25, 12, 0),
         first_response_at=_at(11, 25, 12, 40), status="Open",
@@ -473,15 +486,40 @@ def escalation_rows() -> list[dict[str, Any]]:
     return rows
 
 
+# How the rows above L1 got there, by ID, as History shows it. ``auto``: the tool escalated
+# on its hourly run (trigger, why); ``command``: someone ran ``escalate`` (who, the note);
+# ``sheet``: someone typed the higher Level and the next run noticed. Rows not listed were
+# raised by hand before the tool first ran, so only the log tells.
+_HOW_RAISED: Mapping[str, tuple[str, str, str]] = {
+    "ESC-0007": ("auto", "Unresolved too long", "open 1 business day (since 2026-11-16 09:30)"),
+    "ESC-0011": ("auto", "Unresolved too long", "open 1 business day (since 2026-11-20 14:00)"),
+    "ESC-0015": ("command", SUPPORT_LEAD, "Account takeover; engineering paged"),
+    "ESC-0016": ("command", L1_AGENTS[0], "Payroll blocked, customer asked for a manager"),
+    "ESC-0017": ("sheet", "", ""),
+    "ESC-0018": ("sheet", "", ""),
+    "ESC-0022": ("sheet", "", ""),
+    "ESC-0028": ("command", L1_AGENTS[0], "Owner asked for a manager; guests waiting"),
+}
+
+
 def _history_rows(rows: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
-    """Return the History a team would have logged by hand for rows already above L1."""
+    """Return the History of the rows already above L1 (see :data:`_HOW_RAISED`)."""
     events: list[list[Any]] = []
     for row in rows:
-        if row.get("level") in ("L2", "L3") and isinstance(row.get("escalated_at"), dt.datetime):
-            events.append([
-                row["escalated_at"], row["id"], "escalated", "L1", row["level"], "manual",
-                row["handler"], "escalated by hand",
-            ])
+        how = _HOW_RAISED.get(row["id"])
+        if how is None or row.get("level") not in ("L2", "L3"):
+            continue
+        kind, name, detail = how
+        at, level = row["escalated_at"], row["level"]
+        if kind == "auto":
+            events.append([at, row["id"], "escalated", "L1", level, name, TOOL, detail])
+        elif kind == "command":
+            events.append([at, row["id"], "escalated", "L1", level, "manual", name, detail])
+        else:
+            # The hourly run after the edit records it.
+            noticed = at.replace(minute=0) + dt.timedelta(hours=1)
+            events.append([noticed, row["id"], "level changed", "L1", level, "", "sheet",
+                           "Level edited in the sheet"])
     events.sort(key=lambda event: event[0])
     return events
 

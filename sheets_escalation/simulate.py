@@ -101,6 +101,15 @@ class Replayer:
         happens = (due.notna() & (due <= self.now)).to_numpy() & before_resolved
         return _Escalation(due.where(happens), rule.to_level)
 
+    def fired_at(self, rule: TriggerRule, probe: pd.DataFrame) -> pd.Series:
+        """When ``rule`` fired on each row of ``probe`` (rows as if still open, at the level
+        and level start the probe gives them); NaT where it has not fired by ``now``."""
+        # With no timeframe, the time an escalation falls due is the time it fired.
+        alone = replace(self.policy, triggers=(replace(
+            rule, auto=False, enabled=True, timeframe_seconds=0.0, timeframe_business=False),))
+        due = evaluate(probe, alone, self.now).result["escalate_by"]
+        return due.where(due <= self.now)
+
     def _step(self, rules: Sequence[TriggerRule], probe: pd.DataFrame, level: int,
               cache: dict[TriggerRule, _Escalation] | None
               ) -> tuple[np.ndarray, pd.Series, pd.Series]:
@@ -194,6 +203,7 @@ class MonthReplay:
         """Given the log (with the IDs the evaluation assigned), today's policy, ``now``
         and the month; nothing is replayed until asked."""
         rows, inside = month_rows(log, month, policy.timezone)
+        self.log = log.reset_index(drop=True)
         self.rows = rows
         self.inside = inside
         self.policy = policy
@@ -213,6 +223,49 @@ class MonthReplay:
         escalated = self._escalated(self._rules())
         return {key: tuple(by.split("; ")) for key, by in
                 zip(escalated["id"], escalated["first_by"], strict=True) if by}
+
+    def fired_before(self, moves: pd.DataFrame) -> list[tuple[str, ...]]:
+        """Given escalations (columns id, from_level, at, and start: when the row reached
+        from_level, NaT at L1), return for each the triggers that had fired on its row by
+        the moment it moved, in the policy's order; () for a row no longer in the log."""
+        names: list[tuple[str, ...]] = [()] * len(moves)
+        if moves.empty:
+            return names
+        keys = self.log["id"].astype(str).str.casefold()
+        last = pd.Series(np.arange(len(self.log)), index=keys)
+        last = last[~last.index.duplicated(keep="last")]
+        wanted = moves["id"].astype(str).str.casefold()
+        known = wanted.isin(last.index).to_numpy()
+        # Rows opened near the moved ones, for repeat-issue clusters (as the month's replay).
+        opened = self.log["opened"]
+        moved = self.log.iloc[last[wanted[known]].to_numpy()]
+        low, high = moved["opened"].min() - CONTEXT, moved["opened"].max() + CONTEXT
+        near = ((opened >= low) & (opened <= high)).to_numpy(dtype=bool, na_value=False)
+        for from_level in sorted(set(moves["from_level"][known].astype(int))):
+            chosen = np.flatnonzero(known & (moves["from_level"] == from_level).to_numpy())
+            positions = last[wanted.iloc[chosen]].to_numpy()
+            context = np.flatnonzero(near & ~np.isin(np.arange(len(self.log)), positions))
+            rows = self.log.iloc[np.concatenate([positions, context])].reset_index(drop=True)
+            replayer = Replayer(rows, self.policy, self.replayer.now)
+            starts = pd.Series(_empty_times(rows.index))
+            starts.iloc[:len(chosen)] = pd.to_datetime(
+                moves["start"].iloc[chosen], utc=True).to_numpy()
+            level = np.where(np.arange(len(rows)) < len(chosen), from_level, 1)
+            probe = replayer.probe.assign(level=level,
+                                          escalated_at=starts.where(level > 1))
+            at = pd.to_datetime(moves["at"].iloc[chosen], utc=True).reset_index(drop=True)
+            found: list[list[str]] = [[] for _ in chosen]
+            for rule in self.policy.triggers:
+                if (not rule.enabled or rule.to_level <= from_level
+                        or rule.from_level not in (None, from_level)):
+                    continue
+                fired = replayer.fired_at(rule, probe).iloc[:len(chosen)].reset_index(drop=True)
+                for offset in np.flatnonzero((fired <= at).to_numpy(dtype=bool,
+                                                                     na_value=False)).tolist():
+                    found[offset].append(rule.name)
+            for offset, position in enumerate(chosen.tolist()):
+                names[position] = tuple(found[offset])
+        return names
 
     def options(self, trigger: str) -> Sequence[ThresholdOption]:
         """Return the thresholds tried for ``trigger`` (higher than today's, smallest

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import csv
+import html
+import io
 from pathlib import Path
 
 import openpyxl
@@ -185,3 +187,89 @@ def test_unknown_suffix_is_a_usage_error(golden, tmp_path):
     with pytest.raises(UsageError, match=r"\.xlsx, \.html, \.md, \.csv, \.pdf"):
         export(golden, tmp_path / "review.docx")
     assert not (tmp_path / "review.docx").exists()
+
+
+def test_the_five_answers_come_first_in_the_tab_and_every_export(golden, tmp_path):
+    first_question, first_answer = golden.answers[0]
+    last_answer = golden.answers[-1][1]
+    rows = review_rows(golden)
+    assert rows[2:2 + len(golden.answers)] == [list(pair) for pair in golden.answers]
+    assert rows[2 + len(golden.answers)] == []
+    assert rows[3 + len(golden.answers)] == ["Escalations", 10]
+    for suffix in (".html", ".md", ".csv"):
+        path = tmp_path / f"review{suffix}"
+        export(golden, path)
+        text = path.read_text(encoding="utf-8-sig")
+        if suffix == ".html":
+            text = html.unescape(text)
+        if suffix == ".csv":
+            text = "\n".join(" ".join(row) for row in csv.reader(io.StringIO(text)))
+        for question, answer in golden.answers:
+            assert question in text and answer in text, suffix
+        # Before the headline figures and every table.
+        assert text.index(last_answer) < text.index("Previous month") < text.index(
+            "Escalations per month"), suffix
+    export(golden, tmp_path / "review.xlsx")
+    sheet = reread_xlsx(tmp_path / "review.xlsx")
+    assert (sheet["A3"].value, sheet["B3"].value) == (first_question, first_answer)
+    assert sheet["A3"].font.b
+    assert sheet.cell(row=4 + len(golden.answers), column=1).value == "Escalations"
+
+
+def test_xlsx_charts_straight_line_from_zero_and_labelled_bars(golden, tmp_path):
+    export(golden, tmp_path / "review.xlsx")
+    charts = reread_xlsx(tmp_path / "review.xlsx")._charts
+    line, *bars = charts
+    assert isinstance(line, LineChart)
+    assert [series.smooth for series in line.series] == [False]
+    assert line.y_axis.scaling.min == 0
+    for bar in bars:
+        labels = bar.dataLabels
+        assert labels is not None and labels.showVal
+        assert not (labels.showSerName or labels.showCatName or labels.showLegendKey)
+    # The chart column starts below the answers, whose sentences spill to the right.
+    assert min(chart.anchor._from.row for chart in charts) == 2 + len(golden.answers) + 1
+
+
+class _Recording(export_module._Pdf):
+    """The PDF as laid out: every text block and image with the page it landed on."""
+
+    def __init__(self, review: Review) -> None:
+        super().__init__(review)
+        self.placed: list[tuple[int, str, str]] = []  # page, text or "<image>", align
+
+    def multi_cell(self, w, h=None, text="", *args, **kwargs):  # type: ignore[no-untyped-def]
+        if not kwargs.get("dry_run"):
+            self.placed.append((self.page, text, str(kwargs.get("align", "J"))))
+        return super().multi_cell(w, h, text, *args, **kwargs)
+
+    def image(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self.placed.append((self.page, "<image>", ""))
+        return super().image(*args, **kwargs)
+
+
+@pytest.mark.parametrize("filler", range(0, 48, 3))
+def test_pdf_title_left_and_a_heading_never_ends_a_page_without_its_chart(
+        golden, tmp_path, monkeypatch, filler):
+    made: list[_Recording] = []
+
+    def recording(review: Review) -> _Recording:
+        made.append(_Recording(review))
+        return made[-1]
+
+    monkeypatch.setattr(export_module, "_Pdf", recording)
+    # Rows before the charted sections push their headings to every height on the page.
+    padding = Section("Padding", pd.DataFrame({"Row": [f"row {n}" for n in range(filler)]}),
+                      {"Row": "text"})
+    review = Review(golden.month, golden.title, golden.headline,
+                    [padding, *golden.sections], golden.recommendations, False,
+                    golden.headline_formats, answers=golden.answers)
+    export(review, tmp_path / "review.pdf")
+    placed = made[0].placed
+    assert placed[0][1:] == (golden.title, "L")
+    charted = {s.title for s in golden.sections if s.chart is not None}
+    for position, (page, text, align) in enumerate(placed):
+        if text in charted:
+            assert align == "L"
+            image_page = next(p for p, t, _ in placed[position:] if t == "<image>")
+            assert image_page == page, text

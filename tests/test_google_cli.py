@@ -337,6 +337,14 @@ def test_review_writes_its_tab_with_formats_and_native_charts(fake: FakeSheetsAP
     assert [_grid_column(book, s["series"])[0] for s in share["series"]] == [
         "Response within target", "Resolution within target"]
     assert share["axis"][1]["viewWindowOptions"]["viewWindowMax"] == 1
+    # The monthly line is straight and starts at zero; bars carry their values.
+    month = charts["Escalations per month"]["spec"]["basicChart"]
+    assert month["lineSmoothing"] is False
+    assert month["axis"][1]["viewWindowOptions"]["viewWindowMin"] == 0
+    assert "dataLabel" not in month["series"][0]
+    for bars in (week, trigger, share):
+        assert all(s["dataLabel"] == {"type": "DATA", "placement": "OUTSIDE_END"}
+                   for s in bars["series"])
     rows = tab.values()
     for chart in tab.charts:
         anchor = chart["position"]["overlayPosition"]["anchorCell"]

@@ -223,3 +223,70 @@ def test_engine_fires_every_trigger_kind_on_the_sample(tabs: dict[str, list[list
     assert {kind_of[name] for name in fired} == set(schema.TRIGGER_KINDS)
     flags = set(evaluation.result["flag"])
     assert flags == set(schema.FLAGS)
+
+
+@pytest.fixture(scope="module")
+def demo_review(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """`make demo` followed by `review --month 2026-11` at the sample's own time."""
+    import shutil
+
+    from sheets_escalation.backends.xlsx import XlsxBackend
+    from sheets_escalation.reviewjob import run_review
+    from sheets_escalation.sync import run_sync
+
+    path = tmp_path_factory.mktemp("demo") / "escalations-demo.xlsx"
+    shutil.copyfile(sample.sample_path(), path)
+    now = pd.Timestamp(sample.SAMPLE_NOW)
+    run_sync(XlsxBackend(path), now)
+    return run_review(XlsxBackend(path), now, "2026-11", None, write_tab=False).review
+
+
+def test_the_demo_review_answers_the_five_questions(demo_review: Any) -> None:
+    assert dict(demo_review.answers) == {
+        "How many, and which way": "17 escalations in November 2026 so far (25 of 30 days), "
+        "against 2 in October and a 3-month average of 0.7; the month is not over.",
+        "Most common trigger": '"Unresolved too long", behind 4 of 17 escalations '
+        "(4 automatic); 1 had no trigger fired when it moved up.",
+        "Resolved within target": "Response on 13 of 13 judged (100%), resolution on 6 of 8 "
+        "judged (75%); 3 SLA breaches (ESC-0011, ESC-0015, ESC-0026).",
+        "Preventable by L1 training or documentation": "Refund, 2 of 2 escalations needed "
+        "little once escalated (ESC-0004, ESC-0008).",
+        "Unnecessary": "3 of 17 marked Could L1 resolve? (ESC-0004, ESC-0007, ESC-0008); "
+        "1 more looks unnecessary, raised by a person with no trigger fired (ESC-0005).",
+    }
+    by_trigger = next(s.table for s in demo_review.sections if s.title == "By trigger")
+    assert by_trigger.values.tolist() == [
+        ["Unresolved too long", 4, pytest.approx(4 / 17), 4, 0, 0],
+        ["Financial loss", 3, pytest.approx(3 / 17), 0, 0, 3],
+        ["Manager requested", 3, pytest.approx(3 / 17), 0, 2, 1],
+        ["Legal threat", 2, pytest.approx(2 / 17), 0, 0, 2],
+        ["Security incident", 2, pytest.approx(2 / 17), 0, 1, 1],
+        ["VIP customer", 2, pytest.approx(2 / 17), 0, 0, 2],
+        ["L2 silent", 1, pytest.approx(1 / 17), 1, 0, 0],
+        ["No trigger had fired", 1, pytest.approx(1 / 17), 0, 0, 1],
+    ]
+
+
+def test_every_demo_recommendation_cites_rows_that_exist(
+        demo_review: Any, rows: list[dict[str, Any]]) -> None:
+    ids = {_text(r.get("id")) for r in rows}
+    assert demo_review.recommendations[:5] == [
+        "Train L1 on Refund (a runbook, and the access to act): 2 of 2 Refund escalations "
+        "needed little once escalated — resolved within 2 h at L2: ESC-0004, ESC-0008; "
+        "marked Could L1 resolve?: ESC-0004, ESC-0008.",
+        "Call Oakridge Hardware about their account: 2 of their issues were escalated this "
+        "month (ESC-0004, ESC-0005); one owner for the account can catch the shared cause.",
+        "Call Westbrook Animal Hospital about their account: 2 of their issues were "
+        "escalated this month (ESC-0014, ESC-0022); one owner for the account can catch the "
+        "shared cause.",
+        'Review the "Financial loss" trigger: 2 of 3 escalations it was behind were marked '
+        "Could L1 resolve? (ESC-0004, ESC-0008); raise its threshold or let L1 handle those "
+        "cases first.",
+        "Ask about ESC-0005: raised by a person while no trigger had fired. Either L1 could "
+        "have kept it, or the Triggers tab lacks a rule people already follow.",
+    ]
+    for sentence in demo_review.recommendations:
+        assert set(re.findall(r"ESC-\d{4}", sentence)) <= ids, sentence
+    # Three reports of SHIP-RATES but no escalation: nothing to recommend about it.
+    assert not any("SHIP-RATES" in s for s in demo_review.recommendations)
+    assert "Manual (escalate command)" not in str(demo_review.sections)

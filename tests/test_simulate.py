@@ -289,3 +289,39 @@ def test_month_replay_tries_longer_durations_for_unresolved_for() -> None:
         "Unresolved too long after 1 business day → 3 business days"]
     assert [o.escalated for o in options] == [frozenset()] * 3
     assert replay.options("Legal threat") == []  # keywords, not a threshold
+
+
+def test_month_replay_names_the_triggers_fired_before_each_move() -> None:
+    policy = policy_of()
+    rows = [
+        # Financial loss fired when opened (Oct 5 10:00); raised by hand at 11:00.
+        complete("ESC-0001", at(5, 10), financial_impact=900, level="L2",
+                 escalated_at=at(5, 11)),
+        # Legal threat and Financial loss fired at opening; Unresolved too long only at
+        # Oct 7 09:00, after the 15:00 move by hand.
+        complete("ESC-0002", at(6, 9), financial_impact=700, level="L2",
+                 escalated_at=at(6, 15), steps_tried="Customer will call their lawyer"),
+        # Nothing fired by the move at 10:00.
+        complete("ESC-0003", at(7, 9), level="L2", escalated_at=at(7, 10)),
+        # At L2 since Oct 8 09:00 without a first response: L2 silent fired at 11:00,
+        # before the move to L3 at 14:00.
+        complete("ESC-0004", at(8, 8), level="L3", escalated_at=at(8, 14)),
+    ]
+    log = read_log(Table(schema.ESCALATIONS, [HEADERS, *rows]), policy).log
+    replay = MonthReplay(log, policy, pd.Timestamp(NOW, tz="UTC"), "2026-10")
+    moves = pd.DataFrame({
+        "id": ["ESC-0001", "ESC-0002", "ESC-0003", "ESC-0004", "ESC-0099"],
+        "from_level": [1, 1, 1, 2, 1],
+        "at": pd.to_datetime([at(5, 11), at(6, 15), at(7, 10), at(8, 14), at(9, 9)], utc=True),
+        "start": pd.to_datetime([None, None, None, at(8, 9), None], utc=True),
+    })
+    assert replay.fired_before(moves) == [
+        ("Financial loss",),
+        ("Financial loss", "Legal threat"),
+        (),
+        ("L2 silent",),
+        (),  # no longer in the log
+    ]
+    # A moment earlier than the trigger fired names nothing.
+    earlier = moves.assign(at=pd.to_datetime([at(5, 9, 59)] * 5, utc=True)).iloc[:1]
+    assert replay.fired_before(earlier) == [()]

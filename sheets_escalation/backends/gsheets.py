@@ -538,8 +538,10 @@ def _chart_source(sheet_id: int, place: TablePlace, column: int) -> dict[str, An
 
 def _review_charts(review: Review, places: Sequence[TablePlace], column: int,
                    sheet_id: int) -> list[dict[str, Any]]:
+    from sheets_escalation.export import charts_first_row
+
     out: list[dict[str, Any]] = []
-    free_row = 0
+    free_row = charts_first_row(review)
     for place, section in zip(places, review.sections, strict=True):
         spec = section.chart
         if spec is None or place.rows == 0:
@@ -549,20 +551,25 @@ def _review_charts(review: Review, places: Sequence[TablePlace], column: int,
         value_axis: dict[str, Any] = {"position": "LEFT_AXIS"}
         if len(spec.values) == 1:
             value_axis["title"] = spec.values[0]
+        # Counts and shares never go below zero.
+        value_axis["viewWindowOptions"] = {"viewMode": "EXPLICIT", "viewWindowMin": 0}
         if spec.value_format == "pct":
-            value_axis["viewWindowOptions"] = {
-                "viewMode": "EXPLICIT", "viewWindowMin": 0, "viewWindowMax": 1}
+            value_axis["viewWindowOptions"]["viewWindowMax"] = 1
         anchor = max(free_row, header - (2 if section.note else 1))
         free_row = anchor + CHART_ROWS
         out.append({"addChart": {"chart": {
             "spec": {"title": spec.title, "basicChart": {
                 "chartType": "LINE" if spec.kind == "line" else "COLUMN",
+                "lineSmoothing": False,
                 "legendPosition": "BOTTOM_LEGEND" if len(spec.values) > 1 else "NO_LEGEND",
                 "headerCount": 1,
                 "axis": [{"position": "BOTTOM_AXIS", "title": spec.category}, value_axis],
                 "domains": [{"domain": _chart_source(sheet_id, place, columns.index(spec.category))}],
                 "series": [{"series": _chart_source(sheet_id, place, columns.index(name)),
-                            "targetAxis": "LEFT_AXIS"} for name in spec.values],
+                            "targetAxis": "LEFT_AXIS",
+                            **({} if spec.kind == "line" else
+                               {"dataLabel": {"type": "DATA", "placement": "OUTSIDE_END"}})}
+                           for name in spec.values],
             }},
             "position": {"overlayPosition": {
                 "anchorCell": {"sheetId": sheet_id, "rowIndex": anchor, "columnIndex": column},
