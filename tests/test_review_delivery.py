@@ -191,8 +191,10 @@ def test_review_month_previous_builds_last_months_tab(
     bad = setup.review("--month", "next")
 
     assert (code, err) == (0, "")
-    assert out.startswith("wrote tab Review 2026-11 to book.xlsx\nEscalations: 7\n"
-                          "Previous month: 2\n")
+    assert out.startswith("wrote tab Review 2026-11 to book.xlsx\n"
+                          "How many, and which way: 7 escalations in November 2026, "
+                          "against 2 in October")
+    assert "\nEscalations: 7\nPrevious month: 2\n" in out
     assert bad[0] == 2 and 'cannot read "next" as a month' in bad[2]
 
 
@@ -298,7 +300,9 @@ def test_dry_run_prints_what_would_go_where_and_writes_and_sends_nothing(
 
     assert (code, err) == (0, "")
     assert out.startswith("dry run, nothing written or sent\n"
-                          "would write tab Review 2026-11 to book.xlsx\nEscalations: 7\n")
+                          "would write tab Review 2026-11 to book.xlsx\n"
+                          "How many, and which way: 7 escalations")
+    assert "\nEscalations: 7\n" in out
     [mail_line, chat_line] = [line for line in out.splitlines() if line.startswith("would send")]
     assert re.fullmatch(r'would send by email: "Escalation review 2026-11 \(November 2026, '
                         r'times in UTC\)", escalation-review-2026-11\.pdf \(\d+ KB\) attached, '
