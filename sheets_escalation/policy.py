@@ -45,6 +45,8 @@ class LevelPolicy:
     response: Duration
     resolution: Duration
     notify: tuple[str, ...]
+    # Where Notify was typed (A1, e.g. "G3"), so its targets' problems can be located.
+    notify_cell: str = ""
 
 
 @dataclass(frozen=True)
@@ -232,6 +234,7 @@ def _load_levels(
         notify = tuple(
             part.strip() for part in _text(_cell(row, index, "Notify")).split(",") if part.strip()
         )
+        notify_col = _col(index, "Notify")
         levels[level] = LevelPolicy(
             level=level,
             name=_text(_cell(row, index, "Name")) or defaults[level].name,
@@ -240,6 +243,7 @@ def _load_levels(
             response=response,
             resolution=resolution,
             notify=notify,
+            notify_cell=schema.a1(sheet_row, notify_col) if notify_col is not None else "",
         )
     return levels
 

@@ -6,6 +6,7 @@ fuzz tests for the same families live in tests/test_reliability_fuzz.py."""
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,13 @@ import pytest
 
 from sheets_escalation import schema
 from sheets_escalation.clock import BusinessCalendar, Duration, parse_duration
+from sheets_escalation.config import Config
+from sheets_escalation.notify import Notification, Outbox, is_allowed, mask, parse_target
 from tests.both_backends import INPUT_HEADER, good_row, make_book, template_tabs
+from tests.servers import Recorder, Smtp, free_port
+from tests.test_handoff import ACME, L2_HOOK, cell, make_setup, notify_lines, run
 
+NOW_UTC = dt.datetime(2026, 11, 24, 15, tzinfo=dt.UTC)
 OPENED_AN_HOUR_AGO = {"Opened": "2026-11-24 14:00", "First response at": None}
 
 
@@ -104,3 +110,105 @@ def test_a_due_time_past_the_end_of_the_clock_is_missing_not_wrapped(business: b
 def test_parse_duration_refuses_more_than_ten_years(text: str) -> None:
     with pytest.raises(ValueError, match="longer than 10 years|cannot read"):
         parse_duration(text)
+
+
+# --------------------------------------------------------------------------- addresses
+
+MALFORMED = [
+    ("webhook:https://h:abc/SeCrEt-x", 'the port "abc" is not a number from 1 to 65535'),
+    ("https://hooks.slack.com:99999/services/T/B/SeCrEt-x", 'the port "99999" is not a number from 1 to 65535'),
+    ("webhook:https://[::1/SeCrEt-x", "the host is not a valid address"),
+    ("slack:https://[fe80::1%25eth0]:0/SeCrEt-x", 'the port "0" is not a number from 1 to 65535'),
+    ("webhook:https://exa mple.com/SeCrEt-x", "the URL contains spaces or control characters"),
+    ("webhook:https://evil.test\\@hooks.example.com/SeCrEt-x", "the URL contains a backslash"),
+]
+
+
+@pytest.mark.parametrize(("text", "problem"), MALFORMED)
+def test_a_malformed_address_is_an_invalid_target_that_still_masks(text: str, problem: str) -> None:
+    target = parse_target(text)
+
+    assert (target.channel, target.problem) == ("invalid", problem)
+    shown = mask(target)
+    assert "/SeCrEt-x" not in shown.removesuffix("/…") and len(shown) <= 60
+
+
+def test_a_malformed_address_is_refused_and_the_others_still_go_out(
+        tmp_path: Path, http: Recorder, smtp: Smtp) -> None:
+    bad = ", ".join(text for text, _ in MALFORMED)
+    setup = make_setup(tmp_path, http, smtp, [ACME], {2: f"{bad}, webhook:{http.base}{L2_HOOK}"})
+
+    code, out, err = setup.sync()
+
+    assert (code, err) == (0, "")
+    assert setup.posts() == [(L2_HOOK, "ESC-0001/L2/escalated")]
+    problems = cell(setup.path, "ESC-0001", "Problems")
+    for text, problem in MALFORMED:
+        assert f"refused: {problem}" in problems, text
+    assert len([line for line in notify_lines(out) if ": refused: " in line]) == len(MALFORMED)
+    assert "/SeCrEt-x" not in out.replace("/…", "")
+
+    code, out, err = run("check", str(setup.path))
+
+    assert (code, err) == (0, "")
+    listed = [line for line in out.splitlines() if line.startswith("Levels!G3: ")]
+    assert [line.rsplit(": ", 1)[1] for line in listed] == [p for _, p in MALFORMED]
+    assert "/SeCrEt-x" not in out.replace("/…", "")
+
+
+# --------------------------------------------------------------------------- the allowlist
+
+A, B = 8001, 8002
+BYPASSES = [
+    # the host wildcard ran across the port and into the path
+    f"webhook:http://127.0.0.1:{B}/.0.0.1:{A}/x",
+    f"webhook:http://127.0.0.1:{B}/#.0.0.1:{A}/x",
+    f"webhook:http://127.0.0.1:{B}?.0.0.1:{A}/x",
+    f"webhook:http://evil.test/.0.0.1:{A}/x",
+    # user info: everything before @ is a user name, the host is evil.test
+    f"webhook:http://127.0.0.1:{A}@evil.test/x",
+    f"webhook:http://127.0.0.1:{A}/x#frag",
+    f"webhook:https://127.0.0.1:{A}/x",
+    "webhook:http://127.0.0.1/x",
+    f"webhook:http://127.0.0.1:{A}/hooks/../admin",
+    f"webhook:http://127.0.0.1:{A}/hooks/%2e%2e/admin",
+]
+
+
+@pytest.mark.parametrize("text", BYPASSES)
+def test_host_wildcards_cannot_be_stretched_over_port_path_or_user(text: str) -> None:
+    allow = (f"webhook:http://*.0.0.1:{A}/*", f"webhook:http://127.0.0.1:{A}/hooks/*")
+
+    assert not is_allowed(parse_target(text), allow)
+
+
+@pytest.mark.parametrize(("text", "pattern"), [
+    (f"webhook:http://127.0.0.1:{A}/x", f"webhook:http://*.0.0.1:{A}/*"),
+    (f"webhook:HTTP://127.0.0.1:{A}/hooks/a?token=1", f"webhook:http://127.0.0.1:{A}/hooks/*"),
+    ("webhook:https://Hooks.EXAMPLE.com/a", "webhook:https://*.example.com/*"),
+    ("webhook:https://hooks.example.com:443/a", "webhook:https://hooks.example.com/*"),
+    ("webhook:https://hooks.example.com/a", "webhook:https://hooks.example.com:443/*"),
+    ("webhook:https://hooks.xn--bcher-kva.example/a", "webhook:https://*.BÜCHER.example/*"),
+    ("webhook:https://hooks.bücher.example/a", "webhook:https://*.xn--bcher-kva.example/*"),
+    (f"webhook:http://127.0.0.1:{B}/any/path", "webhook:http://127.0.0.1:*"),
+    ("webhook:https://[::1]:8443/x", "webhook:https://[::1]:8443/*"),
+    ("https://hooks.slack.com/services/T0/B0/x", "slack:https://hooks.slack.com/services/T0/*"),
+])
+def test_the_allowlist_matches_scheme_host_port_and_path_separately(
+        text: str, pattern: str) -> None:
+    assert is_allowed(parse_target(text), (pattern,))
+
+
+def test_a_refused_bypass_never_reaches_the_server(tmp_path: Path, http: Recorder) -> None:
+    other = free_port()
+    config = Config(path=tmp_path / "c.toml", state_dir=tmp_path / "state", loaded=True,
+                    allow=(f"webhook:http://*.0.0.1:{http.port}/*",))
+    tricks = [f"webhook:http://127.0.0.1:{other}/.0.0.1:{http.port}/x",
+              f"webhook:http://127.0.0.1:{http.port}@127.0.0.2:{other}/x"]
+    notification = Notification("ESC-0001", "L2", "escalated",
+                                (*tricks, f"webhook:{http.base}/ok"), "s", "b")
+
+    report = Outbox(config, tmp_path / "journal.jsonl").deliver([notification], set(), NOW_UTC)
+
+    assert [d.status for d in report.refused] == ["refused", "refused"]
+    assert [p["path"] for p in http.posts] == ["/ok"]
