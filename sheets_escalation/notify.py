@@ -90,7 +90,8 @@ class Notification:
 
     ``event`` is one of ``escalated``, ``escalate-due``, ``at-risk:response``,
     ``at-risk:resolution``, ``overdue:response``, ``overdue:resolution``; ``targets`` are
-    Notify cells as typed (each may hold several comma-separated targets).
+    Notify cells as typed (each may hold several comma-separated targets). ``problem``
+    says what went wrong composing it (a template that failed), to show in the row.
     """
 
     row_id: str
@@ -99,6 +100,7 @@ class Notification:
     targets: tuple[str, ...]
     subject: str
     body: str
+    problem: str = ""
 
     @property
     def dedup_key(self) -> str:

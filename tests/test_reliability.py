@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import resource
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +18,19 @@ import pytest
 from sheets_escalation import schema
 from sheets_escalation.clock import BusinessCalendar, Duration, parse_duration
 from sheets_escalation.config import Config
+from sheets_escalation.messages import TemplateError, render
 from sheets_escalation.notify import Notification, Outbox, is_allowed, mask, parse_target
 from tests.both_backends import INPUT_HEADER, good_row, make_book, template_tabs
 from tests.servers import Recorder, Smtp, free_port
-from tests.test_handoff import ACME, L2_HOOK, cell, make_setup, notify_lines, run
+from tests.test_handoff import (
+    ACME,
+    L2_HOOK,
+    cell,
+    make_setup,
+    notify_lines,
+    run,
+    set_templates,
+)
 
 NOW_UTC = dt.datetime(2026, 11, 24, 15, tzinfo=dt.UTC)
 OPENED_AN_HOUR_AGO = {"Opened": "2026-11-24 14:00", "First response at": None}
@@ -212,3 +223,73 @@ def test_a_refused_bypass_never_reaches_the_server(tmp_path: Path, http: Recorde
 
     assert [d.status for d in report.refused] == ["refused", "refused"]
     assert [p["path"] for p in http.posts] == ["/ok"]
+
+
+# --------------------------------------------------------------------------- templates
+
+ATTACKS = {
+    "center": "{{ id|center(10**9) }}",
+    "format width": "{{ '{:>1000000000}'.format(id) }}",
+    "percent width": "{{ '%1000000000s'|format(id) }}",
+    "indent": "{{ (id ~ '\\n')|indent(10**9) }}",
+    "nested loops": "{% for a in range(100000) %}{% for b in range(100000) %}{% for c in "
+                    "range(100000) %}{% endfor %}{% endfor %}{% endfor %}",
+    "loops over the row": "{% for a in issue %}{% for b in issue %}{% for c in issue %}"
+                          "{{ c }}{% endfor %}{% endfor %}{% endfor %}",
+    "power tower": "{{ ((((7**99)**99)**99)**99)**99 }}",
+    "squaring": "{% macro sq(x, n) %}{% if n %}{{ sq(x * x, n - 1) }}{% else %}{{ x > 0 }}"
+                "{% endif %}{% endmacro %}{{ sq(7**99, 40) }}",
+    "recursive macro": "{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}",
+    "wide macro tree": "{% macro f(n) %}{% if n %}{{ f(n-1) }}{{ f(n-1) }}{% else %}x"
+                       "{% endif %}{% endmacro %}{{ f(40) }}",
+    "long output": "{% for a in range(99999) %}{{ issue }}{% endfor %}",
+}
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@pytest.mark.parametrize("source", ATTACKS.values(), ids=ATTACKS.keys())
+def test_a_hostile_template_is_stopped_within_a_second_and_a_small_memory_budget(
+        source: str) -> None:
+    values = {"id": "ESC-0001", "issue": "x" * 2000}
+    render("s", "{{ id }}", values, "warm-up")  # the renderer starts once per process
+    peak_before = _peak_rss_mb()
+
+    started = time.monotonic()
+    with pytest.raises(TemplateError, match=r"^Templates: template 'evil'"):
+        render("s", source, values, "evil")
+    elapsed = time.monotonic() - started
+
+    assert elapsed < 1.0
+    assert _peak_rss_mb() - peak_before < 50
+    # The renderer still serves the next template, and a template it had to stop is not
+    # waited for again (a run may owe many messages).
+    assert render("Re {{ id }}", "ok", values, "next") == ("Re ESC-0001", "ok")
+    started = time.monotonic()
+    with pytest.raises(TemplateError, match=r"^Templates: template 'evil'"):
+        render("s", source, values, "evil")
+    assert time.monotonic() - started < 0.2
+
+
+def test_a_hostile_template_is_a_problem_in_its_row_and_the_sync_completes(
+        tmp_path: Path, http: Recorder, smtp: Smtp) -> None:
+    setup = make_setup(tmp_path, http, smtp, [ACME], {2: f"webhook:{http.base}{L2_HOOK}"})
+    set_templates(setup.path, [["internal", "[{{ level }}] {{ id }}", ATTACKS["nested loops"]]])
+
+    started = time.monotonic()
+    code, out, err = setup.sync()
+
+    assert (code, err) == (0, "")
+    assert time.monotonic() - started < 20
+    # The level still hears of the escalation, in the built-in words.
+    assert setup.posts() == [(L2_HOOK, "ESC-0001/L2/escalated")]
+    assert http.posts[0]["json"]["body"].startswith("ESCALATION TO L2 (Specialist)\n")
+    problems = cell(setup.path, "ESC-0001", "Problems")
+    assert problems.startswith("Templates: template 'internal': took longer than 0.5 s")
+    assert "sent the built-in internal message instead" in problems
+    assert cell(setup.path, "ESC-0001", "Level") == "L2"
+    # The lock was released: the next run proceeds, and the announcement is not repeated.
+    assert setup.sync()[0] == 0
+    assert len(http.posts) == 1
