@@ -431,6 +431,9 @@ class BusinessCalendar:
         self._cover(start_ns.min(), start_ns.max())
         target = self._business_at(start_ns) + amount_ns
         highest = int(target.max())
+        # Measured from the latest start, not the table's first day: rows typed a century
+        # apart ("1926" for "2026") make a wide table without any search.
+        search_from = self._last_day
         while highest > (self._cum_end[-1] if len(self._cum_end) else 0):
             if self._last_day >= _LAST_DAY:
                 break
@@ -438,7 +441,7 @@ class BusinessCalendar:
             weekly_ns = (self._closing_ns - self._opening_ns) * len(self.work_days)
             # Overshoot the estimate so holidays rarely force a second round.
             extra_days = int(np.ceil((highest - covered) / weekly_ns * 7 * 1.25)) + 14
-            if self._last_day - self._first_day > _MAX_SEARCH_DAYS:
+            if self._last_day - search_from > _MAX_SEARCH_DAYS:
                 raise ValueError("the business calendar has no work hours left to count")
             self._build(self._first_day, min(self._last_day + extra_days, _LAST_DAY))
         # side="left": a target equal to an interval's end resolves to that closing.

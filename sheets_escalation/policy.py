@@ -227,9 +227,13 @@ def _load_levels(
             _col(index, "Resolution target"), "Resolution target", calendar)
         if response is None or resolution is None:
             continue
-        if response.amount <= 0 or resolution.amount <= 0:
-            collector.add(sheet_row, _col(index, "Response time"),
+        zero = [header for header, duration in (("Response time", response),
+                                                ("Resolution target", resolution))
+                if duration.amount <= 0]
+        for header in zero:
+            collector.add(sheet_row, _col(index, header),
                           "response and resolution targets must be longer than zero")
+        if zero:
             continue
         notify = tuple(
             part.strip() for part in _text(_cell(row, index, "Notify")).split(",") if part.strip()
