@@ -116,6 +116,16 @@ def test_a_due_time_past_the_end_of_the_clock_is_missing_not_wrapped(business: b
     assert due.iat[1] > start.iat[1]
 
 
+def test_rows_opened_a_century_apart_still_get_business_due_times() -> None:
+    # "1926" typed for "2026": the clock's table spans a century before any search.
+    start = pd.Series(pd.to_datetime(["1926-01-05 09:00", "2026-01-05 09:00"], utc=True))
+    calendar = BusinessCalendar()
+
+    due = calendar.add(start, calendar.seconds(Duration(10, "business_day")), True)
+
+    assert [str(d.date()) for d in due] == ["1926-01-18", "2026-01-16"]
+
+
 @pytest.mark.parametrize("text", ["3654 days", "87673 hours", "5260321 minutes",
                                   "3654 business days", "87673 business hours", "1e400 days"])
 def test_parse_duration_refuses_more_than_ten_years(text: str) -> None:
