@@ -205,7 +205,8 @@ class _Renderer:
     def _start(self, label: str) -> None:
         self.stop()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "sheets_escalation.render_worker"],
+            # -P: a directory named sheets_escalation where cron runs must not be imported.
+            [sys.executable, "-P", "-m", "sheets_escalation.render_worker"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
         )
         if self._read_line(START_SECONDS) != b"ready":
