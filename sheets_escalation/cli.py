@@ -264,6 +264,7 @@ def check(source: str, credentials: str | None, oauth: bool) -> None:
     Example:
       sheets-escalation check escalations.xlsx
     """
+    from sheets_escalation.notify import mask, parse_targets
     from sheets_escalation.sync import load
 
     backend = open_source_warned(source, credentials=credentials, oauth=oauth)
@@ -284,6 +285,14 @@ def check(source: str, credentials: str | None, oauth: bool) -> None:
             click.echo(f"{schema.ESCALATIONS}!{schema.a1(sheet_row - 1, column)}: {problem}")
             count += 1
     policy = workbook.policy
+    # An unreadable Notify target is refused at send time and never stops a sync, so it is
+    # listed here like a row problem rather than failing the check.
+    for level in sorted(policy.levels.values(), key=lambda level: level.level):
+        for target in parse_targets(level.notify):
+            if target.channel == "invalid":
+                click.echo(f"{schema.LEVELS}!{level.notify_cell}: Notify L{level.level} "
+                           f"{mask(target)}: {target.problem}")
+                count += 1
     click.echo(f"policy OK: {len(policy.levels)} levels, {len(policy.active_triggers)} "
                f"active triggers, timezone {policy.timezone}; {len(log)} rows, "
                f"{count} cell problem(s).")

@@ -57,6 +57,16 @@ _EPOCH = dt.date(1970, 1, 1)
 _EPOCH_WEEKDAY = 3
 # Guards the forward search in `add` against a calendar that never opens again.
 _MAX_SEARCH_DAYS = 366 * 50
+# The longest duration a policy may hold: ten years, leap days included. Longer ones are
+# typos (extra zeros) in practice, and a bound keeps every due time of a readable date
+# inside the nanosecond range pandas counts in, instead of wrapping past 2262.
+MAX_DURATION_DAYS = 3653
+MAX_DURATION_TEXT = "10 years"
+_NAT = np.iinfo(np.int64).min
+# The business clock's table stops short of pandas' last instant (2262-04-11 23:47 UTC), so
+# placing an opening or closing on its last local date can never overflow.
+_LAST_DAY = int(np.datetime64("2262-04-01", "D").astype(np.int64))
+_LAST_NS = int(np.datetime64("2262-04-11T00:00:00", "ns").astype(np.int64))
 
 
 @dataclass(frozen=True)
@@ -73,6 +83,24 @@ class Duration:
         if not np.isfinite(amount) or amount < 0:
             raise ValueError(f"a duration must be a finite, non-negative number, not {amount}")
         object.__setattr__(self, "amount", amount)
+        if self.least_days > MAX_DURATION_DAYS:
+            raise ValueError(
+                f'"{self}" is longer than {MAX_DURATION_TEXT} ({MAX_DURATION_DAYS} days), the '
+                "longest duration a policy may hold: check for extra zeros"
+            )
+
+    @property
+    def least_days(self) -> float:
+        """Return the fewest calendar days this duration can take to pass.
+
+        Calendar units take exactly their length; a business hour takes at least an hour
+        and a business day at least a day, whatever the work hours.
+        """
+        if self.unit == "business_hour":
+            return self.amount / 24
+        if self.unit == "business_day":
+            return self.amount
+        return self.amount * _CALENDAR_SECONDS[self.unit] / 86400
 
     @property
     def is_business(self) -> bool:
@@ -294,6 +322,17 @@ class BusinessCalendar:
             return duration.amount * self.day_seconds
         return duration.amount * _CALENDAR_SECONDS[duration.unit]
 
+    def span_days(self, duration: Duration) -> float:
+        """Given a Duration, return about how many calendar days it takes to pass here.
+
+        Business time passes only on work days within work hours, so ``10 business days``
+        on a Mon-Fri calendar take 14 days; holidays are not counted.
+        """
+        if not duration.is_business:
+            return duration.least_days
+        working_days = self.seconds(duration) / self.day_seconds
+        return working_days * 7 / len(self.work_days)
+
     def add(
         self,
         start: pd.Series,
@@ -308,20 +347,26 @@ class BusinessCalendar:
         have passed since start: a start outside work hours counts from the next opening, a
         due time at exactly closing is that closing, and 0 seconds returns start unchanged.
         Return a datetime64[ns, UTC] Series on start's index, NaT where start or seconds is
-        missing. Raise ValueError if a business row has negative seconds.
+        missing and where the due time would fall after 2262-04-11, where pandas' nanosecond
+        clock ends (a date typed in the 2250s plus a long target), never a wrapped date.
+        Raise ValueError if a business row has negative seconds.
         """
         start_ns, missing = _utc_ns(start, "start")
         amount = _broadcast(seconds, len(start), float, "seconds").astype(np.float64)
         is_business = _broadcast(business, len(start), bool, "business").astype(np.bool_)
         missing = missing | np.isnan(amount)
-        amount_ns = np.round(np.where(missing, 0.0, amount) * _NS).astype(np.int64)
+        amount = np.where(missing, 0.0, amount)
+        # Compared in float before any int64 arithmetic, which would wrap without a sound.
+        room = (_LAST_NS - start_ns.astype(np.float64)) / _NS
+        beyond = ~missing & (amount > room)
+        amount_ns = np.round(np.where(beyond, 0.0, amount) * _NS).astype(np.int64)
         if np.any(is_business & ~missing & (amount_ns < 0)):
             raise ValueError("business time can only be added forward (negative seconds)")
         due = start_ns + amount_ns
-        counted = is_business & ~missing & (amount_ns > 0)
+        counted = is_business & ~missing & ~beyond & (amount_ns > 0)
         if counted.any():
             due[counted] = self._add_business(start_ns[counted], amount_ns[counted])
-        due[missing] = np.iinfo(np.int64).min
+        due[missing | beyond] = _NAT
         values = pd.DatetimeIndex(due.view("datetime64[ns]")).tz_localize("UTC")
         return pd.Series(values, index=start.index, name=start.name)
 
@@ -381,27 +426,38 @@ class BusinessCalendar:
     def _add_business(
         self, start_ns: npt.NDArray[np.int64], amount_ns: npt.NDArray[np.int64]
     ) -> npt.NDArray[np.int64]:
+        """Return the instants ``amount_ns`` of business time after each start; NaT where
+        that lies past the table's last possible date."""
         self._cover(start_ns.min(), start_ns.max())
         target = self._business_at(start_ns) + amount_ns
         highest = int(target.max())
+        # Measured from the latest start, not the table's first day: rows typed a century
+        # apart ("1926" for "2026") make a wide table without any search.
+        search_from = self._last_day
         while highest > (self._cum_end[-1] if len(self._cum_end) else 0):
+            if self._last_day >= _LAST_DAY:
+                break
             covered = int(self._cum_end[-1]) if len(self._cum_end) else 0
             weekly_ns = (self._closing_ns - self._opening_ns) * len(self.work_days)
             # Overshoot the estimate so holidays rarely force a second round.
             extra_days = int(np.ceil((highest - covered) / weekly_ns * 7 * 1.25)) + 14
-            if self._last_day - self._first_day > _MAX_SEARCH_DAYS:
+            if self._last_day - search_from > _MAX_SEARCH_DAYS:
                 raise ValueError("the business calendar has no work hours left to count")
-            self._build(self._first_day, self._last_day + extra_days)
+            self._build(self._first_day, min(self._last_day + extra_days, _LAST_DAY))
         # side="left": a target equal to an interval's end resolves to that closing.
         index = np.searchsorted(self._cum_end, target, side="left")
-        return cast(npt.NDArray[np.int64], self._open[index] + (target - self._cum_start[index]))
+        due = np.full(len(target), _NAT, dtype=np.int64)
+        within = index < len(self._cum_end)
+        found = index[within]
+        due[within] = self._open[found] + (target[within] - self._cum_start[found])
+        return due
 
     def _cover(self, first_ns: int | np.int64, last_ns: int | np.int64) -> None:
         """Make the interval table span local dates around the given UTC instants."""
         # A UTC instant's local date is within a day of its UTC date; a week of margin
         # below keeps the next opening after a start, and at its edges, inside the table.
         first_day = int(first_ns) // _DAY_NS - 8
-        last_day = int(last_ns) // _DAY_NS + 8
+        last_day = min(int(last_ns) // _DAY_NS + 8, _LAST_DAY)
         if self._first_day <= first_day and last_day <= self._last_day:
             return
         if self._first_day <= self._last_day:

@@ -19,6 +19,7 @@ from sheets_escalation import schema
 from sheets_escalation.errors import RefusedError, UsageError
 from sheets_escalation.messages import (
     Template,
+    TemplateError,
     get_template,
     message_context,
     render,
@@ -27,6 +28,7 @@ from sheets_escalation.messages import (
 from sheets_escalation.notify import Notification
 from sheets_escalation.policy import Policy, level_label, level_number
 
+BUILT_IN_TEMPLATES: dict[str, Template] = templates_from_rows([])
 # SLA states a level is told about once each, per target.
 ALERT_STATES: tuple[tuple[str, str], ...] = (("At risk", "at-risk"), ("Overdue", "overdue"))
 # History Detail of a reminder recorded for a level without Notify targets.
@@ -175,10 +177,20 @@ def plan_notifications(log: pd.DataFrame, result: pd.DataFrame, events: list[lis
         position = positions.get(event[1])
         if position is None or not targets(to_level):
             continue
-        subject, body = escalation_message(row_view(log, result, position), policy, to_level,
-                                           templates, reason=_reason(event))
+        view = row_view(log, result, position)
+        problem = ""
+        try:
+            subject, body = escalation_message(view, policy, to_level, templates,
+                                               reason=_reason(event))
+        except TemplateError as error:
+            # The level must still hear of the escalation: in the built-in words, with the
+            # template's fault shown in the row until someone fixes it.
+            subject, body = escalation_message(view, policy, to_level, BUILT_IN_TEMPLATES,
+                                               reason=_reason(event))
+            problem = ("; ".join(str(p) for p in error.problems)
+                       + "; sent the built-in internal message instead")
         notifications.append(Notification(event[1], level_label(to_level), "escalated",
-                                          targets(to_level), subject, body))
+                                          targets(to_level), subject, body, problem))
 
     levels = result["level"].to_numpy(dtype=int)
     open_rows = (~result["flag"].isin(["RESOLVED"]).to_numpy()

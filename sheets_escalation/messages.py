@@ -5,6 +5,13 @@ with StrictUndefined: a template can only format the values it is given, and a
 placeholder that is not one of them is an error naming it. Values from the row are data,
 never templates: a description reading ``{{ 7*7 }}`` is printed as typed.
 
+A template edited in the sheet may still loop for hours, recurse, or build a gigabyte
+string (``{{ id|center(10**9) }}``), and the sandbox cannot interrupt a running loop.
+So such templates render in a separate process (render_worker.py, started once and
+reused) with a memory limit, and the caller waits for each at most RENDER_SECONDS before
+killing it; the result is capped at MAX_MESSAGE_LENGTH characters. The built-in
+templates are trusted and render in this process.
+
 Placeholders (all strings, "" when blank):
 
 ===================  =============================================================
@@ -34,9 +41,16 @@ Placeholders (all strings, "" when blank):
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
+import json
 import math
 import operator
+import os
+import select
+import subprocess
+import sys
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -53,6 +67,16 @@ from sheets_escalation.schema import DEFAULT_TEMPLATES, TEMPLATES, normalize_hea
 # exhaust memory ("{{ 'x' * 10**10 }}").
 MAX_RESULT_LENGTH = 100_000
 MAX_EXPONENT = 100
+# A message longer than this is a template running away, not a message anyone reads.
+MAX_MESSAGE_LENGTH = 100_000
+# A real template renders in about a millisecond; the bound leaves room for a busy machine.
+RENDER_SECONDS = 0.5
+# Starting the renderer (a Python with Jinja2) may take a while on a loaded machine.
+START_SECONDS = 30.0
+# The renderer's address space: Python and Jinja2 take about 40 MB of it.
+WORKER_MEMORY_BYTES = 256 * 1024 * 1024
+TOO_MUCH_MEMORY = "needs more memory than a message may use (256 MB)"
+_DEFAULT_TEXTS = frozenset((subject, body) for _, subject, body in DEFAULT_TEMPLATES)
 
 ROW_FIELDS: tuple[tuple[str, str], ...] = (
     ("id", "id"),
@@ -118,14 +142,107 @@ def render(
     """Given a template's subject and body, the placeholder values and the template's
     name (for messages), return the rendered (subject, body). The subject is one line.
 
-    Raise TemplateError naming the template and the placeholder if the template uses a
-    placeholder not in ``context``, has a syntax error, or tries something the sandbox
-    forbids.
+    Raise TemplateError naming the template (and the placeholder) if the template uses a
+    placeholder not in ``context``, has a syntax error, tries something the sandbox
+    forbids, or exceeds a bound: RENDER_SECONDS of time, WORKER_MEMORY_BYTES of memory,
+    MAX_MESSAGE_LENGTH characters of output, or Python's recursion limit.
     """
+    if (template_subject, template_body) in _DEFAULT_TEXTS:
+        return render_here(template_subject, template_body, context, name)
+    return _RENDERER.render(template_subject, template_body, context, name)
+
+
+def render_here(
+    template_subject: str, template_body: str, context: Mapping[str, object], name: str = ""
+) -> tuple[str, str]:
+    """Render as :func:`render` does, in this process: bounded in output and recursion,
+    but not in time or memory, so only for trusted templates and inside the renderer."""
     label = f"template {name!r}" if name else "template"
     subject = _render_one(template_subject, context, f"{label} subject")
     body = _render_one(template_body, context, f"{label} body")
     return " ".join(subject.split()), body
+
+
+class _Renderer:
+    """The render_worker process, started on first use and again after it is killed."""
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen[bytes] | None = None
+        self.buffer = b""
+        # Templates this process had to kill, by text: a run with many escalations would
+        # otherwise wait out the deadline (and restart the worker) for every one of them.
+        self.stopped: dict[tuple[str, str], str] = {}
+
+    def render(self, subject: str, body: str, context: Mapping[str, object],
+               name: str) -> tuple[str, str]:
+        label = f"template {name!r}" if name else "template"
+        if (subject, body) in self.stopped:
+            raise _error(f"{label}: {self.stopped[subject, body]}")
+        if self.process is None or self.process.poll() is not None:
+            self._start(label)
+        assert self.process is not None and self.process.stdin is not None
+        request = {"subject": subject, "body": body, "name": name,
+                   "context": {str(k): v for k, v in context.items()}}
+        try:
+            self.process.stdin.write(json.dumps(request, default=str).encode() + b"\n")
+            self.process.stdin.flush()
+        except OSError:
+            self.stop()
+            raise _error(f"{label}: the template renderer stopped unexpectedly") from None
+        line = self._read_line(RENDER_SECONDS)
+        if line is None:
+            reason = (TOO_MUCH_MEMORY if self.process.poll() is not None else
+                      f"took longer than {RENDER_SECONDS:g} s to render, so it was stopped")
+            self.stop()
+            self.stopped[subject, body] = reason
+            raise _error(f"{label}: {reason}")
+        answer = json.loads(line)
+        if "error" in answer:
+            raise TemplateError([Located(TEMPLATES, "", text) for text in answer["error"]])
+        rendered_subject, rendered_body = answer["ok"]
+        return str(rendered_subject), str(rendered_body)
+
+    def _start(self, label: str) -> None:
+        self.stop()
+        self.process = subprocess.Popen(
+            # -P: a directory named sheets_escalation where cron runs must not be imported.
+            [sys.executable, "-P", "-m", "sheets_escalation.render_worker"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        )
+        if self._read_line(START_SECONDS) != b"ready":
+            self.stop()
+            raise _error(f"{label}: the template renderer did not start")
+
+    def _read_line(self, timeout: float) -> bytes | None:
+        """Return the worker's next line, or None if it sends none within ``timeout``."""
+        assert self.process is not None and self.process.stdout is not None
+        descriptor = self.process.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([descriptor], [], [], remaining)[0]:
+                return None
+            chunk = os.read(descriptor, 1 << 16)
+            if not chunk:
+                return None
+            self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return line
+
+    def stop(self) -> None:
+        """Kill the worker, if any (a template was too slow, or the process is ending)."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            for stream in (self.process.stdin, self.process.stdout):
+                if stream is not None:
+                    stream.close()
+        self.process = None
+        self.buffer = b""
+
+
+_RENDERER = _Renderer()
+atexit.register(_RENDERER.stop)
 
 
 def templates_from_rows(rows: Sequence[Sequence[object]]) -> dict[str, Template]:
@@ -218,7 +335,13 @@ def _render_one(source: str, context: Mapping[str, object], label: str) -> str:
         known = ", ".join(sorted(context))
         raise _error(f"{label} uses unknown placeholder {names} (known: {known})")
     try:
-        return _ENVIRONMENT.from_string(source).render(dict(context))
+        return _capped(_ENVIRONMENT.from_string(source).generate(dict(context)), label)
+    except TemplateError:
+        raise
+    except MemoryError:
+        raise _error(f"{label}: {TOO_MUCH_MEMORY}") from None
+    except RecursionError:
+        raise _error(f"{label}: calls itself too deeply (a macro calling itself?)") from None
     except SecurityError as exc:
         raise _error(f"{label}: not allowed: {exc}") from exc
     except jinja2.UndefinedError as exc:
@@ -227,6 +350,18 @@ def _render_one(source: str, context: Mapping[str, object], label: str) -> str:
         raise _error(f"{label}: {exc}") from exc
     except (TypeError, ValueError, ArithmeticError) as exc:
         raise _error(f"{label}: {type(exc).__name__}: {exc}") from exc
+
+
+def _capped(pieces: Any, label: str) -> str:
+    """Join rendered pieces, stopping as soon as they pass MAX_MESSAGE_LENGTH."""
+    out: list[str] = []
+    length = 0
+    for piece in pieces:
+        length += len(piece)
+        if length > MAX_MESSAGE_LENGTH:
+            raise _error(f"{label}: renders more than {MAX_MESSAGE_LENGTH:,} characters")
+        out.append(piece)
+    return "".join(out)
 
 
 def _error(message: str) -> TemplateError:

@@ -18,6 +18,8 @@ from sheets_escalation import schema
 from sheets_escalation.backends.base import Table, header_index
 from sheets_escalation.cells import parse_datetime_scalar
 from sheets_escalation.clock import (
+    MAX_DURATION_DAYS,
+    MAX_DURATION_TEXT,
     BusinessCalendar,
     Duration,
     parse_duration,
@@ -43,6 +45,8 @@ class LevelPolicy:
     response: Duration
     resolution: Duration
     notify: tuple[str, ...]
+    # Where Notify was typed (A1, e.g. "G3"), so its targets' problems can be located.
+    notify_cell: str = ""
 
 
 @dataclass(frozen=True)
@@ -146,16 +150,40 @@ def _col(index: Mapping[str, int], header: str) -> int | None:
 
 
 def _duration_or_error(
-    text: str, collector: _Collector, row: int, col: int | None, what: str
+    text: str, collector: _Collector, row: int, col: int | None, what: str,
+    calendar: BusinessCalendar | None,
 ) -> Duration | None:
     try:
-        return parse_duration(text)
+        duration = parse_duration(text)
     except ValueError as error:
         collector.add(row, col, f"{what}: {error}")
         return None
+    problem = _too_long(duration, calendar)
+    if problem:
+        collector.add(row, col, f"{what}: {problem}")
+        return None
+    return duration
 
 
-def _load_levels(table: Table | None, problems: list[Located]) -> dict[int, LevelPolicy]:
+def _too_long(duration: Duration, calendar: BusinessCalendar | None) -> str:
+    """Return why ``duration`` takes too long to pass on ``calendar``, or "" if it fits.
+
+    A Duration is at most ten years long on its own clock; business time passes only in
+    work hours, so on a sparse calendar it may still take decades of real time."""
+    if calendar is None or not duration.is_business:
+        return ""
+    days = calendar.span_days(duration)
+    if days <= MAX_DURATION_DAYS:
+        return ""
+    return (f"{duration} take about {days / 365.25:.0f} years on this calendar "
+            f"({len(calendar.work_days)} work days a week, {calendar.opening:%H:%M}-"
+            f"{calendar.closing:%H:%M}), longer than {MAX_DURATION_TEXT}, the longest "
+            "duration a policy may hold")
+
+
+def _load_levels(
+    table: Table | None, problems: list[Located], calendar: BusinessCalendar | None
+) -> dict[int, LevelPolicy]:
     defaults = {
         level_number(row[0]): LevelPolicy(
             level=int(row[0][1]),
@@ -193,19 +221,24 @@ def _load_levels(table: Table | None, problems: list[Located]) -> dict[int, Leve
         seen[level] = sheet_row
         response = _duration_or_error(
             _text(_cell(row, index, "Response time")), collector, sheet_row,
-            _col(index, "Response time"), "Response time")
+            _col(index, "Response time"), "Response time", calendar)
         resolution = _duration_or_error(
             _text(_cell(row, index, "Resolution target")), collector, sheet_row,
-            _col(index, "Resolution target"), "Resolution target")
+            _col(index, "Resolution target"), "Resolution target", calendar)
         if response is None or resolution is None:
             continue
-        if response.amount <= 0 or resolution.amount <= 0:
-            collector.add(sheet_row, _col(index, "Response time"),
+        zero = [header for header, duration in (("Response time", response),
+                                                ("Resolution target", resolution))
+                if duration.amount <= 0]
+        for header in zero:
+            collector.add(sheet_row, _col(index, header),
                           "response and resolution targets must be longer than zero")
+        if zero:
             continue
         notify = tuple(
             part.strip() for part in _text(_cell(row, index, "Notify")).split(",") if part.strip()
         )
+        notify_col = _col(index, "Notify")
         levels[level] = LevelPolicy(
             level=level,
             name=_text(_cell(row, index, "Name")) or defaults[level].name,
@@ -214,6 +247,7 @@ def _load_levels(table: Table | None, problems: list[Located]) -> dict[int, Leve
             response=response,
             resolution=resolution,
             notify=notify,
+            notify_cell=schema.a1(sheet_row, notify_col) if notify_col is not None else "",
         )
     return levels
 
@@ -293,6 +327,9 @@ def _load_triggers(
         timeframe: Duration | None = None
         try:
             _, business, timeframe = _parse_timeframe(timeframe_text)
+            too_long = _too_long(timeframe, calendar) if timeframe is not None else ""
+            if too_long:
+                raise ValueError(too_long)
         except ValueError as error:
             business = False
             collector.add(sheet_row, _col(index, "Timeframe"), f"Timeframe: {error}")
@@ -308,7 +345,7 @@ def _load_triggers(
         extra: dict[str, Any] = {}
         if kind == "unresolved_for":
             extra["duration"] = _duration_or_error(parameter, collector, sheet_row, param_col,
-                                                   "Parameter")
+                                                   "Parameter", calendar)
         elif kind == "financial_loss_over":
             amount = _parse_amount(_cell(row, index, "Parameter"))
             if amount is None or amount < 0:
@@ -330,7 +367,7 @@ def _load_triggers(
             else:
                 extra["repeat_count"] = int(match.group(1))
                 extra["repeat_window"] = _duration_or_error(
-                    match.group(2), collector, sheet_row, param_col, "Parameter")
+                    match.group(2), collector, sheet_row, param_col, "Parameter", calendar)
         if len(problems) > start or to_level is None:
             continue
         seconds = 0.0
@@ -495,7 +532,7 @@ def load_policy(
             # Timezone, work days and hours are checked above: only the country is left.
             collector.add(*where("Holiday country"), f"Holiday country: {error}")
 
-    levels = _load_levels(tabs.get(schema.LEVELS), problems)
+    levels = _load_levels(tabs.get(schema.LEVELS), problems, calendar)
     triggers = _load_triggers(tabs.get(schema.TRIGGERS), problems, calendar)
 
     vip: set[str] = set()

@@ -403,6 +403,9 @@ def deliver_notifications(workbook: Workbook, outbox: Outbox | None) -> Delivery
         at: Any = row[0]
         workbook.evaluation.events.append([pd.Timestamp(at), *row[1:]])
     problems = report.problems_by_row()
+    for notification in notifications:
+        if notification.problem:
+            problems.setdefault(notification.row_id, []).insert(0, notification.problem)
     if problems:
         extra = result["id"].map(lambda i: "; ".join(problems.get(i, []))).fillna("")
         has = (extra != "").to_numpy()
