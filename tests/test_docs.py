@@ -176,6 +176,49 @@ def test_repeated_headings_get_numbered_anchors(tmp_path: Path) -> None:
     assert anchors_of(page) == {"notes", "notes-1", "notes-2"}
 
 
+# ---- every test the documentation names exists
+
+NAMED_TEST = re.compile(r"`(tests/[\w/]+\.py)?(?:::([\w*]+))?`")
+
+
+def named_tests(text: str) -> list[tuple[str, str | None]]:
+    """Given Markdown, return (file, test name or pattern) for each test it names in code.
+
+    A name written ``::test_x`` belongs to the file named last before it, as in a table
+    cell listing several tests of one file.
+    """
+    named, current = [], None
+    for match in NAMED_TEST.finditer(text):
+        path, test = match.groups()
+        if path is None and test is None:
+            continue
+        current = path or current
+        assert current is not None, f"::{test} names no file"
+        named.append((current, test))
+    return named
+
+
+def test_every_test_the_docs_name_exists() -> None:
+    missing = []
+    for document in DOCUMENTS:
+        for path, test in named_tests(document.read_text(encoding="utf-8")):
+            source = ROOT / path
+            if not source.is_file():
+                missing.append(f"{document.name}: {path}")
+            elif test is not None:
+                pattern = re.escape(test).replace(r"\*", r"\w*")
+                if not re.search(rf"^def {pattern}\(", source.read_text(), re.M):
+                    missing.append(f"{document.name}: {path}::{test}")
+    assert missing == []
+
+
+def test_the_guarantees_name_their_tests() -> None:
+    named = named_tests((ROOT / "docs" / "guarantees.md").read_text(encoding="utf-8"))
+    assert len([test for _, test in named if test]) >= 30
+    assert named_tests("`tests/a.py::test_x`, `::test_y`") == [
+        ("tests/a.py", "test_x"), ("tests/a.py", "test_y")]
+
+
 # ---- every command's --help example runs against the sample
 
 # A documented exit code other than 0, per command, with the case the docs give it for.
