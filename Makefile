@@ -1,11 +1,12 @@
 # One command each: `make demo` runs the main job on the sample workbook, `make test` runs
-# lint, type checks and the whole test suite. Both create .venv on first use.
+# lint, type checks, the whole test suite and the package build check. Both create .venv on
+# first use.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench bench-ci template clean
+.PHONY: demo test lint typecheck package bench bench-ci template clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +23,18 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest
+	$(MAKE) package
+
+# The sdist and wheel a release would upload: built in an isolated environment from
+# pyproject.toml alone, checked by twine, and refused if setuptools warns of a deprecation
+# (a user installing the package would see that banner).
+package: $(STAMP)
+	rm -rf build/dist
+	mkdir -p build
+	$(BIN)/python -m build --outdir build/dist . > build/package.log 2>&1 \
+		|| { cat build/package.log; exit 1; }
+	! grep -i -A3 deprecat build/package.log
+	$(BIN)/twine check --strict build/dist/*
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run --sizes 1000,10000,100000
