@@ -448,8 +448,12 @@ def review(source: str, month: str | None, export_path: str | None, no_tab: bool
     (not in the allowlist); what was sent is recorded in History either way.
 
     \b
-    Example (cron, 07:30 on the 1st to the 3rd, between hourly syncs; later runs only
-    retry what failed):
+    Cron sends last month's review at 07:30 on days 1-3, between hourly syncs (later
+    runs only retry what failed).
+
+    \b
+    Examples:
+      sheets-escalation review escalations.xlsx --month 2026-11 --export review.pdf
       30 7 1-3 * * cd /srv/support && sheets-escalation review escalations.xlsx \\
           --month previous --send --quiet
     """

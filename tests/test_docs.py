@@ -226,6 +226,9 @@ DOCUMENTED_EXIT = {
     # The example escalates ESC-0012 to L2; in the sample that row is already at L2, and
     # escalating to the level a row already has is refused with exit 1 (docs/notifications.md).
     "escalate": {1},
+    # The cron example sends with --send; the sample folder has no local config naming
+    # stakeholders, which is a configuration error (exit 2, docs/review-delivery.md).
+    "review": {2},
 }
 
 
