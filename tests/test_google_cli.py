@@ -336,7 +336,8 @@ def test_review_writes_its_tab_with_formats_and_native_charts(fake: FakeSheetsAP
     share = charts["Share within target by level"]["spec"]["basicChart"]
     assert [_grid_column(book, s["series"])[0] for s in share["series"]] == [
         "Response within target", "Resolution within target"]
-    assert share["axis"][1]["viewWindowOptions"]["viewWindowMax"] == 1
+    assert share["axis"][1]["viewWindowOptions"] == {
+        "viewWindowMode": "EXPLICIT", "viewWindowMin": 0, "viewWindowMax": 1}
     rows = tab.values()
     for chart in tab.charts:
         anchor = chart["position"]["overlayPosition"]["anchorCell"]

@@ -551,7 +551,7 @@ def _review_charts(review: Review, places: Sequence[TablePlace], column: int,
             value_axis["title"] = spec.values[0]
         if spec.value_format == "pct":
             value_axis["viewWindowOptions"] = {
-                "viewMode": "EXPLICIT", "viewWindowMin": 0, "viewWindowMax": 1}
+                "viewWindowMode": "EXPLICIT", "viewWindowMin": 0, "viewWindowMax": 1}
         anchor = max(free_row, header - (2 if section.note else 1))
         free_row = anchor + CHART_ROWS
         out.append({"addChart": {"chart": {
