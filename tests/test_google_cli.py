@@ -403,3 +403,17 @@ def test_message_renders_from_the_google_sheet_and_writes_nothing(fake: FakeShee
     assert (code, out, err) == xlsx
     assert out.startswith("Subject: [L2]")
     assert writes(fake) == []
+
+
+def test_simulate_writes_its_what_if_tab_on_the_google_sheet(fake: FakeSheetsAPI, tmp_path: Path) -> None:
+    path = write_golden(tmp_path / "log.xlsx")
+    book = seed(fake, path)
+    args = ("--month", "2026-11", "--now", GOLDEN_NOW, "--set", "L1.Response time=2 business hours")
+
+    code, out, err = run("simulate", URL, *args)
+    xlsx = run("simulate", str(path), *args)
+
+    assert (code, err) == (0, "")
+    assert out == xlsx[1].replace(path.name, f"sheet {KEY}")
+    tab = next(s.title for s in book.sheets if s.title.startswith("What-if"))
+    assert trimmed(book.sheet(tab).values()) == xlsx_values(path, tab)
