@@ -417,3 +417,38 @@ def test_simulate_writes_its_what_if_tab_on_the_google_sheet(fake: FakeSheetsAPI
     assert out == xlsx[1].replace(path.name, f"sheet {KEY}")
     tab = next(s.title for s in book.sheets if s.title.startswith("What-if"))
     assert trimmed(book.sheet(tab).values()) == xlsx_values(path, tab)
+
+
+# --------------------------------------------------------------------------- Google's limits
+
+
+def _outage(count: int) -> list[list[Any]]:
+    """``count`` customers reporting one outage in an hour, under long IDs: the repeat-issue
+    evidence lists every ID, far past what one cell holds."""
+    from tests.workbooks import row
+    opened = dt.datetime(2026, 11, 24, 10, 0)
+    return [row(id=f"OUTAGE-{n:04d}-{'x' * 50}", opened=opened + dt.timedelta(seconds=n),
+                customer=f"Customer {n}", issue_type="Login", issue_key="OUTAGE-7",
+                description="Cannot log in") for n in range(count)]
+
+
+def test_a_huge_repeat_issue_cluster_is_listed_within_googles_cell_limit(
+        fake: FakeSheetsAPI, tmp_path: Path) -> None:
+    book = seed(fake, write_golden(tmp_path / "log.xlsx", _outage(1000)))
+
+    code, _, err = run("sync", URL, "--now", GOLDEN_NOW, "--quiet")
+
+    assert (code, err) == (0, "")
+    longest = max(len(v) for s in book.sheets for r in s.values() for v in r if isinstance(v, str))
+    assert 40_000 < longest <= 50_000
+    whys = [r[0] for r in columns(book.sheet(schema.ESCALATIONS).values(), ("Why",))[1:]]
+    assert len(whys) == 1000 and all(why.startswith("Repeat issue: ") for why in whys)
+    why = max(whys, key=len)
+    listed = why.split(": ")[-1].split(" … and ")[0].split(", ")
+    assert why.startswith("Repeat issue: 1000 customers within 24 hours: OUTAGE-0000-")
+    assert why.endswith(f"x … and {1000 - len(listed)} more") and len(why) <= 50_000
+    fake.log.clear()
+    assert run("sync", URL, "--now", GOLDEN_NOW, "--quiet")[0] == 0
+    assert writes(fake) == ["values.batchUpdate"]
+    (update,) = [c for c in fake.calls() if c.kind == "values.batchUpdate"]
+    assert [d["range"] for d in update.body["data"]] == ["'Settings'!B9:B9"]  # Last run

@@ -61,6 +61,7 @@ from gspread.utils import a1_to_rowcol, rowcol_to_a1
 
 from sheets_escalation import errors
 from sheets_escalation.backends.base import EPOCH, Table, Value, WritePlan, header_index
+from sheets_escalation.limits import GOOGLE_CELL_CHARACTERS
 from sheets_escalation.schema import ESCALATIONS, HISTORY, normalize_header
 from sheets_escalation.sources import parse_source_key  # noqa: F401 - part of this API
 
@@ -578,6 +579,8 @@ def _review_charts(review: Review, places: Sequence[TablePlace], column: int,
 class GoogleSheetsBackend:
     """A Google Sheet as a :class:`~sheets_escalation.backends.base.Backend`."""
 
+    max_cell_characters = GOOGLE_CELL_CHARACTERS
+
     def __init__(self, key: str, client: gspread.Client, lock_dir: Path | None = None) -> None:
         self.key = key
         self.name = f"sheet {key}"
@@ -680,6 +683,7 @@ class GoogleSheetsBackend:
         """
         if plan.is_empty():
             return
+        plan.fit(self.max_cell_characters)
         if not self._sheets:
             raise errors.SourceError(f"{self.name}: write() before read()")
         targets = _Targets(self, plan)
