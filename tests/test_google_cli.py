@@ -452,3 +452,19 @@ def test_a_huge_repeat_issue_cluster_is_listed_within_googles_cell_limit(
     assert writes(fake) == ["values.batchUpdate"]
     (update,) = [c for c in fake.calls() if c.kind == "values.batchUpdate"]
     assert [d["range"] for d in update.body["data"]] == ["'Settings'!B9:B9"]  # Last run
+
+
+def test_a_history_tab_sync_creates_gets_its_header_look_and_date_format(
+        fake: FakeSheetsAPI, tmp_path: Path) -> None:
+    book = seed(fake, write_golden(tmp_path / "log.xlsx"))
+    book.sheets.remove(book.sheet(schema.HISTORY))
+
+    assert run("sync", URL, "--now", GOLDEN_NOW, "--quiet")[0] == 0
+
+    history = book.sheet(schema.HISTORY)
+    header = history.cell(0, 0)
+    assert header is not None and header.fmt is not None and header.fmt["textFormat"]["bold"]
+    first = history.cell(1, 0)
+    assert first is not None and isinstance(first.value, float)
+    assert first.fmt is not None and first.fmt["numberFormat"]["type"] == "DATE_TIME"
+    assert history.frozen_rows == 1

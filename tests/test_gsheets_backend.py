@@ -320,7 +320,10 @@ def test_new_tabs_and_grid_growth_travel_with_the_reread_and_the_values_follow(
         ["At", "ID", "Event"], [SERIAL, "ESC-0001", "id assigned"], [SERIAL, "ESC-0001", "escalated"]]
     (structure,) = fake.calls("batchUpdate")
     kinds = [next(iter(r)) for r in structure.body["requests"]]
-    assert kinds == ["addSheet", "updateCells"]
+    # The created History gets init's look (header, frozen row, widths, date formats,
+    # the warning-only protection of what the tool writes).
+    assert kinds[:3] == ["addSheet", "updateCells", "updateSheetProperties"]
+    assert set(kinds[3:]) == {"repeatCell", "updateDimensionProperties", "addProtectedRange"}
     # Only the header goes with the tab; its rows are value writes like any other.
     assert len(structure.body["requests"][1]["updateCells"]["rows"]) == 1
     assert structure.body["responseRanges"] == ["'Escalations'!1:1", "'Escalations'!A:A"]

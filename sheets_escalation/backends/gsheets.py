@@ -798,6 +798,11 @@ class GoogleSheetsBackend:
             filled = rows[:1] if tab in plan.new_tabs else rows
             if filled:
                 requests_.append(_update_cells(sheet.sheet_id, filled))
+            if tab in created and tab in plan.new_tabs:
+                # Imported here: gsheets_init builds on this module's helpers.
+                from sheets_escalation.backends.gsheets_init import new_tab_requests
+
+                requests_.extend(new_tab_requests(tab, sheet.sheet_id, filled[0] if filled else []))
             if layout is not None:
                 requests_.extend(layout(sheet.sheet_id))
         for title, (row_count, col_count) in targets.extent().items():
