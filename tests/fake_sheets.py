@@ -32,7 +32,7 @@ masks naming no field, with Google's 400 ``INVALID_ARGUMENT`` body), a cell over
 ``userEnteredValue``, ``effectiveValue`` and ``formattedValue``.
 
 Test hooks: a request log (:attr:`log`), fault injection (:meth:`fail_next`,
-:meth:`timeout_next`, :meth:`drop_next`), and :meth:`before_next` to edit the sheet (sort,
+:meth:`timeout_next`, :meth:`drop_next`, :meth:`lose_answer_next`), and :meth:`before_next` to edit the sheet (sort,
 insert, delete rows) just before a given request is served.
 """
 
@@ -674,7 +674,7 @@ def apply_fields(value: Any, tree: dict[str, Any]) -> Any:
 
 @dataclass
 class _Fault:
-    kind: str  # "status" | "timeout" | "drop"
+    kind: str  # "status" | "timeout" | "drop" | "lost"
     match: str
     status: int = 500
     retry_after: float | None = None
@@ -725,6 +725,11 @@ class FakeSheetsAPI:
         """The next ``count`` requests lose their connection (requests.ConnectionError)."""
         self._faults.extend(_Fault("drop", match) for _ in range(count))
 
+    def lose_answer_next(self, count: int = 1, match: str = "") -> None:
+        """The next ``count`` requests are served, then the connection drops before the
+        answer arrives (requests.ConnectionError): the client cannot tell it was applied."""
+        self._faults.extend(_Fault("lost", match) for _ in range(count))
+
     def before_next(self, match: str, action: Callable[[FakeSheetsAPI], None]) -> None:
         """Run ``action(fake)`` once, just before serving the next request matching ``match``
         (a substring of the URL, e.g. ``"values:batchUpdate"``)."""
@@ -754,9 +759,13 @@ class FakeSheetsAPI:
                 del self._hooks[index]
                 action(self)
                 break
+        lost = False
         for index, fault in enumerate(self._faults):
             if fault.match in url:
                 del self._faults[index]
+                if fault.kind == "lost":
+                    lost = True
+                    break
                 if fault.kind == "timeout":
                     raise requests.ReadTimeout(f"fake read timeout on {parts.path}", request=request)
                 if fault.kind == "drop":
@@ -775,7 +784,9 @@ class FakeSheetsAPI:
         try:
             status, answer = self._route(request.method or "", parts.path, logged.query, body)
         except ApiError as error:
-            return _response(request, error.code, error.body)
+            status, answer = error.code, error.body
+        if lost:
+            raise requests.ConnectionError("fake connection reset before the answer", request=request)
         return _response(request, status, answer)
 
     def _route(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:

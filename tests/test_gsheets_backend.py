@@ -699,3 +699,39 @@ def test_sync_on_google_matches_xlsx_and_a_rerun_writes_only_last_run(fake: Fake
     (write,) = fake.calls("values.batchUpdate")
     assert [d["range"] for d in write.body["data"]] == ["'Settings'!B9:B9"]
     assert all(c.body["valueInputOption"] == "RAW" for c in fake.calls("values.batchUpdate"))
+
+
+def test_quota_429s_are_retried_for_one_quota_window(fake: FakeSheetsAPI, backend: GoogleSheetsBackend,
+                                                     sleeps: list[float]) -> None:
+    # Google's write quota is per minute: ~15 s of backoff gave up while it was still empty.
+    fake.fail_next(7, 429)
+    backend.read(["Escalations"])
+    assert sleeps == [1, 2, 4, 8, 16, 32, 7]
+    assert sum(sleeps) == 70
+
+
+def test_quota_429s_past_the_window_are_one_line(fake: FakeSheetsAPI, backend: GoogleSheetsBackend,
+                                                  sleeps: list[float]) -> None:
+    fake.fail_next(20, 429, retry_after=30)
+    with pytest.raises(errors.SourceError) as caught:
+        backend.read(["Escalations"])
+    assert sleeps == [30, 30, 10]
+    assert str(caught.value).startswith(
+        "Google Sheets did not answer after 4 attempts (last: HTTP 429 Quota exceeded")
+
+
+def test_a_retried_add_sheet_that_google_had_applied_does_not_fail_the_run(
+        fake: FakeSheetsAPI, backend: GoogleSheetsBackend, sleeps: list[float]) -> None:
+    book = fake.books[KEY]
+    book.sheets.remove(book.sheet("History"))
+    backend.read(["Escalations", "History"])
+    fake.lose_answer_next(1, match=":batchUpdate")
+
+    backend.write(WritePlan(
+        cells=[CellWrite("Escalations", 1, FLAG, "OK", "ESC-0001")],
+        new_tabs={"History": [["At", "ID", "Event"], [dt.datetime(2026, 1, 1, 12), "ESC-0001", "id assigned"]]},
+    ))
+
+    assert [s.title for s in book.sheets].count("History") == 1
+    assert book.sheet("History").values() == [["At", "ID", "Event"], [SERIAL, "ESC-0001", "id assigned"]]
+    assert book.sheet("Escalations").values()[1][FLAG] == "OK"

@@ -136,15 +136,19 @@ def _retry_after(response: requests.Response | None) -> float | None:
 class RetryingHTTPClient(HTTPClient):
     """gspread's HTTP client with bounded retries and one-line domain errors.
 
-    429, 500, 502, 503, 504, timeouts and dropped connections are retried up to
-    ``attempts`` tries in all, sleeping ``uniform(0, min(cap, base * 2**n))`` (full jitter)
-    or the server's ``Retry-After`` when longer. Every other failure, and the last retry,
-    raises :class:`SourceError` with a one-line reason (never a token or a traceback).
+    500, 502, 503, 504, timeouts and dropped connections are retried up to ``attempts``
+    tries in all, sleeping ``uniform(0, min(cap, base * 2**n))`` (full jitter) or the
+    server's ``Retry-After`` when longer. A 429 is the per-minute quota: it is retried until
+    ``quota_window`` seconds of waiting in all, the last wait shortened to end the window.
+    Every other failure, and the last retry, raises :class:`SourceError` with a one-line
+    reason (never a token or a traceback). ``sleep`` is replaceable, so tests do not wait.
     """
 
     attempts = 5
     base_delay = 1.0
     max_delay = 32.0
+    # One quota minute, plus the few seconds Google's counters lag behind.
+    quota_window = 70.0
     sleep: Callable[[float], None] = staticmethod(time.sleep)
     jitter: Callable[[float, float], float] = staticmethod(random.uniform)  # noqa: S311
 
@@ -176,7 +180,8 @@ class RetryingHTTPClient(HTTPClient):
             data = _compact_json(json).encode("ascii")
             json = None
             headers = {**(headers or {}), "Content-Type": "application/json"}
-        for attempt in range(self.attempts):
+        attempt, slept = 0, 0.0
+        while True:
             response: requests.Response | None = None
             try:
                 response = self.session.request(
@@ -200,12 +205,21 @@ class RetryingHTTPClient(HTTPClient):
                 if response.status_code not in RETRY_STATUSES:
                     raise self._error(response, endpoint) from None
                 last_reason = f"HTTP {response.status_code} {_api_message(response)}".strip()
-            if attempt + 1 < self.attempts:
-                backoff = self.jitter(0.0, min(self.max_delay, self.base_delay * 2**attempt))
-                hint = _retry_after(response)
-                self.sleep(max(backoff, min(hint, 2 * self.max_delay)) if hint else backoff)
+            attempt += 1
+            backoff = self.jitter(0.0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
+            hint = _retry_after(response)
+            if response is not None and response.status_code == 429:
+                delay = min(max(backoff, hint or 0.0), self.quota_window - slept)
+                if delay <= 0:
+                    break
+            elif attempt < self.attempts:
+                delay = max(backoff, min(hint, 2 * self.max_delay)) if hint else backoff
+            else:
+                break
+            self.sleep(delay)
+            slept += delay
         raise errors.SourceError(
-            f"Google Sheets did not answer after {self.attempts} attempts (last: {last_reason});"
+            f"Google Sheets did not answer after {attempt} attempts (last: {last_reason});"
             " nothing more was written, the next run retries"
         )
 
@@ -714,11 +728,18 @@ class GoogleSheetsBackend:
         answer: Any = {}
         for index, batch in enumerate(batches):
             last = index == len(batches) - 1
-            answer = self._http.request(
-                "post", SPREADSHEET_BATCH_UPDATE_URL % self.key,
-                json={"requests": batch, **(options if last else {})},
-                params={"fields": UPDATED_SPREADSHEET_FIELDS} if last and ranges else None,
-            ).json()
+            try:
+                answer = self._http.request(
+                    "post", SPREADSHEET_BATCH_UPDATE_URL % self.key,
+                    json={"requests": batch, **(options if last else {})},
+                    params={"fields": UPDATED_SPREADSHEET_FIELDS} if last and ranges else None,
+                ).json()
+            except errors.SourceError:
+                if not self._applied_before(batch):
+                    raise
+                if last:
+                    return self._batch_get(ranges) if ranges else []
+                continue
             self._account(batch)
         if not ranges:
             return []
@@ -731,6 +752,18 @@ class GoogleSheetsBackend:
                 known.rows = int(grid.get("rowCount", known.rows))
                 known.cols = int(grid.get("columnCount", known.cols))
         return _grids_in_response(sheets, ranges)
+
+    def _applied_before(self, batch: Sequence[Mapping[str, Any]]) -> bool:
+        """Whether a refused ``batch`` that adds tabs had been applied by an earlier attempt
+        whose answer was lost (its retry then finds the tabs "already exist"). Re-reads the
+        metadata, so ``_sheets`` holds what the sheet is now either way."""
+        added = [(r["addSheet"]["properties"]["sheetId"], r["addSheet"]["properties"]["title"])
+                 for r in batch if "addSheet" in r]
+        if not added:
+            return False
+        self._metadata()
+        present = {(sheet.sheet_id, sheet.title) for sheet in self._sheets.values()}
+        return all(tab in present for tab in added)
 
     def _account(self, applied: Sequence[Mapping[str, Any]]) -> None:
         """Record in ``_sheets`` the tabs and grid sizes ``applied`` requests leave."""
