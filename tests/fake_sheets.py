@@ -18,6 +18,7 @@ Implemented routes (anything else raises AssertionError, loudly):
 - ``PUT values/{range}``, ``POST values:batchUpdate`` (RAW or USER_ENTERED)
 - ``POST values/{range}:append``, ``POST values/{range}:clear``
 - ``POST https://oauth2.googleapis.com/token`` (hands out a dummy access token)
+- the Compute Engine metadata server, answering as a machine outside Google Cloud does
 
 Seeding: :meth:`Sheet.set_values` stores values as given; :meth:`Sheet.type_values` stores
 them as Google does when a person types them (dates become serial numbers, ``75%`` 0.75).
@@ -269,6 +270,7 @@ class Spreadsheet:
     time_zone: str = "Etc/GMT"
     sheets: list[Sheet] = field(default_factory=list)
     private: bool = False
+    read_only: bool = False  # shared with the caller as Viewer
 
     def sheet(self, title: str) -> Sheet:
         for sheet in self.sheets:
@@ -698,9 +700,11 @@ class FakeSheetsAPI:
 
     def add_spreadsheet(self, key: str, sheets: dict[str, list[list[Any]]] | None = None, *,
                         title: str = "Untitled spreadsheet", time_zone: str = "Etc/GMT",
-                        private: bool = False) -> Spreadsheet:
-        """Create a spreadsheet (by default one empty ``Sheet1``, as Google creates it)."""
-        book = Spreadsheet(key, title=title, time_zone=time_zone, private=private)
+                        private: bool = False, read_only: bool = False) -> Spreadsheet:
+        """Create a spreadsheet (by default one empty ``Sheet1``, as Google creates it);
+        ``private``: not shared with the caller; ``read_only``: shared as Viewer."""
+        book = Spreadsheet(key, title=title, time_zone=time_zone, private=private,
+                           read_only=read_only)
         for name, rows in (sheets if sheets is not None else {"Sheet1": []}).items():
             book.add_sheet(name, rows)
         self.books[key] = book
@@ -772,6 +776,9 @@ class FakeSheetsAPI:
                     raise requests.ConnectionError("fake connection reset by peer", request=request)
                 headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
                 return _response(request, fault.status, error_body(fault.status), headers)
+        if parts.netloc in ("169.254.169.254", "metadata.google.internal"):
+            # Not on Google Cloud: no metadata server answers as Google's (Metadata-Flavor).
+            return _response(request, 404, {})
         if parts.netloc != "sheets.googleapis.com":
             raise AssertionError(f"the fake Sheets API has no route for {request.method} {url}")
         if len(body_bytes) > MAX_BODY_BYTES:
@@ -797,7 +804,7 @@ class FakeSheetsAPI:
         book = self.books.get(key)
         if book is None:
             raise ApiError(404)
-        if book.private:
+        if book.private or (book.read_only and method != "GET"):
             raise ApiError(403)
         one = {k: v[-1] for k, v in query.items()}
         if rest == "" and method == "GET":

@@ -233,7 +233,12 @@ def test_check_lists_cell_problems_with_a1(fake: FakeSheetsAPI, tmp_path: Path) 
     assert code == 0
     assert 'Escalations!B5: Opened: cannot read "31/02/2026" as a date' in out
     assert 'Escalations!L5: Financial impact: cannot read "lots" as an amount' in out
-    assert writes(fake) == []
+    assert out.endswith(f"Google account: {ACCOUNT}; it can edit the sheet.\n")
+    # The one write is the access probe: the title set to itself, which changes nothing.
+    assert writes(fake) == ["batchUpdate"]
+    (probe,) = fake.calls("batchUpdate")
+    assert probe.body == {"requests": [{"updateSpreadsheetProperties": {
+        "properties": {"title": "Untitled spreadsheet"}, "fields": "title"}}]}
 
 
 def test_a_blank_timezone_setting_uses_the_spreadsheets_time_zone(fake: FakeSheetsAPI, tmp_path: Path) -> None:

@@ -534,9 +534,12 @@ def test_service_account_asks_for_the_spreadsheets_scope_only(fake: FakeSheetsAP
     assert list(credentials.scopes) == ["https://www.googleapis.com/auth/spreadsheets"]
 
 
-def test_missing_credentials_are_a_clear_error() -> None:
+def test_missing_credentials_are_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    monkeypatch.setattr(gspread.auth, "DEFAULT_SERVICE_ACCOUNT_FILENAME", tmp_path / "none.json")
+    monkeypatch.setattr(Path, "home", lambda: tmp_path)
     with pytest.raises(errors.SourceError, match="no Google credentials"):
-        open_client(None, oauth=False, environ={})
+        open_client(None, oauth=False, environ={}, session=FakeSheetsAPI().session())
     with pytest.raises(errors.SourceError, match="credentials file not found: nope.json"):
         open_client("nope.json", oauth=False, environ={})
 

@@ -61,6 +61,7 @@ from gspread.utils import a1_to_rowcol, rowcol_to_a1
 
 from sheets_escalation import errors
 from sheets_escalation.backends.base import EPOCH, Table, Value, WritePlan, header_index
+from sheets_escalation.backends.gsheets_auth import describe_account, load_credentials
 from sheets_escalation.limits import GOOGLE_CELL_CHARACTERS
 from sheets_escalation.schema import ESCALATIONS, HISTORY, normalize_header
 from sheets_escalation.sources import parse_source_key  # noqa: F401 - part of this API
@@ -69,7 +70,6 @@ if TYPE_CHECKING:
     from sheets_escalation.export import TablePlace
     from sheets_escalation.review import Review
 
-SCOPES = ("https://www.googleapis.com/auth/spreadsheets",)
 SHEETS_API = "https://sheets.googleapis.com/v4/spreadsheets"
 
 _KEY_IN_ENDPOINT = re.compile(r"/spreadsheets/([^/:?]+)")
@@ -235,7 +235,7 @@ class RetryingHTTPClient(HTTPClient):
                     " enable sheets.googleapis.com in the Google Cloud console"
                 )
             who = self.account() or "the Google account you signed in with (--oauth)"
-            return errors.SourceError(
+            return errors.NoAccessError(
                 f"no access to spreadsheet {key}: share the sheet with {who} (Editor)"
             )
         if status == 404:
@@ -251,65 +251,24 @@ class RetryingHTTPClient(HTTPClient):
         return errors.SourceError(f"Google Sheets refused the request (HTTP {status}): {message}")
 
 
-def _service_account_credentials(path: str) -> Credentials:
-    from google.oauth2 import service_account
-
-    try:
-        return service_account.Credentials.from_service_account_file(path, scopes=list(SCOPES))
-    except FileNotFoundError:
-        raise errors.SourceError(f"credentials file not found: {path}") from None
-    except (ValueError, KeyError) as error:
-        raise errors.SourceError(
-            f"{path} is not a service-account key file ({_one_line(str(error))})"
-        ) from None
-
-
-def _oauth_credentials(client_secrets: str | None) -> Credentials:
-    """gspread's authorized-user flow: reuse the cached token, else sign in once and cache it."""
-    from gspread import auth
-
-    cached = Path(auth.DEFAULT_AUTHORIZED_USER_FILENAME)
-    credentials = auth.load_credentials(filename=cached)
-    if credentials is not None:
-        return credentials
-    secrets = Path(client_secrets) if client_secrets else Path(auth.DEFAULT_CREDENTIALS_FILENAME)
-    try:
-        client_config = json.loads(secrets.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise errors.SourceError(
-            f"OAuth client file not found: {secrets} (download it from the Google Cloud"
-            " console, or pass --credentials FILE)"
-        ) from None
-    user = auth.local_server_flow(client_config=client_config, scopes=list(SCOPES))
-    auth.store_credentials(user, filename=cached)
-    return user
-
-
 def open_client(
     credentials: str | None,
     oauth: bool,
     session: requests.Session | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> gspread.Client:
-    """Given a service-account key file (or ``GOOGLE_APPLICATION_CREDENTIALS``) or the OAuth
-    flag, return a gspread client limited to the spreadsheets scope that retries on its own.
+    """Given ``--credentials`` and ``--oauth``, return a gspread client limited to the
+    spreadsheets scope that retries on its own; the credentials are found as
+    :mod:`~sheets_escalation.backends.gsheets_auth` says (``environ`` defaults to the process's).
 
-    ``session`` replaces the network (tests mount a fake Sheets API on it); token requests go
-    through it too. With ``oauth`` True, ``credentials`` names the OAuth client file.
-    Raise SourceError if no credentials are given or they cannot be loaded.
+    ``session`` replaces the network (tests mount a fake Sheets API on it); token and
+    metadata-server requests go through it too. With ``oauth`` True, ``credentials`` names
+    the OAuth client file. Raise SourceError if no credentials are found or they cannot be
+    loaded.
     """
     env = os.environ if environ is None else environ
-    if oauth:
-        creds = _oauth_credentials(credentials)
-    else:
-        path = credentials or env.get("GOOGLE_APPLICATION_CREDENTIALS")
-        if not path:
-            raise errors.SourceError(
-                "no Google credentials: pass --credentials FILE, set"
-                " GOOGLE_APPLICATION_CREDENTIALS, or use --oauth"
-            )
-        creds = _service_account_credentials(path)
     transport = session or requests.Session()
+    creds = load_credentials(credentials, oauth, env, Request(transport))
     authorized = AuthorizedSession(creds, auth_request=Request(transport))
     for prefix, adapter in transport.adapters.items():
         authorized.mount(prefix, adapter)
@@ -602,6 +561,7 @@ class GoogleSheetsBackend:
         self._lock_dir = lock_dir
         self._sheets: dict[str, _Sheet] = {}
         self._time_zone: str | None = None
+        self._spreadsheet_title = ""
         self._tables: dict[str, Table] = {}
 
     # ---- reading
@@ -611,6 +571,7 @@ class GoogleSheetsBackend:
             self.key, params={"includeGridData": "false", "fields": METADATA_FIELDS}
         )
         self._time_zone = meta.get("properties", {}).get("timeZone") or None
+        self._spreadsheet_title = str(meta.get("properties", {}).get("title", ""))
         self._sheets = {}
         for sheet in meta.get("sheets", []):
             props = sheet["properties"]
@@ -853,6 +814,25 @@ class GoogleSheetsBackend:
             grow.append({"appendDimension": {"sheetId": sheet.sheet_id, "dimension": "COLUMNS",
                                              "length": cols - sheet.cols}})
         return grow
+
+    # ---- access (``check``)
+
+    def account(self) -> str:
+        """Who Google sees when this backend calls: a service account's address, or which
+        kind of login."""
+        credentials = getattr(self._http.session, "credentials", None)
+        return describe_account(credentials) if credentials is not None else "no credentials"
+
+    def can_write(self) -> bool:
+        """Whether the account may edit the spreadsheet (call after :meth:`read`): one
+        batchUpdate setting the title to itself, which changes nothing and which Google
+        refuses (403) exactly when the account may only view. Raise SourceError otherwise."""
+        try:
+            self._http.batch_update(self.key, {"requests": [{"updateSpreadsheetProperties": {
+                "properties": {"title": self._spreadsheet_title}, "fields": "title"}}]})
+        except errors.NoAccessError:
+            return False
+        return True
 
     # ---- locking
 
