@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench bench-ci template clean
+.PHONY: demo test live-test lint typecheck bench bench-ci template clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest
+
+# Opt-in: runs against the real Google Sheet named by SHEETS_ESCALATION_LIVE_SHEET (see
+# docs/google-sheets.md); skipped when it or the credentials are missing.
+live-test: $(STAMP)
+	$(BIN)/python -m pytest -m live -rs tests/test_live.py
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run --sizes 1000,10000,100000
