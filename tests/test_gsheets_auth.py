@@ -143,8 +143,8 @@ def _example() -> str:
      ' "type" is "api_key", expected one of service_account, authorized_user, external_account,'
      ' impersonated_service_account'),
     (["not", "an", "object"], "{path} is not a Google credentials file: expected a JSON object"),
-    ({"type": "service_account", "client_email": BOT}, "{path} is not a usable service_account"
-     " credentials file ("),
+    ({"type": "service_account", "client_email": BOT}, "{path} is not a service-account key file ("),
+    ({"type": "external_account"}, "{path} is not a Workload Identity Federation file ("),
 ])
 def test_a_wrong_credentials_file_is_one_line_naming_it(tmp_path: Path, content: Any, message: str) -> None:
     path = _write(tmp_path / "key.json", content)

@@ -45,6 +45,10 @@ KEY_PAGE = "https://console.cloud.google.com/iam-admin/serviceaccounts"
 # The placeholders of the project's credentials.example.json.
 _EXAMPLE_MARKERS = ("REPLACE-WITH-YOUR-KEY", "your-project-id")
 _GCLOUD_FILE = "application_default_credentials.json"
+_LABELS = {"service_account": "service-account key file",
+           "authorized_user": "gcloud user login file",
+           "external_account": "Workload Identity Federation file",
+           "impersonated_service_account": "impersonated service-account file"}
 
 
 def load_credentials(path: str | None, oauth: bool, environ: Mapping[str, str],
@@ -132,7 +136,7 @@ def _from_file(path: str) -> Credentials:
         credentials = _LOADERS[kind](info)
     except (google.auth.exceptions.DefaultCredentialsError, ValueError, KeyError) as error:
         reason = " ".join(str(error).split()) or type(error).__name__
-        raise errors.SourceError(f"{path} is not a usable {kind} credentials file ({reason})") from None
+        raise errors.SourceError(f"{path} is not a {_LABELS[kind]} ({reason})") from None
     return credentials
 
 
