@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck package bench bench-ci template clean
+.PHONY: demo test live-test lint typecheck package bench bench-ci template clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ package: $(STAMP)
 		|| { cat build/package.log; exit 1; }
 	! grep -i -A3 deprecat build/package.log
 	$(BIN)/twine check --strict build/dist/*
+
+# Opt-in: runs against the real Google Sheet named by SHEETS_ESCALATION_LIVE_SHEET (see
+# docs/google-sheets.md); skipped when it or the credentials are missing.
+live-test: $(STAMP)
+	$(BIN)/python -m pytest -m live -rs tests/test_live.py
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run --sizes 1000,10000,100000

@@ -60,8 +60,11 @@ def parse_now(text: str | None) -> pd.Timestamp:
 
 source_argument = click.argument("source", required=False, default=DEFAULT_SOURCE)
 credentials_option = click.option(
-    "--credentials", type=click.Path(dir_okay=False), envvar="GOOGLE_APPLICATION_CREDENTIALS",
-    help="Service-account JSON for Google Sheets (default: $GOOGLE_APPLICATION_CREDENTIALS).")
+    "--credentials", type=click.Path(dir_okay=False),
+    help="Google credentials JSON (a service-account key, a gcloud or Workload Identity "
+    "Federation file). Default: $GOOGLE_APPLICATION_CREDENTIALS, then "
+    "~/.config/gspread/service_account.json, then Application Default Credentials. "
+    "With --oauth: the OAuth client file.")
 oauth_option = click.option("--oauth", is_flag=True,
                             help="Use your own Google account (OAuth authorized-user flow).")
 config_option = click.option(
@@ -296,6 +299,21 @@ def check(source: str, credentials: str | None, oauth: bool) -> None:
     click.echo(f"policy OK: {len(policy.levels)} levels, {len(policy.active_triggers)} "
                f"active triggers, timezone {policy.timezone}; {len(log)} rows, "
                f"{count} cell problem(s).")
+    access = _google_access(backend)
+    if access:
+        click.echo(access)
+
+
+def _google_access(backend: Any) -> str | None:
+    """For a Google Sheet, who Google sees and whether it may write (``check``)."""
+    gsheets = sys.modules.get("sheets_escalation.backends.gsheets")
+    if gsheets is None or not isinstance(backend, gsheets.GoogleSheetsBackend):
+        return None  # a local workbook: gspread was never imported
+    account = backend.account()
+    if backend.can_write():
+        return f"Google account: {account}; it can edit the sheet."
+    return (f"Google account: {account}; it can only view the sheet: share it with {account}"
+            " as Editor, or sync cannot write.")
 
 
 @cli.command()

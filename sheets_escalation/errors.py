@@ -46,6 +46,10 @@ class SourceError(EscalationError):
     """The source cannot be read or written (unreachable, not found, no access)."""
 
 
+class NoAccessError(SourceError):
+    """Google refuses the account access to the spreadsheet (HTTP 403)."""
+
+
 class LockHeldError(EscalationError):
     """Another sync holds the lock on this source."""
 

@@ -9,10 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sheets_escalation.backends.base import Backend
+from sheets_escalation.errors import SourceError
 
 DEFAULT_SOURCE = "escalations.xlsx"
 _URL_KEY = re.compile(r"docs\.google\.com/spreadsheets/d/([A-Za-z0-9_-]+)")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]{25,}")
+_URL = re.compile(r"[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 
 
 def parse_source_key(source: str) -> str | None:
@@ -20,11 +22,23 @@ def parse_source_key(source: str) -> str | None:
 
     Accepts ``https://docs.google.com/spreadsheets/d/KEY/...`` and a bare key (25 or more
     letters, digits, ``-`` or ``_``, and no path separator or dot). Kept apart from the
-    Google backend so a local run never imports gspread.
+    Google backend so a local run never imports gspread. Raise SourceError for any other
+    URL (a Google Doc, a Drive file link): it is no local path either.
     """
     match = _URL_KEY.search(source)
     if match:
         return match.group(1)
+    if _URL.match(source):
+        if "drive.google.com" in source:
+            raise SourceError(
+                f"{source} is a Google Drive file link, not a Google Sheet: open the file in"
+                " Google Sheets (an uploaded .xlsx: File > Save as Google Sheets) and use"
+                " the address it shows, https://docs.google.com/spreadsheets/d/…"
+            )
+        raise SourceError(
+            f"{source} is not a Google Sheets URL: expected"
+            " https://docs.google.com/spreadsheets/d/… (or a local .xlsx path)"
+        )
     if _BARE_KEY.fullmatch(source):
         return source
     return None
@@ -45,7 +59,8 @@ def open_source(
     if key is not None:
         from sheets_escalation.backends.gsheets import GoogleSheetsBackend, open_client
 
-        for message in insecure_credentials(credentials, oauth):
+        secret = credentials or (None if oauth else os.environ.get("GOOGLE_APPLICATION_CREDENTIALS"))
+        for message in insecure_credentials(secret, oauth):
             if warn is not None:
                 warn(message)
         return GoogleSheetsBackend(key, open_client(credentials, oauth))

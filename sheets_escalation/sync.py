@@ -27,6 +27,7 @@ from sheets_escalation.handoff import (
     plan_reminders,
     templates_of,
 )
+from sheets_escalation.limits import fit_text
 from sheets_escalation.notify import DeliveryReport, Outbox, recorded_deliveries
 from sheets_escalation.policy import Policy, level_label, load_policy
 
@@ -57,6 +58,8 @@ class Workbook:
     history: pd.DataFrame
     evaluation: Evaluation
     now: pd.Timestamp
+    # The backend's most characters per cell: texts are compared as they will be written.
+    cell_limit: int
 
     def release_raw(self) -> None:
         """Drop the raw Escalations cells (kept for planning only) from this workbook."""
@@ -185,7 +188,7 @@ def load(backend: Backend, now: pd.Timestamp) -> Workbook:
     log_read = read_log(tabs.get(schema.ESCALATIONS), policy)
     history = read_history(tabs.get(schema.HISTORY), policy.timezone)
     evaluation = evaluate(log_read.log, policy, now, history)
-    return Workbook(tabs, policy, log_read, history, evaluation, now)
+    return Workbook(tabs, policy, log_read, history, evaluation, now, backend.max_cell_characters)
 
 
 def _changed(column: schema.Column, old: pd.Series, new: pd.Series, timezone: str) -> np.ndarray:
@@ -208,6 +211,19 @@ def _changed(column: schema.Column, old: pd.Series, new: pd.Series, timezone: st
         same = ((old_number - new).abs() < 0.005).to_numpy(dtype=bool, na_value=False)
         return ~(both_blank | same)
     return (cells.parse_text(old) != new.fillna("").astype(str)).to_numpy()
+
+
+def _fitted(texts: pd.Series, limit: int) -> pd.Series:
+    """Texts as a backend holding ``limit`` characters per cell writes them (fit_text), so
+    a shortened cell reads back equal and is not rewritten every run."""
+    values = texts.to_numpy(dtype=object)
+    long = np.fromiter((isinstance(v, str) and len(v) > limit for v in values), dtype=bool,
+                       count=len(values))
+    if not long.any():
+        return texts
+    values = values.copy()
+    values[long] = [fit_text(v, limit) for v in values[long]]
+    return pd.Series(values, index=texts.index, dtype=object)
 
 
 def plan_writes(workbook: Workbook, *, describe: bool = True
@@ -269,6 +285,8 @@ def plan_writes(workbook: Workbook, *, describe: bool = True
         new = result[column.key]
         if column.kind == "datetime":
             new = local_naive(new, policy.timezone)
+        elif column.kind == "text":
+            new = _fitted(new, workbook.cell_limit)
         emit(column, _changed(column, raw_values, new if column.kind != "datetime"
                               else result[column.key], policy.timezone), new, raw_values)
 

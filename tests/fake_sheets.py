@@ -18,18 +18,22 @@ Implemented routes (anything else raises AssertionError, loudly):
 - ``PUT values/{range}``, ``POST values:batchUpdate`` (RAW or USER_ENTERED)
 - ``POST values/{range}:append``, ``POST values/{range}:clear``
 - ``POST https://oauth2.googleapis.com/token`` (hands out a dummy access token)
+- the Compute Engine metadata server, answering as a machine outside Google Cloud does
 
 Seeding: :meth:`Sheet.set_values` stores values as given; :meth:`Sheet.type_values` stores
 them as Google does when a person types them (dates become serial numbers, ``75%`` 0.75).
 
 Like Google, it refuses any request whose body is over :data:`MAX_BODY_BYTES` (HTTP 400
-``Request payload size exceeds the limit: 10485760 bytes.``), and a ``batchUpdate`` with
+``Request payload size exceeds the limit: 10485760 bytes.``), any request the discovery
+document does not allow (tests/sheets_schema.py: unknown fields, wrong types and enums, field
+masks naming no field, with Google's 400 ``INVALID_ARGUMENT`` body), a cell over
+:data:`MAX_CELL_CHARACTERS`, a grid past :data:`MAX_CELLS` or :data:`MAX_COLUMNS`; and a ``batchUpdate`` with
 ``includeSpreadsheetInResponse`` answers ``updatedSpreadsheet`` (``responseRanges``,
 ``responseIncludeGridData``, a ``fields`` mask), its grid data cells carrying
 ``userEnteredValue``, ``effectiveValue`` and ``formattedValue``.
 
 Test hooks: a request log (:attr:`log`), fault injection (:meth:`fail_next`,
-:meth:`timeout_next`, :meth:`drop_next`), and :meth:`before_next` to edit the sheet (sort,
+:meth:`timeout_next`, :meth:`drop_next`, :meth:`lose_answer_next`), and :meth:`before_next` to edit the sheet (sort,
 insert, delete rows) just before a given request is served.
 """
 
@@ -50,6 +54,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
+
+from tests.sheets_schema import SchemaViolation, check_request, parse_fields
 
 EPOCH = dt.datetime(1899, 12, 30)
 
@@ -90,6 +96,13 @@ DEFAULT_THEME: dict[str, Any] = {
 # Google refuses any request body over 10 MiB, before looking at the request (the limit is
 # not in the published ones; see googleworkspace/dotnet-samples#23).
 MAX_BODY_BYTES = 10_485_760
+
+# Google's documented limits (support.google.com/drive/answer/37603).
+MAX_CELL_CHARACTERS = 50_000
+MAX_CELLS = 10_000_000
+MAX_COLUMNS = 18_278
+CELL_TOO_LONG = (f"Your input contains more than the maximum of {MAX_CELL_CHARACTERS} "
+                 "characters in a single cell.")
 
 _STATUS_NAMES = {
     400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
@@ -257,6 +270,7 @@ class Spreadsheet:
     time_zone: str = "Etc/GMT"
     sheets: list[Sheet] = field(default_factory=list)
     private: bool = False
+    read_only: bool = False  # shared with the caller as Viewer
 
     def sheet(self, title: str) -> Sheet:
         for sheet in self.sheets:
@@ -581,6 +595,8 @@ def parse_input(raw: Any, option: str) -> Cell | None:
         raise ApiError(400, f"Invalid value {raw!r}")
     if raw == "":
         return Cell()
+    if len(raw) > MAX_CELL_CHARACTERS:
+        raise ApiError(400, CELL_TOO_LONG)
     if option == "RAW":
         return Cell(raw)
     if raw.startswith("="):
@@ -645,34 +661,6 @@ def typed_cell(value: Any) -> Cell:
 # --------------------------------------------------------------------------- fields masks
 
 
-def parse_fields(text: str) -> dict[str, Any]:
-    """Parse a partial-response mask (``a.b,c(d,e/f)``) into a tree of dicts."""
-    tree: dict[str, Any] = {}
-    position = 0
-
-    def parse_list(into: dict[str, Any]) -> None:
-        nonlocal position
-        while position < len(text):
-            match = re.compile(r"[A-Za-z0-9_]+(?:[./][A-Za-z0-9_]+)*").match(text, position)
-            assert match, f"bad fields mask {text!r}"
-            position = match.end()
-            node = into
-            for part in re.split(r"[./]", match.group(0)):
-                node = node.setdefault(part, {})
-            if position < len(text) and text[position] == "(":
-                position += 1
-                parse_list(node)
-                assert text[position] == ")"
-                position += 1
-            if position < len(text) and text[position] == ",":
-                position += 1
-                continue
-            return
-
-    parse_list(tree)
-    return tree
-
-
 def apply_fields(value: Any, tree: dict[str, Any]) -> Any:
     if not tree:
         return value
@@ -688,7 +676,7 @@ def apply_fields(value: Any, tree: dict[str, Any]) -> Any:
 
 @dataclass
 class _Fault:
-    kind: str  # "status" | "timeout" | "drop"
+    kind: str  # "status" | "timeout" | "drop" | "lost"
     match: str
     status: int = 500
     retry_after: float | None = None
@@ -712,9 +700,11 @@ class FakeSheetsAPI:
 
     def add_spreadsheet(self, key: str, sheets: dict[str, list[list[Any]]] | None = None, *,
                         title: str = "Untitled spreadsheet", time_zone: str = "Etc/GMT",
-                        private: bool = False) -> Spreadsheet:
-        """Create a spreadsheet (by default one empty ``Sheet1``, as Google creates it)."""
-        book = Spreadsheet(key, title=title, time_zone=time_zone, private=private)
+                        private: bool = False, read_only: bool = False) -> Spreadsheet:
+        """Create a spreadsheet (by default one empty ``Sheet1``, as Google creates it);
+        ``private``: not shared with the caller; ``read_only``: shared as Viewer."""
+        book = Spreadsheet(key, title=title, time_zone=time_zone, private=private,
+                           read_only=read_only)
         for name, rows in (sheets if sheets is not None else {"Sheet1": []}).items():
             book.add_sheet(name, rows)
         self.books[key] = book
@@ -738,6 +728,11 @@ class FakeSheetsAPI:
     def drop_next(self, count: int = 1, match: str = "") -> None:
         """The next ``count`` requests lose their connection (requests.ConnectionError)."""
         self._faults.extend(_Fault("drop", match) for _ in range(count))
+
+    def lose_answer_next(self, count: int = 1, match: str = "") -> None:
+        """The next ``count`` requests are served, then the connection drops before the
+        answer arrives (requests.ConnectionError): the client cannot tell it was applied."""
+        self._faults.extend(_Fault("lost", match) for _ in range(count))
 
     def before_next(self, match: str, action: Callable[[FakeSheetsAPI], None]) -> None:
         """Run ``action(fake)`` once, just before serving the next request matching ``match``
@@ -768,24 +763,37 @@ class FakeSheetsAPI:
                 del self._hooks[index]
                 action(self)
                 break
+        lost = False
         for index, fault in enumerate(self._faults):
             if fault.match in url:
                 del self._faults[index]
+                if fault.kind == "lost":
+                    lost = True
+                    break
                 if fault.kind == "timeout":
                     raise requests.ReadTimeout(f"fake read timeout on {parts.path}", request=request)
                 if fault.kind == "drop":
                     raise requests.ConnectionError("fake connection reset by peer", request=request)
                 headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
                 return _response(request, fault.status, error_body(fault.status), headers)
+        if parts.netloc in ("169.254.169.254", "metadata.google.internal"):
+            # Not on Google Cloud: no metadata server answers as Google's (Metadata-Flavor).
+            return _response(request, 404, {})
         if parts.netloc != "sheets.googleapis.com":
             raise AssertionError(f"the fake Sheets API has no route for {request.method} {url}")
         if len(body_bytes) > MAX_BODY_BYTES:
             return _response(request, 400, error_body(
                 400, f"Request payload size exceeds the limit: {MAX_BODY_BYTES} bytes."))
         try:
+            check_request(request.method or "", parts.path, logged.query, body)
+        except SchemaViolation as refused:
+            return _response(request, 400, refused.body)
+        try:
             status, answer = self._route(request.method or "", parts.path, logged.query, body)
         except ApiError as error:
-            return _response(request, error.code, error.body)
+            status, answer = error.code, error.body
+        if lost:
+            raise requests.ConnectionError("fake connection reset before the answer", request=request)
         return _response(request, status, answer)
 
     def _route(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:
@@ -796,7 +804,7 @@ class FakeSheetsAPI:
         book = self.books.get(key)
         if book is None:
             raise ApiError(404)
-        if book.private:
+        if book.private or (book.read_only and method != "GET"):
             raise ApiError(403)
         one = {k: v[-1] for k, v in query.items()}
         if rest == "" and method == "GET":
@@ -982,11 +990,14 @@ class FakeSheetsAPI:
             if any(not (sheet.cell(r, c) or Cell()).is_empty() for c in range(box.c0, box.c1 + 1)):
                 last = r
         values = body.get("values", [])
-        needed = last + 1 + len(values)
-        if needed > sheet.row_count:
-            sheet.row_count = needed
-        width = max((len(r) for r in values), default=0)
-        sheet.col_count = max(sheet.col_count, box.c0 + width)
+        before = sheet.row_count, sheet.col_count
+        sheet.row_count = max(sheet.row_count, last + 1 + len(values))
+        sheet.col_count = max(sheet.col_count, box.c0 + max((len(r) for r in values), default=0))
+        try:
+            _check_grid_limits(book, "append")
+        except ApiError as error:
+            sheet.row_count, sheet.col_count = before
+            raise ApiError(400, error.body["error"]["message"].split(": ", 1)[1]) from error
         start = f"{title_in_range(sheet.title)}!{col_letters(box.c0)}{last + 2}"
         answer = self._write(book, start, body, option, "data.values")
         updates = {"spreadsheetId": book.key, **answer}
@@ -1012,6 +1023,7 @@ class FakeSheetsAPI:
                 raise AssertionError(f"the fake Sheets API does not implement batchUpdate {kind}")
             try:
                 replies.append(handler(self, staged, payload))
+                _check_grid_limits(staged, kind)
             except ApiError as error:
                 message = error.body["error"]["message"].replace("requests[0]", f"requests[{index}]")
                 raise ApiError(error.code, message) from error
@@ -1027,6 +1039,15 @@ class FakeSheetsAPI:
         if "fields" in params:
             answer = apply_fields(answer, parse_fields(params["fields"]))
         return answer
+
+
+def _check_grid_limits(book: Spreadsheet, kind: str) -> None:
+    if any(sheet.col_count > MAX_COLUMNS for sheet in book.sheets):
+        raise ApiError(400, f"Invalid requests[0].{kind}: This action would increase the number "
+                            f"of columns in the sheet above the limit of {MAX_COLUMNS}.")
+    if sum(sheet.row_count * sheet.col_count for sheet in book.sheets) > MAX_CELLS:
+        raise ApiError(400, f"Invalid requests[0].{kind}: This action would increase the number "
+                            f"of cells in the workbook above the limit of {MAX_CELLS} cells.")
 
 
 def _clone(book: Spreadsheet) -> Spreadsheet:
@@ -1195,6 +1216,9 @@ def _req_update_cells(api: FakeSheetsAPI, book: Spreadsheet, p: dict[str, Any]) 
                 continue
             if "userEnteredValue" in fields:
                 entered = data.get("userEnteredValue", {})
+                if any(len(entered.get(k) or "") > MAX_CELL_CHARACTERS
+                       for k in ("stringValue", "formulaValue")):
+                    raise ApiError(400, f"Invalid requests[0].updateCells: {CELL_TOO_LONG}")
                 cell.formula = entered.get("formulaValue")
                 if cell.formula is not None:
                     cell.value = _Formula().evaluate(cell.formula)

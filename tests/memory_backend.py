@@ -8,10 +8,12 @@ from contextlib import contextmanager
 from typing import Any
 
 from sheets_escalation.backends.base import Table, WritePlan
+from sheets_escalation.limits import XLSX_CELL_CHARACTERS
 
 
 class MemoryBackend:
     name = "memory"
+    max_cell_characters = XLSX_CELL_CHARACTERS
 
     def __init__(self, tabs: dict[str, list[list[Any]]], timezone: str | None = None) -> None:
         self.tabs = {title: [list(r) for r in rows] for title, rows in tabs.items()}

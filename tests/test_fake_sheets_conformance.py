@@ -1,7 +1,7 @@
 """Keep the fake Sheets API honest: replay real recorded Google traffic and compare answers.
 
-Each recording (../shared/sheets-api-recordings, vcrpy JSON made by gspread's own test suite
-against the real API) is replayed request by request against a fresh fake; the JSON the fake
+Each recording (tests/recordings, vcrpy JSON made by gspread's own test suite against the real
+API) is replayed request by request against a fresh fake; the JSON the fake
 answers must equal what Google answered, status code included.
 
 Compared: every Sheets API request in the recordings, namely spreadsheets.get (metadata,
@@ -32,8 +32,11 @@ import pytest
 
 from tests.fake_sheets import FakeSheetsAPI
 
-RECORDINGS = Path(__file__).resolve().parents[2] / "shared" / "sheets-api-recordings"
-FILES = sorted(RECORDINGS.glob("*.json")) if RECORDINGS.is_dir() else []
+RECORDINGS = Path(__file__).resolve().parent / "recordings"
+FILES = sorted(RECORDINGS.glob("*.json"))
+# The recordings this test was written against; a clone missing any of them fails here
+# rather than quietly comparing less.
+EXPECTED = 14
 
 
 def _strip_volatile(value: Any) -> Any:
@@ -65,7 +68,11 @@ def _replace_sheet_ids(value: Any, mapping: dict[int, int]) -> Any:
     return _remap_sheet_ids(value, mapping)
 
 
-@pytest.mark.skipif(not FILES, reason="recordings not present (../shared/sheets-api-recordings)")
+def test_the_recordings_are_present() -> None:
+    assert len(FILES) == EXPECTED, f"expected {EXPECTED} recordings in {RECORDINGS}, found {len(FILES)}"
+    assert (RECORDINGS / "LICENSE-gspread.txt").is_file()
+
+
 @pytest.mark.parametrize("recording", FILES, ids=[f.stem for f in FILES])
 def test_fake_answers_like_google(recording: Path) -> None:
     interactions = json.loads(recording.read_text(encoding="utf-8"))["interactions"]

@@ -233,7 +233,12 @@ def test_check_lists_cell_problems_with_a1(fake: FakeSheetsAPI, tmp_path: Path) 
     assert code == 0
     assert 'Escalations!B5: Opened: cannot read "31/02/2026" as a date' in out
     assert 'Escalations!L5: Financial impact: cannot read "lots" as an amount' in out
-    assert writes(fake) == []
+    assert out.endswith(f"Google account: {ACCOUNT}; it can edit the sheet.\n")
+    # The one write is the access probe: the title set to itself, which changes nothing.
+    assert writes(fake) == ["batchUpdate"]
+    (probe,) = fake.calls("batchUpdate")
+    assert probe.body == {"requests": [{"updateSpreadsheetProperties": {
+        "properties": {"title": "Untitled spreadsheet"}, "fields": "title"}}]}
 
 
 def test_a_blank_timezone_setting_uses_the_spreadsheets_time_zone(fake: FakeSheetsAPI, tmp_path: Path) -> None:
@@ -345,6 +350,8 @@ def test_review_writes_its_tab_with_formats_and_native_charts(fake: FakeSheetsAP
     for bars in (week, trigger, share):
         assert all(s["dataLabel"] == {"type": "DATA", "placement": "OUTSIDE_END"}
                    for s in bars["series"])
+    assert share["axis"][1]["viewWindowOptions"] == {
+        "viewWindowMode": "EXPLICIT", "viewWindowMin": 0, "viewWindowMax": 1}
     rows = tab.values()
     for chart in tab.charts:
         anchor = chart["position"]["overlayPosition"]["anchorCell"]
@@ -410,3 +417,68 @@ def test_message_renders_from_the_google_sheet_and_writes_nothing(fake: FakeShee
     assert (code, out, err) == xlsx
     assert out.startswith("Subject: [L2]")
     assert writes(fake) == []
+
+
+def test_simulate_writes_its_what_if_tab_on_the_google_sheet(fake: FakeSheetsAPI, tmp_path: Path) -> None:
+    path = write_golden(tmp_path / "log.xlsx")
+    book = seed(fake, path)
+    args = ("--month", "2026-11", "--now", GOLDEN_NOW, "--set", "L1.Response time=2 business hours")
+
+    code, out, err = run("simulate", URL, *args)
+    xlsx = run("simulate", str(path), *args)
+
+    assert (code, err) == (0, "")
+    assert out == xlsx[1].replace(path.name, f"sheet {KEY}")
+    tab = next(s.title for s in book.sheets if s.title.startswith("What-if"))
+    assert trimmed(book.sheet(tab).values()) == xlsx_values(path, tab)
+
+
+# --------------------------------------------------------------------------- Google's limits
+
+
+def _outage(count: int) -> list[list[Any]]:
+    """``count`` customers reporting one outage in an hour, under long IDs: the repeat-issue
+    evidence lists every ID, far past what one cell holds."""
+    from tests.workbooks import row
+    opened = dt.datetime(2026, 11, 24, 10, 0)
+    return [row(id=f"OUTAGE-{n:04d}-{'x' * 50}", opened=opened + dt.timedelta(seconds=n),
+                customer=f"Customer {n}", issue_type="Login", issue_key="OUTAGE-7",
+                description="Cannot log in") for n in range(count)]
+
+
+def test_a_huge_repeat_issue_cluster_is_listed_within_googles_cell_limit(
+        fake: FakeSheetsAPI, tmp_path: Path) -> None:
+    book = seed(fake, write_golden(tmp_path / "log.xlsx", _outage(1000)))
+
+    code, _, err = run("sync", URL, "--now", GOLDEN_NOW, "--quiet")
+
+    assert (code, err) == (0, "")
+    longest = max(len(v) for s in book.sheets for r in s.values() for v in r if isinstance(v, str))
+    assert 40_000 < longest <= 50_000
+    whys = [r[0] for r in columns(book.sheet(schema.ESCALATIONS).values(), ("Why",))[1:]]
+    assert len(whys) == 1000 and all(why.startswith("Repeat issue: ") for why in whys)
+    why = max(whys, key=len)
+    listed = why.split(": ")[-1].split(" … and ")[0].split(", ")
+    assert why.startswith("Repeat issue: 1000 customers within 24 hours: OUTAGE-0000-")
+    assert why.endswith(f"x … and {1000 - len(listed)} more") and len(why) <= 50_000
+    fake.log.clear()
+    assert run("sync", URL, "--now", GOLDEN_NOW, "--quiet")[0] == 0
+    assert writes(fake) == ["values.batchUpdate"]
+    (update,) = [c for c in fake.calls() if c.kind == "values.batchUpdate"]
+    assert [d["range"] for d in update.body["data"]] == ["'Settings'!B9:B9"]  # Last run
+
+
+def test_a_history_tab_sync_creates_gets_its_header_look_and_date_format(
+        fake: FakeSheetsAPI, tmp_path: Path) -> None:
+    book = seed(fake, write_golden(tmp_path / "log.xlsx"))
+    book.sheets.remove(book.sheet(schema.HISTORY))
+
+    assert run("sync", URL, "--now", GOLDEN_NOW, "--quiet")[0] == 0
+
+    history = book.sheet(schema.HISTORY)
+    header = history.cell(0, 0)
+    assert header is not None and header.fmt is not None and header.fmt["textFormat"]["bold"]
+    first = history.cell(1, 0)
+    assert first is not None and isinstance(first.value, float)
+    assert first.fmt is not None and first.fmt["numberFormat"]["type"] == "DATE_TIME"
+    assert history.frozen_rows == 1

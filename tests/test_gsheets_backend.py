@@ -320,7 +320,10 @@ def test_new_tabs_and_grid_growth_travel_with_the_reread_and_the_values_follow(
         ["At", "ID", "Event"], [SERIAL, "ESC-0001", "id assigned"], [SERIAL, "ESC-0001", "escalated"]]
     (structure,) = fake.calls("batchUpdate")
     kinds = [next(iter(r)) for r in structure.body["requests"]]
-    assert kinds == ["addSheet", "updateCells"]
+    # The created History gets init's look (header, frozen row, widths, date formats,
+    # the warning-only protection of what the tool writes).
+    assert kinds[:3] == ["addSheet", "updateCells", "updateSheetProperties"]
+    assert set(kinds[3:]) == {"repeatCell", "updateDimensionProperties", "addProtectedRange"}
     # Only the header goes with the tab; its rows are value writes like any other.
     assert len(structure.body["requests"][1]["updateCells"]["rows"]) == 1
     assert structure.body["responseRanges"] == ["'Escalations'!1:1", "'Escalations'!A:A"]
@@ -531,9 +534,12 @@ def test_service_account_asks_for_the_spreadsheets_scope_only(fake: FakeSheetsAP
     assert list(credentials.scopes) == ["https://www.googleapis.com/auth/spreadsheets"]
 
 
-def test_missing_credentials_are_a_clear_error() -> None:
+def test_missing_credentials_are_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    monkeypatch.setattr(gspread.auth, "DEFAULT_SERVICE_ACCOUNT_FILENAME", tmp_path / "none.json")
+    monkeypatch.setattr(Path, "home", lambda: tmp_path)
     with pytest.raises(errors.SourceError, match="no Google credentials"):
-        open_client(None, oauth=False, environ={})
+        open_client(None, oauth=False, environ={}, session=FakeSheetsAPI().session())
     with pytest.raises(errors.SourceError, match="credentials file not found: nope.json"):
         open_client("nope.json", oauth=False, environ={})
 
@@ -696,3 +702,39 @@ def test_sync_on_google_matches_xlsx_and_a_rerun_writes_only_last_run(fake: Fake
     (write,) = fake.calls("values.batchUpdate")
     assert [d["range"] for d in write.body["data"]] == ["'Settings'!B9:B9"]
     assert all(c.body["valueInputOption"] == "RAW" for c in fake.calls("values.batchUpdate"))
+
+
+def test_quota_429s_are_retried_for_one_quota_window(fake: FakeSheetsAPI, backend: GoogleSheetsBackend,
+                                                     sleeps: list[float]) -> None:
+    # Google's write quota is per minute: ~15 s of backoff gave up while it was still empty.
+    fake.fail_next(7, 429)
+    backend.read(["Escalations"])
+    assert sleeps == [1, 2, 4, 8, 16, 32, 7]
+    assert sum(sleeps) == 70
+
+
+def test_quota_429s_past_the_window_are_one_line(fake: FakeSheetsAPI, backend: GoogleSheetsBackend,
+                                                  sleeps: list[float]) -> None:
+    fake.fail_next(20, 429, retry_after=30)
+    with pytest.raises(errors.SourceError) as caught:
+        backend.read(["Escalations"])
+    assert sleeps == [30, 30, 10]
+    assert str(caught.value).startswith(
+        "Google Sheets did not answer after 4 attempts (last: HTTP 429 Quota exceeded")
+
+
+def test_a_retried_add_sheet_that_google_had_applied_does_not_fail_the_run(
+        fake: FakeSheetsAPI, backend: GoogleSheetsBackend, sleeps: list[float]) -> None:
+    book = fake.books[KEY]
+    book.sheets.remove(book.sheet("History"))
+    backend.read(["Escalations", "History"])
+    fake.lose_answer_next(1, match=":batchUpdate")
+
+    backend.write(WritePlan(
+        cells=[CellWrite("Escalations", 1, FLAG, "OK", "ESC-0001")],
+        new_tabs={"History": [["At", "ID", "Event"], [dt.datetime(2026, 1, 1, 12), "ESC-0001", "id assigned"]]},
+    ))
+
+    assert [s.title for s in book.sheets].count("History") == 1
+    assert book.sheet("History").values() == [["At", "ID", "Event"], [SERIAL, "ESC-0001", "id assigned"]]
+    assert book.sheet("Escalations").values()[1][FLAG] == "OK"

@@ -17,6 +17,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from sheets_escalation.limits import fit_text
+
 Value = Any  # None | str | int | float | bool | datetime.datetime | datetime.date
 
 
@@ -73,12 +75,28 @@ class WritePlan:
     def is_empty(self) -> bool:
         return not (self.cells or any(self.appends.values()) or self.new_tabs or self.replace_tabs)
 
+    def fit(self, limit: int) -> None:
+        """Shorten, in place, every text longer than ``limit`` characters (see
+        :func:`~sheets_escalation.limits.fit_text`): one over-long cell must not make the
+        source refuse the whole write, run after run."""
+        self.cells[:] = [CellWrite(c.tab, c.row, c.col, fit_text(c.value, limit), c.row_id)
+                         if isinstance(c.value, str) and len(c.value) > limit else c
+                         for c in self.cells]
+        for tabs in (self.appends, self.new_tabs, self.replace_tabs):
+            for rows in tabs.values():
+                for row in rows:
+                    for position, value in enumerate(row):
+                        if isinstance(value, str) and len(value) > limit:
+                            row[position] = fit_text(value, limit)
+
 
 class Backend(Protocol):
     """A workbook the tool can read and write."""
 
     #: A short human name of the source for messages ("escalations.xlsx", "sheet KEY").
     name: str
+    #: The most characters one cell holds; ``write`` shortens longer texts to fit.
+    max_cell_characters: int
 
     def read(self, tabs: Sequence[str]) -> dict[str, Table]:
         """Given tab titles, return the tabs that exist (missing tabs are left out).

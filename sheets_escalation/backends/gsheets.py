@@ -61,6 +61,8 @@ from gspread.utils import a1_to_rowcol, rowcol_to_a1
 
 from sheets_escalation import errors
 from sheets_escalation.backends.base import EPOCH, Table, Value, WritePlan, header_index
+from sheets_escalation.backends.gsheets_auth import describe_account, load_credentials
+from sheets_escalation.limits import GOOGLE_CELL_CHARACTERS
 from sheets_escalation.schema import ESCALATIONS, HISTORY, normalize_header
 from sheets_escalation.sources import parse_source_key  # noqa: F401 - part of this API
 
@@ -68,7 +70,6 @@ if TYPE_CHECKING:
     from sheets_escalation.export import TablePlace
     from sheets_escalation.review import Review
 
-SCOPES = ("https://www.googleapis.com/auth/spreadsheets",)
 SHEETS_API = "https://sheets.googleapis.com/v4/spreadsheets"
 
 _KEY_IN_ENDPOINT = re.compile(r"/spreadsheets/([^/:?]+)")
@@ -135,15 +136,19 @@ def _retry_after(response: requests.Response | None) -> float | None:
 class RetryingHTTPClient(HTTPClient):
     """gspread's HTTP client with bounded retries and one-line domain errors.
 
-    429, 500, 502, 503, 504, timeouts and dropped connections are retried up to
-    ``attempts`` tries in all, sleeping ``uniform(0, min(cap, base * 2**n))`` (full jitter)
-    or the server's ``Retry-After`` when longer. Every other failure, and the last retry,
-    raises :class:`SourceError` with a one-line reason (never a token or a traceback).
+    500, 502, 503, 504, timeouts and dropped connections are retried up to ``attempts``
+    tries in all, sleeping ``uniform(0, min(cap, base * 2**n))`` (full jitter) or the
+    server's ``Retry-After`` when longer. A 429 is the per-minute quota: it is retried until
+    ``quota_window`` seconds of waiting in all, the last wait shortened to end the window.
+    Every other failure, and the last retry, raises :class:`SourceError` with a one-line
+    reason (never a token or a traceback). ``sleep`` is replaceable, so tests do not wait.
     """
 
     attempts = 5
     base_delay = 1.0
     max_delay = 32.0
+    # One quota minute, plus the few seconds Google's counters lag behind.
+    quota_window = 70.0
     sleep: Callable[[float], None] = staticmethod(time.sleep)
     jitter: Callable[[float, float], float] = staticmethod(random.uniform)  # noqa: S311
 
@@ -175,7 +180,8 @@ class RetryingHTTPClient(HTTPClient):
             data = _compact_json(json).encode("ascii")
             json = None
             headers = {**(headers or {}), "Content-Type": "application/json"}
-        for attempt in range(self.attempts):
+        attempt, slept = 0, 0.0
+        while True:
             response: requests.Response | None = None
             try:
                 response = self.session.request(
@@ -199,12 +205,21 @@ class RetryingHTTPClient(HTTPClient):
                 if response.status_code not in RETRY_STATUSES:
                     raise self._error(response, endpoint) from None
                 last_reason = f"HTTP {response.status_code} {_api_message(response)}".strip()
-            if attempt + 1 < self.attempts:
-                backoff = self.jitter(0.0, min(self.max_delay, self.base_delay * 2**attempt))
-                hint = _retry_after(response)
-                self.sleep(max(backoff, min(hint, 2 * self.max_delay)) if hint else backoff)
+            attempt += 1
+            backoff = self.jitter(0.0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
+            hint = _retry_after(response)
+            if response is not None and response.status_code == 429:
+                delay = min(max(backoff, hint or 0.0), self.quota_window - slept)
+                if delay <= 0:
+                    break
+            elif attempt < self.attempts:
+                delay = max(backoff, min(hint, 2 * self.max_delay)) if hint else backoff
+            else:
+                break
+            self.sleep(delay)
+            slept += delay
         raise errors.SourceError(
-            f"Google Sheets did not answer after {self.attempts} attempts (last: {last_reason});"
+            f"Google Sheets did not answer after {attempt} attempts (last: {last_reason});"
             " nothing more was written, the next run retries"
         )
 
@@ -220,7 +235,7 @@ class RetryingHTTPClient(HTTPClient):
                     " enable sheets.googleapis.com in the Google Cloud console"
                 )
             who = self.account() or "the Google account you signed in with (--oauth)"
-            return errors.SourceError(
+            return errors.NoAccessError(
                 f"no access to spreadsheet {key}: share the sheet with {who} (Editor)"
             )
         if status == 404:
@@ -236,65 +251,24 @@ class RetryingHTTPClient(HTTPClient):
         return errors.SourceError(f"Google Sheets refused the request (HTTP {status}): {message}")
 
 
-def _service_account_credentials(path: str) -> Credentials:
-    from google.oauth2 import service_account
-
-    try:
-        return service_account.Credentials.from_service_account_file(path, scopes=list(SCOPES))
-    except FileNotFoundError:
-        raise errors.SourceError(f"credentials file not found: {path}") from None
-    except (ValueError, KeyError) as error:
-        raise errors.SourceError(
-            f"{path} is not a service-account key file ({_one_line(str(error))})"
-        ) from None
-
-
-def _oauth_credentials(client_secrets: str | None) -> Credentials:
-    """gspread's authorized-user flow: reuse the cached token, else sign in once and cache it."""
-    from gspread import auth
-
-    cached = Path(auth.DEFAULT_AUTHORIZED_USER_FILENAME)
-    credentials = auth.load_credentials(filename=cached)
-    if credentials is not None:
-        return credentials
-    secrets = Path(client_secrets) if client_secrets else Path(auth.DEFAULT_CREDENTIALS_FILENAME)
-    try:
-        client_config = json.loads(secrets.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise errors.SourceError(
-            f"OAuth client file not found: {secrets} (download it from the Google Cloud"
-            " console, or pass --credentials FILE)"
-        ) from None
-    user = auth.local_server_flow(client_config=client_config, scopes=list(SCOPES))
-    auth.store_credentials(user, filename=cached)
-    return user
-
-
 def open_client(
     credentials: str | None,
     oauth: bool,
     session: requests.Session | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> gspread.Client:
-    """Given a service-account key file (or ``GOOGLE_APPLICATION_CREDENTIALS``) or the OAuth
-    flag, return a gspread client limited to the spreadsheets scope that retries on its own.
+    """Given ``--credentials`` and ``--oauth``, return a gspread client limited to the
+    spreadsheets scope that retries on its own; the credentials are found as
+    :mod:`~sheets_escalation.backends.gsheets_auth` says (``environ`` defaults to the process's).
 
-    ``session`` replaces the network (tests mount a fake Sheets API on it); token requests go
-    through it too. With ``oauth`` True, ``credentials`` names the OAuth client file.
-    Raise SourceError if no credentials are given or they cannot be loaded.
+    ``session`` replaces the network (tests mount a fake Sheets API on it); token and
+    metadata-server requests go through it too. With ``oauth`` True, ``credentials`` names
+    the OAuth client file. Raise SourceError if no credentials are found or they cannot be
+    loaded.
     """
     env = os.environ if environ is None else environ
-    if oauth:
-        creds = _oauth_credentials(credentials)
-    else:
-        path = credentials or env.get("GOOGLE_APPLICATION_CREDENTIALS")
-        if not path:
-            raise errors.SourceError(
-                "no Google credentials: pass --credentials FILE, set"
-                " GOOGLE_APPLICATION_CREDENTIALS, or use --oauth"
-            )
-        creds = _service_account_credentials(path)
     transport = session or requests.Session()
+    creds = load_credentials(credentials, oauth, env, Request(transport))
     authorized = AuthorizedSession(creds, auth_request=Request(transport))
     for prefix, adapter in transport.adapters.items():
         authorized.mount(prefix, adapter)
@@ -552,7 +526,7 @@ def _review_charts(review: Review, places: Sequence[TablePlace], column: int,
         if len(spec.values) == 1:
             value_axis["title"] = spec.values[0]
         # Counts and shares never go below zero.
-        value_axis["viewWindowOptions"] = {"viewMode": "EXPLICIT", "viewWindowMin": 0}
+        value_axis["viewWindowOptions"] = {"viewWindowMode": "EXPLICIT", "viewWindowMin": 0}
         if spec.value_format == "pct":
             value_axis["viewWindowOptions"]["viewWindowMax"] = 1
         anchor = max(free_row, header - (2 if section.note else 1))
@@ -585,6 +559,8 @@ def _review_charts(review: Review, places: Sequence[TablePlace], column: int,
 class GoogleSheetsBackend:
     """A Google Sheet as a :class:`~sheets_escalation.backends.base.Backend`."""
 
+    max_cell_characters = GOOGLE_CELL_CHARACTERS
+
     def __init__(self, key: str, client: gspread.Client, lock_dir: Path | None = None) -> None:
         self.key = key
         self.name = f"sheet {key}"
@@ -592,6 +568,7 @@ class GoogleSheetsBackend:
         self._lock_dir = lock_dir
         self._sheets: dict[str, _Sheet] = {}
         self._time_zone: str | None = None
+        self._spreadsheet_title = ""
         self._tables: dict[str, Table] = {}
 
     # ---- reading
@@ -601,6 +578,7 @@ class GoogleSheetsBackend:
             self.key, params={"includeGridData": "false", "fields": METADATA_FIELDS}
         )
         self._time_zone = meta.get("properties", {}).get("timeZone") or None
+        self._spreadsheet_title = str(meta.get("properties", {}).get("title", ""))
         self._sheets = {}
         for sheet in meta.get("sheets", []):
             props = sheet["properties"]
@@ -687,6 +665,7 @@ class GoogleSheetsBackend:
         """
         if plan.is_empty():
             return
+        plan.fit(self.max_cell_characters)
         if not self._sheets:
             raise errors.SourceError(f"{self.name}: write() before read()")
         targets = _Targets(self, plan)
@@ -717,11 +696,18 @@ class GoogleSheetsBackend:
         answer: Any = {}
         for index, batch in enumerate(batches):
             last = index == len(batches) - 1
-            answer = self._http.request(
-                "post", SPREADSHEET_BATCH_UPDATE_URL % self.key,
-                json={"requests": batch, **(options if last else {})},
-                params={"fields": UPDATED_SPREADSHEET_FIELDS} if last and ranges else None,
-            ).json()
+            try:
+                answer = self._http.request(
+                    "post", SPREADSHEET_BATCH_UPDATE_URL % self.key,
+                    json={"requests": batch, **(options if last else {})},
+                    params={"fields": UPDATED_SPREADSHEET_FIELDS} if last and ranges else None,
+                ).json()
+            except errors.SourceError:
+                if not self._applied_before(batch):
+                    raise
+                if last:
+                    return self._batch_get(ranges) if ranges else []
+                continue
             self._account(batch)
         if not ranges:
             return []
@@ -734,6 +720,18 @@ class GoogleSheetsBackend:
                 known.rows = int(grid.get("rowCount", known.rows))
                 known.cols = int(grid.get("columnCount", known.cols))
         return _grids_in_response(sheets, ranges)
+
+    def _applied_before(self, batch: Sequence[Mapping[str, Any]]) -> bool:
+        """Whether a refused ``batch`` that adds tabs had been applied by an earlier attempt
+        whose answer was lost (its retry then finds the tabs "already exist"). Re-reads the
+        metadata, so ``_sheets`` holds what the sheet is now either way."""
+        added = [(r["addSheet"]["properties"]["sheetId"], r["addSheet"]["properties"]["title"])
+                 for r in batch if "addSheet" in r]
+        if not added:
+            return False
+        self._metadata()
+        present = {(sheet.sheet_id, sheet.title) for sheet in self._sheets.values()}
+        return all(tab in present for tab in added)
 
     def _account(self, applied: Sequence[Mapping[str, Any]]) -> None:
         """Record in ``_sheets`` the tabs and grid sizes ``applied`` requests leave."""
@@ -801,6 +799,11 @@ class GoogleSheetsBackend:
             filled = rows[:1] if tab in plan.new_tabs else rows
             if filled:
                 requests_.append(_update_cells(sheet.sheet_id, filled))
+            if tab in created and tab in plan.new_tabs:
+                # Imported here: gsheets_init builds on this module's helpers.
+                from sheets_escalation.backends.gsheets_init import new_tab_requests
+
+                requests_.extend(new_tab_requests(tab, sheet.sheet_id, filled[0] if filled else []))
             if layout is not None:
                 requests_.extend(layout(sheet.sheet_id))
         for title, (row_count, col_count) in targets.extent().items():
@@ -827,6 +830,25 @@ class GoogleSheetsBackend:
             return None
         return (f"https://docs.google.com/spreadsheets/d/{self.key}/edit"
                 f"#gid={self._sheets[title].sheet_id}")
+
+    # ---- access (``check``)
+
+    def account(self) -> str:
+        """Who Google sees when this backend calls: a service account's address, or which
+        kind of login."""
+        credentials = getattr(self._http.session, "credentials", None)
+        return describe_account(credentials) if credentials is not None else "no credentials"
+
+    def can_write(self) -> bool:
+        """Whether the account may edit the spreadsheet (call after :meth:`read`): one
+        batchUpdate setting the title to itself, which changes nothing and which Google
+        refuses (403) exactly when the account may only view. Raise SourceError otherwise."""
+        try:
+            self._http.batch_update(self.key, {"requests": [{"updateSpreadsheetProperties": {
+                "properties": {"title": self._spreadsheet_title}, "fields": "title"}}]})
+        except errors.NoAccessError:
+            return False
+        return True
 
     # ---- locking
 

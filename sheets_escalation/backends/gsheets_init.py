@@ -305,6 +305,16 @@ def init_sheet(client: gspread.Client, key: str) -> list[str]:
     return added
 
 
+def new_tab_requests(title: str, sheet_id: int, header: Sequence[Value]) -> list[dict[str, Any]]:
+    """Given a tab a job creates (History on a first sync), return the requests giving it the
+    look ``init`` gives it (header row, frozen panes, widths, date-time formats, so its dates
+    read as dates rather than serial numbers); none for a tab the template does not have."""
+    layout = TAB_LAYOUTS.get(title)
+    if layout is None:
+        return []
+    return _Layout(layout, sheet_id, header, {}).requests([])
+
+
 def _growth(sheet_id: int, grid: dict[str, Any], rows: int, cols: int) -> list[dict[str, Any]]:
     out = []
     if rows > grid.get("rowCount", 0):

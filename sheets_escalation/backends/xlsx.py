@@ -56,6 +56,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from sheets_escalation import schema, template
 from sheets_escalation.backends.base import Table, Value, WritePlan
 from sheets_escalation.errors import ConcurrentEditError, LockHeldError, RefusedError, SourceError
+from sheets_escalation.limits import XLSX_CELL_CHARACTERS
 
 # Tabs the tool writes whole ("Review 2026-03", "What-if 2026-03"); their charts were drawn
 # by openpyxl, so openpyxl reads them back intact, and `review` redraws them anyway.
@@ -127,6 +128,8 @@ class _Snapshot:
 
 class XlsxBackend:
     """A local ``.xlsx`` workbook (see the module docstring for the guarantees)."""
+
+    max_cell_characters = XLSX_CELL_CHARACTERS
 
     def __init__(self, path: Path, allow_lossy: bool = False) -> None:
         self.path = Path(path)
@@ -224,6 +227,7 @@ class XlsxBackend:
         cannot be read or saved. On any error the file on disk is unchanged."""
         if plan.is_empty():
             return
+        plan.fit(self.max_cell_characters)
         # Imported here: the patch module builds on this module's helpers.
         from sheets_escalation.backends import xlsx_patch
 
