@@ -12,7 +12,7 @@ import pytest
 from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
-from sheets_escalation import schema, template
+from sheets_escalation import schema, staleness, template
 from sheets_escalation.errors import RefusedError, SourceError, UsageError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -81,7 +81,9 @@ def test_tabs_in_order_with_schema_headers(workbook: Workbook) -> None:
         "Escalations", "Levels", "Triggers", "Settings", "Holidays", "VIP", "History", "Templates",
     ]
     expected = {
-        schema.ESCALATIONS: tuple(c.header for c in schema.ESCALATION_COLUMNS),
+        # The staleness indicator sits in the header row right of the last template column.
+        schema.ESCALATIONS: (*(c.header for c in schema.ESCALATION_COLUMNS),
+                             staleness.formula("A", "B")),
         schema.LEVELS: schema.LEVELS_HEADERS,
         schema.TRIGGERS: schema.TRIGGERS_HEADERS,
         schema.SETTINGS: schema.SETTINGS_HEADERS,
