@@ -320,17 +320,21 @@ def add_staleness_indicator(ws: Worksheet, column: int, key_column: str = "A",
                             value_column: str = "B") -> None:
     """Given the Escalations worksheet, put the staleness indicator (see
     :mod:`sheets_escalation.staleness`) in row 1 at 1-based ``column``, reading the Settings
-    tab's Key and Value columns, and colour it and the header row red while it says the
-    sync has stopped."""
+    tab's Key and Value columns; while it says the sync has stopped, its text turns red and
+    the header cells left of it white on red."""
     letter = get_column_letter(column)
     cell = ws.cell(row=1, column=column, value=staleness.formula(key_column, value_column))
-    # Unwrapped, so the sentence runs on over the empty cells to its right.
+    # Unwrapped, so the sentence runs on over the empty cells to its right; for the same
+    # reason it turns red text rather than white on red (the overflow has no fill).
     cell.font = _font(INDICATOR_FONT, bold=True)
     cell.alignment = Alignment(vertical="top", wrap_text=False)
     rule = staleness.stale_condition(f"${letter}$1")
     ws.conditional_formatting.add(
-        f"A1:{letter}1",
-        FormulaRule(formula=[rule], fill=_fill(STALE_FILL), font=_font(STALE_FONT, True)))
+        f"{letter}1", FormulaRule(formula=[rule], font=_font(STALE_FILL, True)))
+    if column > 1:
+        ws.conditional_formatting.add(
+            f"A1:{get_column_letter(column - 1)}1",
+            FormulaRule(formula=[rule], fill=_fill(STALE_FILL), font=_font(STALE_FONT, True)))
 
 
 def new_workbook() -> Workbook:

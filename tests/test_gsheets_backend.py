@@ -610,8 +610,9 @@ def test_init_lays_out_an_empty_sheet_and_a_second_run_adds_nothing(fake: FakeSh
     assert esc.validations[(1, level)]["condition"]["values"] == [
         {"userEnteredValue": v} for v in ("L1", "L2", "L3")]
     assert esc.validations[(1, level)]["strict"] is True
-    # Flag, Response SLA, Resolution SLA, and the header row red while the sync has stopped
-    assert len(esc.conditional_formats) == len(schema.FLAGS) + 2 * len(schema.SLA_STATES) + 1
+    # Flag, Response SLA, Resolution SLA, and the indicator and header row red while the
+    # sync has stopped
+    assert len(esc.conditional_formats) == len(schema.FLAGS) + 2 * len(schema.SLA_STATES) + 2
     (protection,) = esc.protected_ranges
     assert protection["warningOnly"] is True
     assert protection["range"]["startColumnIndex"] == flag
@@ -644,9 +645,9 @@ def test_init_keeps_every_existing_value_and_follows_moved_columns(fake: FakeShe
     assert book.sheet("Settings").values() == [["Key", "Value"], ["Timezone", "Europe/Paris"],
                                                ["Stale after", "2 hours"]]
     assert book.sheet("Levels").values()[1][0] == "L1"  # an empty template tab is filled
-    # Flag's colours, and the header row (A through the indicator) red when stale
+    # Flag's colours, and when stale the indicator red and the header cells left of it
     assert {(r["ranges"][0]["startColumnIndex"], r["ranges"][0].get("endColumnIndex"))
-            for r in esc.conditional_formats} == {(1, 2), (0, 5)}
+            for r in esc.conditional_formats} == {(1, 2), (0, 4), (4, 5)}
     (protection,) = esc.protected_ranges
     assert (protection["range"]["startColumnIndex"], protection["range"]["endColumnIndex"]) == (1, 2)
 

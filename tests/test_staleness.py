@@ -58,11 +58,14 @@ def test_the_template_carries_it_right_of_the_owned_columns(tmp_path: Path) -> N
     assert esc.cell(1, COLUMN).value == staleness.formula("A", "B")
     settings = {r[0]: r[1] for r in book[schema.SETTINGS].iter_rows(min_row=2, values_only=True)}
     assert settings["Stale after"] == "2 hours"
-    # Red, with the whole header row, while the indicator says the sync has stopped.
-    (rule,) = [r for area in esc.conditional_formatting for r in area.rules
-               if area.sqref == f"A1:{LETTER}1"]
-    assert rule.formula == [f'RIGHT(${LETTER}$1,7)="stopped"']
-    assert rule.dxf.fill.fgColor.rgb == "FF" + template.STALE_FILL
+    # Red text while it says the sync has stopped, and the header cells left of it red.
+    rules = {str(area.sqref): r for area in esc.conditional_formatting for r in area.rules
+             if r.formula == [f'RIGHT(${LETTER}$1,7)="stopped"']}
+    assert set(rules) == {f"{LETTER}1", f"A1:{rowcol_to_a1(1, COLUMN - 1).rstrip('1')}1"}
+    assert rules[f"{LETTER}1"].dxf.font.color.rgb == "FF" + template.STALE_FILL
+    header_rule = rules[f"A1:{rowcol_to_a1(1, COLUMN - 1).rstrip('1')}1"]
+    assert header_rule.dxf.fill.fgColor.rgb == "FF" + template.STALE_FILL
+    assert header_rule.dxf.font.color.rgb == "FF" + template.STALE_FONT
     # A workbook that never ran shows (and reads as) the text for that, not a blank.
     with zipfile.ZipFile(path) as archive:
         sheet = archive.read("xl/worksheets/sheet1.xml").decode()
@@ -186,16 +189,17 @@ def test_google_init_stores_the_indicator_as_a_formula(fake: FakeSheetsAPI) -> N
     assert [json.loads(f) for f in formulas] == [staleness.formula("A", "B")]
     rules = [r for r in esc.conditional_formats
              if r["booleanRule"]["condition"]["type"] == "CUSTOM_FORMULA"]
-    assert [r["booleanRule"]["condition"]["values"] for r in rules] == [
-        [{"userEnteredValue": f'=RIGHT(${LETTER}$1,7)="stopped"'}]]
-    assert rules[0]["ranges"][0]["endColumnIndex"] == COLUMN
+    assert {r["booleanRule"]["condition"]["values"][0]["userEnteredValue"] for r in rules} == {
+        f'=RIGHT(${LETTER}$1,7)="stopped"'}
+    assert sorted((r["ranges"][0]["startColumnIndex"], r["ranges"][0]["endColumnIndex"])
+                  for r in rules) == [(0, COLUMN - 1), (COLUMN - 1, COLUMN)]
 
     # Once there, a second init leaves it (and its colour rule) alone.
     fake.log.clear()
     init_sheet(client, KEY)
     assert "formulaValue" not in json.dumps(fake.calls("batchUpdate")[0].body)
     assert len([r for r in esc.conditional_formats
-                if r["booleanRule"]["condition"]["type"] == "CUSTOM_FORMULA"]) == 1
+                if r["booleanRule"]["condition"]["type"] == "CUSTOM_FORMULA"]) == 2
 
 
 def test_google_init_on_a_sheet_in_use_adds_it_right_of_every_column(fake: FakeSheetsAPI) -> None:

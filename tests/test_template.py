@@ -31,13 +31,18 @@ def _validations(ws: Worksheet) -> dict[str, tuple[str, str]]:
     return {str(v.sqref): (v.formula1, v.errorStyle) for v in ws.data_validations.dataValidation}
 
 
+def _fill_of(rule: Any) -> str:
+    """The rule's fill colour; "" for one that colours only the text (the indicator's)."""
+    return str(rule.dxf.fill.fgColor.rgb) if rule.dxf.fill is not None else ""
+
+
 def _color_rules(ws: Worksheet) -> dict[str, list[tuple[str, str, str]]]:
     """sqref -> [(value, fill, font colour)] in priority order."""
     rules: dict[str, list[tuple[str, str, str]]] = {}
     for area in ws.conditional_formatting:
         for rule in area.rules:
             rules.setdefault(str(area.sqref), []).append(
-                (rule.formula[0].strip('"'), rule.dxf.fill.fgColor.rgb[2:], rule.dxf.font.color.rgb[2:])
+                (rule.formula[0].strip('"'), _fill_of(rule)[2:], rule.dxf.font.color.rgb[2:])
             )
     return rules
 
@@ -63,7 +68,7 @@ def describe(workbook: Workbook) -> dict[str, Any]:
         ]
         formats = [
             (str(area.sqref), rule.type, rule.operator, tuple(rule.formula), rule.priority,
-             rule.dxf.fill.fgColor.rgb, rule.dxf.font.color.rgb, rule.dxf.font.b)
+             _fill_of(rule), rule.dxf.font.color.rgb, rule.dxf.font.b)
             for area in ws.conditional_formatting for rule in area.rules
         ]
         out[ws.title] = {"freeze": ws.freeze_panes, "cells": cells, "columns": columns,

@@ -362,19 +362,21 @@ def _indicator(sheet_id: int, rows: Sequence[Sequence[Value]], column_count: int
         }]}],
         "fields": "userEnteredValue,userEnteredFormat(textFormat,wrapStrategy,verticalAlignment)",
     }})
-    rule = {
-        "ranges": [{"sheetId": sheet_id, "startRowIndex": 0, "endRowIndex": 1,
-                    "startColumnIndex": 0, "endColumnIndex": col + 1}],
-        "booleanRule": {
-            "condition": {"type": "CUSTOM_FORMULA", "values": [{
-                "userEnteredValue": "=" + staleness.stale_condition(
-                    "$" + _letter(col) + "$1")}]},
-            "format": {"backgroundColor": _rgb(STALE_FILL),
-                       "textFormat": {"foregroundColor": _rgb(STALE_FONT), "bold": True}},
-        },
-    }
-    if _rule_signature(rule) not in existing_rules:
-        out.append({"addConditionalFormatRule": {"rule": rule, "index": 0}})
+    condition = {"type": "CUSTOM_FORMULA", "values": [{
+        "userEnteredValue": "=" + staleness.stale_condition("$" + _letter(col) + "$1")}]}
+    # As in the template: red text on the indicator (its overflow has no fill), the header
+    # cells left of it white on red.
+    rules: list[tuple[dict[str, Any], int, int]] = [
+        ({"textFormat": {"foregroundColor": _rgb(STALE_FILL), "bold": True}}, col, col + 1)]
+    if col > 0:
+        rules.append(({"backgroundColor": _rgb(STALE_FILL), "textFormat": {
+            "foregroundColor": _rgb(STALE_FONT), "bold": True}}, 0, col))
+    for fmt, start, end in rules:
+        rule = {"ranges": [{"sheetId": sheet_id, "startRowIndex": 0, "endRowIndex": 1,
+                            "startColumnIndex": start, "endColumnIndex": end}],
+                "booleanRule": {"condition": condition, "format": fmt}}
+        if _rule_signature(rule) not in existing_rules:
+            out.append({"addConditionalFormatRule": {"rule": rule, "index": 0}})
     return out
 
 
