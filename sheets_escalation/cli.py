@@ -362,7 +362,8 @@ def sync(source: str, now_text: str | None, dry_run: bool, as_json: bool, quiet:
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable status.")
 @click.option("--stale-after", default="2 hours", show_default=True, metavar="DURATION",
               help="A last run older than this is stale (minutes, hours or days).")
-@now_option
+@click.option("--now", "now_text", metavar="ISO",
+              help="Judge the age as of this time (ISO 8601; without a zone: UTC).")
 @config_option
 @handle_errors
 def status(source: str, as_json: bool, stale_after: str, now_text: str | None,

@@ -170,8 +170,8 @@ DEFAULT_SETTINGS: tuple[tuple[str, str], ...] = (
     ("Date order", "MDY"),
     ("Required info", ", ".join(DEFAULT_REQUIRED_INFO)),
     ("Last run", ""),
-    ("Stale after", "2 hours"),
     ("Remind at", "50%, 75%, 90%"),
+    ("Stale after", "2 hours"),
 )
 
 DEFAULT_TEMPLATES: tuple[tuple[str, str, str], ...] = (

@@ -318,10 +318,11 @@ class Watch:
         self.timer = timer
         self.pinger = Pinger(config, warn, session)
         self.secrets = config.secrets()
-        self.started_at = clock()
-        self.started = timer()
+        self.started_at = dt.datetime.min.replace(tzinfo=dt.UTC)
+        self.started = 0.0
 
     def start(self) -> None:
+        """Ping the start; the run's time and duration count from here."""
         self.started_at = self.clock()
         self.started = self.timer()
         self.pinger.start()

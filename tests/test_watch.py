@@ -137,7 +137,7 @@ def test_a_dry_run_pings_and_records_nothing(
     assert not (tmp_path / "state").exists()
 
 
-def test_the_ping_url_is_a_secret_scrubbed_from_the_fail_body(
+def test_the_ping_url_is_a_secret_hidden_from_repr_and_scrubbed(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pings: Pings) -> None:
     url = monitored(tmp_path, monkeypatch, pings)
     config = load_config(None, {"SHEETS_ESCALATION_CONFIG": str(tmp_path / "config.toml")})
