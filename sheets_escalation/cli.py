@@ -82,11 +82,16 @@ lossy_option = click.option(
 
 def open_source_warned(source: str | None, **options: Any) -> Any:
     """Open SOURCE's backend, printing any warning about it (e.g. a readable key file)."""
-    return open_backend(source, warn=lambda message: click.echo(f"warning: {message}",
-                                                                 err=True), **options)
+    return open_source(source, lambda message: click.echo(f"warning: {message}", err=True),
+                       **options)
 
 
-def local_config(config_path: str | None) -> Any:
+def open_source(source: str | None, warn: Callable[[str], None], **options: Any) -> Any:
+    """Open SOURCE's backend, handing any warning about it to ``warn``."""
+    return open_backend(source, warn=warn, **options)
+
+
+def load_local_config(config_path: str | None) -> Any:
     """Given --config, return the local configuration, printing its warnings."""
     from sheets_escalation.config import load_config
 
@@ -96,13 +101,12 @@ def local_config(config_path: str | None) -> Any:
     return config
 
 
-def make_outbox(config_path: str | None, backend: Any, dry_run: bool) -> Any:
-    """Given --config, the backend and --dry-run, return the Outbox that sends this run's
-    notifications (the allowlist and SMTP settings come from the local config only)."""
+def make_outbox(config: Any, backend: Any, dry_run: bool) -> Any:
+    """Given the local config, the backend and --dry-run, return the Outbox that sends this
+    run's notifications (the allowlist and SMTP settings come from the local config only)."""
     from sheets_escalation.notify import Outbox
     from sheets_escalation.sources import source_id
 
-    config = local_config(config_path)
     return Outbox(config, config.journal_path(source_id(backend)), dry_run=dry_run)
 
 
@@ -114,7 +118,7 @@ def make_review_delivery(config_path: str | None, backend: Any, resend: bool,
     from sheets_escalation.reviewsend import ReviewDelivery
     from sheets_escalation.sources import source_id
 
-    config = local_config(config_path)
+    config = load_local_config(config_path)
     if not config.review_to:
         raise UsageError(f"no stakeholders to send the review to: add [review] send_to = "
                          f'["someone@example.com", ...] to {config.path}; nothing was written')
@@ -322,30 +326,131 @@ def _google_access(backend: Any) -> str | None:
 @click.option("--dry-run", is_flag=True, help="Show what would change, row by row; write nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary.")
 @click.option("--quiet", is_flag=True, help="Print nothing unless something fails.")
+@click.option("--log-file", type=click.Path(dir_okay=False),
+              help="Append one JSON line per run to FILE, rotated by size (default: [log] "
+              "file in the config).")
 @credentials_option
 @oauth_option
 @lossy_option
 @config_option
 @handle_errors
 def sync(source: str, now_text: str | None, dry_run: bool, as_json: bool, quiet: bool,
-         credentials: str | None, oauth: bool, allow_lossy: bool,
+         log_file: str | None, credentials: str | None, oauth: bool, allow_lossy: bool,
          config_path: str | None) -> None:
     """Evaluate the policy, flag rows, apply automatic escalations, write back.
+
+    Every real run is recorded for `status`, appended to the log file if one is set, and
+    pinged to [monitor] ping_url if one is set (start, then success or fail).
 
     \b
     Example (hourly from cron):
       0 * * * * cd /srv/support && sheets-escalation sync escalations.xlsx --quiet
     """
-    from sheets_escalation.sync import run_sync
+    import dataclasses
+    import datetime as dt
+    import time
 
-    backend = open_source_warned(source, credentials=credentials, oauth=oauth,
-                          allow_lossy=allow_lossy)
-    outbox = make_outbox(config_path, backend, dry_run)
-    report = run_sync(backend, parse_now(now_text), dry_run=dry_run, outbox=outbox)
+    from sheets_escalation.errors import EscalationError
+    from sheets_escalation.sources import source_identity
+    from sheets_escalation.sync import run_sync
+    from sheets_escalation.watch import Watch
+
+    now = parse_now(now_text)
+    config = load_local_config(config_path)
+    warnings = list(config.warnings)
+
+    def warn(message: str) -> None:
+        warnings.append(message)
+        click.echo(f"warning: {message}", err=True)
+
+    log = config.log if log_file is None else dataclasses.replace(
+        config.log, file=Path(log_file).expanduser())
+    identity = source_identity(source)
+    watch = None if dry_run else Watch(
+        config, source or DEFAULT_SOURCE, config.runs_path(identity), log, warn,
+        clock=lambda: dt.datetime.now(dt.UTC), timer=time.monotonic)
+    if watch is not None:
+        watch.start()
+    try:
+        backend = open_source(source, warn, credentials=credentials, oauth=oauth,
+                              allow_lossy=allow_lossy)
+        outbox = make_outbox(config, backend, dry_run)
+        report = run_sync(backend, now, dry_run=dry_run, outbox=outbox)
+    except ConfigError as error:
+        if watch is not None:
+            more = len(error.problems) - 1
+            watch.finish(error.exit_code, warnings=warnings, error=(
+                f"the workbook's policy or headers need fixing: {error.problems[0]}"
+                + (f" (and {more} more)" if more > 0 else "")))
+        raise
+    except EscalationError as error:
+        if watch is not None:
+            watch.finish(error.exit_code, error=str(error), warnings=warnings)
+        raise
+    except Exception as error:
+        if watch is not None:
+            watch.finish(1, error=f"internal error: {type(error).__name__}: {error}",
+                         warnings=warnings)
+        raise
+    if watch is not None:
+        watch.finish(0, report=report, warnings=[*warnings, *report.notes])
     if as_json:
         click.echo(json.dumps(report.as_json(), indent=2, default=str))
         return
     _print_report(report, quiet)
+
+
+@cli.command()
+@source_argument
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable status.")
+@click.option("--stale-after", default="2 hours", show_default=True, metavar="DURATION",
+              help="A last run older than this is stale (minutes, hours or days).")
+@click.option("--now", "now_text", metavar="ISO",
+              help="Judge the age as of this time (ISO 8601; without a zone: UTC).")
+@config_option
+@handle_errors
+def status(source: str, as_json: bool, stale_after: str, now_text: str | None,
+           config_path: str | None) -> None:
+    """Show how the hourly sync of SOURCE has been doing on this machine: the last run and
+    its age, the outcome of the last runs, open rows by flag and notifications pending
+    retry. Reads only the local records that sync keeps; never opens the workbook.
+
+    Exit 1 when the last run failed, is older than --stale-after, or there is none, so a
+    monitoring probe can run it as it is.
+
+    \b
+    Example:
+      sheets-escalation status escalations.xlsx --stale-after "90 minutes"
+    """
+    import datetime as dt
+
+    from sheets_escalation.clock import parse_duration
+    from sheets_escalation.sources import source_identity
+    from sheets_escalation.watch import Status, read_runs
+
+    try:
+        duration = parse_duration(stale_after)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="'--stale-after'") from error
+    if duration.is_business:
+        raise click.BadParameter("business time cannot say whether a job that runs around "
+                                 "the clock has stopped; use minutes, hours or days",
+                                 param_hint="'--stale-after'")
+    hours = {"minute": 1 / 60, "hour": 1.0, "day": 24.0}[duration.unit]
+    now = parse_now(now_text).to_pydatetime()
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=dt.UTC)
+    config = load_local_config(config_path)
+    runs = read_runs(config.runs_path(source_identity(source)))
+    report = Status(source or DEFAULT_SOURCE, now, runs,
+                    dt.timedelta(hours=duration.amount * hours))
+    if as_json:
+        click.echo(json.dumps(report.as_json(), indent=2, default=str))
+    else:
+        for line in report.lines():
+            click.echo(line)
+    if report.problem:
+        sys.exit(1)
 
 
 @cli.command()
@@ -384,7 +489,7 @@ def escalate(source: str, identifier: str, to_text: str, handler: str | None,
         raise click.BadParameter(f'"{to_text}" is not L2 or L3', param_hint="'--to'")
     backend = open_source_warned(source, credentials=credentials, oauth=oauth,
                           allow_lossy=allow_lossy)
-    outbox = make_outbox(config_path, backend, dry_run)
+    outbox = make_outbox(load_local_config(config_path), backend, dry_run)
     report = run_escalate(backend, parse_now(now_text), identifier, to_level,
                           handler=handler, note=note, force=force, outbox=outbox,
                           dry_run=dry_run,

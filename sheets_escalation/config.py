@@ -26,7 +26,16 @@ Example::
     timeout = 30
 
     [state]
-    dir = "~/.local/state/sheets-escalation"   # the notification journal lives here
+    dir = "~/.local/state/sheets-escalation"   # notification journal and run records
+
+    [monitor]                     # a dead-man's switch (healthchecks.io conventions)
+    ping_url = "https://hc-ping.com/your-uuid"   # must match a webhook: pattern in allow
+    timeout = 5                   # seconds per ping, at most 10
+
+    [log]
+    file = "~/.local/state/sheets-escalation/sync.log"   # one JSON line per run
+    max_bytes = 1000000           # rotated to sync.log.1 … when it would grow past this
+    backups = 3
 
     [review]
     # Who `review --send` delivers the monthly review to (the allowlist applies too).
@@ -70,7 +79,11 @@ _KNOWN_KEYS: dict[str, frozenset[str]] = {
     ),
     "state": frozenset({"dir"}),
     "review": frozenset({"send_to"}),
+    "monitor": frozenset({"ping_url", "timeout"}),
+    "log": frozenset({"file", "max_bytes", "backups"}),
 }
+# A ping must never hold the hourly job up for long (borgmatic's hooks use a few seconds).
+MAX_PING_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
@@ -85,6 +98,26 @@ class SmtpConfig:
     sender: str = ""
     cafile: str = ""
     timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class MonitorConfig:
+    """Where the dead-man's-switch pings go (empty ``ping_url``: no pings).
+
+    ``ping_url`` is a secret (anyone holding it can ping), so ``repr`` hides it."""
+
+    ping_url: str = field(default="", repr=False)
+    timeout: float = 5.0
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    """The run log: one JSON line per run appended to ``file`` (None: no log), rotated
+    to ``file.1`` … ``file.<backups>`` before it would grow past ``max_bytes``."""
+
+    file: Path | None = None
+    max_bytes: int = 1_000_000
+    backups: int = 3
 
 
 @dataclass(frozen=True)
@@ -105,6 +138,8 @@ class Config:
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     warnings: tuple[str, ...] = ()
     review_to: tuple[str, ...] = ()
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    log: LogConfig = field(default_factory=LogConfig)
 
     def journal_path(self, source: str, kind: str = "notify") -> Path:
         """Given a source identifier (path or sheet key), return its notification journal;
@@ -117,9 +152,14 @@ class Config:
         digest = hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
         return self.state_dir / f"{kind}-journal-{digest}.jsonl"
 
+    def runs_path(self, source: str) -> Path:
+        """Given a source identifier, return the file keeping its last runs (``status``)."""
+        digest = hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
+        return self.state_dir / f"runs-{digest}.jsonl"
+
     def secrets(self) -> tuple[str, ...]:
         """Return the secret strings that must be scrubbed from any message."""
-        return tuple(s for s in (self.smtp.password,) if s)
+        return tuple(s for s in (self.smtp.password, self.monitor.ping_url) if s)
 
 
 def default_config_path(environ: Mapping[str, str]) -> Path:
@@ -202,6 +242,20 @@ def load_config(path: Path | None, environ: Mapping[str, str]) -> Config:
         timeout=_number(smtp, "timeout", 30.0, "[smtp]", problems),
     )
     state_dir_text = _string(state, "dir", "[state]", problems)
+    monitor = _table(data, "monitor")
+    ping_timeout = _number(monitor, "timeout", 5.0, "[monitor]", problems)
+    if ping_timeout > MAX_PING_TIMEOUT:
+        problems.append(f"[monitor] timeout must be at most {MAX_PING_TIMEOUT:g} seconds: "
+                        "a ping must not hold the sync up")
+    monitor_config = MonitorConfig(_string(monitor, "ping_url", "[monitor]", problems),
+                                   ping_timeout)
+    log = _table(data, "log")
+    log_file = _string(log, "file", "[log]", problems)
+    log_config = LogConfig(
+        Path(log_file).expanduser() if log_file else None,
+        _whole(log, "max_bytes", 1_000_000, 1_000, "[log]", problems),
+        _whole(log, "backups", 3, 0, "[log]", problems),
+    )
     if problems:
         raise ConfigError([Located(str(path), "", p) for p in problems])
 
@@ -220,6 +274,8 @@ def load_config(path: Path | None, environ: Mapping[str, str]) -> Config:
             Path(state_dir_text).expanduser() if state_dir_text else default_state_dir(environ)
         ),
         warnings=tuple(warnings),
+        monitor=monitor_config,
+        log=log_config,
     )
     return _finish(config, smtp, environ)
 
@@ -282,6 +338,15 @@ def _number(
         problems.append(f"{section} {key} must be a positive number of seconds")
         return default
     return float(value)
+
+
+def _whole(table: Mapping[str, Any], key: str, default: int, least: int, section: str,
+           problems: list[str]) -> int:
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        problems.append(f"{section} {key} must be a whole number of at least {least}")
+        return default
+    return value
 
 
 def _readable_by_others(path: Path) -> bool:

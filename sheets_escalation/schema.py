@@ -171,6 +171,7 @@ DEFAULT_SETTINGS: tuple[tuple[str, str], ...] = (
     ("Required info", ", ".join(DEFAULT_REQUIRED_INFO)),
     ("Last run", ""),
     ("Remind at", "50%, 75%, 90%"),
+    ("Stale after", "2 hours"),
 )
 
 DEFAULT_TEMPLATES: tuple[tuple[str, str, str], ...] = (

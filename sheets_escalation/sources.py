@@ -78,6 +78,14 @@ def source_id(backend: Backend) -> str:
     return str(getattr(backend, "key", backend.name))
 
 
+def source_identity(source: str | None) -> str:
+    """Given the SOURCE argument, return what :func:`source_id` returns for its backend,
+    without opening it (``status`` reads local state only, with no credentials)."""
+    text = source or DEFAULT_SOURCE
+    key = None if text.lower().endswith((".xlsx", ".xlsm")) else parse_source_key(text)
+    return key if key is not None else str(Path(text).resolve())
+
+
 def insecure_credentials(credentials: str | None, oauth: bool) -> list[str]:
     """Given the credentials in use, return a warning for each secret file that users other
     than its owner can read (a service-account key, or gspread's cached OAuth token)."""

@@ -24,13 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from openpyxl import Workbook
-from openpyxl.formatting.rule import CellIsRule
+from openpyxl.formatting.rule import CellIsRule, FormulaRule
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
-from sheets_escalation import schema
+from sheets_escalation import schema, staleness
 from sheets_escalation.errors import RefusedError, SourceError, UsageError
 
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
@@ -44,6 +44,11 @@ OWNED_HEADER_FILL = "BFBFBF"
 OWNED_FILL = "F2F2F2"
 HEADER_FONT = "000000"
 DEFAULT_WIDTH = 14.0
+
+# The staleness indicator: quiet grey while the sync runs, white on red once it stopped.
+INDICATOR_FONT = "595959"
+STALE_FILL = "C00000"
+STALE_FONT = "FFFFFF"
 
 # The last row of a sheet: validations and colour rules cover the whole column below the header.
 LAST_ROW = 1_048_576
@@ -311,6 +316,27 @@ def build_tab(ws: Worksheet, layout: TabLayout, rows: Sequence[Sequence[object]]
     ws.freeze_panes = layout.freeze
 
 
+def add_staleness_indicator(ws: Worksheet, column: int, key_column: str = "A",
+                            value_column: str = "B") -> None:
+    """Given the Escalations worksheet, put the staleness indicator (see
+    :mod:`sheets_escalation.staleness`) in row 1 at 1-based ``column``, reading the Settings
+    tab's Key and Value columns; while it says the sync has stopped, its text turns red and
+    the header cells left of it white on red."""
+    letter = get_column_letter(column)
+    cell = ws.cell(row=1, column=column, value=staleness.formula(key_column, value_column))
+    # Unwrapped, so the sentence runs on over the empty cells to its right; for the same
+    # reason it turns red text rather than white on red (the overflow has no fill).
+    cell.font = _font(INDICATOR_FONT, bold=True)
+    cell.alignment = Alignment(vertical="top", wrap_text=False)
+    rule = staleness.stale_condition(f"${letter}$1")
+    ws.conditional_formatting.add(
+        f"{letter}1", FormulaRule(formula=[rule], font=_font(STALE_FILL, True)))
+    if column > 1:
+        ws.conditional_formatting.add(
+            f"A1:{get_column_letter(column - 1)}1",
+            FormulaRule(formula=[rule], fill=_fill(STALE_FILL), font=_font(STALE_FONT, True)))
+
+
 def new_workbook() -> Workbook:
     """Return a new workbook holding every template tab, seeded with the defaults."""
     workbook = Workbook()
@@ -319,6 +345,7 @@ def new_workbook() -> Workbook:
     workbook.remove(first)
     for layout in TAB_LAYOUTS.values():
         build_tab(workbook.create_sheet(layout.title), layout)
+    add_staleness_indicator(workbook[schema.ESCALATIONS], staleness.TEMPLATE_COLUMN)
     workbook.active = 0
     return workbook
 
@@ -347,6 +374,8 @@ def workbook_bytes(workbook: Workbook) -> bytes:
     with zipfile.ZipFile(raw) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
         for info in source.infolist():
             data = source.read(info.filename)
+            if info.filename.startswith("xl/worksheets/"):
+                data = _cache_indicator(data)
             if info.filename == "docProps/core.xml":
                 # openpyxl stamps "modified" with the wall clock while saving.
                 data = re.sub(
@@ -359,6 +388,25 @@ def workbook_bytes(workbook: Workbook) -> bytes:
             entry.external_attr = 0o600 << 16
             target.writestr(entry, data)
     return out.getvalue()
+
+
+_INDICATOR_CELL = re.compile(rb'<c (?P<attrs>[^>]*)><f>(?P<formula>[^<]*' +
+                             re.escape(staleness.STOPPED.encode()) + rb'[^<]*)</f><v\s*/?>(?:</v>)?</c>')
+
+
+def _cache_indicator(xml: bytes) -> bytes:
+    """Give the staleness indicator the value it shows in a workbook that never ran.
+
+    openpyxl saves formulas without a value; a reader that takes cached values (the tool's
+    own, calamine) would see a blank header cell and could put a new owned column over it.
+    Excel, LibreOffice and Google Sheets recompute it (NOW() is volatile) when they open it.
+    """
+    def cached(match: re.Match[bytes]) -> bytes:
+        attrs = re.sub(rb'\s*t="[^"]*"', b"", match.group("attrs"))
+        return (b"<c " + attrs + b' t="str"><f>' + match.group("formula") + b"</f><v>"
+                + staleness.NEVER_TEXT.encode() + b"</v></c>")
+
+    return _INDICATOR_CELL.sub(cached, xml)
 
 
 def write_template(path: Path) -> None:

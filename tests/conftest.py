@@ -25,6 +25,13 @@ def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
     clear_proxies(monkeypatch)
 
 
+@pytest.fixture(autouse=True)
+def _own_state_dir(tmp_path_factory: pytest.TempPathFactory,
+                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every sync records its run in the state directory: keep that out of the real home."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+
+
 @pytest.fixture
 def http() -> Iterator[Recorder]:
     """A real HTTP server on loopback that records every post (webhooks, Slack)."""

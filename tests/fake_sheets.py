@@ -23,6 +23,11 @@ Implemented routes (anything else raises AssertionError, loudly):
 Seeding: :meth:`Sheet.set_values` stores values as given; :meth:`Sheet.type_values` stores
 them as Google does when a person types them (dates become serial numbers, ``75%`` 0.75).
 
+Formulas: typed arithmetic and HYPERLINK formulas are evaluated; any other formula, and every
+``formulaValue`` a batchUpdate writes, is stored as a formula and evaluated never (reads as
+blank, ``valueRenderOption=FORMULA`` gives it back); a test that needs what Google would show
+sets the cell's value itself.
+
 Like Google, it refuses any request whose body is over :data:`MAX_BODY_BYTES` (HTTP 400
 ``Request payload size exceeds the limit: 10485760 bytes.``), any request the discovery
 document does not allow (tests/sheets_schema.py: unknown fields, wrong types and enums, field
@@ -493,6 +498,8 @@ def render(cell: Cell | None, value_option: str, date_option: str) -> Any:
     if value_option == "FORMULA" and cell.formula is not None:
         return cell.formula
     value = cell.value
+    if value is None:  # a stored formula the fake has not been told the result of
+        return ""
     date_pattern = _is_date_format(cell.fmt) if isinstance(value, int | float) and not isinstance(value, bool) else None
     if value_option in ("UNFORMATTED_VALUE", "FORMULA"):
         if date_pattern and date_option == "FORMATTED_STRING":
@@ -585,6 +592,16 @@ class _Formula(ast.NodeVisitor):
         raise AssertionError(type(node).__name__)
 
 
+def _formula_cell(text: str) -> Cell:
+    """A typed formula: the arithmetic and HYPERLINK ones tests read back are evaluated;
+    any other (the template's staleness indicator, with NOW()) is stored and shows nothing
+    until a test sets the value Google would compute."""
+    try:
+        return Cell(_Formula().evaluate(text), formula=text)
+    except AssertionError:
+        return Cell(None, formula=text)
+
+
 def parse_input(raw: Any, option: str) -> Cell | None:
     """One input value as stored under ``valueInputOption``; None means leave the cell."""
     if raw is None:
@@ -600,7 +617,7 @@ def parse_input(raw: Any, option: str) -> Cell | None:
     if option == "RAW":
         return Cell(raw)
     if raw.startswith("="):
-        return Cell(_Formula().evaluate(raw), formula=raw)
+        return _formula_cell(raw)
     if raw.startswith("'"):
         return Cell(raw[1:])
     if raw.upper() in ("TRUE", "FALSE"):
@@ -1221,7 +1238,9 @@ def _req_update_cells(api: FakeSheetsAPI, book: Spreadsheet, p: dict[str, Any]) 
                     raise ApiError(400, f"Invalid requests[0].updateCells: {CELL_TOO_LONG}")
                 cell.formula = entered.get("formulaValue")
                 if cell.formula is not None:
-                    cell.value = _Formula().evaluate(cell.formula)
+                    # Stored, never evaluated: what a formula shows is Google's business,
+                    # and a test that needs it sets the cell's value itself.
+                    cell.value = None
                 else:
                     cell.value = next((entered[k] for k in ("stringValue", "numberValue", "boolValue")
                                        if k in entered), None)

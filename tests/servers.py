@@ -125,3 +125,56 @@ def smtp_server() -> Iterator[Smtp]:
         )
     finally:
         controller.stop()
+
+
+@dataclass
+class Pings:
+    """What the ping server received: (path, body) in order. Paths listed in ``hang`` are
+    answered only after ``hang_seconds`` (a monitor that does not answer in time)."""
+
+    port: int = 0
+    received: list[tuple[str, str]] = field(default_factory=list)
+    hang: set[str] = field(default_factory=set)
+    hang_seconds: float = 3.0
+    status: int = 200
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+class _PingHandler(BaseHTTPRequestHandler):
+    server: _PingServer
+
+    def do_POST(self) -> None:
+        pings = self.server.pings
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode("utf-8")
+        pings.received.append((self.path, body))
+        if self.path in pings.hang:
+            threading.Event().wait(pings.hang_seconds)
+        self.send_response(pings.status)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"OK")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+class _PingServer(ThreadingHTTPServer):
+    pings: Pings
+    daemon_threads = True
+
+
+@contextmanager
+def ping_server() -> Iterator[Pings]:
+    """Run a healthchecks-like ping endpoint on a free loopback port; yield what it gets."""
+    server = _PingServer(("127.0.0.1", 0), _PingHandler)
+    server.pings = Pings(port=server.server_address[1])
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    try:
+        yield server.pings
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from click.testing import CliRunner
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from sheets_escalation import schema
+from sheets_escalation import schema, staleness
 from sheets_escalation.backends import gsheets
 from sheets_escalation.cli import cli
 from tests.fake_sheets import FakeSheetsAPI, Spreadsheet
@@ -78,7 +79,10 @@ def _assert_every_write_is_raw(api: FakeSheetsAPI) -> None:
             assert call.body["valueInputOption"] == "RAW", call.body
         elif call.kind == "batchUpdate":
             text = json.dumps(call.body)
-            assert "formulaValue" not in text and "USER_ENTERED" not in text
+            assert "USER_ENTERED" not in text
+            # The one formula the tool ever writes: init's staleness indicator.
+            formulas = re.findall(r'"formulaValue": ("(?:[^"\\]|\\.)*")', text)
+            assert all(staleness.is_indicator(json.loads(f)) for f in formulas), formulas
 
 
 def run(*args: str) -> tuple[int, str, str]:

@@ -12,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from sheets_escalation import errors
+from sheets_escalation import errors, staleness
 from sheets_escalation.backends.base import CellWrite, WritePlan
 from sheets_escalation.backends.gsheets import (
     GoogleSheetsBackend,
@@ -616,8 +616,9 @@ def test_init_lays_out_an_empty_sheet_and_a_second_run_adds_nothing(fake: FakeSh
     assert esc.validations[(1, level)]["condition"]["values"] == [
         {"userEnteredValue": v} for v in ("L1", "L2", "L3")]
     assert esc.validations[(1, level)]["strict"] is True
-    # Flag, Response SLA, Resolution SLA
-    assert len(esc.conditional_formats) == len(schema.FLAGS) + 2 * len(schema.SLA_STATES)
+    # Flag, Response SLA, Resolution SLA, and the indicator and header row red while the
+    # sync has stopped
+    assert len(esc.conditional_formats) == len(schema.FLAGS) + 2 * len(schema.SLA_STATES) + 2
     (protection,) = esc.protected_ranges
     assert protection["warningOnly"] is True
     assert protection["range"]["startColumnIndex"] == flag
@@ -644,9 +645,15 @@ def test_init_keeps_every_existing_value_and_follows_moved_columns(fake: FakeShe
 
     esc = book.sheet("Escalations")
     assert esc.values() == [["Customer", "Flag", "ID", "My column"], ["Acme", "OK", "ESC-0001", "=1+1"]]
-    assert book.sheet("Settings").values() == [["Key", "Value"], ["Timezone", "Europe/Paris"]]
+    # Empty cells only: the staleness indicator right of every column in use, which reads
+    # Settings' Key and Value columns, and a Stale after row at the end of Settings.
+    assert esc.cell(0, 4).formula == staleness.formula("A", "B")  # type: ignore[union-attr]
+    assert book.sheet("Settings").values() == [["Key", "Value"], ["Timezone", "Europe/Paris"],
+                                               ["Stale after", "2 hours"]]
     assert book.sheet("Levels").values()[1][0] == "L1"  # an empty template tab is filled
-    assert {r["ranges"][0]["startColumnIndex"] for r in esc.conditional_formats} == {1}
+    # Flag's colours, and when stale the indicator red and the header cells left of it
+    assert {(r["ranges"][0]["startColumnIndex"], r["ranges"][0].get("endColumnIndex"))
+            for r in esc.conditional_formats} == {(1, 2), (0, 4), (4, 5)}
     (protection,) = esc.protected_ranges
     assert (protection["range"]["startColumnIndex"], protection["range"]["endColumnIndex"]) == (1, 2)
 

@@ -12,7 +12,7 @@ import pytest
 from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
-from sheets_escalation import schema, template
+from sheets_escalation import schema, staleness, template
 from sheets_escalation.errors import RefusedError, SourceError, UsageError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -31,13 +31,18 @@ def _validations(ws: Worksheet) -> dict[str, tuple[str, str]]:
     return {str(v.sqref): (v.formula1, v.errorStyle) for v in ws.data_validations.dataValidation}
 
 
+def _fill_of(rule: Any) -> str:
+    """The rule's fill colour; "" for one that colours only the text (the indicator's)."""
+    return str(rule.dxf.fill.fgColor.rgb) if rule.dxf.fill is not None else ""
+
+
 def _color_rules(ws: Worksheet) -> dict[str, list[tuple[str, str, str]]]:
     """sqref -> [(value, fill, font colour)] in priority order."""
     rules: dict[str, list[tuple[str, str, str]]] = {}
     for area in ws.conditional_formatting:
         for rule in area.rules:
             rules.setdefault(str(area.sqref), []).append(
-                (rule.formula[0].strip('"'), rule.dxf.fill.fgColor.rgb[2:], rule.dxf.font.color.rgb[2:])
+                (rule.formula[0].strip('"'), _fill_of(rule)[2:], rule.dxf.font.color.rgb[2:])
             )
     return rules
 
@@ -63,7 +68,7 @@ def describe(workbook: Workbook) -> dict[str, Any]:
         ]
         formats = [
             (str(area.sqref), rule.type, rule.operator, tuple(rule.formula), rule.priority,
-             rule.dxf.fill.fgColor.rgb, rule.dxf.font.color.rgb, rule.dxf.font.b)
+             _fill_of(rule), rule.dxf.font.color.rgb, rule.dxf.font.b)
             for area in ws.conditional_formatting for rule in area.rules
         ]
         out[ws.title] = {"freeze": ws.freeze_panes, "cells": cells, "columns": columns,
@@ -81,7 +86,9 @@ def test_tabs_in_order_with_schema_headers(workbook: Workbook) -> None:
         "Escalations", "Levels", "Triggers", "Settings", "Holidays", "VIP", "History", "Templates",
     ]
     expected = {
-        schema.ESCALATIONS: tuple(c.header for c in schema.ESCALATION_COLUMNS),
+        # The staleness indicator sits in the header row right of the last template column.
+        schema.ESCALATIONS: (*(c.header for c in schema.ESCALATION_COLUMNS),
+                             staleness.formula("A", "B")),
         schema.LEVELS: schema.LEVELS_HEADERS,
         schema.TRIGGERS: schema.TRIGGERS_HEADERS,
         schema.SETTINGS: schema.SETTINGS_HEADERS,

@@ -24,7 +24,7 @@ from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 from PIL import Image as PILImage
 
-from sheets_escalation import schema, template
+from sheets_escalation import schema, staleness, template
 from sheets_escalation.backends import xlsx, xlsx_patch
 from sheets_escalation.backends.base import CellWrite, WritePlan
 from sheets_escalation.backends.xlsx import XlsxBackend
@@ -195,7 +195,9 @@ def test_error_values_are_read_as_their_text(tmp_path: Path) -> None:
 def test_template_reads_back_its_seeds(tmp_path: Path) -> None:
     tables = XlsxBackend(_template(tmp_path / "t.xlsx")).read([schema.TRIGGERS, ESC])
     assert tables[schema.TRIGGERS].rows[1] == list(schema.DEFAULT_TRIGGERS[0])
-    assert tables[ESC].rows == [[c.header for c in schema.ESCALATION_COLUMNS]]
+    # The staleness indicator reads as the text it shows before the first sync.
+    assert tables[ESC].rows == [[*(c.header for c in schema.ESCALATION_COLUMNS),
+                                 staleness.NEVER_TEXT]]
 
 
 # -- writing ---------------------------------------------------------------------------------
@@ -345,7 +347,9 @@ def test_text_is_never_turned_into_a_formula(tmp_path: Path, text: str) -> None:
     assert tables[ESC].rows[1][FLAG_COL + 2] == text
     assert tables[schema.HISTORY].rows[1] == [None, text]
     with zipfile.ZipFile(path) as archive:
-        assert b"<f>" not in archive.read("xl/worksheets/sheet1.xml")
+        formulas = re.findall(rb"<f>([^<]*)</f>", archive.read("xl/worksheets/sheet1.xml"))
+    # The template's staleness indicator is the one formula, and it is not the text written.
+    assert len(formulas) == 1 and staleness.STOPPED.encode() in formulas[0]
 
 
 _STORABLE = st.text(

@@ -14,11 +14,19 @@ What it does, per template tab:
   tool-owned columns shaded: all found by header text, so reordered columns keep their look;
 - dropdowns (data validation; strict where the template says so, else warning only);
 - conditional colours on Flag and the SLA columns;
-- a warning-only protected range over each block of tool-owned columns.
+- a warning-only protected range over each block of tool-owned columns;
+- the staleness indicator (:mod:`sheets_escalation.staleness`) in the Escalations header
+  row, in the first column right of every column in use, with its colour rule, and a
+  ``Stale after`` row at the end of Settings if Settings has none. The indicator is the one
+  formula the tool ever writes: it goes as the cell's ``formulaValue`` in the batchUpdate
+  (what USER_ENTERED input makes of a leading ``=``), for that one cell only; every other
+  value here is a ``stringValue`` and every sync write is RAW. The template tabs are read
+  with ``valueRenderOption=FORMULA`` so an indicator already there is recognised.
 
 Running it again adds nothing twice: formats and dropdowns are overwritten in place, a colour
-rule already present (same column, same text, same colours) is not added again, and the
-protected ranges it made (recognised by their description) are replaced, not duplicated.
+rule already present (same column, same text, same colours) is not added again, the
+protected ranges it made (recognised by their description) are replaced, not duplicated,
+and an indicator already in the header row is left as it is.
 """
 
 from __future__ import annotations
@@ -27,8 +35,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import gspread
+from gspread.utils import rowcol_to_a1
 
-from sheets_escalation import schema
+from sheets_escalation import schema, staleness
 from sheets_escalation.backends.base import Value, header_index
 from sheets_escalation.backends.gsheets import quote_title
 from sheets_escalation.template import (
@@ -36,8 +45,11 @@ from sheets_escalation.template import (
     DATETIME_FORMAT,
     HEADER_FILL,
     HEADER_FONT,
+    INDICATOR_FONT,
     OWNED_FILL,
     OWNED_HEADER_FILL,
+    STALE_FILL,
+    STALE_FONT,
     TAB_LAYOUTS,
     TabLayout,
 )
@@ -266,11 +278,14 @@ def init_sheet(client: gspread.Client, key: str) -> list[str]:
     if present:
         answer = http.values_batch_get(
             key, [quote_title(t) for t in present.values()],
-            params={"valueRenderOption": "UNFORMATTED_VALUE", "majorDimension": "ROWS"},
+            params={"valueRenderOption": "FORMULA", "majorDimension": "ROWS"},
         )
         for title, value_range in zip(present, answer.get("valueRanges", []), strict=True):
             contents[title] = value_range.get("values", [])
 
+    settings_rows = contents.get(schema.SETTINGS, [])
+    if _blank(settings_rows):
+        settings_rows = [list(schema.SETTINGS_HEADERS)]
     requests: list[dict[str, Any]] = []
     added: list[str] = []
     next_id = max((s["properties"].get("sheetId", 0) for s in sheets.values()), default=0) + 1
@@ -300,7 +315,15 @@ def init_sheet(client: gspread.Client, key: str) -> list[str]:
             requests.append(_fill(sheet_id, seed))
             added.append(title)
         header = rows[0] if rows else []
-        requests.extend(_Layout(layout, sheet_id, header, sheet).requests(rows))
+        shape = _Layout(layout, sheet_id, header, sheet)
+        requests.extend(shape.requests(rows))
+        columns = sheet["properties"]["gridProperties"].get("columnCount", 0) if sheet else \
+            max(26, len(layout.headers))
+        if title == schema.ESCALATIONS:
+            requests.extend(_indicator(sheet_id, rows, columns, settings_rows,
+                                       shape.existing_rules))
+        elif title == schema.SETTINGS and title in present and not _blank(contents[title]):
+            requests.extend(_stale_after_row(sheet_id, rows, sheet))
     http.batch_update(key, {"requests": requests})
     return added
 
@@ -313,6 +336,86 @@ def new_tab_requests(title: str, sheet_id: int, header: Sequence[Value]) -> list
     if layout is None:
         return []
     return _Layout(layout, sheet_id, header, {}).requests([])
+
+
+def _first_free_column(rows: Sequence[Sequence[Value]]) -> int:
+    """The first column right of every column in use, as sync places a new owned column."""
+    width = max((len(r) for r in rows), default=0)
+    while width > 0 and all(len(r) < width or r[width - 1] in (None, "") for r in rows):
+        width -= 1
+    return width
+
+
+def _indicator(sheet_id: int, rows: Sequence[Sequence[Value]], column_count: int,
+               settings_rows: Sequence[Sequence[Value]],
+               existing_rules: set[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """The requests adding the staleness indicator to the Escalations header row, unless
+    it is there already."""
+    if any(staleness.is_indicator(v) for v in (rows[0] if rows else [])):
+        return []
+    col = _first_free_column(rows)
+    settings = header_index(settings_rows[0] if settings_rows else [])
+    key_col = settings.get(schema.normalize_header("Key"), 0)
+    value_col = settings.get(schema.normalize_header("Value"), 1)
+    formula = staleness.formula(_letter(key_col), _letter(value_col))
+    out: list[dict[str, Any]] = []
+    if col + 1 > column_count:
+        out.append({"appendDimension": {"sheetId": sheet_id, "dimension": "COLUMNS",
+                                        "length": col + 1 - column_count}})
+    out.append({"updateCells": {
+        "start": {"sheetId": sheet_id, "rowIndex": 0, "columnIndex": col},
+        "rows": [{"values": [{
+            "userEnteredValue": {"formulaValue": formula},
+            "userEnteredFormat": {
+                "textFormat": {"bold": True, "foregroundColor": _rgb(INDICATOR_FONT)},
+                "wrapStrategy": "OVERFLOW_CELL", "verticalAlignment": "TOP"},
+        }]}],
+        "fields": "userEnteredValue,userEnteredFormat(textFormat,wrapStrategy,verticalAlignment)",
+    }})
+    condition = {"type": "CUSTOM_FORMULA", "values": [{
+        "userEnteredValue": "=" + staleness.stale_condition("$" + _letter(col) + "$1")}]}
+    # As in the template: red text on the indicator (its overflow has no fill), the header
+    # cells left of it white on red.
+    rules: list[tuple[dict[str, Any], int, int]] = [
+        ({"textFormat": {"foregroundColor": _rgb(STALE_FILL), "bold": True}}, col, col + 1)]
+    if col > 0:
+        rules.append(({"backgroundColor": _rgb(STALE_FILL), "textFormat": {
+            "foregroundColor": _rgb(STALE_FONT), "bold": True}}, 0, col))
+    for fmt, start, end in rules:
+        rule = {"ranges": [{"sheetId": sheet_id, "startRowIndex": 0, "endRowIndex": 1,
+                            "startColumnIndex": start, "endColumnIndex": end}],
+                "booleanRule": {"condition": condition, "format": fmt}}
+        if _rule_signature(rule) not in existing_rules:
+            out.append({"addConditionalFormatRule": {"rule": rule, "index": 0}})
+    return out
+
+
+def _stale_after_row(sheet_id: int, rows: Sequence[Sequence[Value]],
+                     sheet: dict[str, Any]) -> list[dict[str, Any]]:
+    """The requests adding ``Stale after | 2 hours`` below the last Settings row, if no
+    row has that key."""
+    index = header_index(rows[0] if rows else [])
+    key_col = index.get(schema.normalize_header("Key"), 0)
+    value_col = index.get(schema.normalize_header("Value"), 1)
+    wanted = schema.normalize_header(staleness.STALE_AFTER_KEY)
+    if any(key_col < len(r) and schema.normalize_header(r[key_col]) == wanted for r in rows):
+        return []
+    row = max((n for n, r in enumerate(rows) if not _blank([r])), default=0) + 1
+    out: list[dict[str, Any]] = []
+    row_count = sheet["properties"].get("gridProperties", {}).get("rowCount", 0)
+    if row + 1 > row_count:
+        out.append({"appendDimension": {"sheetId": sheet_id, "dimension": "ROWS",
+                                        "length": row + 1 - row_count}})
+    for col, text in ((key_col, staleness.STALE_AFTER_KEY),
+                      (value_col, staleness.DEFAULT_STALE_AFTER)):
+        out.append({"updateCells": {
+            "start": {"sheetId": sheet_id, "rowIndex": row, "columnIndex": col},
+            "rows": [_string_cells([text])], "fields": "userEnteredValue"}})
+    return out
+
+
+def _letter(col: int) -> str:
+    return rowcol_to_a1(1, col + 1).rstrip("0123456789")
 
 
 def _growth(sheet_id: int, grid: dict[str, Any], rows: int, cols: int) -> list[dict[str, Any]]:

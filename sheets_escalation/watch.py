@@ -1,0 +1,344 @@
+"""Watching the hourly job: dead-man's-switch pings, a record of each run, the run log.
+
+A sync that stops quietly is the classic way escalation tooling dies, so every real run
+(never a dry run) leaves three traces, none of which can fail the run itself:
+
+- **pings** to ``[monitor] ping_url`` in the healthchecks.io convention (borgmatic's
+  monitoring hooks are the model): ``URL/start`` when the run begins, then ``URL`` on
+  success or ``URL/fail`` on failure, the body one line naming the exit code and what
+  happened. The URL is a secret: it must match a ``webhook:`` pattern of the notification
+  allowlist, it is shown masked, and it is scrubbed from every message. A ping that times
+  out or is refused is a warning, nothing more;
+- a **run record** in the local state directory (the last :data:`KEEP_RUNS` runs of each
+  workbook), which ``status`` reads;
+- with ``--log-file`` or ``[log] file``, the same record appended as one JSON line to a log
+  a person can read later, rotated by size.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from sheets_escalation.config import Config, LogConfig
+from sheets_escalation.notify import _scrub, is_allowed, mask, parse_target
+
+KEEP_RUNS = 50
+# Longer than any line a person reads in a ping log; healthchecks keeps 100 kB per ping.
+_PING_BODY_LIMIT = 1_000
+
+Warn = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One sync, as ``status`` and the run log show it.
+
+    ``at`` is when it started (UTC); ``exit_code`` 0 is done, 1 failed, 2 a policy or
+    configuration error; ``error`` the one-line reason of a failure; ``flags`` the rows by
+    Flag; ``pending_retry`` the notifications that failed and will be retried next run.
+    """
+
+    at: dt.datetime
+    source: str
+    exit_code: int
+    duration_seconds: float
+    counts: dict[str, int] = field(default_factory=dict)
+    flags: dict[str, int] = field(default_factory=dict)
+    pending_retry: list[str] = field(default_factory=list)
+    error: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+    def summary(self) -> str:
+        """Return one line saying how the run ended (the ping body, status output)."""
+        if not self.ok:
+            return f"exit {self.exit_code}: {self.error}"
+        counts = self.counts
+        flags = ", ".join(f"{flag} {count}" for flag, count in self.flags.items()) or "none"
+        text = (f"exit 0: {self.source}: {counts.get('rows', 0)} rows; flags {flags}; "
+                f"{counts.get('escalated', 0)} escalated; "
+                f"{counts.get('cells_written', 0)} cells written")
+        if self.pending_retry:
+            text += f"; {len(self.pending_retry)} notification(s) pending retry"
+        return text
+
+    def to_json(self) -> str:
+        data = {**self.__dict__, "at": self.at.isoformat(),
+                "duration_seconds": round(self.duration_seconds, 3)}
+        return json.dumps(data, ensure_ascii=False, default=str)
+
+    @classmethod
+    def from_json(cls, line: str) -> RunRecord | None:
+        """Given one line of a runs file, return its record, or None for a torn line."""
+        try:
+            data: dict[str, Any] = json.loads(line)
+            data["at"] = dt.datetime.fromisoformat(data["at"])
+            return cls(**data)
+        except (ValueError, TypeError, KeyError):
+            return None
+
+
+def report_counts(report: Any) -> tuple[dict[str, int], dict[str, int], list[str]]:
+    """Given a SyncReport, return its counts, its rows by Flag and the notifications
+    pending retry (one line each, targets masked)."""
+    summary = report.as_json()
+    delivery = report.delivery
+    counts = {
+        "rows": summary["rows"],
+        "escalated": len(summary["escalated"]),
+        "cells_written": summary["cells_written"],
+        "history_appended": summary["history_appended"],
+        "notifications_sent": len(delivery.sent) if delivery else 0,
+        "notifications_failed": len(delivery.failed) if delivery else 0,
+        "notifications_refused": len(delivery.refused) if delivery else 0,
+        "reminders": len(summary["reminders"]),
+    }
+    pending = [str(d) for d in delivery.failed] if delivery else []
+    return counts, dict(summary["flags"]), pending
+
+
+class Pinger:
+    """Pings ``[monitor] ping_url`` (see the module docstring); silent when none is set."""
+
+    def __init__(self, config: Config, warn: Warn,
+                 session: requests.Session | None = None) -> None:
+        self.warn = warn
+        self.secrets = config.secrets()
+        self.timeout = config.monitor.timeout
+        self.session = session or requests.Session()
+        self.url = ""
+        url = config.monitor.ping_url
+        if not url:
+            return
+        target = parse_target("webhook:" + url)
+        if target.channel == "invalid":
+            warn(f"[monitor] ping_url cannot be used: {target.problem}; no pings sent")
+        elif not is_allowed(target, config.allow):
+            warn(f"[monitor] ping_url {mask(target)} is not in the [notify] allow list "
+                 "(add a webhook: pattern for it); no pings sent")
+        else:
+            self.url = url.rstrip("/")
+            self.shown = mask(target)
+
+    def start(self) -> None:
+        self._ping("/start", "")
+
+    def finish(self, record: RunRecord) -> None:
+        self._ping("" if record.ok else "/fail", record.summary())
+
+    def _ping(self, suffix: str, body: str) -> None:
+        if not self.url:
+            return
+        where = f"monitor ping {self.shown}{suffix}"
+        data = _scrub(" ".join(body.split())[:_PING_BODY_LIMIT], self.secrets)
+        try:
+            # No redirects, as for notifications: the allowlist decides where this goes.
+            response = self.session.post(self.url + suffix, data=data.encode("utf-8"),
+                                         headers={"Content-Type": "text/plain; charset=utf-8"},
+                                         timeout=self.timeout, allow_redirects=False)
+        except requests.RequestException as exc:
+            self.warn(f"{where}: {type(exc).__name__} (cannot connect or timed out); "
+                      "the sync itself is unaffected")
+            return
+        if not 200 <= response.status_code < 300:
+            self.warn(f"{where}: HTTP {response.status_code}; the sync itself is unaffected")
+
+
+def read_runs(path: Path) -> list[RunRecord]:
+    """Given a runs file, return its records, oldest first (none if it does not exist)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    records = (RunRecord.from_json(line) for line in text.splitlines() if line.strip())
+    return [r for r in records if r is not None]
+
+
+def record_run(path: Path, record: RunRecord) -> None:
+    """Append ``record`` to the runs file at ``path``, keeping the last KEEP_RUNS runs.
+    Raise OSError if it cannot be written."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _append_line(path, record.to_json())
+    runs = read_runs(path)
+    if len(runs) > 2 * KEEP_RUNS:
+        # Trimmed now and then, not on every run: an append is cheaper than a rewrite.
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text("".join(r.to_json() + "\n" for r in runs[-KEEP_RUNS:]),
+                             encoding="utf-8")
+        os.replace(temporary, path)
+
+
+def append_log(log: LogConfig, record: RunRecord) -> None:
+    """Append ``record`` as one JSON line to ``log.file``, first rotating the file to
+    ``.1`` (``.1`` to ``.2`` …, the oldest dropped) if the line would take it past
+    ``log.max_bytes``. Raise OSError if it cannot be written."""
+    if log.file is None:
+        return
+    line = record.to_json()
+    path = log.file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        size = 0
+    if size and size + len(line.encode("utf-8")) + 1 > log.max_bytes:
+        _rotate(path, log.backups)
+    _append_line(path, line)
+
+
+def _rotate(path: Path, backups: int) -> None:
+    if backups == 0:
+        path.unlink()
+        return
+    for number in range(backups - 1, 0, -1):
+        older = path.with_name(f"{path.name}.{number}")
+        if older.exists():
+            os.replace(older, path.with_name(f"{path.name}.{number + 1}"))
+    os.replace(path, path.with_name(f"{path.name}.1"))
+
+
+def _append_line(path: Path, line: str) -> None:
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(descriptor, (line + "\n").encode("utf-8"))
+    finally:
+        os.close(descriptor)
+
+
+@dataclass(frozen=True)
+class Status:
+    """What ``status`` says about one workbook, as of ``now``."""
+
+    source: str
+    now: dt.datetime
+    runs: Sequence[RunRecord]
+    stale_after: dt.timedelta
+
+    @property
+    def last(self) -> RunRecord | None:
+        return self.runs[-1] if self.runs else None
+
+    @property
+    def last_success(self) -> RunRecord | None:
+        return next((r for r in reversed(self.runs) if r.ok), None)
+
+    @property
+    def age(self) -> dt.timedelta | None:
+        return self.now - self.last.at if self.last else None
+
+    @property
+    def problem(self) -> str:
+        """Return why the job needs attention ("" when it is healthy)."""
+        last, age = self.last, self.age
+        if last is None or age is None:
+            return "no run recorded on this machine"
+        if not last.ok:
+            return f"the last run failed: {last.summary()}"
+        if age > self.stale_after:
+            return (f"no run for {human_age(age)} (stale after "
+                    f"{human_age(self.stale_after)}): the hourly sync has stopped")
+        return ""
+
+    def as_json(self) -> dict[str, Any]:
+        success = self.last_success
+        return {
+            "source": self.source,
+            "now": self.now.isoformat(),
+            "healthy": not self.problem,
+            "problem": self.problem,
+            "last_run": self.last.at.isoformat() if self.last else None,
+            "age_seconds": round(self.age.total_seconds()) if self.age is not None else None,
+            "stale_after_seconds": round(self.stale_after.total_seconds()),
+            "runs": [json.loads(r.to_json()) for r in reversed(self.runs[-10:])],
+            "open_rows_by_flag": _open_flags(success),
+            "pending_retry": success.pending_retry if success else [],
+        }
+
+    def lines(self) -> list[str]:
+        """Return the status as lines for people."""
+        last, success = self.last, self.last_success
+        out = [f"{self.source}: " + ("OK" if not self.problem else f"ATTENTION: {self.problem}")]
+        if last is None or self.age is None:
+            return out
+        out.append(f"last run: {last.at:%Y-%m-%d %H:%M} UTC ({human_age(self.age)} ago), "
+                   f"exit {last.exit_code}, {last.duration_seconds:.1f} s")
+        out.append("recent runs (newest first):")
+        for run in reversed(self.runs[-5:]):
+            out.append(f"  {run.at:%Y-%m-%d %H:%M}  {run.duration_seconds:6.1f} s  "
+                       f"{run.summary()}")
+        if success is not None:
+            flags = _open_flags(success)
+            out.append(f"open rows by flag (run of {success.at:%Y-%m-%d %H:%M} UTC): "
+                       + (", ".join(f"{k} {v}" for k, v in flags.items()) or "none"))
+            out.append(f"notifications pending retry: {len(success.pending_retry)}")
+            out.extend(f"  {line}" for line in success.pending_retry)
+        return out
+
+
+def _open_flags(record: RunRecord | None) -> dict[str, int]:
+    if record is None:
+        return {}
+    return {flag: count for flag, count in record.flags.items() if flag != "RESOLVED"}
+
+
+def human_age(age: dt.timedelta) -> str:
+    """Given an age, return it as people say it: ``35 min``, ``3 h``, ``2 days``."""
+    minutes = int(age.total_seconds() // 60)
+    if minutes < 120:
+        return f"{max(minutes, 0)} min"
+    hours = minutes // 60
+    return f"{hours} h" if hours < 48 else f"{hours // 24} days"
+
+
+class Watch:
+    """Watches one real sync: :meth:`start` pings, :meth:`finish` records the run, appends
+    it to the log and pings success or failure. Nothing here raises: a monitor that is
+    down or a state directory that cannot be written is a warning, and the sync's own exit
+    code stands."""
+
+    def __init__(self, config: Config, source: str, runs_path: Path, log: LogConfig,
+                 warn: Warn, clock: Callable[[], dt.datetime],
+                 timer: Callable[[], float], session: requests.Session | None = None) -> None:
+        self.source = source
+        self.runs_path = runs_path
+        self.log = log
+        self.warn = warn
+        self.clock = clock
+        self.timer = timer
+        self.pinger = Pinger(config, warn, session)
+        self.secrets = config.secrets()
+        self.started_at = dt.datetime.min.replace(tzinfo=dt.UTC)
+        self.started = 0.0
+
+    def start(self) -> None:
+        """Ping the start; the run's time and duration count from here."""
+        self.started_at = self.clock()
+        self.started = self.timer()
+        self.pinger.start()
+
+    def finish(self, exit_code: int, *, error: str = "", report: Any = None,
+               warnings: Sequence[str] = ()) -> RunRecord:
+        counts, flags, pending = report_counts(report) if report is not None else ({}, {}, [])
+        first_line = (error.strip().splitlines() or [""])[0]
+        record = RunRecord(self.started_at, self.source, exit_code,
+                           self.timer() - self.started, counts, flags, pending,
+                           _scrub(first_line, self.secrets), list(warnings))
+        for write, where in ((lambda: record_run(self.runs_path, record), self.runs_path),
+                             (lambda: append_log(self.log, record), self.log.file)):
+            try:
+                write()
+            except OSError as exc:
+                self.warn(f"cannot record the run in {where}: {exc.strerror or exc}")
+        self.pinger.finish(record)
+        return record

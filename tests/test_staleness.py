@@ -1,0 +1,244 @@
+"""The staleness indicator: its formula, its place in the template, and that sync and check
+behave exactly as without it (xlsx and Google)."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from gspread.utils import rowcol_to_a1
+
+from sheets_escalation import schema, staleness, template
+from sheets_escalation.backends.gsheets import GoogleSheetsBackend
+from sheets_escalation.backends.gsheets_init import init_sheet
+from sheets_escalation.cli import cli
+from sheets_escalation.sync import run_sync
+from tests.fake_sheets import FakeSheetsAPI
+from tests.test_gsheets_backend import KEY, client_with_session
+from tests.workbooks import GOLDEN_NOW, GOLDEN_ROWS, write_golden
+
+STALE_TEXT = "Flags last refreshed 3 h ago — the hourly sync has stopped"
+COLUMN = staleness.TEMPLATE_COLUMN  # 1-based
+LETTER = rowcol_to_a1(1, COLUMN).rstrip("1")
+
+
+def test_the_formula_reads_last_run_and_stale_after_from_settings() -> None:
+    text = staleness.formula("A", "B")
+    last_run = 'INDEX(Settings!$B:$B,MATCH("Last run",Settings!$A:$A,0))'
+    stale_after = 'INDEX(Settings!$B:$B,MATCH("Stale after",Settings!$A:$A,0))'
+    assert text.startswith("=IFERROR(")
+    assert f"(NOW()-IFERROR({last_run},\"\"))>" in text
+    assert text.count(stale_after) == 6  # number and unit; the default when unreadable:
+    assert ",2/24)" in text
+    assert '"Flags last refreshed "&' in text and '&" ago — the hourly sync has stopped"' in text
+    for constant in (staleness.FRESH_TEXT, staleness.NEVER_TEXT, staleness.UNREADABLE_TEXT):
+        assert f'"{constant}"' in text
+    # Moved Settings columns and a tab title that needs quoting are followed.
+    moved = staleness.formula("C", "E", "Sheet settings")
+    assert "INDEX('Sheet settings'!$E:$E,MATCH(\"Last run\",'Sheet settings'!$C:$C,0))" in moved
+    assert staleness.is_indicator(text) and not staleness.is_indicator(staleness.FRESH_TEXT)
+
+
+def test_the_template_carries_it_right_of_the_owned_columns(tmp_path: Path) -> None:
+    path = tmp_path / "new.xlsx"
+    template.init_xlsx(path)
+    book = openpyxl.load_workbook(path)
+    esc = book[schema.ESCALATIONS]
+    headers = [c.header for c in schema.ESCALATION_COLUMNS]
+    assert [esc.cell(1, n + 1).value for n in range(len(headers))] == headers
+    assert len(headers) + 1 == COLUMN
+    assert esc.cell(1, COLUMN).value == staleness.formula("A", "B")
+    settings = {r[0]: r[1] for r in book[schema.SETTINGS].iter_rows(min_row=2, values_only=True)}
+    assert settings["Stale after"] == "2 hours"
+    # Red text while it says the sync has stopped, and the header cells left of it red.
+    rules = {str(area.sqref): r for area in esc.conditional_formatting for r in area.rules
+             if r.formula == [f'RIGHT(${LETTER}$1,7)="stopped"']}
+    assert set(rules) == {f"{LETTER}1", f"A1:{rowcol_to_a1(1, COLUMN - 1).rstrip('1')}1"}
+    assert rules[f"{LETTER}1"].dxf.font.color.rgb == "FF" + template.STALE_FILL
+    header_rule = rules[f"A1:{rowcol_to_a1(1, COLUMN - 1).rstrip('1')}1"]
+    assert header_rule.dxf.fill.fgColor.rgb == "FF" + template.STALE_FILL
+    assert header_rule.dxf.font.color.rgb == "FF" + template.STALE_FONT
+    # A workbook that never ran shows (and reads as) the text for that, not a blank.
+    with zipfile.ZipFile(path) as archive:
+        sheet = archive.read("xl/worksheets/sheet1.xml").decode()
+    assert re.search(rf'<c r="{LETTER}1"[^>]* t="str"><f>[^<]+</f><v>'
+                     + re.escape(staleness.NEVER_TEXT) + "</v></c>", sheet)
+
+
+def _showing(path: Path, text: str | None) -> Path:
+    """The indicator as a spreadsheet app leaves it after computing it (``text`` cached), or
+    taken out (None)."""
+    if text is None:
+        book = openpyxl.load_workbook(path)
+        book[schema.ESCALATIONS].cell(1, COLUMN).value = None
+        book.save(path)
+        return path
+    data = template._cache_indicator(_sheet_xml(path))
+    data = data.replace(b"<v>" + staleness.NEVER_TEXT.encode() + b"</v>",
+                        b"<v>" + text.encode() + b"</v>")
+    _replace_sheet_xml(path, data)
+    return path
+
+
+def _sheet_xml(path: Path) -> bytes:
+    with zipfile.ZipFile(path) as archive:
+        return archive.read("xl/worksheets/sheet1.xml")
+
+
+def _replace_sheet_xml(path: Path, data: bytes) -> None:
+    with zipfile.ZipFile(path) as source:
+        members = {n: source.read(n) for n in source.namelist()}
+    members["xl/worksheets/sheet1.xml"] = data
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for name, content in members.items():
+            target.writestr(name, content)
+    path.write_bytes(out.getvalue())
+
+
+def _cli(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _escalations(path: Path, width: int) -> list[list[Any]]:
+    book = openpyxl.load_workbook(path)
+    return [list(r)[:width] for r in book[schema.ESCALATIONS].iter_rows(values_only=True)]
+
+
+def _golden(path: Path, rows: list[list[Any]] | None = None) -> Path:
+    return write_golden(path, rows)
+
+
+@pytest.mark.parametrize("shown", [staleness.FRESH_TEXT, STALE_TEXT, staleness.NEVER_TEXT])
+def test_sync_and_check_are_unchanged_by_the_indicator(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shown: str) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("SHEETS_ESCALATION_CONFIG", str(tmp_path / "none.toml"))
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "watched").mkdir()
+    plain = _showing(_golden(tmp_path / "plain" / "log.xlsx"), None)
+    watched = _showing(_golden(tmp_path / "watched" / "log.xlsx"), shown)
+    for command in (["check"], ["sync", "--now", GOLDEN_NOW, "--json"], ["sync", "--now",
+                                                                         GOLDEN_NOW]):
+        results = [_cli(command[0], str(p), *command[1:]) for p in (plain, watched)]
+        assert results[0] == results[1], command
+    width = COLUMN - 1
+    assert _escalations(plain, width) == _escalations(watched, width)
+    # The indicator is kept as it was: a formula, with the text it showed.
+    assert openpyxl.load_workbook(watched)[schema.ESCALATIONS].cell(1, COLUMN).value == \
+        staleness.formula("A", "B")
+    assert b"<v>" + shown.encode() + b"</v>" in _sheet_xml(watched)
+
+
+def test_owned_columns_re_added_go_right_of_the_indicator(tmp_path: Path) -> None:
+    path = _golden(tmp_path / "log.xlsx")
+    book = openpyxl.load_workbook(path)
+    esc = book[schema.ESCALATIONS]
+    problems = [c.header for c in schema.ESCALATION_COLUMNS].index("Problems") + 1
+    esc.cell(1, problems).value = None  # someone cleared the Problems header
+    esc.cell(1, COLUMN + 1).value = "My notes"  # and keeps notes right of the indicator
+    esc.cell(2, COLUMN + 1).value = "call back Friday"
+    book.save(path)
+    _showing(path, staleness.FRESH_TEXT)
+
+    run_sync_path(path)
+
+    header = [c.value for c in openpyxl.load_workbook(path)[schema.ESCALATIONS][1]]
+    assert header[COLUMN - 1] == staleness.formula("A", "B")
+    assert header[COLUMN:] == ["My notes", "Problems"]
+    assert b"<v>" + staleness.FRESH_TEXT.encode() + b"</v>" in _sheet_xml(path)
+
+
+def run_sync_path(path: Path) -> None:
+    from sheets_escalation.backends.xlsx import XlsxBackend
+
+    run_sync(XlsxBackend(path), pd.Timestamp(GOLDEN_NOW))
+
+
+# -- Google Sheets ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fake() -> FakeSheetsAPI:
+    return FakeSheetsAPI()
+
+
+def test_google_init_stores_the_indicator_as_a_formula(fake: FakeSheetsAPI) -> None:
+    book = fake.add_spreadsheet(KEY)
+    client = client_with_session(fake.session())
+    init_sheet(client, KEY)
+
+    esc = book.sheet(schema.ESCALATIONS)
+    cell = esc.cell(0, COLUMN - 1)
+    assert cell is not None
+    assert (cell.formula, cell.value) == (staleness.formula("A", "B"), None)  # never evaluated
+    answer = client.http_client.values_get(KEY, f"Escalations!{LETTER}1",
+                                           params={"valueRenderOption": "FORMULA"})
+    assert answer["values"] == [[staleness.formula("A", "B")]]
+    (write,) = fake.calls("batchUpdate")
+    formulas = re.findall(r'"formulaValue": ("(?:[^"\\]|\\.)*")', json.dumps(write.body))
+    assert [json.loads(f) for f in formulas] == [staleness.formula("A", "B")]
+    rules = [r for r in esc.conditional_formats
+             if r["booleanRule"]["condition"]["type"] == "CUSTOM_FORMULA"]
+    assert {r["booleanRule"]["condition"]["values"][0]["userEnteredValue"] for r in rules} == {
+        f'=RIGHT(${LETTER}$1,7)="stopped"'}
+    assert sorted((r["ranges"][0]["startColumnIndex"], r["ranges"][0]["endColumnIndex"])
+                  for r in rules) == [(0, COLUMN - 1), (COLUMN - 1, COLUMN)]
+
+    # Once there, a second init leaves it (and its colour rule) alone.
+    fake.log.clear()
+    init_sheet(client, KEY)
+    assert "formulaValue" not in json.dumps(fake.calls("batchUpdate")[0].body)
+    assert len([r for r in esc.conditional_formats
+                if r["booleanRule"]["condition"]["type"] == "CUSTOM_FORMULA"]) == 2
+
+
+def test_google_init_on_a_sheet_in_use_adds_it_right_of_every_column(fake: FakeSheetsAPI) -> None:
+    book = fake.add_spreadsheet(KEY, {
+        "Escalations": [["ID", "Opened", "Customer"], ["ESC-0001", "x", "Acme", None, "note"]],
+        "Settings": [["Value", "Key"], ["UTC", "Timezone"]],
+    })
+    init_sheet(client_with_session(fake.session()), KEY)
+    esc = book.sheet(schema.ESCALATIONS)
+    assert esc.values() == [["ID", "Opened", "Customer"], ["ESC-0001", "x", "Acme", None, "note"]]
+    cell = esc.cell(0, 5)
+    assert cell is not None and cell.formula == staleness.formula("B", "A")
+    assert book.sheet("Settings").values()[-1] == ["2 hours", "Stale after"]
+
+
+def test_google_sync_with_the_indicator_writes_only_last_run_on_a_rerun(
+        fake: FakeSheetsAPI, tmp_path: Path) -> None:
+    book = fake.add_spreadsheet(KEY)
+    client = client_with_session(fake.session())
+    init_sheet(client, KEY)
+    esc = book.sheet(schema.ESCALATIONS)
+    indicator = esc.cell(0, COLUMN - 1)
+    assert indicator is not None
+    indicator.value = staleness.NEVER_TEXT  # what Google shows before the first sync
+    for number, values in enumerate(GOLDEN_ROWS, start=1):
+        for col, value in enumerate(values):
+            if value is not None:
+                cell = esc.cell(number, col, create=True)
+                assert cell is not None
+                cell.value = value if not hasattr(value, "year") else str(value)
+    backend = GoogleSheetsBackend(KEY, client, lock_dir=tmp_path)
+    now = pd.Timestamp(GOLDEN_NOW)
+    run_sync(backend, now)
+    indicator.value = staleness.FRESH_TEXT  # Google recomputes after Last run is written
+    fake.log.clear()
+    run_sync(backend, now + pd.Timedelta(minutes=5))
+    (write,) = fake.calls("values.batchUpdate")
+    assert [d["range"] for d in write.body["data"]] == ["'Settings'!B9:B9"]
+    assert (indicator.formula, indicator.value) == (staleness.formula("A", "B"),
+                                                    staleness.FRESH_TEXT)
+    header = esc.values()[0]
+    assert header[:COLUMN - 1] == [c.header for c in schema.ESCALATION_COLUMNS]
