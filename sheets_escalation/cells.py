@@ -30,7 +30,9 @@ from pandas._libs import lib
 
 __all__ = [
     "ParsedColumn",
+    "DateOrderEvidence",
     "combine_problems",
+    "date_order_evidence",
     "format_value",
     "parse_datetime_scalar",
     "parse_datetimes",
@@ -657,6 +659,74 @@ def _localize(local_ns: np.ndarray, timezone: str) -> np.ndarray:
     first = np.minimum(summer.asi8, winter.asi8)
     # np.minimum keeps NaT (the smallest int64) wherever either side is NaT, as wanted.
     return first
+
+
+@dataclass(frozen=True)
+class DateOrderEvidence:
+    """What a datetime column's typed text says about the day/month order people use.
+
+    ``against``: the text reads only the other way round from ``date_order`` (``24/11/2026``
+    under MDY); ``problems`` names those cells. ``ambiguous``: the text reads both ways
+    (``03/12/2026``) and was read in ``date_order``.
+    """
+
+    problems: pd.Series
+    against: pd.Series
+    ambiguous: pd.Series
+
+
+_NUMERIC_DATE = dict(_DATE_PATTERNS)["numeric"]
+
+
+@lru_cache(maxsize=16_384)
+def _order_evidence(text: str, day_first: bool) -> tuple[str, dt.date | None]:
+    """Given trimmed text, return ("against" | "ambiguous" | "", the date as read)."""
+    if len(text) > _MAX_TOKEN:
+        return "", None
+    match = _NUMERIC_DATE.fullmatch(text.casefold())
+    if match is None or _date_text(text, day_first) is None:
+        return "", None
+    first, second = int(match.group("first")), int(match.group("second_number"))
+    month_slot = second if day_first else first
+    day_slot = first if day_first else second
+    year = _full_year(match.group("year"))
+    if month_slot > 12 >= day_slot:
+        return "against", dt.date(year, day_slot, month_slot)
+    if first != second and max(first, second) <= 12:
+        return "ambiguous", None
+    return "", None
+
+
+def date_order_evidence(raw: pd.Series, header: str, date_order: str) -> DateOrderEvidence:
+    """Given raw cells of a datetime column, its header and the Settings date order, return
+    which cells contradict the order and which read either way. Only typed text counts: a
+    real date value was already read by the spreadsheet program. Raise ValueError for an
+    unknown ``date_order``."""
+    if date_order not in DATE_ORDERS:
+        raise ValueError(f"date order must be MDY or DMY, not {date_order!r}")
+    day_first = date_order == "DMY"
+    size = len(raw)
+    problems = np.full(size, "", dtype=object)
+    against = np.zeros(size, dtype=bool)
+    ambiguous = np.zeros(size, dtype=bool)
+    values, kinds = _classify(raw)
+    strings_at = np.flatnonzero(kinds == _STR)
+    if len(strings_at):
+        codes, distinct = _distinct(values[strings_at])
+        other = "month-first" if day_first else "day-first"
+        verdicts = [_order_evidence(text, day_first) for text in distinct]
+        texts = np.array([
+            f'{header}: "{format_value(text)}" reads only {other} '
+            f"({read.day} {read:%b %Y}), but Settings Date order is {date_order}"
+            if kind == "against" and read is not None else "" for text, (kind, read) in
+            zip(distinct, verdicts, strict=True)], dtype=object)
+        kinds_found = np.array([kind for kind, _ in verdicts], dtype=object)
+        problems[strings_at] = texts[codes]
+        against[strings_at] = kinds_found[codes] == "against"
+        ambiguous[strings_at] = kinds_found[codes] == "ambiguous"
+    index = raw.index
+    return DateOrderEvidence(pd.Series(problems, index=index, dtype=object),
+                             pd.Series(against, index=index), pd.Series(ambiguous, index=index))
 
 
 def parse_datetime_scalar(

@@ -220,10 +220,55 @@ def init(path: str, sheet: str | None, credentials: str | None, oauth: bool) -> 
         created = init_sheet(open_client(credentials, oauth), key)
         click.echo(f"laid out sheet {key}: " + (", ".join(created) or "nothing to add"))
         return
-    from sheets_escalation.template import init_xlsx
+    from sheets_escalation.template import date_order_for_locale, init_xlsx
 
-    tabs = init_xlsx(Path(path))
+    timezone = machine_timezone()
+    date_order = date_order_for_locale(machine_locale())
+    tabs = init_xlsx(Path(path), {"Timezone": timezone, "Date order": date_order})
     click.echo(f"created {path} with tabs: {', '.join(tabs)}")
+    first = "day-first" if date_order == "DMY" else "month-first"
+    click.echo(f"Timezone {timezone}, dates {first} ({date_order}) — change them in Settings.")
+
+
+def _zone_name(name: str) -> str | None:
+    import zoneinfo
+
+    name = name.strip().removeprefix(":")
+    if not name or name.startswith("/"):
+        return None
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None
+    return name
+
+
+def machine_timezone() -> str:
+    """Return this machine's IANA time zone name ($TZ, else /etc/localtime's target, else
+    /etc/timezone), or UTC when none can be told."""
+    candidates = [os.environ.get("TZ", "")]
+    localtime = Path("/etc/localtime")
+    if localtime.is_symlink():
+        target = str(localtime.resolve())
+        if "zoneinfo/" in target:
+            candidates.append(target.split("zoneinfo/", 1)[1])
+    try:
+        candidates.append(Path("/etc/timezone").read_text(encoding="utf-8"))
+    except OSError:
+        pass
+    for candidate in candidates:
+        name = _zone_name(candidate)
+        if name is not None:
+            return name
+    return "UTC"
+
+
+def machine_locale() -> str:
+    """Return the locale that formats dates here (LC_ALL, else LC_TIME, else LANG)."""
+    for variable in ("LC_ALL", "LC_TIME", "LANG"):
+        if os.environ.get(variable):
+            return os.environ[variable]
+    return ""
 
 
 @cli.command()

@@ -35,6 +35,10 @@ class LogRead:
     columns: dict[str, int]  # column key -> 0-based sheet column (known headers only)
     width: int  # number of header cells (where missing owned columns are appended)
     raw: pd.DataFrame  # the kept rows' raw cells, columns = 0-based sheet columns
+    # Typed dates that read only against the Settings Date order: (sheet row, 0-based
+    # column) of each, and how many rows hold dates that read either way.
+    dates_against: list[tuple[int, int]] = field(default_factory=list)
+    rows_ambiguous: int = 0
 
 
 @dataclass
@@ -110,6 +114,8 @@ def read_log(table: Table | None, policy: Policy) -> LogRead:
     # do not count): whitespace is nothing. Text columns are stripped by their parser.
     blank = np.ones(len(raw), dtype=bool)
     empty = pd.Series([None] * len(raw), index=raw.index, dtype=object)
+    against_cells: list[tuple[int, int]] = []  # (raw row, column), in reading order
+    ambiguous = np.zeros(len(raw), dtype=bool)
     for column in schema.INPUT_COLUMNS:
         source = raw[columns[column.key]] if column.key in columns else empty
         source = source.astype(object)
@@ -122,6 +128,11 @@ def read_log(table: Table | None, policy: Policy) -> LogRead:
         if column.kind == "datetime":
             parsed = cells.parse_datetimes(source, column.header, policy.timezone,
                                            policy.date_order)
+            evidence = cells.date_order_evidence(source, column.header, policy.date_order)
+            problems_parts.append(evidence.problems)
+            against_cells += [(int(r), columns[column.key])
+                              for r in np.flatnonzero(evidence.against.to_numpy())]
+            ambiguous |= evidence.ambiguous.to_numpy()
         elif column.kind == "money":
             parsed = cells.parse_money(source, column.header)
         elif column.kind == "yesno":
@@ -141,7 +152,36 @@ def read_log(table: Table | None, policy: Policy) -> LogRead:
     log = log[keep].reset_index(drop=True)
     raw = raw[keep].reset_index(drop=True)
     log["sheet_row"] = np.flatnonzero(keep) + 2
-    return LogRead(log=log, columns=columns, width=width, raw=raw)
+    dates_against = sorted((r + 2, c) for r, c in against_cells if keep[r])
+    return LogRead(log=log, columns=columns, width=width, raw=raw, dates_against=dates_against,
+                   rows_ambiguous=int((ambiguous & keep).sum()))
+
+
+def _rows(count: int) -> str:
+    return f"{count} row" if count == 1 else f"{count} rows"
+
+
+def date_order_note(log_read: LogRead, date_order: str) -> str | None:
+    """Given the log as read and the Settings date order, return the note saying the typed
+    dates contradict that order (the cells that read only the other way, and how many rows
+    read either way and so may be misread), or None when nothing contradicts it."""
+    if not log_read.dates_against:
+        return None
+    other, mine = ("month-first", "day-first") if date_order == "DMY" else (
+        "day-first", "month-first")
+    rows_against = len({row for row, _ in log_read.dates_against})
+    shown = ", ".join(f"{schema.ESCALATIONS}!{schema.a1(row - 1, col)}"
+                      for row, col in log_read.dates_against[:3])
+    more = ", …" if len(log_read.dates_against) > 3 else ""
+    holds = "holds a date that reads" if rows_against == 1 else "hold dates that read"
+    text = (f"Settings Date order is {date_order}, but {_rows(rows_against)} {holds} only "
+            f"{other} ({shown}{more})")
+    if log_read.rows_ambiguous:
+        either = ("holds a date that reads either way and was" if log_read.rows_ambiguous == 1
+                  else "hold dates that read either way and were")
+        text += f"; {_rows(log_read.rows_ambiguous)} {either} read {mine}"
+    swap = "MDY" if date_order == "DMY" else "DMY"
+    return f"{text}. If dates here are typed {other}, set Date order to {swap} in Settings."
 
 
 def _append(text: pd.Series, mask: np.ndarray, addition: str | pd.Series) -> pd.Series:

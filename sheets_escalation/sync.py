@@ -17,7 +17,14 @@ import pandas as pd
 
 from sheets_escalation import cells, schema
 from sheets_escalation.backends.base import Backend, CellWrite, Table, WritePlan, header_index
-from sheets_escalation.engine import Evaluation, LogRead, evaluate, read_history, read_log
+from sheets_escalation.engine import (
+    Evaluation,
+    LogRead,
+    date_order_note,
+    evaluate,
+    read_history,
+    read_log,
+)
 from sheets_escalation.handoff import (
     REMINDER_NO_CHANNEL,
     check_escalation,
@@ -67,7 +74,9 @@ class Workbook:
     @property
     def notes(self) -> list[str]:
         """Advice that does not stop the run: defaults in use, triggers that cannot fire."""
-        return [*self.policy.notes, *blind_triggers(self.policy, self.log_read.columns)]
+        date_note = date_order_note(self.log_read, self.policy.date_order)
+        return [*self.policy.notes, *([date_note] if date_note else []),
+                *blind_triggers(self.policy, self.log_read.columns)]
 
     @property
     def log(self) -> pd.DataFrame:

@@ -311,14 +311,39 @@ def build_tab(ws: Worksheet, layout: TabLayout, rows: Sequence[Sequence[object]]
     ws.freeze_panes = layout.freeze
 
 
-def new_workbook() -> Workbook:
-    """Return a new workbook holding every template tab, seeded with the defaults."""
+# Where people write the month first (glibc's d_fmt for these locales is %m/%d/%Y);
+# everywhere else a typed short date starts with the day (or the year, which reads either way).
+_MONTH_FIRST_TERRITORIES = frozenset({"US", "PH", "FM", "MH", "PW", "GU", "PR", "AS", "VI",
+                                      "UM", "MP", "BZ"})
+
+
+def date_order_for_locale(name: str) -> str:
+    """Given a locale name such as ``de_DE.UTF-8`` (or ``C``/blank), return the Settings
+    Date order its people type: MDY for the United States and the few places writing
+    dates the same way, MDY also when the locale names no territory (the default), DMY
+    elsewhere."""
+    language_territory = name.split(".", 1)[0].split("@", 1)[0]
+    if "_" not in language_territory:
+        return "MDY"
+    territory = language_territory.split("_", 1)[1].upper()
+    return "MDY" if territory in _MONTH_FIRST_TERRITORIES else "DMY"
+
+
+def _seeded(layout: TabLayout, settings: Mapping[str, str] | None) -> Sequence[Sequence[object]]:
+    if not settings or layout.title != schema.SETTINGS:
+        return layout.rows
+    return [(key, settings.get(key, value)) for key, value in layout.rows]
+
+
+def new_workbook(settings: Mapping[str, str] | None = None) -> Workbook:
+    """Return a new workbook holding every template tab, seeded with the defaults (the
+    Settings values in ``settings`` replace the defaults of their keys)."""
     workbook = Workbook()
     first = workbook.active
     assert first is not None
     workbook.remove(first)
     for layout in TAB_LAYOUTS.values():
-        build_tab(workbook.create_sheet(layout.title), layout)
+        build_tab(workbook.create_sheet(layout.title), layout, _seeded(layout, settings))
     workbook.active = 0
     return workbook
 
@@ -367,9 +392,9 @@ def write_template(path: Path) -> None:
     path.write_bytes(workbook_bytes(new_workbook()))
 
 
-def init_xlsx(path: Path) -> list[str]:
-    """Given a path that does not exist yet, create the template workbook there and return
-    the titles of its tabs. Raise RefusedError if something exists at ``path`` (a file is
+def init_xlsx(path: Path, settings: Mapping[str, str] | None = None) -> list[str]:
+    """Given a path that does not exist yet, create the template workbook there (with
+    ``settings`` in place of the default Settings values) and return the titles of its tabs. Raise RefusedError if something exists at ``path`` (a file is
     never overwritten), UsageError if it is not an ``.xlsx`` path, SourceError if it cannot
     be written."""
     if path.suffix.lower() != ".xlsx":
@@ -382,7 +407,7 @@ def init_xlsx(path: Path) -> list[str]:
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise SourceError(f"cannot create {path}: folder {directory} not found")
-    workbook = new_workbook()
+    workbook = new_workbook(settings)
     data = workbook_bytes(workbook)
     try:
         handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")

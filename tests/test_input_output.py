@@ -1,0 +1,237 @@
+"""What people type and what they see: dates read against the Date order setting,
+impossible timelines, init's machine settings, one-pass check, command-line output."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from sheets_escalation import cells, schema
+from sheets_escalation.cli import cli
+from sheets_escalation.template import date_order_for_locale
+from tests.workbooks import row, write_golden
+
+NOW = "2026-12-04T12:00:00+00:00"
+FILLED = dict(customer="Acme", contact="a@acme.test", description="Order lost",
+              steps_tried="Tracked", sentiment="Calm", urgency="Medium")
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args), env=env)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def sheet_rows(path: Path, tab: str = schema.ESCALATIONS) -> list[list[Any]]:
+    workbook = openpyxl.load_workbook(path)
+    return [list(r) for r in workbook[tab].iter_rows(values_only=True)]
+
+
+def column(path: Path, header: str) -> list[Any]:
+    rows = sheet_rows(path)
+    position = rows[0].index(header)
+    return [r[position] for r in rows[1:]]
+
+
+def set_setting(path: Path, key: str, value: Any) -> None:
+    workbook = openpyxl.load_workbook(path)
+    for settings_row in workbook[schema.SETTINGS].iter_rows(min_row=2):
+        if settings_row[0].value == key:
+            settings_row[1].value = value
+    workbook.save(path)
+
+
+# --------------------------------------------------------------------------------------
+# §1 Dates read against the Date order setting
+
+
+def test_a_date_that_only_reads_day_first_is_a_problem_naming_the_setting() -> None:
+    raw = pd.Series(["24/11/2026 10:00", "11/24/2026 10:00", "03/12/2026"], dtype=object)
+    evidence = cells.date_order_evidence(raw, "Opened", "MDY")
+    assert evidence.problems.tolist() == [
+        'Opened: "24/11/2026 10:00" reads only day-first (24 Nov 2026), but Settings '
+        "Date order is MDY",
+        "", ""]
+    assert evidence.against.tolist() == [True, False, False]
+    assert evidence.ambiguous.tolist() == [False, False, True]
+
+
+def test_under_dmy_a_month_first_date_is_the_evidence() -> None:
+    raw = pd.Series(["11/24/2026", "24/11/2026", "5.6.2026", dt.datetime(2026, 3, 4), None],
+                    dtype=object)
+    evidence = cells.date_order_evidence(raw, "Resolved at", "DMY")
+    assert evidence.problems.tolist()[0] == (
+        'Resolved at: "11/24/2026" reads only month-first (24 Nov 2026), but Settings '
+        "Date order is DMY")
+    assert evidence.against.tolist() == [True, False, False, False, False]
+    # A date the spreadsheet program already read (a real date value) is never ambiguous.
+    assert evidence.ambiguous.tolist() == [False, False, True, False, False]
+
+
+def test_sync_and_check_say_once_that_the_log_looks_day_first(tmp_path: Path) -> None:
+    path = write_golden(tmp_path / "log.xlsx", [
+        row(id="ESC-0001", opened="24/11/2026 09:00", **FILLED),
+        row(id="ESC-0002", opened="03/12/2026 16:45", **FILLED),
+        row(id="ESC-0003", opened="02/12/2026 10:00", **FILLED),
+    ])
+    note = ("note: Settings Date order is MDY, but 1 row holds a date that reads only "
+            "day-first (Escalations!B2); 2 rows hold dates that read either way and were "
+            "read month-first. If dates here are typed day-first, set Date order to DMY "
+            "in Settings.")
+    code, out, err = run("check", str(path))
+    assert code == 0
+    assert out.count(note) == 1
+    assert ('Escalations!B2: Opened: "24/11/2026 09:00" reads only day-first (24 Nov 2026), '
+            "but Settings Date order is MDY") in out
+    code, out, err = run("sync", str(path), "--now", NOW)
+    assert code == 0
+    assert out.count(note) == 1
+    code, out, err = run("sync", str(path), "--now", NOW, "--json")
+    assert note.removeprefix("note: ") in json.loads(out)["notes"]
+
+
+def test_a_day_first_log_under_dmy_reads_right_and_says_nothing(tmp_path: Path) -> None:
+    path = write_golden(tmp_path / "log.xlsx", [
+        row(id="ESC-0001", opened="24/11/2026 09:00", **FILLED),
+        row(id="ESC-0002", opened="03/12/2026 16:45", **FILLED),
+    ])
+    set_setting(path, "Date order", "DMY")
+    code, out, _ = run("sync", str(path), "--now", NOW)
+    assert code == 0
+    assert "Date order" not in out
+    assert column(path, "Problems") == [None, None]
+
+
+# --------------------------------------------------------------------------------------
+# §1 Impossible timelines
+
+
+def test_the_issue_case_escalated_at_read_before_opened_is_not_escalated(
+        tmp_path: Path) -> None:
+    # Typed day-first under the default MDY: "2/12/2026 11:00" reads as 12 February,
+    # before the row was opened on 1 December. Today's sync escalated it L2 -> L3
+    # ("L2 silent") and overwrote the typed value.
+    path = write_golden(tmp_path / "log.xlsx", [
+        row(id="ESC-0019", opened=dt.datetime(2026, 12, 1, 9, 0), level="L2",
+            escalated_at="2/12/2026 11:00", handler="Sam", **FILLED),
+    ])
+    code, out, err = run("sync", str(path), "--now", NOW)
+    assert code == 0, err
+    assert "escalated ESC-0019" not in out
+    assert column(path, "Level") == ["L2"]
+    assert column(path, "Escalated at") == ["2/12/2026 11:00"]
+    assert column(path, "Flag") == ["CHECK INPUT"]
+    assert column(path, "Problems") == [
+        "Escalated at: 2026-02-12 11:00 is before Opened (2026-12-01 09:00)"]
+    history = sheet_rows(path, schema.HISTORY)
+    assert [r[2] for r in history[1:]] == []
+
+
+def test_the_issue_case_under_dmy_reads_right(tmp_path: Path) -> None:
+    path = write_golden(tmp_path / "log.xlsx", [
+        row(id="ESC-0019", opened="01/12/2026 09:00", level="L2",
+            escalated_at="2/12/2026 11:00", handler="Sam",
+            first_response_at="02/12/2026 11:30", **FILLED),
+    ])
+    set_setting(path, "Date order", "DMY")
+    code, out, _ = run("sync", str(path), "--now", "2026-12-02T12:00:00+00:00")
+    assert code == 0
+    assert column(path, "Problems") == [None]
+    assert column(path, "Flag") == ["OK"]
+
+
+@pytest.mark.parametrize(("values", "problem"), [
+    (dict(opened=dt.datetime(2026, 12, 3, 9), first_response_at=dt.datetime(2026, 12, 2, 9)),
+     "First response at: 2026-12-02 09:00 is before Opened (2026-12-03 09:00)"),
+    (dict(opened=dt.datetime(2026, 12, 3, 9), resolved_at=dt.datetime(2026, 12, 1, 9),
+          status="Resolved"),
+     "Resolved at: 2026-12-01 09:00 is before Opened (2026-12-03 09:00)"),
+    (dict(opened=dt.datetime(2026, 12, 1, 9), level="L2",
+          escalated_at=dt.datetime(2026, 12, 3, 9), resolved_at=dt.datetime(2026, 12, 2, 9),
+          status="Resolved"),
+     "Escalated at: 2026-12-03 09:00 is after Resolved at (2026-12-02 09:00)"),
+    (dict(opened=dt.datetime(2026, 12, 5, 9)),
+     "Opened: 2026-12-05 09:00 is later than now (2026-12-04 12:00)"),
+])
+def test_impossible_timelines_are_problems(tmp_path: Path, values: dict[str, Any],
+                                           problem: str) -> None:
+    path = write_golden(tmp_path / "log.xlsx", [row(id="ESC-0001", **FILLED | values)])
+    code, out, _ = run("check", str(path), "--now", NOW)
+    assert code == 0
+    assert problem in out
+    code, out, _ = run("sync", str(path), "--now", NOW)
+    assert column(path, "Problems") == [problem]
+    assert column(path, "Flag") == ["CHECK INPUT"]
+
+
+def test_opened_a_few_minutes_ahead_is_within_the_grace(tmp_path: Path) -> None:
+    path = write_golden(tmp_path / "log.xlsx", [
+        row(id="ESC-0001", opened=dt.datetime(2026, 12, 4, 12, 10), **FILLED)])
+    run("sync", str(path), "--now", NOW)
+    assert column(path, "Problems") == [None]
+
+
+def test_an_impossible_row_is_never_auto_escalated(tmp_path: Path) -> None:
+    # Open for days (Unresolved too long would raise it to L2), but the first response is
+    # typed before it was opened: nothing is applied until a person fixes the times.
+    path = write_golden(tmp_path / "log.xlsx", [
+        row(id="ESC-0001", opened=dt.datetime(2026, 11, 30, 9),
+            first_response_at=dt.datetime(2026, 11, 29, 9), **FILLED)])
+    code, out, _ = run("sync", str(path), "--now", NOW)
+    assert "escalated" not in out
+    assert column(path, "Level") == [None]
+    assert column(path, "Escalated at") == [None]
+
+
+# --------------------------------------------------------------------------------------
+# §1 init takes the machine's zone and date order; a blank Timezone is said
+
+
+@pytest.mark.parametrize(("name", "order"), [
+    ("de_DE.UTF-8", "DMY"), ("en_GB.UTF-8", "DMY"), ("en_US.UTF-8", "MDY"), ("en_US", "MDY"),
+    ("fr_FR@euro", "DMY"), ("C", "MDY"), ("POSIX", "MDY"), ("", "MDY"), ("C.UTF-8", "MDY"),
+    ("es_US.UTF-8", "MDY"), ("en_PH.UTF-8", "MDY"),
+])
+def test_date_order_for_locale(name: str, order: str) -> None:
+    assert date_order_for_locale(name) == order
+
+
+def test_init_sets_timezone_and_date_order_from_the_machine(tmp_path: Path) -> None:
+    path = tmp_path / "escalations.xlsx"
+    code, out, err = run("init", str(path),
+                         env={"TZ": "Europe/Berlin", "LC_ALL": "de_DE.UTF-8"})
+    assert (code, err) == (0, "")
+    assert out.splitlines()[-1] == ("Timezone Europe/Berlin, dates day-first (DMY) — "
+                                    "change them in Settings.")
+    settings = dict((r[0], r[1]) for r in sheet_rows(path, schema.SETTINGS)[1:])
+    assert settings["Timezone"] == "Europe/Berlin"
+    assert settings["Date order"] == "DMY"
+
+
+def test_init_on_a_us_machine_keeps_month_first(tmp_path: Path) -> None:
+    path = tmp_path / "escalations.xlsx"
+    code, out, _ = run("init", str(path),
+                       env={"TZ": "America/Chicago", "LC_ALL": "", "LC_TIME": "en_US.UTF-8"})
+    assert code == 0
+    assert out.splitlines()[-1] == ("Timezone America/Chicago, dates month-first (MDY) — "
+                                    "change them in Settings.")
+
+
+def test_a_blank_timezone_is_reported_by_check_and_noted_by_sync(tmp_path: Path) -> None:
+    path = write_golden(tmp_path / "log.xlsx", [row(id="ESC-0001",
+                                                    opened=dt.datetime(2026, 12, 4, 9),
+                                                    **FILLED)])
+    set_setting(path, "Timezone", None)
+    note = ("note: Settings!B2 Timezone is blank: times are read and written as UTC; "
+            'set it to your zone, e.g. "Europe/Berlin" or "America/New_York".')
+    code, out, _ = run("check", str(path))
+    assert code == 0
+    assert note in out
+    code, out, _ = run("sync", str(path), "--now", NOW)
+    assert note in out
