@@ -273,10 +273,11 @@ def machine_locale() -> str:
 
 @cli.command()
 @source_argument
+@now_option
 @credentials_option
 @oauth_option
 @handle_errors
-def check(source: str, credentials: str | None, oauth: bool) -> None:
+def check(source: str, now_text: str | None, credentials: str | None, oauth: bool) -> None:
     """Validate the policy tabs and headers; list every problem with its cell.
 
     Exit 2 if the policy or headers are broken. Problems in individual rows are listed
@@ -289,7 +290,7 @@ def check(source: str, credentials: str | None, oauth: bool) -> None:
     from sheets_escalation.sync import load
 
     backend = open_source_warned(source, credentials=credentials, oauth=oauth)
-    workbook = load(backend, parse_now(None))
+    workbook = load(backend, parse_now(now_text))
     for note in workbook.notes:
         click.echo(f"note: {note}")
     log = workbook.log

@@ -451,6 +451,44 @@ def _recorded_breaches(history: pd.DataFrame | None) -> set[str]:
                 + breached["trigger"]).tolist())
 
 
+# Opened may run this far ahead of the run's clock (a typing machine's clock a little
+# fast, a row typed just before a sync) before it counts as impossible.
+FUTURE_GRACE = pd.Timedelta(minutes=15)
+
+
+def _impossible_timelines(log: pd.DataFrame, policy: Policy,
+                          now: pd.Timestamp) -> tuple[np.ndarray, pd.Series]:
+    """Given the log, the policy and ``now``, return where the typed times cannot all be
+    true (First response, Escalated or Resolved at before Opened; Escalated at after
+    Resolved at; Opened later than now beyond FUTURE_GRACE) and a problem text per row."""
+    def shown(series: pd.Series) -> pd.Series:
+        return _local(series, policy).dt.strftime("%Y-%m-%d %H:%M")
+
+    opened = log["opened"]
+    checks = [
+        (log["first_response_at"], "First response at", opened, "before Opened", "<"),
+        (log["escalated_at"], "Escalated at", opened, "before Opened", "<"),
+        (log["resolved_at"], "Resolved at", opened, "before Opened", "<"),
+        (log["escalated_at"], "Escalated at", log["resolved_at"], "after Resolved at", ">"),
+    ]
+    impossible = np.zeros(len(log), dtype=bool)
+    problems = [pd.Series("", index=log.index, dtype=object)]
+    for value, header, other, words, operator in checks:
+        wrong = (value < other) if operator == "<" else (value > other)
+        mask = wrong.to_numpy(dtype=bool, na_value=False)
+        if mask.any():
+            impossible |= mask
+            problems.append(_append(problems[0], mask, header + ": " + shown(value)
+                                    + f" is {words} (" + shown(other) + ")"))
+    future = (opened > now + FUTURE_GRACE).to_numpy(dtype=bool, na_value=False)
+    if future.any():
+        impossible |= future
+        now_text = pd.Timestamp(now).tz_convert(policy.timezone).strftime("%Y-%m-%d %H:%M")
+        problems.append(_append(problems[0], future, "Opened: " + shown(opened)
+                                + f" is later than now ({now_text})"))
+    return impossible, cells.combine_problems(*problems)
+
+
 def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
              history: pd.DataFrame | None = None) -> Evaluation:
     """Given the log as :func:`read_log` parsed it (text trimmed), the policy, the History
@@ -474,6 +512,8 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
     events.extend(_status_events(ids, id_keys, id_repeated, labels, resolved, history, now))
     no_resolved_time = resolved & resolved_at.isna().to_numpy()
     problems = _append(problems, no_resolved_time, "Resolved at: blank although Status is Resolved")
+    impossible, timeline_problems = _impossible_timelines(log, policy, now)
+    problems = cells.combine_problems(problems, timeline_problems)
 
     # "level changed": a person moved the level since the tool last recorded it, or, for a
     # row History has never seen move, raised it (Escalated at later than the last run).
@@ -503,7 +543,9 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
     memo: dict[str, Any] = {}
     # Triggers can only raise open rows below the top level (levels only go up below), so
     # years of resolved history are evaluated as reports, never as candidates.
-    live = np.flatnonzero(~resolved & (level < max(policy.levels)))
+    # A row whose times cannot all be true is not judged on them: no trigger runs on it
+    # (so nothing is applied or asked for) until a person fixes the times.
+    live = np.flatnonzero(~resolved & ~impossible & (level < max(policy.levels)))
     for _ in range(len(schema.LEVEL_NAMES)):
         level_start = opened.where(level == 1, escalated_at.fillna(opened))
         context = _context(log_with_ids, policy, now, level, level_start, resolved, live, memo)
@@ -618,6 +660,7 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
     flag[overdue & ~resolved] = "OVERDUE"
     flag[pending] = "ESCALATE"
     flag[late_escalation] = "ESCALATION OVERDUE"
+    flag[impossible] = "CHECK INPUT"
 
     # "breached": the first time a target is seen overdue at a level, or seen missed when
     # it was met late since the previous run (between two runs). Targets missed before
@@ -628,10 +671,10 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
     for name, states, due, met_at in (
             ("Response SLA", response_sla, response_due, responded),
             ("Resolution SLA", resolution_sla, resolution_due, resolved_at)):
-        seen = (states == "Overdue").to_numpy().copy()
+        seen = (states == "Overdue").to_numpy() & ~impossible
         if previous_run is not None:
             # Met late between the two runs: a time typed later than now waits until then.
-            seen |= ((states == "Missed").to_numpy()
+            seen |= ((states == "Missed").to_numpy() & ~impossible
                      & (met_at > previous_run).to_numpy(dtype=bool, na_value=False)
                      & (met_at <= now).to_numpy(dtype=bool, na_value=False))
         if not seen.any():

@@ -425,6 +425,11 @@ def load_policy(
         return row, col
 
     timezone_text = settings.get("Timezone", "") or spreadsheet_timezone or "UTC"
+    if not settings.get("Timezone", "") and not spreadsheet_timezone:
+        row, col = where("Timezone")
+        place = f"{schema.SETTINGS}!{schema.a1(row, col)} " if col is not None else ""
+        notes.append(f"{place}Timezone is blank: times are read and written as UTC; set it "
+                     'to your zone, e.g. "Europe/Berlin" or "America/New_York".')
     timezone = _timezone(timezone_text)
     if timezone is None:
         collector.add(*where("Timezone"), f'Timezone: unknown timezone "{timezone_text}": '

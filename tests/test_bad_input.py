@@ -76,7 +76,10 @@ DATE_CASES: list[tuple[str, Any, dt.datetime | None, str | None]] = [
     ("serial number", serial(TUESDAY_0930), DUE_1330, None),
     ("serial as text", str(round(serial(TUESDAY_0930), 6)), DUE_1330, None),
     ("month first", "11/24/2026 09:30", DUE_1330, None),
-    ("day first, unambiguous", "24/11/2026 09:30", DUE_1330, None),
+    # Read as typed, and reported: it contradicts the Date order setting (MDY).
+    ("day first, unambiguous", "24/11/2026 09:30", DUE_1330,
+     'Opened: "24/11/2026 09:30" reads only day-first (24 Nov 2026), but Settings Date order '
+     "is MDY"),
     ("am/pm", "11/24/2026 9:30 AM", DUE_1330, None),
     ("month name", "Nov 24, 2026 9:30", DUE_1330, None),
     ("day month name", "24 November 2026, 09:30", DUE_1330, None),
