@@ -274,42 +274,55 @@ def machine_locale() -> str:
 @cli.command()
 @source_argument
 @now_option
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
 @credentials_option
 @oauth_option
 @handle_errors
-def check(source: str, now_text: str | None, credentials: str | None, oauth: bool) -> None:
-    """Validate the policy tabs and headers; list every problem with its cell.
+def check(source: str, now_text: str | None, as_json: bool, credentials: str | None,
+          oauth: bool) -> None:
+    """Validate the policy tabs, headers and every row in one pass; list every problem with
+    its tab and cell.
 
-    Exit 2 if the policy or headers are broken. Problems in individual rows are listed
-    too, but do not fail the check (sync reports them in each row's Problems column).
+    Exit 2 if anything would stop a sync (policy, headers, Templates). Problems in
+    individual rows are listed too, but do not fail the check (sync reports them in each
+    row's Problems column).
 
     \b
     Example:
       sheets-escalation check escalations.xlsx
+      sheets-escalation check escalations.xlsx --json
     """
-    from sheets_escalation.sync import load
+    from sheets_escalation.sync import check_workbook
 
     backend = open_source_warned(source, credentials=credentials, oauth=oauth)
-    workbook = load(backend, parse_now(now_text))
-    for note in workbook.notes:
+    report = check_workbook(backend, parse_now(now_text))
+    if as_json:
+        click.echo(json.dumps(report.as_json(), indent=2, ensure_ascii=False))
+        if report.fatal:
+            sys.exit(2)
+        return
+    for note in report.notes:
         click.echo(f"note: {note}")
-    log = workbook.log
-    result = workbook.result
-    columns = workbook.log_read.columns
-    positions = {schema.COLUMN_BY_KEY[k].header: v for k, v in columns.items()}
-    count = 0
-    problem_texts: list[str] = result["problems"].tolist()
-    sheet_rows: list[int] = log["sheet_row"].tolist()
-    for text, sheet_row in zip(problem_texts, sheet_rows, strict=True):
-        for problem in filter(None, text.split("; ")):
-            header = problem.split(":", 1)[0]
-            column = positions.get(header, positions.get("ID", 0))
-            click.echo(f"{schema.ESCALATIONS}!{schema.a1(sheet_row - 1, column)}: {problem}")
-            count += 1
-    policy = workbook.policy
-    click.echo(f"policy OK: {len(policy.levels)} levels, {len(policy.active_triggers)} "
-               f"active triggers, timezone {policy.timezone}; {len(log)} rows, "
-               f"{count} cell problem(s).")
+    for problem in report.cells:
+        click.echo(str(problem))
+    if report.fatal:
+        click.echo("error: the workbook's policy or headers need fixing:", err=True)
+        for problem in report.fatal:
+            click.echo(f"  {problem}", err=True)
+        click.echo("nothing was written.", err=True)
+        sys.exit(2)
+    assert report.workbook is not None  # no fatal problem: the workbook was evaluated
+    policy = report.workbook.policy
+    count = len(report.cells)
+    click.echo(f"policy OK: {plural(len(policy.levels), 'level')}, "
+               f"{plural(len(policy.active_triggers), 'active trigger')}, timezone "
+               f"{policy.timezone}; {plural(len(report.workbook.log), 'row')}, "
+               f"{plural(count, 'cell problem')}.")
+
+
+def plural(count: int, noun: str) -> str:
+    """Given a count and a singular noun, return "1 row" / "2 rows"."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 @cli.command()

@@ -81,8 +81,21 @@ def read_log(table: Table | None, policy: Policy) -> LogRead:
     Raise ConfigError naming the tab and cell if the tab or a required header is missing,
     or a known header appears twice.
     """
+    columns, problems = read_header(table)
+    if problems:
+        raise ConfigError(problems)
+    assert table is not None  # a missing tab is a problem above
+
+    width = max(len(table.header), 1)
+    return _read_rows(table, columns, width, policy)
+
+
+def read_header(table: Table | None) -> tuple[dict[str, int], list[Located]]:
+    """Given the Escalations tab, return where each known column lives (column key ->
+    0-based sheet column) and every problem with its header row: the tab missing or empty,
+    a required header missing, a known header appearing twice."""
     if table is None or not table.rows:
-        raise ConfigError([Located(schema.ESCALATIONS, "", "tab is missing or empty")])
+        return {}, [Located(schema.ESCALATIONS, "", "tab is missing or empty")]
     header = table.header
     problems: list[Located] = []
     columns: dict[str, int] = {}
@@ -101,10 +114,10 @@ def read_log(table: Table | None, policy: Policy) -> LogRead:
             header_text = schema.COLUMN_BY_KEY[key].header
             problems.append(Located(schema.ESCALATIONS, "1:1",
                                     f'missing required header "{header_text}"'))
-    if problems:
-        raise ConfigError(problems)
+    return columns, problems
 
-    width = max(len(header), 1)
+
+def _read_rows(table: Table, columns: dict[str, int], width: int, policy: Policy) -> LogRead:
     body = table.body
     raw = _grid(body, columns.values()) if body else pd.DataFrame(
         {position: pd.Series(dtype=object) for position in columns.values()})

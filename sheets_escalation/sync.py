@@ -22,9 +22,11 @@ from sheets_escalation.engine import (
     LogRead,
     date_order_note,
     evaluate,
+    read_header,
     read_history,
     read_log,
 )
+from sheets_escalation.errors import ConfigError, Located
 from sheets_escalation.handoff import (
     REMINDER_NO_CHANNEL,
     check_escalation,
@@ -34,7 +36,7 @@ from sheets_escalation.handoff import (
     plan_reminders,
     templates_of,
 )
-from sheets_escalation.notify import DeliveryReport, Outbox, recorded_deliveries
+from sheets_escalation.notify import DeliveryReport, Outbox, parse_targets, recorded_deliveries
 from sheets_escalation.policy import Policy, level_label, load_policy
 
 ALL_TABS: tuple[str, ...] = (
@@ -183,11 +185,15 @@ def to_cell(value: Any) -> Any:
     return value
 
 
-def load(backend: Backend, now: pd.Timestamp) -> Workbook:
-    """Given a backend and ``now``, read and evaluate the workbook. Raise ConfigError (exit 2)
-    for a broken policy or missing headers; nothing has been written then."""
-    tabs = backend.read(ALL_TABS)
-    policy = load_policy(tabs, spreadsheet_timezone=backend.spreadsheet_timezone())
+def load(backend: Backend, now: pd.Timestamp, *, tabs: dict[str, Table] | None = None,
+         policy: Policy | None = None) -> Workbook:
+    """Given a backend and ``now`` (and the tabs and policy when already read), read and
+    evaluate the workbook. Raise ConfigError (exit 2) for a broken policy or missing
+    headers; nothing has been written then."""
+    if tabs is None:
+        tabs = backend.read(ALL_TABS)
+    if policy is None:
+        policy = load_policy(tabs, spreadsheet_timezone=backend.spreadsheet_timezone())
     now = pd.Timestamp(now)
     if now.tzinfo is None:
         now = now.tz_localize(policy.timezone)
@@ -195,6 +201,90 @@ def load(backend: Backend, now: pd.Timestamp) -> Workbook:
     history = read_history(tabs.get(schema.HISTORY), policy.timezone)
     evaluation = evaluate(log_read.log, policy, now, history)
     return Workbook(tabs, policy, log_read, history, evaluation, now)
+
+
+@dataclass
+class CheckReport:
+    """Everything `check` finds, each problem with its tab and cell: ``fatal`` stops a sync
+    (exit 2); ``cells`` are rows' own problems and Notify targets no sync will use."""
+
+    fatal: list[Located]
+    cells: list[Located]
+    notes: list[str]
+    workbook: Workbook | None
+
+    def as_json(self) -> dict[str, Any]:
+        def listed(problems: list[Located]) -> list[dict[str, str]]:
+            return [{"tab": p.tab, "cell": p.cell, "message": p.message} for p in problems]
+
+        summary: dict[str, Any] = {}
+        if self.workbook is not None:
+            policy = self.workbook.policy
+            summary = {"levels": len(policy.levels),
+                       "active_triggers": len(policy.active_triggers),
+                       "timezone": policy.timezone, "date_order": policy.date_order,
+                       "rows": len(self.workbook.log)}
+        return {"ok": not self.fatal, "fatal": listed(self.fatal), "cells": listed(self.cells),
+                "notes": self.notes, **summary}
+
+
+def check_workbook(backend: Backend, now: pd.Timestamp) -> CheckReport:
+    """Given a backend and ``now``, read the workbook once and return every problem a sync
+    would refuse (policy tabs, Escalations headers, Templates) together with every
+    unreadable cell and unusable Notify target, each located. Writes nothing."""
+    tabs = backend.read(ALL_TABS)
+    fatal: list[Located] = []
+    policy: Policy | None = None
+    try:
+        policy = load_policy(tabs, spreadsheet_timezone=backend.spreadsheet_timezone())
+    except ConfigError as error:
+        fatal += error.problems
+    columns, header_problems = read_header(tabs.get(schema.ESCALATIONS))
+    fatal += header_problems
+    try:
+        templates_of(tabs)
+    except ConfigError as error:
+        fatal += error.problems
+    found = notify_problems(tabs.get(schema.LEVELS))
+    if fatal or policy is None:
+        return CheckReport(fatal, found, [*policy.notes] if policy else [], None)
+    workbook = load(backend, now, tabs=tabs, policy=policy)
+    return CheckReport([], [*cell_problems(workbook), *found], workbook.notes, workbook)
+
+
+def notify_problems(levels: Table | None) -> list[Located]:
+    """Given the Levels tab, return each Notify target no notification can go to (not an
+    email address, Slack webhook or webhook:URL), located in its cell."""
+    if levels is None or not levels.rows:
+        return []
+    position = header_index(levels.header).get(schema.normalize_header("Notify"))
+    if position is None:
+        return []
+    found = []
+    for offset, row in enumerate(levels.body, start=1):
+        text = cells.parse_text(pd.Series([row[position] if position < len(row) else None],
+                                          dtype=object)).iat[0]
+        for target in parse_targets([text]):
+            if target.channel == "invalid":
+                found.append(Located(schema.LEVELS, schema.a1(offset, position),
+                                     f'Notify: "{target.address}": {target.problem}'))
+    return found
+
+
+def cell_problems(workbook: Workbook) -> list[Located]:
+    """Given an evaluated workbook, return each row's problems located in the cell they
+    name (the ID cell when they name no known column)."""
+    positions = {schema.COLUMN_BY_KEY[k].header: v
+                 for k, v in workbook.log_read.columns.items()}
+    found = []
+    texts: list[str] = workbook.result["problems"].tolist()
+    sheet_rows: list[int] = workbook.log["sheet_row"].tolist()
+    for text, sheet_row in zip(texts, sheet_rows, strict=True):
+        for problem in filter(None, text.split("; ")):
+            header = problem.split(":", 1)[0]
+            column = positions.get(header, positions.get("ID", 0))
+            found.append(Located(schema.ESCALATIONS, schema.a1(sheet_row - 1, column), problem))
+    return found
 
 
 def _changed(column: schema.Column, old: pd.Series, new: pd.Series, timezone: str) -> np.ndarray:

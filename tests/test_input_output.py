@@ -235,3 +235,65 @@ def test_a_blank_timezone_is_reported_by_check_and_noted_by_sync(tmp_path: Path)
     assert note in out
     code, out, _ = run("sync", str(path), "--now", NOW)
     assert note in out
+
+
+# --------------------------------------------------------------------------------------
+# §2 check tells everything at once
+
+
+def _break(path: Path, tab: str, cell: str, value: Any) -> None:
+    workbook = openpyxl.load_workbook(path)
+    workbook[tab][cell] = value
+    workbook.save(path)
+
+
+def test_check_lists_policy_header_and_template_problems_in_one_pass(tmp_path: Path) -> None:
+    path = write_golden(tmp_path / "log.xlsx", [row(id="ESC-0001", **FILLED)])
+    _break(path, schema.TRIGGERS, "B3", "telepathy")
+    _break(path, schema.ESCALATIONS, "B1", "Opened on")  # the Opened header renamed
+    workbook = openpyxl.load_workbook(path)
+    workbook[schema.TEMPLATES].append(["Customer", "Again", "A second customer template"])
+    workbook.save(path)
+    code, out, err = run("check", str(path))
+    assert code == 2
+    lines = err.splitlines()
+    assert lines[0] == "error: the workbook's policy or headers need fixing:"
+    assert any(line.startswith("  Triggers!B3: ") for line in lines)
+    assert '  Escalations!1:1: missing required header "Opened"' in lines
+    assert any(line.startswith("  Templates!A4: template 'customer' is already defined")
+               for line in lines)
+    code, out, _ = run("check", str(path), "--json")
+    assert code == 2
+    found = json.loads(out)
+    assert found["ok"] is False
+    assert {(p["tab"], p["cell"]) for p in found["fatal"]} == {
+        ("Triggers", "B3"), ("Escalations", "1:1"), ("Templates", "A4")}
+
+
+def test_check_reports_notify_targets_sync_would_refuse(tmp_path: Path) -> None:
+    path = write_golden(tmp_path / "log.xlsx", [row(id="ESC-0001", **FILLED)])
+    _break(path, schema.LEVELS, "G3", "ops@example.test, bob@")
+    code, out, _ = run("check", str(path))
+    assert code == 0
+    assert ('Levels!G3: Notify: "bob@": not an email address, Slack webhook or webhook:URL'
+            in out.splitlines())
+
+
+def test_check_json_lists_cells_and_summary(tmp_path: Path) -> None:
+    path = write_golden(tmp_path / "log.xlsx", [
+        row(id="ESC-0001", opened="31/02/2026", **FILLED)])
+    code, out, _ = run("check", str(path), "--json")
+    assert code == 0
+    found = json.loads(out)
+    assert found["ok"] is True
+    assert found["cells"] == [{"tab": "Escalations", "cell": "B2",
+                               "message": 'Opened: cannot read "31/02/2026" as a date'}]
+    assert (found["rows"], found["timezone"], found["date_order"]) == (1, "UTC", "MDY")
+
+
+def test_check_summary_says_one_row_not_one_rows(tmp_path: Path) -> None:
+    path = write_golden(tmp_path / "log.xlsx", [row(id="ESC-0001", opened=dt.datetime(
+        2026, 12, 1, 9), **FILLED)])
+    code, out, _ = run("check", str(path), "--now", NOW)
+    assert out.splitlines()[-1] == ("policy OK: 3 levels, 10 active triggers, timezone UTC; "
+                                    "1 row, 0 cell problems.")
