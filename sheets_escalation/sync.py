@@ -45,6 +45,10 @@ ALL_TABS: tuple[str, ...] = (
 )
 
 
+EVENT_ORDER: tuple[str, ...] = ("escalated", "level changed", "notified", "breached",
+                                "id assigned", "status changed")
+
+
 @dataclass(frozen=True, slots=True)
 class Change:
     """One planned cell change, for people (dry-run output and --json)."""
@@ -76,8 +80,14 @@ class Workbook:
     @property
     def notes(self) -> list[str]:
         """Advice that does not stop the run: defaults in use, triggers that cannot fire."""
+        return [*self.policy.notes, *self.warnings]
+
+    @property
+    def warnings(self) -> list[str]:
+        """The notes that change results (a blank Timezone, dates contradicting the Date
+        order, triggers that cannot fire): said even by a quiet run."""
         date_note = date_order_note(self.log_read, self.policy.date_order)
-        return [*self.policy.notes, *([date_note] if date_note else []),
+        return [*self.policy.warnings, *([date_note] if date_note else []),
                 *blind_triggers(self.policy, self.log_read.columns)]
 
     @property
@@ -107,12 +117,20 @@ class SyncReport:
         return {flag: counts[flag] for flag in schema.FLAGS if counts[flag]}
 
     @property
+    def event_counts(self) -> dict[str, int]:
+        """How many History events of each kind this run records, in EVENT_ORDER."""
+        counts = Counter(e[2] for e in self.workbook.evaluation.events)
+        order = {event: i for i, event in enumerate(EVENT_ORDER)}
+        return {event: counts[event]
+                for event in sorted(counts, key=lambda e: (order.get(e, len(order)), e))}
+
+    @property
     def escalated(self) -> list[list[Any]]:
         return [e for e in self.workbook.evaluation.events if e[2] == "escalated"]
 
     def as_json(self) -> dict[str, Any]:
         result = self.workbook.result
-        history_rows = len(self.plan.appends.get(schema.HISTORY, [])) + max(
+        appended = len(self.plan.appends.get(schema.HISTORY, [])) + max(
             len(self.plan.new_tabs.get(schema.HISTORY, [])) - 1, 0)
         flagged = result[~result["flag"].isin(["OK", "RESOLVED"])]
         return {
@@ -126,8 +144,8 @@ class SyncReport:
             "events": len(self.workbook.evaluation.events),
             "cells_planned": len(self.plan.cells),
             "cells_written": 0 if self.dry_run else len(self.plan.cells),
-            "history_planned": history_rows,
-            "history_appended": 0 if self.dry_run else history_rows,
+            "history_planned": appended,
+            "history_appended": 0 if self.dry_run else appended,
             "flagged": [
                 {"id": row["id"], "flag": row["flag"], "level": level_label(int(row["level"])),
                  "triggers": row["triggers"], "problems": row["problems"]}
@@ -137,6 +155,11 @@ class SyncReport:
             "notifications": self.delivery.lines() if self.delivery else [],
             "reminders": self.reminders,
             "notes": self.notes,
+            "history_events": [
+                {"at": f"{at:%Y-%m-%d %H:%M}", "id": row_id, "event": event, "from": before,
+                 "to": after, "trigger": trigger, "by": by, "detail": detail}
+                for at, row_id, event, before, after, trigger, by, detail in history_rows(
+                    self.workbook.evaluation.events, self.workbook.policy.timezone)],
         }
 
 
@@ -247,7 +270,8 @@ def check_workbook(backend: Backend, now: pd.Timestamp) -> CheckReport:
         fatal += error.problems
     found = notify_problems(tabs.get(schema.LEVELS))
     if fatal or policy is None:
-        return CheckReport(fatal, found, [*policy.notes] if policy else [], None)
+        return CheckReport(fatal, found, [*policy.notes, *policy.warnings] if policy else [],
+                           None)
     workbook = load(backend, now, tabs=tabs, policy=policy)
     return CheckReport([], [*cell_problems(workbook), *found], workbook.notes, workbook)
 
@@ -262,8 +286,8 @@ def notify_problems(levels: Table | None) -> list[Located]:
         return []
     found = []
     for offset, row in enumerate(levels.body, start=1):
-        text = cells.parse_text(pd.Series([row[position] if position < len(row) else None],
-                                          dtype=object)).iat[0]
+        text = str(cells.parse_text(pd.Series([row[position] if position < len(row)
+                                               else None], dtype=object)).iat[0])
         for target in parse_targets([text]):
             if target.channel == "invalid":
                 found.append(Located(schema.LEVELS, schema.a1(offset, position),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -297,3 +298,147 @@ def test_check_summary_says_one_row_not_one_rows(tmp_path: Path) -> None:
     code, out, _ = run("check", str(path), "--now", NOW)
     assert out.splitlines()[-1] == ("policy OK: 3 levels, 10 active triggers, timezone UTC; "
                                     "1 row, 0 cell problems.")
+
+
+# --------------------------------------------------------------------------------------
+# §3 The command line
+
+
+def run_in(folder: Path, *args: str, env: dict[str, str] | None = None,
+           color: bool = False) -> tuple[int, str, str]:
+    """Run the CLI with ``folder`` as the working directory."""
+    before = os.getcwd()
+    os.chdir(folder)
+    try:
+        result = CliRunner().invoke(cli, list(args), env=env, color=color)
+    finally:
+        os.chdir(before)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_escalate_and_message_without_source_use_escalations_xlsx(tmp_path: Path) -> None:
+    write_golden(tmp_path / "escalations.xlsx", [
+        row(id="ESC-0019", opened=dt.datetime(2026, 12, 4, 9), **FILLED)])
+    code, out, err = run_in(tmp_path, "escalate", "ESC-0019", "--to", "L2", "--now", NOW)
+    assert (code, err) == (0, "")
+    assert out.splitlines()[0] == "escalated ESC-0019 L1 -> L2"
+    assert column(tmp_path / "escalations.xlsx", "Level") == ["L2"]
+    code, out, err = run_in(tmp_path, "message", "ESC-0019", "--now", NOW)
+    assert code == 0, err
+    assert out.startswith("Subject: Your request ESC-0019 has been escalated")
+
+
+def test_an_unknown_template_is_a_usage_error_listing_the_templates(tmp_path: Path) -> None:
+    path = write_golden(tmp_path / "log.xlsx", [row(id="ESC-0001", **FILLED)])
+    code, out, err = run("message", str(path), "ESC-0001", "--template", "apology")
+    assert code == 2
+    assert "nothing was written" not in err
+    assert "policy" not in err
+    assert err.splitlines()[-1] == ("Error: Invalid value for '--template': no template "
+                                    "named 'apology' (available: customer, internal)")
+
+
+def test_export_into_a_missing_folder_is_a_usage_error(tmp_path: Path) -> None:
+    path = write_golden(tmp_path / "log.xlsx", [row(id="ESC-0001", **FILLED)])
+    for command in ("review", "simulate"):
+        code, _, err = run(command, str(path), "--month", "2026-11", "--export",
+                           str(tmp_path / "missing" / "review.pdf"))
+        assert code == 2, (command, err)
+        assert err.splitlines()[-1] == (
+            f"Error: Invalid value for '--export': folder {tmp_path / 'missing'} does not "
+            "exist")
+
+
+def test_demo_with_an_unreadable_now_copies_nothing(tmp_path: Path) -> None:
+    code, _, err = run_in(tmp_path, "demo", "--now", "yesterday")
+    assert code == 2
+    assert "--now" in err
+    assert not list(tmp_path.rglob("*.xlsx"))
+
+
+def test_message_at_the_current_time_says_why_the_row_was_raised(tmp_path: Path) -> None:
+    # Open for days: this evaluation raises it to L2 ("Unresolved too long"), after which
+    # nothing fires at L2; the message still says what raised it.
+    path = write_golden(tmp_path / "log.xlsx", [
+        row(id="ESC-0024", opened=dt.datetime(2026, 11, 2, 9), **FILLED)])
+    code, out, err = run("message", str(path), "ESC-0024", "--template", "internal")
+    assert code == 0, err
+    assert "Triggers: Unresolved too long\n" in out
+    assert "Why: open " in out and "business hours (limit 1 business day)" in out
+
+
+def _many_rows(count: int) -> list[list[Any]]:
+    # Open for a month (raised to L2 by "Unresolved too long") and naming a lawyer (a
+    # flag for L3): one escalated event and one ESCALATE row each.
+    return [row(id=f"ESC-{n:04d}", opened=dt.datetime(2026, 11, 2, 9),
+                **FILLED | {"description": "will call a lawyer"}) for n in range(1, count + 1)]
+
+
+def test_sync_output_is_a_summary_after_a_big_first_run(tmp_path: Path) -> None:
+    path = write_golden(tmp_path / "log.xlsx", _many_rows(30))
+    code, out, err = run("sync", str(path), "--now", NOW)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[1] == "flags: ESCALATE 30"
+    assert lines[2] == "events: escalated 30"
+    assert sum(line.startswith("escalated ESC-") for line in lines) == 20
+    assert ("… and 10 more (History has them all; --json lists them)") in lines
+    flagged = [line for line in lines if line.startswith("ESC-")]
+    assert len(flagged) == 20
+    assert "… and 10 more flagged rows (the Flag column shows them all)" in lines
+
+
+def test_sync_json_lists_every_event(tmp_path: Path) -> None:
+    path = write_golden(tmp_path / "log.xlsx", _many_rows(25))
+    code, out, _ = run("sync", str(path), "--now", NOW, "--json")
+    events = json.loads(out)["history_events"]
+    assert len(events) == 25
+    assert events[0] == {"at": "2026-12-04 12:00", "id": "ESC-0001", "event": "escalated",
+                         "from": "L1", "to": "L2", "trigger": "Unresolved too long",
+                         "by": "sheets-escalation", "detail": events[0]["detail"]}
+
+
+def test_dry_run_lists_changes_row_by_row_without_seconds(tmp_path: Path) -> None:
+    path = write_golden(tmp_path / "log.xlsx", [
+        row(id="ESC-0001", opened=dt.datetime(2026, 12, 4, 11), **FILLED)])
+    code, out, _ = run("sync", str(path), "--now", NOW, "--dry-run")
+    assert code == 0
+    lines = out.splitlines()
+    assert "  row 2 ESC-0001: Flag: (blank) -> OK" in lines
+    assert "  row 2 ESC-0001: Response due: (blank) -> 2026-12-04 15:00" in lines
+    assert not any(":00:00" in line for line in lines)
+
+
+def test_flags_are_coloured_on_a_terminal_and_not_with_no_color(tmp_path: Path) -> None:
+    path = write_golden(tmp_path / "log.xlsx", _many_rows(1))
+    code, out, _ = run_in(tmp_path, "sync", str(path), "--now", NOW, "--dry-run",
+                          color=True)
+    # The sheet's ESCALATE colours: white bold on red.
+    assert "\x1b[" in out
+    assert "38;2;255;255;255" in out and "48;2;229;57;53" in out
+    code, out, _ = run_in(tmp_path, "sync", str(path), "--now", NOW, "--dry-run",
+                          color=True, env={"NO_COLOR": "1"})
+    assert "\x1b[" not in out
+    code, out, _ = run("sync", str(path), "--now", NOW, "--dry-run")
+    assert "\x1b[" not in out
+
+
+def test_quiet_still_warns_on_stderr_about_what_changes_results(tmp_path: Path) -> None:
+    path = write_golden(tmp_path / "log.xlsx", [
+        row(id="ESC-0001", opened="24/11/2026 09:00", **FILLED)])
+    _break(path, schema.ESCALATIONS, "L1", "Loss")  # Financial impact renamed
+    code, out, err = run("sync", str(path), "--now", NOW, "--quiet")
+    assert code == 0
+    assert out == ""
+    assert ('warning: trigger "Financial loss" cannot fire: Escalations has no '
+            '"Financial impact" column') in err.splitlines()
+    assert any(line.startswith("warning: Settings Date order is MDY, but 1 row holds")
+               for line in err.splitlines())
+
+
+def test_plurals_in_sync_output(tmp_path: Path) -> None:
+    path = write_golden(tmp_path / "log.xlsx", [
+        row(id="ESC-0001", opened=dt.datetime(2026, 12, 4, 9), **FILLED)])
+    code, out, _ = run("sync", str(path), "--now", NOW)
+    assert out.splitlines()[0] == ("log.xlsx: 1 row evaluated as of 2026-12-04 12:00 UTC "
+                                   "(written)")
