@@ -18,6 +18,7 @@ import os
 import re
 import sys
 import tempfile
+import textwrap
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from openpyxl.formatting.rule import CellIsRule
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
 from sheets_escalation import schema
@@ -43,6 +45,12 @@ HEADER_FILL = "DDEBF7"
 OWNED_HEADER_FILL = "BFBFBF"
 OWNED_FILL = "F2F2F2"
 HEADER_FONT = "000000"
+# Named, so every program shows headers in the body's typeface (openpyxl's default style is
+# Calibri 11); a font without a name falls back to a serif one in LibreOffice.
+FONT_NAME = "Calibri"
+FONT_SIZE = 11
+# Points per line of 11-point text, as the spreadsheet programs lay out a wrapped cell.
+LINE_HEIGHT = 15.0
 DEFAULT_WIDTH = 14.0
 
 # The last row of a sheet: validations and colour rules cover the whole column below the header.
@@ -229,7 +237,37 @@ def layout_for(title: str) -> TabLayout | None:
 
 
 def _font(color: str, bold: bool) -> Font:
-    return Font(bold=bold, color="FF" + color)
+    return Font(name=FONT_NAME, size=FONT_SIZE, bold=bold, color="FF" + color)
+
+
+def wrapped_lines(text: object, width: float) -> int:
+    """Given a cell's text and its column width (in characters), return how many lines it
+    takes when wrapped (at least 1)."""
+    characters = max(int(width) - 1, 1)
+    lines = 0
+    for paragraph in str(text or "").split("\n"):
+        lines += max(len(textwrap.wrap(paragraph, characters, break_long_words=True)), 1)
+    return max(lines, 1)
+
+
+def fit_row_height(ws: Worksheet, row: int, lines: int) -> None:
+    """Make ``row`` at least ``lines`` lines tall (rows never shrink: a taller row was set
+    for another cell or by a person)."""
+    needed = lines * LINE_HEIGHT + 3
+    dimension = ws.row_dimensions[row]
+    if lines > 1 and (dimension.height is None or dimension.height < needed):
+        dimension.height = needed
+
+
+def print_setup(ws: Worksheet) -> None:
+    """Give a tab the tool creates or lays out a page setup that prints readably:
+    landscape, fit to one page wide (as many pages tall as needed), the header row
+    repeated on every page."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    ws.print_title_rows = "1:1"
 
 
 def _fill(color: str) -> PatternFill:
@@ -254,6 +292,7 @@ def style_column(ws: Worksheet, layout: TabLayout, header: str, column: int) -> 
     style_header_cell(ws, column, header, owned)
     dimension = ws.column_dimensions[letter]
     dimension.width = layout.width(header)
+    fit_row_height(ws, 1, wrapped_lines(header, layout.width(header)))
     if owned:
         dimension.fill = _fill(OWNED_FILL)
     if header in layout.number_formats:
@@ -285,8 +324,8 @@ def style_column(ws: Worksheet, layout: TabLayout, header: str, column: int) -> 
 def _format_seed_cell(ws: Worksheet, layout: TabLayout, header: str, row: int, column: int) -> None:
     # openpyxl does not let cells inherit the column style, so seeded cells get it explicitly.
     cell = ws.cell(row=row, column=column)
-    if header in layout.wrap:
-        cell.alignment = Alignment(vertical="top", wrap_text=True)
+    # Top-aligned throughout, so a row made taller by one wrapped cell reads as one line.
+    cell.alignment = Alignment(vertical="top", wrap_text=header in layout.wrap)
     if header in layout.owned:
         cell.fill = _fill(OWNED_FILL)
 
@@ -307,8 +346,12 @@ def build_tab(ws: Worksheet, layout: TabLayout, rows: Sequence[Sequence[object]]
             if isinstance(value, str):
                 cell.data_type = "s"  # seed text is never a formula
             if column <= len(layout.headers):
-                _format_seed_cell(ws, layout, layout.headers[column - 1], row_number, column)
+                header = layout.headers[column - 1]
+                _format_seed_cell(ws, layout, header, row_number, column)
+                if header in layout.wrap:
+                    fit_row_height(ws, row_number, wrapped_lines(value, layout.width(header)))
     ws.freeze_panes = layout.freeze
+    print_setup(ws)
 
 
 # Where people write the month first (glibc's d_fmt for these locales is %m/%d/%Y);
@@ -361,10 +404,30 @@ def add_missing_tabs(workbook: Workbook) -> list[str]:
     return added
 
 
+# What openpyxl gives a cell assigned a datetime or date: the sheet shows no seconds.
+_OPENPYXL_DATETIME_FORMATS = frozenset({"yyyy-mm-dd h:mm:ss", "General"})
+_OPENPYXL_DATE_FORMATS = frozenset({"yyyy-mm-dd", "General"})
+
+
+def _times_without_seconds(workbook: Workbook) -> None:
+    """Show every date-time cell as ``yyyy-mm-dd hh:mm`` (and dates as ``yyyy-mm-dd``)
+    unless it was given a format of its own."""
+    for ws in workbook.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                if isinstance(cell.value, dt.datetime):
+                    if cell.number_format in _OPENPYXL_DATETIME_FORMATS:
+                        cell.number_format = DATETIME_FORMAT
+                elif isinstance(cell.value, dt.date) and \
+                        cell.number_format in _OPENPYXL_DATE_FORMATS:
+                    cell.number_format = DATE_FORMAT
+
+
 def workbook_bytes(workbook: Workbook) -> bytes:
     """Given a workbook, return its .xlsx bytes with fixed document dates and zip entry
     times, so the same workbook always yields the same bytes."""
     workbook.properties.created = _FIXED_TIME
+    _times_without_seconds(workbook)
     raw = io.BytesIO()
     workbook.save(raw)
     stamp = _FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ")

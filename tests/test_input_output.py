@@ -442,3 +442,66 @@ def test_plurals_in_sync_output(tmp_path: Path) -> None:
     code, out, _ = run("sync", str(path), "--now", NOW)
     assert out.splitlines()[0] == ("log.xlsx: 1 row evaluated as of 2026-12-04 12:00 UTC "
                                    "(written)")
+
+
+# --------------------------------------------------------------------------------------
+# §5 Sheets that look right in every spreadsheet program and on paper
+
+
+def _prints_readably(sheet: Any) -> bool:
+    setup = sheet.page_setup
+    return (setup.orientation == "landscape" and setup.fitToWidth == 1
+            and setup.fitToHeight == 0 and sheet.sheet_properties.pageSetUpPr.fitToPage
+            and sheet.print_title_rows.replace("$", "") == "1:1")
+
+
+def test_every_template_tab_prints_landscape_one_page_wide_with_its_header(
+        tmp_path: Path) -> None:
+    path = tmp_path / "new.xlsx"
+    assert run("init", str(path), env={"TZ": "UTC"})[0] == 0
+    workbook = openpyxl.load_workbook(path)
+    assert [title for title in workbook.sheetnames
+            if not _prints_readably(workbook[title])] == []
+
+
+def test_headers_name_their_font_and_wrapped_headers_get_a_tall_enough_row() -> None:
+    from sheets_escalation.template import LINE_HEIGHT, new_workbook
+
+    workbook = new_workbook()
+    for sheet in workbook.worksheets:
+        assert {cell.font.name for cell in sheet[1]} == {"Calibri"}, sheet.title
+    escalations = workbook[schema.ESCALATIONS]
+    # "Could L1 resolve?" and "Financial impact" wrap onto two lines in their columns.
+    assert escalations.row_dimensions[1].height >= 2 * LINE_HEIGHT
+    triggers = workbook[schema.TRIGGERS]
+    security = next(r[0].row for r in triggers.iter_rows(min_row=2)
+                    if r[0].value == "Security incident")
+    assert triggers.row_dimensions[security].height >= 2 * LINE_HEIGHT
+
+
+def test_tabs_a_sync_and_a_review_create_print_readably(tmp_path: Path) -> None:
+    path = write_golden(tmp_path / "log.xlsx", [
+        row(id="ESC-0001", opened=dt.datetime(2026, 11, 2, 9), **FILLED)])
+    workbook = openpyxl.load_workbook(path)
+    del workbook[schema.HISTORY]
+    workbook.save(path)
+    assert run("sync", str(path), "--now", NOW)[0] == 0
+    export = tmp_path / "review.xlsx"
+    assert run("review", str(path), "--month", "2026-11", "--now", NOW, "--export",
+               str(export))[0] == 0
+    workbook = openpyxl.load_workbook(path)
+    assert _prints_readably(workbook[schema.HISTORY])
+    assert _prints_readably(workbook["Review 2026-11"])
+    assert _prints_readably(openpyxl.load_workbook(export).active)
+
+
+def test_the_sample_shows_times_without_seconds() -> None:
+    from sheets_escalation.sample import sample_path
+    from sheets_escalation.template import DATETIME_FORMAT
+
+    workbook = openpyxl.load_workbook(sample_path())
+    formats = {cell.number_format for sheet in workbook.worksheets
+               for cells_row in sheet.iter_rows(min_row=2) for cell in cells_row
+               if isinstance(cell.value, dt.datetime)}
+    # Date-times as the template shows them; Holidays hold dates (yyyy-mm-dd).
+    assert formats == {DATETIME_FORMAT, "yyyy-mm-dd"}
