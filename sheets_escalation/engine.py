@@ -129,6 +129,7 @@ def _read_rows(table: Table, columns: dict[str, int], width: int, policy: Policy
     empty = pd.Series([None] * len(raw), index=raw.index, dtype=object)
     against_cells: list[tuple[int, int]] = []  # (raw row, column), in reading order
     ambiguous = np.zeros(len(raw), dtype=bool)
+    either_way: list[tuple[str, pd.Series, pd.Series, pd.Series]] = []
     for column in schema.INPUT_COLUMNS:
         source = raw[columns[column.key]] if column.key in columns else empty
         source = source.astype(object)
@@ -146,6 +147,7 @@ def _read_rows(table: Table, columns: dict[str, int], width: int, policy: Policy
             against_cells += [(int(r), columns[column.key])
                               for r in np.flatnonzero(evidence.against.to_numpy())]
             ambiguous |= evidence.ambiguous.to_numpy()
+            either_way.append((column.header, source, parsed.values, evidence.ambiguous))
         elif column.kind == "money":
             parsed = cells.parse_money(source, column.header)
         elif column.kind == "yesno":
@@ -156,6 +158,26 @@ def _read_rows(table: Table, columns: dict[str, int], width: int, policy: Policy
         problems_parts.append(parsed.problems)
         if column.key == "opened":
             opened_problems = parsed.problems
+    # Dates that read either way are in doubt once other dates in the log read only the
+    # other way round: those rows are reported and held (see evaluate) rather than acted on.
+    doubtful = np.zeros(len(raw), dtype=bool)
+    if against_cells:
+        mine, other = ("day-first", "month-first") if policy.date_order == "DMY" else (
+            "month-first", "day-first")
+        for header, source, values, either in either_way:
+            mask = either.to_numpy()
+            if not mask.any():
+                continue
+            local = values.dt.tz_convert(policy.timezone)
+            texts = np.full(len(raw), "", dtype=object)
+            texts[mask] = [
+                f'{header}: "{cells.format_value(text)}" reads either way and was read {mine} '
+                f"({stamp.day} {stamp:%b %Y}) as Settings Date order says, but other dates "
+                f"here read only {other}"
+                for text, stamp in zip(source[mask], local[mask], strict=True)]
+            problems_parts.append(pd.Series(texts, index=raw.index, dtype=object))
+            doubtful |= mask
+    log["doubtful_dates"] = doubtful
     # Blank, or a blank marker such as "-" or "n/a": no clock can start without it.
     opened_blank = log["opened"].isna() & (opened_problems == "")
     problems_parts.append(pd.Series(np.where(opened_blank, "Opened: blank", ""),
@@ -526,6 +548,9 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
     no_resolved_time = resolved & resolved_at.isna().to_numpy()
     problems = _append(problems, no_resolved_time, "Resolved at: blank although Status is Resolved")
     impossible, timeline_problems = _impossible_timelines(log, policy, now)
+    # Rows held at CHECK INPUT: impossible times, or dates read in doubt (read_log).
+    if "doubtful_dates" in log:
+        impossible = impossible | log["doubtful_dates"].to_numpy(dtype=bool)
     problems = cells.combine_problems(problems, timeline_problems)
 
     # "level changed": a person moved the level since the tool last recorded it, or, for a

@@ -505,3 +505,26 @@ def test_the_sample_shows_times_without_seconds() -> None:
                if isinstance(cell.value, dt.datetime)}
     # Date-times as the template shows them; Holidays hold dates (yyyy-mm-dd).
     assert formats == {DATETIME_FORMAT, "yyyy-mm-dd"}
+
+
+def test_dates_reading_either_way_are_held_once_the_log_reads_day_first(
+        tmp_path: Path) -> None:
+    # The newcomer with the old default MDY: Opened and Escalated at of ESC-0019
+    # both read month-first (12 Jan, 12 Feb), a consistent but wrong timeline; another row's
+    # date reads only day-first, so the row is held rather than escalated "L2 silent".
+    path = write_golden(tmp_path / "log.xlsx", [
+        row(id="ESC-0018", opened="24/11/2026 09:00", **FILLED),
+        row(id="ESC-0019", opened="01/12/2026 09:00", level="L2",
+            escalated_at="2/12/2026 11:00", handler="Sam", **FILLED),
+    ])
+    code, out, _ = run("sync", str(path), "--now", NOW)
+    assert code == 0
+    assert "escalated ESC-0019" not in out
+    assert column(path, "Level")[1] == "L2"
+    assert column(path, "Escalated at")[1] == "2/12/2026 11:00"
+    assert column(path, "Flag")[1] == "CHECK INPUT"
+    assert column(path, "Problems")[1].split("; ") == [
+        'Opened: "01/12/2026 09:00" reads either way and was read month-first (12 Jan 2026) '
+        "as Settings Date order says, but other dates here read only day-first",
+        'Escalated at: "2/12/2026 11:00" reads either way and was read month-first '
+        "(12 Feb 2026) as Settings Date order says, but other dates here read only day-first"]
