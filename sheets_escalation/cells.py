@@ -675,55 +675,49 @@ class DateOrderEvidence:
     ambiguous: pd.Series
 
 
-_NUMERIC_DATE = dict(_DATE_PATTERNS)["numeric"]
+# A typed numeric date's leading day/month/year; parse_datetimes decides whether the whole
+# text is a date.
+_LEADING_NUMBERS = r"^(\d{1,2})([-/.])(\d{1,2})\2(\d{4}|\d{2})(?!\d)"
 
 
-@lru_cache(maxsize=16_384)
-def _order_evidence(text: str, day_first: bool) -> tuple[str, dt.date | None]:
-    """Given trimmed text, return ("against" | "ambiguous" | "", the date as read)."""
-    if len(text) > _MAX_TOKEN:
-        return "", None
-    match = _NUMERIC_DATE.fullmatch(text.casefold())
-    if match is None or _date_text(text, day_first) is None:
-        return "", None
-    first, second = int(match.group("first")), int(match.group("second_number"))
-    month_slot = second if day_first else first
-    day_slot = first if day_first else second
-    year = _full_year(match.group("year"))
-    if month_slot > 12 >= day_slot:
-        return "against", dt.date(year, day_slot, month_slot)
-    if first != second and max(first, second) <= 12:
-        return "ambiguous", None
-    return "", None
-
-
-def date_order_evidence(raw: pd.Series, header: str, date_order: str) -> DateOrderEvidence:
-    """Given raw cells of a datetime column, its header and the Settings date order, return
-    which cells contradict the order and which read either way. Only typed text counts: a
-    real date value was already read by the spreadsheet program. Raise ValueError for an
-    unknown ``date_order``."""
+def date_order_evidence(raw: pd.Series, header: str, date_order: str,
+                        parsed: pd.Series | None = None) -> DateOrderEvidence:
+    """Given raw cells of a datetime column, its header, the Settings date order and the
+    column as :func:`parse_datetimes` read it (parsed here when None), return which cells
+    contradict the order and which read either way. Only typed text counts: a real date
+    value was already read by the spreadsheet program. Raise ValueError for an unknown
+    ``date_order``."""
     if date_order not in DATE_ORDERS:
         raise ValueError(f"date order must be MDY or DMY, not {date_order!r}")
+    if parsed is None:
+        parsed = parse_datetimes(raw, header, "UTC", date_order).values
     day_first = date_order == "DMY"
     size = len(raw)
     problems = np.full(size, "", dtype=object)
     against = np.zeros(size, dtype=bool)
     ambiguous = np.zeros(size, dtype=bool)
     values, kinds = _classify(raw)
-    strings_at = np.flatnonzero(kinds == _STR)
+    strings_at = np.flatnonzero((kinds == _STR) & parsed.notna().to_numpy())
     if len(strings_at):
         codes, distinct = _distinct(values[strings_at])
+        numbers = pd.Series(distinct, dtype=object).str.extract(_LEADING_NUMBERS)
+        found = numbers[0].notna().to_numpy()
+        first = pd.to_numeric(numbers[0]).fillna(0).to_numpy(dtype=int)
+        second = pd.to_numeric(numbers[2]).fillna(0).to_numpy(dtype=int)
+        month_slot, day_slot = (second, first) if day_first else (first, second)
+        distinct_against = found & (month_slot > 12) & (day_slot <= 12)
+        distinct_ambiguous = found & (first != second) & (first <= 12) & (second <= 12)
+        texts = np.full(len(distinct), "", dtype=object)
         other = "month-first" if day_first else "day-first"
-        verdicts = [_order_evidence(text, day_first) for text in distinct]
-        texts = np.array([
-            f'{header}: "{format_value(text)}" reads only {other} '
-            f"({read.day} {read:%b %Y}), but Settings Date order is {date_order}"
-            if kind == "against" and read is not None else "" for text, (kind, read) in
-            zip(distinct, verdicts, strict=True)], dtype=object)
-        kinds_found = np.array([kind for kind, _ in verdicts], dtype=object)
+        for position in np.flatnonzero(distinct_against).tolist():
+            read = dt.date(_full_year(numbers.iat[position, 3]), int(day_slot[position]),
+                           int(month_slot[position]))
+            texts[position] = (f'{header}: "{format_value(distinct[position])}" reads only '
+                               f"{other} ({read.day} {read:%b %Y}), but Settings Date order "
+                               f"is {date_order}")
         problems[strings_at] = texts[codes]
-        against[strings_at] = kinds_found[codes] == "against"
-        ambiguous[strings_at] = kinds_found[codes] == "ambiguous"
+        against[strings_at] = distinct_against[codes]
+        ambiguous[strings_at] = distinct_ambiguous[codes]
     index = raw.index
     return DateOrderEvidence(pd.Series(problems, index=index, dtype=object),
                              pd.Series(against, index=index), pd.Series(ambiguous, index=index))

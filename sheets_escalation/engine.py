@@ -142,7 +142,8 @@ def _read_rows(table: Table, columns: dict[str, int], width: int, policy: Policy
         if column.kind == "datetime":
             parsed = cells.parse_datetimes(source, column.header, policy.timezone,
                                            policy.date_order)
-            evidence = cells.date_order_evidence(source, column.header, policy.date_order)
+            evidence = cells.date_order_evidence(source, column.header, policy.date_order,
+                                                 parsed.values)
             problems_parts.append(evidence.problems)
             against_cells += [(int(r), columns[column.key])
                               for r in np.flatnonzero(evidence.against.to_numpy())]
@@ -496,31 +497,36 @@ def _impossible_timelines(log: pd.DataFrame, policy: Policy,
     """Given the log, the policy and ``now``, return where the typed times cannot all be
     true (First response, Escalated or Resolved at before Opened; Escalated at after
     Resolved at; Opened later than now beyond FUTURE_GRACE) and a problem text per row."""
-    def shown(series: pd.Series) -> pd.Series:
-        return _local(series, policy).dt.strftime("%Y-%m-%d %H:%M")
+    def shown(series: pd.Series, mask: np.ndarray) -> list[str]:
+        # Formatted for the wrong rows only: strftime over a whole long log costs seconds.
+        return _local(series[mask], policy).dt.strftime("%Y-%m-%d %H:%M").tolist()
 
     opened = log["opened"]
+    now_text = pd.Timestamp(now).tz_convert(policy.timezone).strftime("%Y-%m-%d %H:%M")
     checks = [
-        (log["first_response_at"], "First response at", opened, "before Opened", "<"),
-        (log["escalated_at"], "Escalated at", opened, "before Opened", "<"),
-        (log["resolved_at"], "Resolved at", opened, "before Opened", "<"),
-        (log["escalated_at"], "Escalated at", log["resolved_at"], "after Resolved at", ">"),
+        (log["first_response_at"], "First response at", opened, "before Opened"),
+        (log["escalated_at"], "Escalated at", opened, "before Opened"),
+        (log["resolved_at"], "Resolved at", opened, "before Opened"),
+        (log["escalated_at"], "Escalated at", log["resolved_at"], "after Resolved at"),
     ]
     impossible = np.zeros(len(log), dtype=bool)
     problems = [pd.Series("", index=log.index, dtype=object)]
-    for value, header, other, words, operator in checks:
-        wrong = (value < other) if operator == "<" else (value > other)
+    for value, header, other, words in checks:
+        wrong = (value > other) if words.startswith("after") else (value < other)
         mask = wrong.to_numpy(dtype=bool, na_value=False)
         if mask.any():
             impossible |= mask
-            problems.append(_append(problems[0], mask, header + ": " + shown(value)
-                                    + f" is {words} (" + shown(other) + ")"))
+            texts = np.full(len(log), "", dtype=object)
+            texts[mask] = [f"{header}: {mine} is {words} ({theirs})" for mine, theirs in
+                           zip(shown(value, mask), shown(other, mask), strict=True)]
+            problems.append(pd.Series(texts, index=log.index, dtype=object))
     future = (opened > now + FUTURE_GRACE).to_numpy(dtype=bool, na_value=False)
     if future.any():
         impossible |= future
-        now_text = pd.Timestamp(now).tz_convert(policy.timezone).strftime("%Y-%m-%d %H:%M")
-        problems.append(_append(problems[0], future, "Opened: " + shown(opened)
-                                + f" is later than now ({now_text})"))
+        texts = np.full(len(log), "", dtype=object)
+        texts[future] = [f"Opened: {mine} is later than now ({now_text})"
+                         for mine in shown(opened, future)]
+        problems.append(pd.Series(texts, index=log.index, dtype=object))
     return impossible, cells.combine_problems(*problems)
 
 
