@@ -710,7 +710,7 @@ def date_order_evidence(raw: pd.Series, header: str, date_order: str,
         texts = np.full(len(distinct), "", dtype=object)
         other = "month-first" if day_first else "day-first"
         for position in np.flatnonzero(distinct_against).tolist():
-            read = dt.date(_full_year(numbers.iat[position, 3]), int(day_slot[position]),
+            read = dt.date(_full_year(str(numbers.iat[position, 3])), int(day_slot[position]),
                            int(month_slot[position]))
             texts[position] = (f'{header}: "{format_value(distinct[position])}" reads only '
                                f"{other} ({read.day} {read:%b %Y}), but Settings Date order "
