@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test live-test lint typecheck package bench bench-ci template clean
+.PHONY: demo test live-test lint typecheck package bench bench-ci template render clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ bench: $(STAMP)
 
 bench-ci: $(STAMP)
 	$(BIN)/python -m benchmarks.run --sizes 1000
+
+# PNG pages of the template, a synced demo workbook and each review export, under
+# build/render (LibreOffice headless and poppler's pdftoppm), to check layouts by eye.
+render: $(STAMP)
+	BIN=$(CURDIR)/$(BIN) sh scripts/render.sh build/render
 
 template: $(STAMP)
 	$(BIN)/python -m sheets_escalation.template sheet_template.xlsx

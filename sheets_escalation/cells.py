@@ -30,7 +30,9 @@ from pandas._libs import lib
 
 __all__ = [
     "ParsedColumn",
+    "DateOrderEvidence",
     "combine_problems",
+    "date_order_evidence",
     "format_value",
     "parse_datetime_scalar",
     "parse_datetimes",
@@ -657,6 +659,68 @@ def _localize(local_ns: np.ndarray, timezone: str) -> np.ndarray:
     first = np.minimum(summer.asi8, winter.asi8)
     # np.minimum keeps NaT (the smallest int64) wherever either side is NaT, as wanted.
     return first
+
+
+@dataclass(frozen=True)
+class DateOrderEvidence:
+    """What a datetime column's typed text says about the day/month order people use.
+
+    ``against``: the text reads only the other way round from ``date_order`` (``24/11/2026``
+    under MDY); ``problems`` names those cells. ``ambiguous``: the text reads both ways
+    (``03/12/2026``) and was read in ``date_order``.
+    """
+
+    problems: pd.Series
+    against: pd.Series
+    ambiguous: pd.Series
+
+
+# A typed numeric date's leading day/month/year; parse_datetimes decides whether the whole
+# text is a date.
+_LEADING_NUMBERS = r"^(\d{1,2})([-/.])(\d{1,2})\2(\d{4}|\d{2})(?!\d)"
+
+
+def date_order_evidence(raw: pd.Series, header: str, date_order: str,
+                        parsed: pd.Series | None = None) -> DateOrderEvidence:
+    """Given raw cells of a datetime column, its header, the Settings date order and the
+    column as :func:`parse_datetimes` read it (parsed here when None), return which cells
+    contradict the order and which read either way. Only typed text counts: a real date
+    value was already read by the spreadsheet program. Raise ValueError for an unknown
+    ``date_order``."""
+    if date_order not in DATE_ORDERS:
+        raise ValueError(f"date order must be MDY or DMY, not {date_order!r}")
+    if parsed is None:
+        parsed = parse_datetimes(raw, header, "UTC", date_order).values
+    day_first = date_order == "DMY"
+    size = len(raw)
+    problems = np.full(size, "", dtype=object)
+    against = np.zeros(size, dtype=bool)
+    ambiguous = np.zeros(size, dtype=bool)
+    values, kinds = _classify(raw)
+    strings_at = np.flatnonzero((kinds == _STR) & parsed.notna().to_numpy())
+    if len(strings_at):
+        codes, distinct = _distinct(values[strings_at])
+        numbers = pd.Series(distinct, dtype=object).str.extract(_LEADING_NUMBERS)
+        found = numbers[0].notna().to_numpy()
+        first = pd.to_numeric(numbers[0]).fillna(0).to_numpy(dtype=int)
+        second = pd.to_numeric(numbers[2]).fillna(0).to_numpy(dtype=int)
+        month_slot, day_slot = (second, first) if day_first else (first, second)
+        distinct_against = found & (month_slot > 12) & (day_slot <= 12)
+        distinct_ambiguous = found & (first != second) & (first <= 12) & (second <= 12)
+        texts = np.full(len(distinct), "", dtype=object)
+        other = "month-first" if day_first else "day-first"
+        for position in np.flatnonzero(distinct_against).tolist():
+            read = dt.date(_full_year(str(numbers.iat[position, 3])), int(day_slot[position]),
+                           int(month_slot[position]))
+            texts[position] = (f'{header}: "{format_value(distinct[position])}" reads only '
+                               f"{other} ({read.day} {read:%b %Y}), but Settings Date order "
+                               f"is {date_order}")
+        problems[strings_at] = texts[codes]
+        against[strings_at] = distinct_against[codes]
+        ambiguous[strings_at] = distinct_ambiguous[codes]
+    index = raw.index
+    return DateOrderEvidence(pd.Series(problems, index=index, dtype=object),
+                             pd.Series(against, index=index), pd.Series(ambiguous, index=index))
 
 
 def parse_datetime_scalar(

@@ -6,6 +6,7 @@ failed (source unreachable, lock held, a concurrent edit); 2: usage, policy or c
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -55,7 +56,8 @@ def parse_now(text: str | None) -> pd.Timestamp:
     try:
         return pd.Timestamp(text)
     except ValueError as error:
-        raise click.BadParameter(f'cannot read "{text}" as an ISO date-time') from error
+        raise click.BadParameter(f'cannot read "{text}" as an ISO date-time',
+                                 param_hint="'--now'") from error
 
 
 source_argument = click.argument("source", required=False, default=DEFAULT_SOURCE)
@@ -129,7 +131,7 @@ def make_review_delivery(config_path: str | None, backend: Any, resend: bool,
 def _cell_text(value: Any, width: int) -> str:
     if value is None or value is pd.NaT or (isinstance(value, float) and pd.isna(value)):
         return ""
-    if isinstance(value, pd.Timestamp):
+    if isinstance(value, dt.datetime):  # pd.Timestamp too; the sheet shows no seconds
         text = value.strftime("%Y-%m-%d %H:%M")
     else:
         text = " ".join(str(value).split())
@@ -137,15 +139,42 @@ def _cell_text(value: Any, width: int) -> str:
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
-                 widths: Sequence[int]) -> str:
-    """Given headers, rows and maximum widths, return a plain aligned text table."""
+                 widths: Sequence[int],
+                 paint: Callable[[int, str, str], str] | None = None) -> str:
+    """Given headers, rows and maximum widths, return a plain aligned text table.
+    ``paint(column, text, padded)`` may dress a padded body cell (colour) after alignment."""
     texts = [[_cell_text(v, w) for v, w in zip(row, widths, strict=True)] for row in rows]
     actual = [max([len(h)] + [len(r[i]) for r in texts]) for i, h in enumerate(headers)]
+
+    def cell(column: int, text: str) -> str:
+        padded = text.ljust(actual[column])
+        return paint(column, text, padded) if paint else padded
+
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, actual, strict=True)).rstrip(),
              "  ".join("-" * w for w in actual)]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, actual, strict=True)).rstrip()
-              for r in texts]
+    lines += ["  ".join(cell(i, c) for i, c in enumerate(r)).rstrip() for r in texts]
     return "\n".join(lines)
+
+
+# The sheet's flag colours (text on fill), so a terminal shows what the sheet shows.
+def _rgb(hex_colour: str) -> tuple[int, int, int]:
+    return int(hex_colour[0:2], 16), int(hex_colour[2:4], 16), int(hex_colour[4:6], 16)
+
+
+def paint_flag(text: str, flag: str | None = None) -> str:
+    """Given text and the flag it shows (the text itself by default), return it in that
+    flag's sheet colours; echo() drops the colour when it is not wanted."""
+    from sheets_escalation.template import FLAG_COLORS
+
+    for rule in FLAG_COLORS:
+        if rule.value == (flag or text).strip():
+            return click.style(text, fg=_rgb(rule.font), bg=_rgb(rule.fill), bold=rule.bold)
+    return text
+
+
+def echo(text: str = "", err: bool = False) -> None:
+    """Print a line; colour only on a terminal and never with NO_COLOR set."""
+    click.echo(text, err=err, color=False if os.environ.get("NO_COLOR") else None)
 
 
 def _flagged_table(report: Any) -> str:
@@ -170,37 +199,59 @@ def _flagged_table(report: Any) -> str:
             row["why"] or row["problems"] or
             f"response {row['response_sla']}, resolution {row['resolution_sla']}",
         ])
-    return format_table(["ID", "Flag", "Level", "Target", "Due", "Customer", "Why"], rows,
-                        [10, 18, 5, 6, 16, 24, 60])
+    shown = rows[:SUMMARY_LINES]
+    table = format_table(["ID", "Flag", "Level", "Target", "Due", "Customer", "Why"], shown,
+                         [10, 18, 5, 6, 16, 24, 60],
+                         lambda column, text, padded: paint_flag(padded, text)
+                         if column == 1 else padded)
+    if len(rows) > len(shown):
+        table += (f"\n… and {len(rows) - len(shown)} more flagged "
+                  f"{'row' if len(rows) - len(shown) == 1 else 'rows'} "
+                  "(the Flag column shows them all)")
+    return table
+
+
+# A first sync of a long log records hundreds of events: the output shows this many lines
+# of them, and of flagged rows, and counts the rest.
+SUMMARY_LINES = 20
 
 
 def _print_report(report: Any, quiet: bool) -> None:
     if quiet:
+        # What changes results is said even in a quiet (cron) run.
+        for warning in report.workbook.warnings:
+            echo(f"warning: {warning}", err=True)
         return
     mode = "dry run, nothing written" if report.dry_run else "written"
-    click.echo(f"{report.source}: {len(report.workbook.result)} rows evaluated as of "
-               f"{report.now.tz_convert(report.workbook.policy.timezone):%Y-%m-%d %H:%M %Z} "
-               f"({mode})")
+    echo(f"{report.source}: {plural(len(report.workbook.result), 'row')} evaluated as of "
+         f"{report.now.tz_convert(report.workbook.policy.timezone):%Y-%m-%d %H:%M %Z} "
+         f"({mode})")
     for note in report.notes:
-        click.echo(f"note: {note}")
-    counts = ", ".join(f"{flag} {n}" for flag, n in report.flag_counts.items())
-    click.echo(f"flags: {counts or 'none'}")
-    for event in report.escalated:
-        click.echo(f"escalated {event[1]} {event[3]} -> {event[4]} ({event[5]})")
+        echo(f"note: {note}")
+    counts = ", ".join(f"{paint_flag(flag)} {n}" for flag, n in report.flag_counts.items())
+    echo(f"flags: {counts or 'none'}")
+    if report.event_counts:
+        echo("events: " + ", ".join(f"{event} {n}" for event, n in report.event_counts.items()))
+    lines = [f"escalated {event[1]} {event[3]} -> {event[4]} ({event[5]})"
+             for event in report.escalated]
     if report.delivery is not None:
-        for line in report.delivery.lines():
-            click.echo(f"notify {line}")
-    for line in report.reminders:
-        click.echo(f"remind {line}")
+        lines += [f"notify {line}" for line in report.delivery.lines()]
+    lines += [f"remind {line}" for line in report.reminders]
+    for line in lines[:SUMMARY_LINES]:
+        echo(line)
+    if len(lines) > SUMMARY_LINES:
+        where = ("a real run records them in History" if report.dry_run
+                 else "History has them all")
+        echo(f"… and {len(lines) - SUMMARY_LINES} more ({where}; --json lists them)")
     if report.dry_run:
-        click.echo(f"planned: {len(report.plan.cells)} cells, "
-                   f"{sum(len(v) for v in report.plan.appends.values())} History rows")
+        echo(f"planned: {plural(len(report.plan.cells), 'cell')}, "
+             f"{plural(sum(len(v) for v in report.plan.appends.values()), 'History row')}")
         for change in report.changes:
-            click.echo(f"  row {change.sheet_row} {change.id}: {change.header}: "
-                       f"{_cell_text(change.old, 40) or '(blank)'} -> "
-                       f"{_cell_text(change.new, 60) or '(blank)'}")
-    click.echo("")
-    click.echo(_flagged_table(report))
+            echo(f"  row {change.sheet_row} {change.id}: {change.header}: "
+                 f"{_cell_text(change.old, 40) or '(blank)'} -> "
+                 f"{_cell_text(change.new, 60) or '(blank)'}")
+    echo("")
+    echo(_flagged_table(report))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -250,62 +301,112 @@ def init(path: str, sheet: str | None, credentials: str | None, oauth: bool) -> 
         created = init_sheet(open_client(credentials, oauth), key)
         click.echo(f"laid out sheet {key}: " + (", ".join(created) or "nothing to add"))
         return
-    from sheets_escalation.template import init_xlsx
+    from sheets_escalation.template import date_order_for_locale, init_xlsx
 
-    tabs = init_xlsx(Path(path))
+    timezone = machine_timezone()
+    date_order = date_order_for_locale(machine_locale())
+    tabs = init_xlsx(Path(path), {"Timezone": timezone, "Date order": date_order})
     click.echo(f"created {path} with tabs: {', '.join(tabs)}")
+    first = "day-first" if date_order == "DMY" else "month-first"
+    click.echo(f"Timezone {timezone}, dates {first} ({date_order}) — change them in Settings.")
+
+
+def _zone_name(name: str) -> str | None:
+    import zoneinfo
+
+    name = name.strip().removeprefix(":")
+    if not name or name.startswith("/"):
+        return None
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None
+    return name
+
+
+def machine_timezone() -> str:
+    """Return this machine's IANA time zone name ($TZ, else /etc/localtime's target, else
+    /etc/timezone), or UTC when none can be told."""
+    candidates = [os.environ.get("TZ", "")]
+    localtime = Path("/etc/localtime")
+    if localtime.is_symlink():
+        target = str(localtime.resolve())
+        if "zoneinfo/" in target:
+            candidates.append(target.split("zoneinfo/", 1)[1])
+    try:
+        candidates.append(Path("/etc/timezone").read_text(encoding="utf-8"))
+    except OSError:
+        pass
+    for candidate in candidates:
+        name = _zone_name(candidate)
+        if name is not None:
+            return name
+    return "UTC"
+
+
+def machine_locale() -> str:
+    """Return the locale that formats dates here (LC_ALL, else LC_TIME, else LANG)."""
+    for variable in ("LC_ALL", "LC_TIME", "LANG"):
+        if os.environ.get(variable):
+            return os.environ[variable]
+    return ""
 
 
 @cli.command()
 @source_argument
+@now_option
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
 @credentials_option
 @oauth_option
 @handle_errors
-def check(source: str, credentials: str | None, oauth: bool) -> None:
-    """Validate the policy tabs and headers; list every problem with its cell.
+def check(source: str, now_text: str | None, as_json: bool, credentials: str | None,
+          oauth: bool) -> None:
+    """Validate the policy tabs, headers and every row in one pass; list every problem with
+    its tab and cell.
 
-    Exit 2 if the policy or headers are broken. Problems in individual rows are listed
-    too, but do not fail the check (sync reports them in each row's Problems column).
+    Exit 2 if anything would stop a sync (policy, headers, Templates). Problems in
+    individual rows are listed too, but do not fail the check (sync reports them in each
+    row's Problems column).
 
     \b
     Example:
       sheets-escalation check escalations.xlsx
+      sheets-escalation check escalations.xlsx --json
     """
-    from sheets_escalation.notify import mask, parse_targets
-    from sheets_escalation.sync import load
+    from sheets_escalation.sync import check_workbook
 
     backend = open_source_warned(source, credentials=credentials, oauth=oauth)
-    workbook = load(backend, parse_now(None))
-    for note in workbook.notes:
+    report = check_workbook(backend, parse_now(now_text))
+    if as_json:
+        click.echo(json.dumps(report.as_json(), indent=2, ensure_ascii=False))
+        if report.fatal:
+            sys.exit(2)
+        return
+    for note in report.notes:
         click.echo(f"note: {note}")
-    log = workbook.log
-    result = workbook.result
-    columns = workbook.log_read.columns
-    positions = {schema.COLUMN_BY_KEY[k].header: v for k, v in columns.items()}
-    count = 0
-    problem_texts: list[str] = result["problems"].tolist()
-    sheet_rows: list[int] = log["sheet_row"].tolist()
-    for text, sheet_row in zip(problem_texts, sheet_rows, strict=True):
-        for problem in filter(None, text.split("; ")):
-            header = problem.split(":", 1)[0]
-            column = positions.get(header, positions.get("ID", 0))
-            click.echo(f"{schema.ESCALATIONS}!{schema.a1(sheet_row - 1, column)}: {problem}")
-            count += 1
-    policy = workbook.policy
-    # An unreadable Notify target is refused at send time and never stops a sync, so it is
-    # listed here like a row problem rather than failing the check.
-    for level in sorted(policy.levels.values(), key=lambda level: level.level):
-        for target in parse_targets(level.notify):
-            if target.channel == "invalid":
-                click.echo(f"{schema.LEVELS}!{level.notify_cell}: Notify L{level.level} "
-                           f"{mask(target)}: {target.problem}")
-                count += 1
-    click.echo(f"policy OK: {len(policy.levels)} levels, {len(policy.active_triggers)} "
-               f"active triggers, timezone {policy.timezone}; {len(log)} rows, "
-               f"{count} cell problem(s).")
+    for problem in report.cells:
+        click.echo(str(problem))
+    if report.fatal:
+        click.echo("error: the workbook's policy or headers need fixing:", err=True)
+        for problem in report.fatal:
+            click.echo(f"  {problem}", err=True)
+        click.echo("nothing was written.", err=True)
+        sys.exit(2)
+    assert report.workbook is not None  # no fatal problem: the workbook was evaluated
+    policy = report.workbook.policy
+    count = len(report.cells)
+    click.echo(f"policy OK: {plural(len(policy.levels), 'level')}, "
+               f"{plural(len(policy.active_triggers), 'active trigger')}, timezone "
+               f"{policy.timezone}; {plural(len(report.workbook.log), 'row')}, "
+               f"{plural(count, 'cell problem')}.")
     access = _google_access(backend)
     if access:
         click.echo(access)
+
+
+def plural(count: int, noun: str) -> str:
+    """Given a count and a singular noun, return "1 row" / "2 rows"."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _google_access(backend: Any) -> str | None:
@@ -400,6 +501,16 @@ def sync(source: str, now_text: str | None, dry_run: bool, as_json: bool, quiet:
     _print_report(report, quiet)
 
 
+def source_and_id(source: str | None, identifier: str | None) -> tuple[str, str]:
+    """Given the one or two positional arguments, return (SOURCE, ID): SOURCE is optional
+    before the ID, as everywhere else (``escalate ESC-0019 --to L2``)."""
+    if identifier is None:
+        if source is None:
+            raise click.UsageError("Missing argument 'ID'.")
+        return DEFAULT_SOURCE, source
+    return source or DEFAULT_SOURCE, identifier
+
+
 @cli.command()
 @source_argument
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable status.")
@@ -454,8 +565,8 @@ def status(source: str, as_json: bool, stale_after: str, now_text: str | None,
 
 
 @cli.command()
-@source_argument
-@click.argument("identifier", metavar="ID")
+@click.argument("source", metavar="[SOURCE]", required=False)
+@click.argument("identifier", metavar="ID", required=False)
 @click.option("--to", "to_text", required=True, metavar="L2|L3",
               help="The level to escalate to.")
 @click.option("--handler", help="Who owns the row at the new level.")
@@ -468,7 +579,7 @@ def status(source: str, as_json: bool, stale_after: str, now_text: str | None,
 @lossy_option
 @config_option
 @handle_errors
-def escalate(source: str, identifier: str, to_text: str, handler: str | None,
+def escalate(source: str | None, identifier: str | None, to_text: str, handler: str | None,
              note: str | None, force: bool, now_text: str | None, dry_run: bool,
              credentials: str | None, oauth: bool, allow_lossy: bool,
              config_path: str | None) -> None:
@@ -484,6 +595,7 @@ def escalate(source: str, identifier: str, to_text: str, handler: str | None,
     from sheets_escalation.policy import level_number
     from sheets_escalation.sync import run_escalate
 
+    source, identifier = source_and_id(source, identifier)
     to_level = level_number(to_text)
     if to_level is None or to_level < 2:
         raise click.BadParameter(f'"{to_text}" is not L2 or L3', param_hint="'--to'")
@@ -504,8 +616,8 @@ def escalate(source: str, identifier: str, to_text: str, handler: str | None,
 
 
 @cli.command()
-@source_argument
-@click.argument("identifier", metavar="ID")
+@click.argument("source", metavar="[SOURCE]", required=False)
+@click.argument("identifier", metavar="ID", required=False)
 @click.option("--template", "name", default="customer", show_default=True,
               help="Template name from the Templates tab (defaults: customer, internal).")
 @click.option("--level", "level_text", type=click.Choice(["L1", "L2", "L3"],
@@ -515,7 +627,7 @@ def escalate(source: str, identifier: str, to_text: str, handler: str | None,
 @credentials_option
 @oauth_option
 @handle_errors
-def message(source: str, identifier: str, name: str, level_text: str | None,
+def message(source: str | None, identifier: str | None, name: str, level_text: str | None,
             now_text: str | None, credentials: str | None, oauth: bool) -> None:
     """Render a message template for one row (prints it; writes nothing).
 
@@ -523,18 +635,35 @@ def message(source: str, identifier: str, name: str, level_text: str | None,
     Example:
       sheets-escalation message escalations.xlsx ESC-0012 --template customer
     """
-    from sheets_escalation.handoff import escalation_message, find_row, row_view, templates_of
+    from sheets_escalation.handoff import (
+        escalation_message,
+        find_row,
+        latest_move_reason,
+        row_view,
+        templates_of,
+    )
     from sheets_escalation.sync import load
 
+    source, identifier = source_and_id(source, identifier)
+    now = parse_now(now_text)
     backend = open_source_warned(source, credentials=credentials, oauth=oauth)
-    workbook = load(backend, parse_now(now_text))
+    workbook = load(backend, now)
+    templates = templates_of(workbook.tabs)
+    if name.strip().casefold() not in templates:
+        raise click.BadParameter(
+            f"no template named {name.strip()!r} (available: {', '.join(sorted(templates))})",
+            param_hint="'--template'")
     position = find_row(workbook.result, identifier)
     view = row_view(workbook.log, workbook.result, position)
     target = view.result.get("target_level") or ""
     level = int(level_text[1]) if level_text else int(target[1]) if target else int(
         view.result["level"])
-    subject, body = escalation_message(view, workbook.policy, level,
-                                       templates_of(workbook.tabs), name, workbook.now)
+    # Nothing firing at the row's level (it was just raised, by this evaluation or
+    # before): the message names what raised it instead of empty Triggers and Why.
+    reason = None if view.result.get("triggers") else latest_move_reason(
+        view.result["id"], workbook.evaluation.events, workbook.history)
+    subject, body = escalation_message(view, workbook.policy, level, templates, name,
+                                       workbook.now, reason)
     click.echo(f"Subject: {subject}\n\n{body}")
 
 
@@ -582,6 +711,7 @@ def review(source: str, month: str | None, export_path: str | None, no_tab: bool
     """
     from sheets_escalation.reviewjob import run_review
 
+    check_export_folder(export_path)
     backend = open_source_warned(source, credentials=credentials, oauth=oauth,
                           allow_lossy=allow_lossy)
     delivery = (make_review_delivery(config_path, backend, resend, dry_run)
@@ -650,6 +780,7 @@ def simulate(source: str, month: str | None, policy_source: str | None, sets: tu
     """
     from sheets_escalation.simulate import run_simulate
 
+    check_export_folder(export_path)
     backend = open_source_warned(source, credentials=credentials, oauth=oauth,
                           allow_lossy=allow_lossy)
     other = open_source_warned(policy_source, credentials=credentials, oauth=oauth) \
@@ -658,6 +789,15 @@ def simulate(source: str, month: str | None, policy_source: str | None, sets: tu
                           export_path=Path(export_path) if export_path else None,
                           write_tab=not no_tab)
     _print_review(result.review, backend.name, not no_tab, export_path)
+
+
+def check_export_folder(export_path: str | None) -> None:
+    """Refuse (usage error, before anything is read) an --export into a missing folder."""
+    if export_path is None:
+        return
+    folder = Path(export_path).parent
+    if not folder.is_dir():
+        raise click.BadParameter(f"folder {folder} does not exist", param_hint="'--export'")
 
 
 def _print_review(review_: Any, source: str, wrote_tab: bool, export_path: str | None) -> None:
@@ -701,9 +841,9 @@ def demo(now_text: str | None) -> None:
     from sheets_escalation.sample import SAMPLE_NOW, sample_path
     from sheets_escalation.sync import run_sync
 
+    now = parse_now(now_text) if now_text else pd.Timestamp(SAMPLE_NOW)
     target = Path(DEMO_FILE)
     shutil.copyfile(sample_path(), target)
-    now = parse_now(now_text) if now_text else pd.Timestamp(SAMPLE_NOW)
     report = run_sync(XlsxBackend(target), now)
     click.echo(f"copied the sample workbook to ./{DEMO_FILE}")
     _print_report(report, quiet=False)

@@ -35,6 +35,10 @@ class LogRead:
     columns: dict[str, int]  # column key -> 0-based sheet column (known headers only)
     width: int  # number of header cells (where missing owned columns are appended)
     raw: pd.DataFrame  # the kept rows' raw cells, columns = 0-based sheet columns
+    # Typed dates that read only against the Settings Date order: (sheet row, 0-based
+    # column) of each, and how many rows hold dates that read either way.
+    dates_against: list[tuple[int, int]] = field(default_factory=list)
+    rows_ambiguous: int = 0
 
 
 @dataclass
@@ -77,8 +81,21 @@ def read_log(table: Table | None, policy: Policy) -> LogRead:
     Raise ConfigError naming the tab and cell if the tab or a required header is missing,
     or a known header appears twice.
     """
+    columns, problems = read_header(table)
+    if problems:
+        raise ConfigError(problems)
+    assert table is not None  # a missing tab is a problem above
+
+    width = max(len(table.header), 1)
+    return _read_rows(table, columns, width, policy)
+
+
+def read_header(table: Table | None) -> tuple[dict[str, int], list[Located]]:
+    """Given the Escalations tab, return where each known column lives (column key ->
+    0-based sheet column) and every problem with its header row: the tab missing or empty,
+    a required header missing, a known header appearing twice."""
     if table is None or not table.rows:
-        raise ConfigError([Located(schema.ESCALATIONS, "", "tab is missing or empty")])
+        return {}, [Located(schema.ESCALATIONS, "", "tab is missing or empty")]
     header = table.header
     problems: list[Located] = []
     columns: dict[str, int] = {}
@@ -97,10 +114,10 @@ def read_log(table: Table | None, policy: Policy) -> LogRead:
             header_text = schema.COLUMN_BY_KEY[key].header
             problems.append(Located(schema.ESCALATIONS, "1:1",
                                     f'missing required header "{header_text}"'))
-    if problems:
-        raise ConfigError(problems)
+    return columns, problems
 
-    width = max(len(header), 1)
+
+def _read_rows(table: Table, columns: dict[str, int], width: int, policy: Policy) -> LogRead:
     body = table.body
     raw = _grid(body, columns.values()) if body else pd.DataFrame(
         {position: pd.Series(dtype=object) for position in columns.values()})
@@ -110,6 +127,9 @@ def read_log(table: Table | None, policy: Policy) -> LogRead:
     # do not count): whitespace is nothing. Text columns are stripped by their parser.
     blank = np.ones(len(raw), dtype=bool)
     empty = pd.Series([None] * len(raw), index=raw.index, dtype=object)
+    against_cells: list[tuple[int, int]] = []  # (raw row, column), in reading order
+    ambiguous = np.zeros(len(raw), dtype=bool)
+    either_way: list[tuple[str, pd.Series, pd.Series, pd.Series]] = []
     for column in schema.INPUT_COLUMNS:
         source = raw[columns[column.key]] if column.key in columns else empty
         source = source.astype(object)
@@ -122,6 +142,13 @@ def read_log(table: Table | None, policy: Policy) -> LogRead:
         if column.kind == "datetime":
             parsed = cells.parse_datetimes(source, column.header, policy.timezone,
                                            policy.date_order)
+            evidence = cells.date_order_evidence(source, column.header, policy.date_order,
+                                                 parsed.values)
+            problems_parts.append(evidence.problems)
+            against_cells += [(int(r), columns[column.key])
+                              for r in np.flatnonzero(evidence.against.to_numpy())]
+            ambiguous |= evidence.ambiguous.to_numpy()
+            either_way.append((column.header, source, parsed.values, evidence.ambiguous))
         elif column.kind == "money":
             parsed = cells.parse_money(source, column.header)
         elif column.kind == "yesno":
@@ -132,6 +159,26 @@ def read_log(table: Table | None, policy: Policy) -> LogRead:
         problems_parts.append(parsed.problems)
         if column.key == "opened":
             opened_problems = parsed.problems
+    # Dates that read either way are in doubt once other dates in the log read only the
+    # other way round: those rows are reported and held (see evaluate) rather than acted on.
+    doubtful = np.zeros(len(raw), dtype=bool)
+    if against_cells:
+        mine, other = ("day-first", "month-first") if policy.date_order == "DMY" else (
+            "month-first", "day-first")
+        for header, source, values, either in either_way:
+            mask = either.to_numpy()
+            if not mask.any():
+                continue
+            local = values.dt.tz_convert(policy.timezone)
+            texts = np.full(len(raw), "", dtype=object)
+            texts[mask] = [
+                f'{header}: "{cells.format_value(text)}" reads either way and was read {mine} '
+                f"({stamp.day} {stamp:%b %Y}) as Settings Date order says, but other dates "
+                f"here read only {other}"
+                for text, stamp in zip(source[mask], local[mask], strict=True)]
+            problems_parts.append(pd.Series(texts, index=raw.index, dtype=object))
+            doubtful |= mask
+    log["doubtful_dates"] = doubtful
     # Blank, or a blank marker such as "-" or "n/a": no clock can start without it.
     opened_blank = log["opened"].isna() & (opened_problems == "")
     problems_parts.append(pd.Series(np.where(opened_blank, "Opened: blank", ""),
@@ -141,7 +188,36 @@ def read_log(table: Table | None, policy: Policy) -> LogRead:
     log = log[keep].reset_index(drop=True)
     raw = raw[keep].reset_index(drop=True)
     log["sheet_row"] = np.flatnonzero(keep) + 2
-    return LogRead(log=log, columns=columns, width=width, raw=raw)
+    dates_against = sorted((r + 2, c) for r, c in against_cells if keep[r])
+    return LogRead(log=log, columns=columns, width=width, raw=raw, dates_against=dates_against,
+                   rows_ambiguous=int((ambiguous & keep).sum()))
+
+
+def _rows(count: int) -> str:
+    return f"{count} row" if count == 1 else f"{count} rows"
+
+
+def date_order_note(log_read: LogRead, date_order: str) -> str | None:
+    """Given the log as read and the Settings date order, return the note saying the typed
+    dates contradict that order (the cells that read only the other way, and how many rows
+    read either way and so may be misread), or None when nothing contradicts it."""
+    if not log_read.dates_against:
+        return None
+    other, mine = ("month-first", "day-first") if date_order == "DMY" else (
+        "day-first", "month-first")
+    rows_against = len({row for row, _ in log_read.dates_against})
+    shown = ", ".join(f"{schema.ESCALATIONS}!{schema.a1(row - 1, col)}"
+                      for row, col in log_read.dates_against[:3])
+    more = ", …" if len(log_read.dates_against) > 3 else ""
+    holds = "holds a date that reads" if rows_against == 1 else "hold dates that read"
+    text = (f"Settings Date order is {date_order}, but {_rows(rows_against)} {holds} only "
+            f"{other} ({shown}{more})")
+    if log_read.rows_ambiguous:
+        either = ("holds a date that reads either way and was" if log_read.rows_ambiguous == 1
+                  else "hold dates that read either way and were")
+        text += f"; {_rows(log_read.rows_ambiguous)} {either} read {mine}"
+    swap = "MDY" if date_order == "DMY" else "DMY"
+    return f"{text}. If dates here are typed {other}, set Date order to {swap} in Settings."
 
 
 def _append(text: pd.Series, mask: np.ndarray, addition: str | pd.Series) -> pd.Series:
@@ -411,6 +487,49 @@ def _recorded_breaches(history: pd.DataFrame | None) -> set[str]:
                 + breached["trigger"]).tolist())
 
 
+# Opened may run this far ahead of the run's clock (a typing machine's clock a little
+# fast, a row typed just before a sync) before it counts as impossible.
+FUTURE_GRACE = pd.Timedelta(minutes=15)
+
+
+def _impossible_timelines(log: pd.DataFrame, policy: Policy,
+                          now: pd.Timestamp) -> tuple[np.ndarray, pd.Series]:
+    """Given the log, the policy and ``now``, return where the typed times cannot all be
+    true (First response, Escalated or Resolved at before Opened; Escalated at after
+    Resolved at; Opened later than now beyond FUTURE_GRACE) and a problem text per row."""
+    def shown(series: pd.Series, mask: np.ndarray) -> list[str]:
+        # Formatted for the wrong rows only: strftime over a whole long log costs seconds.
+        return _local(series[mask], policy).dt.strftime("%Y-%m-%d %H:%M").tolist()
+
+    opened = log["opened"]
+    now_text = pd.Timestamp(now).tz_convert(policy.timezone).strftime("%Y-%m-%d %H:%M")
+    checks = [
+        (log["first_response_at"], "First response at", opened, "before Opened"),
+        (log["escalated_at"], "Escalated at", opened, "before Opened"),
+        (log["resolved_at"], "Resolved at", opened, "before Opened"),
+        (log["escalated_at"], "Escalated at", log["resolved_at"], "after Resolved at"),
+    ]
+    impossible = np.zeros(len(log), dtype=bool)
+    problems = [pd.Series("", index=log.index, dtype=object)]
+    for value, header, other, words in checks:
+        wrong = (value > other) if words.startswith("after") else (value < other)
+        mask = wrong.to_numpy(dtype=bool, na_value=False)
+        if mask.any():
+            impossible |= mask
+            texts = np.full(len(log), "", dtype=object)
+            texts[mask] = [f"{header}: {mine} is {words} ({theirs})" for mine, theirs in
+                           zip(shown(value, mask), shown(other, mask), strict=True)]
+            problems.append(pd.Series(texts, index=log.index, dtype=object))
+    future = (opened > now + FUTURE_GRACE).to_numpy(dtype=bool, na_value=False)
+    if future.any():
+        impossible |= future
+        texts = np.full(len(log), "", dtype=object)
+        texts[future] = [f"Opened: {mine} is later than now ({now_text})"
+                         for mine in shown(opened, future)]
+        problems.append(pd.Series(texts, index=log.index, dtype=object))
+    return impossible, cells.combine_problems(*problems)
+
+
 def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
              history: pd.DataFrame | None = None) -> Evaluation:
     """Given the log as :func:`read_log` parsed it (text trimmed), the policy, the History
@@ -434,6 +553,11 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
     events.extend(_status_events(ids, id_keys, id_repeated, labels, resolved, history, now))
     no_resolved_time = resolved & resolved_at.isna().to_numpy()
     problems = _append(problems, no_resolved_time, "Resolved at: blank although Status is Resolved")
+    impossible, timeline_problems = _impossible_timelines(log, policy, now)
+    # Rows held at CHECK INPUT: impossible times, or dates read in doubt (read_log).
+    if "doubtful_dates" in log:
+        impossible = impossible | log["doubtful_dates"].to_numpy(dtype=bool)
+    problems = cells.combine_problems(problems, timeline_problems)
 
     # "level changed": a person moved the level since the tool last recorded it, or, for a
     # row History has never seen move, raised it (Escalated at later than the last run).
@@ -463,7 +587,9 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
     memo: dict[str, Any] = {}
     # Triggers can only raise open rows below the top level (levels only go up below), so
     # years of resolved history are evaluated as reports, never as candidates.
-    live = np.flatnonzero(~resolved & (level < max(policy.levels)))
+    # A row whose times cannot all be true is not judged on them: no trigger runs on it
+    # (so nothing is applied or asked for) until a person fixes the times.
+    live = np.flatnonzero(~resolved & ~impossible & (level < max(policy.levels)))
     for _ in range(len(schema.LEVEL_NAMES)):
         level_start = opened.where(level == 1, escalated_at.fillna(opened))
         context = _context(log_with_ids, policy, now, level, level_start, resolved, live, memo)
@@ -578,6 +704,7 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
     flag[overdue & ~resolved] = "OVERDUE"
     flag[pending] = "ESCALATE"
     flag[late_escalation] = "ESCALATION OVERDUE"
+    flag[impossible] = "CHECK INPUT"
 
     # "breached": the first time a target is seen overdue at a level, or seen missed when
     # it was met late since the previous run (between two runs). Targets missed before
@@ -588,10 +715,10 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
     for name, states, due, met_at in (
             ("Response SLA", response_sla, response_due, responded),
             ("Resolution SLA", resolution_sla, resolution_due, resolved_at)):
-        seen = (states == "Overdue").to_numpy().copy()
+        seen = (states == "Overdue").to_numpy() & ~impossible
         if previous_run is not None:
             # Met late between the two runs: a time typed later than now waits until then.
-            seen |= ((states == "Missed").to_numpy()
+            seen |= ((states == "Missed").to_numpy() & ~impossible
                      & (met_at > previous_run).to_numpy(dtype=bool, na_value=False)
                      & (met_at <= now).to_numpy(dtype=bool, na_value=False))
         if not seen.any():

@@ -35,6 +35,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from sheets_escalation.errors import UsageError
 from sheets_escalation.review import Format, Review, Section
+from sheets_escalation.template import print_setup
 
 SUFFIXES = (".xlsx", ".html", ".md", ".csv", ".pdf")
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -258,6 +259,7 @@ def _export_xlsx(review: Review, path: Path) -> None:
     assert sheet is not None  # a new Workbook always has its first sheet
     sheet.title = review.tab
     write_review_sheet(sheet, review)
+    print_setup(sheet)
     workbook.save(path)
 
 

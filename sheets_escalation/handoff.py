@@ -144,6 +144,19 @@ def _unannounced_moves(result: pd.DataFrame, history: pd.DataFrame,
     return moves
 
 
+def latest_move_reason(identifier: str, events: list[list[Any]],
+                       history: pd.DataFrame) -> tuple[str, str] | None:
+    """Given a row's ID, this evaluation's events and the History frame, return (triggers,
+    why) of the latest event that raised the ID's level, or None if it never moved."""
+    key = str(identifier).casefold()
+    moves = [e for e in _moves(events) if str(e[1]).casefold() == key]
+    if not moves and not history.empty:
+        recorded = history[history["id"].str.casefold() == key][
+            ["at", "id", "event", "from_level", "to_level", "trigger", "by", "detail"]]
+        moves = _moves([list(row) for row in recorded.itertuples(index=False, name=None)])
+    return _reason(moves[-1]) if moves else None
+
+
 def _reason(event: list[Any]) -> tuple[str, str]:
     """Given an escalation event, return (triggers, why) for its announcement."""
     trigger, by, detail = str(event[5] or ""), str(event[6] or ""), str(event[7] or "")

@@ -80,6 +80,8 @@ class Policy:
     vip: frozenset[str]
     settings: dict[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    # Notes that change what the run reads or computes: printed even by a quiet run.
+    warnings: tuple[str, ...] = ()
     # Shares of a target at which the handler is reminded (Settings `Remind at`), ascending.
     remind_at: tuple[float, ...] = (0.5, 0.75, 0.9)
 
@@ -461,7 +463,14 @@ def load_policy(
         row, col = places.get(key, (0, None))
         return row, col
 
+    warnings: list[str] = []
     timezone_text = settings.get("Timezone", "") or spreadsheet_timezone or "UTC"
+    if not settings.get("Timezone", "") and not spreadsheet_timezone:
+        zone_row, zone_col = where("Timezone")
+        place = (f"{schema.SETTINGS}!{schema.a1(zone_row, zone_col)} " if zone_col is not None
+                 else "")
+        warnings.append(f"{place}Timezone is blank: times are read and written as UTC; set "
+                        'it to your zone, e.g. "Europe/Berlin" or "America/New_York".')
     timezone = _timezone(timezone_text)
     if timezone is None:
         collector.add(*where("Timezone"), f'Timezone: unknown timezone "{timezone_text}": '
@@ -559,5 +568,6 @@ def load_policy(
         vip=frozenset(vip),
         settings=settings,
         notes=tuple(notes),
+        warnings=tuple(warnings),
         remind_at=remind_at,
     )

@@ -17,7 +17,16 @@ import pandas as pd
 
 from sheets_escalation import cells, schema
 from sheets_escalation.backends.base import Backend, CellWrite, Table, WritePlan, header_index
-from sheets_escalation.engine import Evaluation, LogRead, evaluate, read_history, read_log
+from sheets_escalation.engine import (
+    Evaluation,
+    LogRead,
+    date_order_note,
+    evaluate,
+    read_header,
+    read_history,
+    read_log,
+)
+from sheets_escalation.errors import ConfigError, Located
 from sheets_escalation.handoff import (
     REMINDER_NO_CHANNEL,
     check_escalation,
@@ -28,13 +37,23 @@ from sheets_escalation.handoff import (
     templates_of,
 )
 from sheets_escalation.limits import fit_text
-from sheets_escalation.notify import DeliveryReport, Outbox, recorded_deliveries
+from sheets_escalation.notify import (
+    DeliveryReport,
+    Outbox,
+    mask,
+    parse_targets,
+    recorded_deliveries,
+)
 from sheets_escalation.policy import Policy, level_label, load_policy
 
 ALL_TABS: tuple[str, ...] = (
     schema.ESCALATIONS, schema.LEVELS, schema.TRIGGERS, schema.SETTINGS, schema.HOLIDAYS,
     schema.VIP, schema.HISTORY, schema.TEMPLATES,
 )
+
+
+EVENT_ORDER: tuple[str, ...] = ("escalated", "level changed", "notified", "breached",
+                                "id assigned", "status changed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +89,15 @@ class Workbook:
     @property
     def notes(self) -> list[str]:
         """Advice that does not stop the run: defaults in use, triggers that cannot fire."""
-        return [*self.policy.notes, *blind_triggers(self.policy, self.log_read.columns)]
+        return [*self.policy.notes, *self.warnings]
+
+    @property
+    def warnings(self) -> list[str]:
+        """The notes that change results (a blank Timezone, dates contradicting the Date
+        order, triggers that cannot fire): said even by a quiet run."""
+        date_note = date_order_note(self.log_read, self.policy.date_order)
+        return [*self.policy.warnings, *([date_note] if date_note else []),
+                *blind_triggers(self.policy, self.log_read.columns)]
 
     @property
     def log(self) -> pd.DataFrame:
@@ -99,12 +126,20 @@ class SyncReport:
         return {flag: counts[flag] for flag in schema.FLAGS if counts[flag]}
 
     @property
+    def event_counts(self) -> dict[str, int]:
+        """How many History events of each kind this run records, in EVENT_ORDER."""
+        counts = Counter(e[2] for e in self.workbook.evaluation.events)
+        order = {event: i for i, event in enumerate(EVENT_ORDER)}
+        return {event: counts[event]
+                for event in sorted(counts, key=lambda e: (order.get(e, len(order)), e))}
+
+    @property
     def escalated(self) -> list[list[Any]]:
         return [e for e in self.workbook.evaluation.events if e[2] == "escalated"]
 
     def as_json(self) -> dict[str, Any]:
         result = self.workbook.result
-        history_rows = len(self.plan.appends.get(schema.HISTORY, [])) + max(
+        appended = len(self.plan.appends.get(schema.HISTORY, [])) + max(
             len(self.plan.new_tabs.get(schema.HISTORY, [])) - 1, 0)
         flagged = result[~result["flag"].isin(["OK", "RESOLVED"])]
         return {
@@ -118,8 +153,8 @@ class SyncReport:
             "events": len(self.workbook.evaluation.events),
             "cells_planned": len(self.plan.cells),
             "cells_written": 0 if self.dry_run else len(self.plan.cells),
-            "history_planned": history_rows,
-            "history_appended": 0 if self.dry_run else history_rows,
+            "history_planned": appended,
+            "history_appended": 0 if self.dry_run else appended,
             "flagged": [
                 {"id": row["id"], "flag": row["flag"], "level": level_label(int(row["level"])),
                  "triggers": row["triggers"], "problems": row["problems"]}
@@ -129,6 +164,11 @@ class SyncReport:
             "notifications": self.delivery.lines() if self.delivery else [],
             "reminders": self.reminders,
             "notes": self.notes,
+            "history_events": [
+                {"at": f"{at:%Y-%m-%d %H:%M}", "id": row_id, "event": event, "from": before,
+                 "to": after, "trigger": trigger, "by": by, "detail": detail}
+                for at, row_id, event, before, after, trigger, by, detail in history_rows(
+                    self.workbook.evaluation.events, self.workbook.policy.timezone)],
         }
 
 
@@ -177,11 +217,15 @@ def to_cell(value: Any) -> Any:
     return value
 
 
-def load(backend: Backend, now: pd.Timestamp) -> Workbook:
-    """Given a backend and ``now``, read and evaluate the workbook. Raise ConfigError (exit 2)
-    for a broken policy or missing headers; nothing has been written then."""
-    tabs = backend.read(ALL_TABS)
-    policy = load_policy(tabs, spreadsheet_timezone=backend.spreadsheet_timezone())
+def load(backend: Backend, now: pd.Timestamp, *, tabs: dict[str, Table] | None = None,
+         policy: Policy | None = None) -> Workbook:
+    """Given a backend and ``now`` (and the tabs and policy when already read), read and
+    evaluate the workbook. Raise ConfigError (exit 2) for a broken policy or missing
+    headers; nothing has been written then."""
+    if tabs is None:
+        tabs = backend.read(ALL_TABS)
+    if policy is None:
+        policy = load_policy(tabs, spreadsheet_timezone=backend.spreadsheet_timezone())
     now = pd.Timestamp(now)
     if now.tzinfo is None:
         now = now.tz_localize(policy.timezone)
@@ -189,6 +233,91 @@ def load(backend: Backend, now: pd.Timestamp) -> Workbook:
     history = read_history(tabs.get(schema.HISTORY), policy.timezone)
     evaluation = evaluate(log_read.log, policy, now, history)
     return Workbook(tabs, policy, log_read, history, evaluation, now, backend.max_cell_characters)
+
+
+@dataclass
+class CheckReport:
+    """Everything `check` finds, each problem with its tab and cell: ``fatal`` stops a sync
+    (exit 2); ``cells`` are rows' own problems and Notify targets no sync will use."""
+
+    fatal: list[Located]
+    cells: list[Located]
+    notes: list[str]
+    workbook: Workbook | None
+
+    def as_json(self) -> dict[str, Any]:
+        def listed(problems: list[Located]) -> list[dict[str, str]]:
+            return [{"tab": p.tab, "cell": p.cell, "message": p.message} for p in problems]
+
+        summary: dict[str, Any] = {}
+        if self.workbook is not None:
+            policy = self.workbook.policy
+            summary = {"levels": len(policy.levels),
+                       "active_triggers": len(policy.active_triggers),
+                       "timezone": policy.timezone, "date_order": policy.date_order,
+                       "rows": len(self.workbook.log)}
+        return {"ok": not self.fatal, "fatal": listed(self.fatal), "cells": listed(self.cells),
+                "notes": self.notes, **summary}
+
+
+def check_workbook(backend: Backend, now: pd.Timestamp) -> CheckReport:
+    """Given a backend and ``now``, read the workbook once and return every problem a sync
+    would refuse (policy tabs, Escalations headers, Templates) together with every
+    unreadable cell and unusable Notify target, each located. Writes nothing."""
+    tabs = backend.read(ALL_TABS)
+    fatal: list[Located] = []
+    policy: Policy | None = None
+    try:
+        policy = load_policy(tabs, spreadsheet_timezone=backend.spreadsheet_timezone())
+    except ConfigError as error:
+        fatal += error.problems
+    columns, header_problems = read_header(tabs.get(schema.ESCALATIONS))
+    fatal += header_problems
+    try:
+        templates_of(tabs)
+    except ConfigError as error:
+        fatal += error.problems
+    found = notify_problems(tabs.get(schema.LEVELS))
+    if fatal or policy is None:
+        return CheckReport(fatal, found, [*policy.notes, *policy.warnings] if policy else [],
+                           None)
+    workbook = load(backend, now, tabs=tabs, policy=policy)
+    return CheckReport([], [*cell_problems(workbook), *found], workbook.notes, workbook)
+
+
+def notify_problems(levels: Table | None) -> list[Located]:
+    """Given the Levels tab, return each Notify target no notification can go to (not an
+    email address, Slack webhook or webhook:URL), located in its cell."""
+    if levels is None or not levels.rows:
+        return []
+    position = header_index(levels.header).get(schema.normalize_header("Notify"))
+    if position is None:
+        return []
+    found = []
+    for offset, row in enumerate(levels.body, start=1):
+        text = str(cells.parse_text(pd.Series([row[position] if position < len(row)
+                                               else None], dtype=object)).iat[0])
+        for target in parse_targets([text]):
+            if target.channel == "invalid":
+                found.append(Located(schema.LEVELS, schema.a1(offset, position),
+                                     f'Notify: "{mask(target)}": {target.problem}'))
+    return found
+
+
+def cell_problems(workbook: Workbook) -> list[Located]:
+    """Given an evaluated workbook, return each row's problems located in the cell they
+    name (the ID cell when they name no known column)."""
+    positions = {schema.COLUMN_BY_KEY[k].header: v
+                 for k, v in workbook.log_read.columns.items()}
+    found = []
+    texts: list[str] = workbook.result["problems"].tolist()
+    sheet_rows: list[int] = workbook.log["sheet_row"].tolist()
+    for text, sheet_row in zip(texts, sheet_rows, strict=True):
+        for problem in filter(None, text.split("; ")):
+            header = problem.split(":", 1)[0]
+            column = positions.get(header, positions.get("ID", 0))
+            found.append(Located(schema.ESCALATIONS, schema.a1(sheet_row - 1, column), problem))
+    return found
 
 
 def _changed(column: schema.Column, old: pd.Series, new: pd.Series, timezone: str) -> np.ndarray:

@@ -18,6 +18,7 @@ import os
 import re
 import sys
 import tempfile
+import textwrap
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from openpyxl.formatting.rule import CellIsRule, FormulaRule
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
 from sheets_escalation import schema, staleness
@@ -43,6 +45,12 @@ HEADER_FILL = "DDEBF7"
 OWNED_HEADER_FILL = "BFBFBF"
 OWNED_FILL = "F2F2F2"
 HEADER_FONT = "000000"
+# Named, so every program shows headers in the body's typeface (openpyxl's default style is
+# Calibri 11); a font without a name falls back to a serif one in LibreOffice.
+FONT_NAME = "Calibri"
+FONT_SIZE = 11
+# Points per line of 11-point text, as the spreadsheet programs lay out a wrapped cell.
+LINE_HEIGHT = 15.0
 DEFAULT_WIDTH = 14.0
 
 # The staleness indicator: quiet grey while the sync runs, white on red once it stopped.
@@ -234,7 +242,37 @@ def layout_for(title: str) -> TabLayout | None:
 
 
 def _font(color: str, bold: bool) -> Font:
-    return Font(bold=bold, color="FF" + color)
+    return Font(name=FONT_NAME, size=FONT_SIZE, bold=bold, color="FF" + color)
+
+
+def wrapped_lines(text: object, width: float) -> int:
+    """Given a cell's text and its column width (in characters), return how many lines it
+    takes when wrapped (at least 1)."""
+    characters = max(int(width) - 1, 1)
+    lines = 0
+    for paragraph in str(text or "").split("\n"):
+        lines += max(len(textwrap.wrap(paragraph, characters, break_long_words=True)), 1)
+    return max(lines, 1)
+
+
+def fit_row_height(ws: Worksheet, row: int, lines: int) -> None:
+    """Make ``row`` at least ``lines`` lines tall (rows never shrink: a taller row was set
+    for another cell or by a person)."""
+    needed = lines * LINE_HEIGHT + 3
+    dimension = ws.row_dimensions[row]
+    if lines > 1 and (dimension.height is None or dimension.height < needed):
+        dimension.height = needed
+
+
+def print_setup(ws: Worksheet) -> None:
+    """Give a tab the tool creates or lays out a page setup that prints readably:
+    landscape, fit to one page wide (as many pages tall as needed), the header row
+    repeated on every page."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    ws.print_title_rows = "1:1"
 
 
 def _fill(color: str) -> PatternFill:
@@ -259,6 +297,7 @@ def style_column(ws: Worksheet, layout: TabLayout, header: str, column: int) -> 
     style_header_cell(ws, column, header, owned)
     dimension = ws.column_dimensions[letter]
     dimension.width = layout.width(header)
+    fit_row_height(ws, 1, wrapped_lines(header, layout.width(header)))
     if owned:
         dimension.fill = _fill(OWNED_FILL)
     if header in layout.number_formats:
@@ -290,8 +329,8 @@ def style_column(ws: Worksheet, layout: TabLayout, header: str, column: int) -> 
 def _format_seed_cell(ws: Worksheet, layout: TabLayout, header: str, row: int, column: int) -> None:
     # openpyxl does not let cells inherit the column style, so seeded cells get it explicitly.
     cell = ws.cell(row=row, column=column)
-    if header in layout.wrap:
-        cell.alignment = Alignment(vertical="top", wrap_text=True)
+    # Top-aligned throughout, so a row made taller by one wrapped cell reads as one line.
+    cell.alignment = Alignment(vertical="top", wrap_text=header in layout.wrap)
     if header in layout.owned:
         cell.fill = _fill(OWNED_FILL)
 
@@ -312,8 +351,12 @@ def build_tab(ws: Worksheet, layout: TabLayout, rows: Sequence[Sequence[object]]
             if isinstance(value, str):
                 cell.data_type = "s"  # seed text is never a formula
             if column <= len(layout.headers):
-                _format_seed_cell(ws, layout, layout.headers[column - 1], row_number, column)
+                header = layout.headers[column - 1]
+                _format_seed_cell(ws, layout, header, row_number, column)
+                if header in layout.wrap:
+                    fit_row_height(ws, row_number, wrapped_lines(value, layout.width(header)))
     ws.freeze_panes = layout.freeze
+    print_setup(ws)
 
 
 def add_staleness_indicator(ws: Worksheet, column: int, key_column: str = "A",
@@ -337,14 +380,39 @@ def add_staleness_indicator(ws: Worksheet, column: int, key_column: str = "A",
             FormulaRule(formula=[rule], fill=_fill(STALE_FILL), font=_font(STALE_FONT, True)))
 
 
-def new_workbook() -> Workbook:
-    """Return a new workbook holding every template tab, seeded with the defaults."""
+# Where people write the month first (glibc's d_fmt for these locales is %m/%d/%Y);
+# everywhere else a typed short date starts with the day (or the year, which reads either way).
+_MONTH_FIRST_TERRITORIES = frozenset({"US", "PH", "FM", "MH", "PW", "GU", "PR", "AS", "VI",
+                                      "UM", "MP", "BZ"})
+
+
+def date_order_for_locale(name: str) -> str:
+    """Given a locale name such as ``de_DE.UTF-8`` (or ``C``/blank), return the Settings
+    Date order its people type: MDY for the United States and the few places writing
+    dates the same way, MDY also when the locale names no territory (the default), DMY
+    elsewhere."""
+    language_territory = name.split(".", 1)[0].split("@", 1)[0]
+    if "_" not in language_territory:
+        return "MDY"
+    territory = language_territory.split("_", 1)[1].upper()
+    return "MDY" if territory in _MONTH_FIRST_TERRITORIES else "DMY"
+
+
+def _seeded(layout: TabLayout, settings: Mapping[str, str] | None) -> Sequence[Sequence[object]]:
+    if not settings or layout.title != schema.SETTINGS:
+        return layout.rows
+    return [(key, settings.get(key, value)) for key, value in layout.rows]
+
+
+def new_workbook(settings: Mapping[str, str] | None = None) -> Workbook:
+    """Return a new workbook holding every template tab, seeded with the defaults (the
+    Settings values in ``settings`` replace the defaults of their keys)."""
     workbook = Workbook()
     first = workbook.active
     assert first is not None
     workbook.remove(first)
     for layout in TAB_LAYOUTS.values():
-        build_tab(workbook.create_sheet(layout.title), layout)
+        build_tab(workbook.create_sheet(layout.title), layout, _seeded(layout, settings))
     add_staleness_indicator(workbook[schema.ESCALATIONS], staleness.TEMPLATE_COLUMN)
     workbook.active = 0
     return workbook
@@ -363,10 +431,30 @@ def add_missing_tabs(workbook: Workbook) -> list[str]:
     return added
 
 
+# What openpyxl gives a cell assigned a datetime or date: the sheet shows no seconds.
+_OPENPYXL_DATETIME_FORMATS = frozenset({"yyyy-mm-dd h:mm:ss", "General"})
+_OPENPYXL_DATE_FORMATS = frozenset({"yyyy-mm-dd", "General"})
+
+
+def _times_without_seconds(workbook: Workbook) -> None:
+    """Show every date-time cell as ``yyyy-mm-dd hh:mm`` (and dates as ``yyyy-mm-dd``)
+    unless it was given a format of its own."""
+    for ws in workbook.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                if isinstance(cell.value, dt.datetime):
+                    if cell.number_format in _OPENPYXL_DATETIME_FORMATS:
+                        cell.number_format = DATETIME_FORMAT
+                elif isinstance(cell.value, dt.date) and \
+                        cell.number_format in _OPENPYXL_DATE_FORMATS:
+                    cell.number_format = DATE_FORMAT
+
+
 def workbook_bytes(workbook: Workbook) -> bytes:
     """Given a workbook, return its .xlsx bytes with fixed document dates and zip entry
     times, so the same workbook always yields the same bytes."""
     workbook.properties.created = _FIXED_TIME
+    _times_without_seconds(workbook)
     raw = io.BytesIO()
     workbook.save(raw)
     stamp = _FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -415,9 +503,9 @@ def write_template(path: Path) -> None:
     path.write_bytes(workbook_bytes(new_workbook()))
 
 
-def init_xlsx(path: Path) -> list[str]:
-    """Given a path that does not exist yet, create the template workbook there and return
-    the titles of its tabs. Raise RefusedError if something exists at ``path`` (a file is
+def init_xlsx(path: Path, settings: Mapping[str, str] | None = None) -> list[str]:
+    """Given a path that does not exist yet, create the template workbook there (with
+    ``settings`` in place of the default Settings values) and return the titles of its tabs. Raise RefusedError if something exists at ``path`` (a file is
     never overwritten), UsageError if it is not an ``.xlsx`` path, SourceError if it cannot
     be written."""
     if path.suffix.lower() != ".xlsx":
@@ -430,7 +518,7 @@ def init_xlsx(path: Path) -> list[str]:
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise SourceError(f"cannot create {path}: folder {directory} not found")
-    workbook = new_workbook()
+    workbook = new_workbook(settings)
     data = workbook_bytes(workbook)
     try:
         handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")

@@ -76,7 +76,6 @@ DATE_CASES: list[tuple[str, Any, dt.datetime | None, str | None]] = [
     ("serial number", serial(TUESDAY_0930), DUE_1330, None),
     ("serial as text", str(round(serial(TUESDAY_0930), 6)), DUE_1330, None),
     ("month first", "11/24/2026 09:30", DUE_1330, None),
-    ("day first, unambiguous", "24/11/2026 09:30", DUE_1330, None),
     ("am/pm", "11/24/2026 9:30 AM", DUE_1330, None),
     ("month name", "Nov 24, 2026 9:30", DUE_1330, None),
     ("day month name", "24 November 2026, 09:30", DUE_1330, None),
@@ -106,6 +105,24 @@ def test_dates_in_every_form(kind: str, tmp_path: Path, monkeypatch: pytest.Monk
         assert record["Problems"] == problem, case
         if problem:
             assert record["Flag"] == "CHECK INPUT", case
+
+
+def test_a_day_first_date_under_mdy_is_read_and_reported(
+        kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Read as typed, and reported: it contradicts the Date order setting (MDY), which a
+    # quiet run also says on stderr.
+    book = make_book(kind, tmp_path, [INPUT_HEADER, CONTROL,
+                                      good_row(ID="ESC-0001", Opened="24/11/2026 09:30")],
+                     monkeypatch)
+    run = book.sync("--quiet")
+    assert run.code == 0
+    assert run.err.startswith("warning: Settings Date order is MDY, but 1 row holds a date "
+                              "that reads only day-first (Escalations!B3)")
+    record = book.by_id()["ESC-0001"]
+    assert record["Response due"] == DUE_1330
+    assert record["Problems"] == ('Opened: "24/11/2026 09:30" reads only day-first '
+                                  "(24 Nov 2026), but Settings Date order is MDY")
+    assert record["Flag"] == "CHECK INPUT"
 
 
 def test_an_opened_typed_as_a_dash_is_reported_blank(

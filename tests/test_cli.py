@@ -50,6 +50,7 @@ def test_sync_golden_output_and_owned_columns(tmp_path: Path) -> None:
     assert out == (
         "log.xlsx: 5 rows evaluated as of 2026-11-24 15:00 UTC (written)\n"
         "flags: ESCALATION OVERDUE 1, CHECK INPUT 1, OK 2, RESOLVED 1\n"
+        "events: escalated 1, notified 1, breached 1, id assigned 1\n"
         "escalated ESC-0001 L1 -> L2 (Unresolved too long)\n"
         "remind ESC-0006/L1/remind-50:resolution: reminder for the handler: 50% of the "
         "resolution time used (due 2026-11-25 09:30); no Notify target at L1, recorded in "

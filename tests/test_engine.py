@@ -327,7 +327,7 @@ FEATURES: dict[str, dict[str, Any]] = {
     "OVERDUE": {"opened": at(2, 12)},  # response due Tue 16:00
     "CHECK INPUT": {"escalated_at": "yesterday-ish"},
     "AT RISK": {"opened": at(3, 9)},  # 3 of 4 business hours = 75%
-    "RESOLVED": {"resolved_at": at(3, 11, 30), "first_response_at": at(3, 11)},
+    "RESOLVED": {"resolved_at": at(3, 11, 45), "first_response_at": at(3, 11, 40)},
 }
 
 

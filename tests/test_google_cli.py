@@ -156,6 +156,7 @@ def test_sync_golden_output_and_owned_columns_equal_the_xlsx_run(fake: FakeSheet
     assert out == xlsx_out.replace("log.xlsx:", f"sheet {KEY}:", 1)
     assert out.startswith(f"sheet {KEY}: 5 rows evaluated as of 2026-11-24 15:00 UTC (written)\n"
                           "flags: ESCALATION OVERDUE 1, CHECK INPUT 1, OK 2, RESOLVED 1\n"
+                          "events: escalated 1, notified 1, breached 1, id assigned 1\n"
                           "escalated ESC-0001 L1 -> L2 (Unresolved too long)\n")
     assert [c.kind for c in fake.log] == ["get", "values.batchGet", "values.batchGet",
                                           "values.batchUpdate"]

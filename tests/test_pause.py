@@ -191,7 +191,7 @@ def test_sync_writes_paused_hours_and_reruns_never_double_count(tmp_path: Path) 
     code, out, _ = cli_run("sync", str(path), "--now", "2026-06-01T12:00", "--dry-run")
     assert code == 0
     assert [line for line in out.splitlines() if line.startswith("  row")] == [
-        "  row 2 ESC-0001: Resolution due: 2026-06-01 17:00:00 -> 2026-06-02 11:00:00",
+        "  row 2 ESC-0001: Resolution due: 2026-06-01 17:00 -> 2026-06-02 11:00",
         "  row 2 ESC-0001: Paused hours: 0 -> 2.0",
     ]
     assert "planned: 3 cells, 0 History rows" in out  # the two above and Last run

@@ -624,6 +624,7 @@ def _apply(workbook: Workbook, plan: WritePlan) -> None:
         formatter = plan.tab_formatters.get(title)
         if formatter is not None:
             formatter(sheet)
+        template.print_setup(sheet)
     writers: dict[str, _SheetWriter] = {}
 
     def writer_for(tab: str) -> _SheetWriter:
@@ -806,6 +807,7 @@ def _write_new_tab(worksheet: Worksheet, rows: Sequence[Sequence[Value]]) -> Non
         worksheet.freeze_panes = layout.freeze
     elif rows:
         _bold_first_row(worksheet, len(rows[0]))
+    template.print_setup(worksheet)
     writer = _SheetWriter(worksheet)
     for row, values in enumerate(rows):
         for col, value in enumerate(values):
