@@ -21,10 +21,19 @@ import pandas as pd
 
 from sheets_escalation import __version__, schema
 from sheets_escalation.errors import ConfigError, EscalationError
+from sheets_escalation.plaintext import without_controls
 from sheets_escalation.sources import DEFAULT_SOURCE
 from sheets_escalation.sources import open_source as open_backend
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def echo(message: str = "", err: bool = False) -> None:
+    """Print a line; every line goes through here, so text typed in the sheet (a customer
+    name, a template) never sends control sequences to the terminal."""
+    click.echo(without_controls(message), err=err)
+
+
 DEMO_FILE = "escalations-demo.xlsx"
 
 
@@ -36,13 +45,13 @@ def handle_errors(function: F) -> F:
         try:
             return function(*args, **kwargs)
         except ConfigError as error:
-            click.echo("error: the workbook's policy or headers need fixing:", err=True)
+            echo("error: the workbook's policy or headers need fixing:", err=True)
             for problem in error.problems:
-                click.echo(f"  {problem}", err=True)
-            click.echo("nothing was written.", err=True)
+                echo(f"  {problem}", err=True)
+            echo("nothing was written.", err=True)
             sys.exit(error.exit_code)
         except EscalationError as error:
-            click.echo(f"error: {error}", err=True)
+            echo(f"error: {error}", err=True)
             sys.exit(error.exit_code)
 
     return wrapper  # type: ignore[return-value]
@@ -79,7 +88,7 @@ lossy_option = click.option(
 
 def open_source_warned(source: str | None, **options: Any) -> Any:
     """Open SOURCE's backend, printing any warning about it (e.g. a readable key file)."""
-    return open_backend(source, warn=lambda message: click.echo(f"warning: {message}",
+    return open_backend(source, warn=lambda message: echo(f"warning: {message}",
                                                                  err=True), **options)
 
 
@@ -92,7 +101,7 @@ def make_outbox(config_path: str | None, backend: Any, dry_run: bool) -> Any:
 
     config = load_config(Path(config_path) if config_path else None, os.environ)
     for warning in config.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        echo(f"warning: {warning}", err=True)
     return Outbox(config, config.journal_path(source_id(backend)), dry_run=dry_run)
 
 
@@ -148,29 +157,29 @@ def _print_report(report: Any, quiet: bool) -> None:
     if quiet:
         return
     mode = "dry run, nothing written" if report.dry_run else "written"
-    click.echo(f"{report.source}: {len(report.workbook.result)} rows evaluated as of "
+    echo(f"{report.source}: {len(report.workbook.result)} rows evaluated as of "
                f"{report.now.tz_convert(report.workbook.policy.timezone):%Y-%m-%d %H:%M %Z} "
                f"({mode})")
     for note in report.notes:
-        click.echo(f"note: {note}")
+        echo(f"note: {note}")
     counts = ", ".join(f"{flag} {n}" for flag, n in report.flag_counts.items())
-    click.echo(f"flags: {counts or 'none'}")
+    echo(f"flags: {counts or 'none'}")
     for event in report.escalated:
-        click.echo(f"escalated {event[1]} {event[3]} -> {event[4]} ({event[5]})")
+        echo(f"escalated {event[1]} {event[3]} -> {event[4]} ({event[5]})")
     if report.delivery is not None:
         for line in report.delivery.lines():
-            click.echo(f"notify {line}")
+            echo(f"notify {line}")
     for line in report.reminders:
-        click.echo(f"remind {line}")
+        echo(f"remind {line}")
     if report.dry_run:
-        click.echo(f"planned: {len(report.plan.cells)} cells, "
+        echo(f"planned: {len(report.plan.cells)} cells, "
                    f"{sum(len(v) for v in report.plan.appends.values())} History rows")
         for change in report.changes:
-            click.echo(f"  row {change.sheet_row} {change.id}: {change.header}: "
+            echo(f"  row {change.sheet_row} {change.id}: {change.header}: "
                        f"{_cell_text(change.old, 40) or '(blank)'} -> "
                        f"{_cell_text(change.new, 60) or '(blank)'}")
-    click.echo("")
-    click.echo(_flagged_table(report))
+    echo("")
+    echo(_flagged_table(report))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -218,12 +227,12 @@ def init(path: str, sheet: str | None, credentials: str | None, oauth: bool) -> 
         if key is None:
             raise click.BadParameter(f'"{sheet}" is not a Google Sheets URL or key')
         created = init_sheet(open_client(credentials, oauth), key)
-        click.echo(f"laid out sheet {key}: " + (", ".join(created) or "nothing to add"))
+        echo(f"laid out sheet {key}: " + (", ".join(created) or "nothing to add"))
         return
     from sheets_escalation.template import init_xlsx
 
     tabs = init_xlsx(Path(path))
-    click.echo(f"created {path} with tabs: {', '.join(tabs)}")
+    echo(f"created {path} with tabs: {', '.join(tabs)}")
 
 
 @cli.command()
@@ -246,7 +255,7 @@ def check(source: str, credentials: str | None, oauth: bool) -> None:
     backend = open_source_warned(source, credentials=credentials, oauth=oauth)
     workbook = load(backend, parse_now(None))
     for note in workbook.notes:
-        click.echo(f"note: {note}")
+        echo(f"note: {note}")
     log = workbook.log
     result = workbook.result
     columns = workbook.log_read.columns
@@ -258,10 +267,10 @@ def check(source: str, credentials: str | None, oauth: bool) -> None:
         for problem in filter(None, text.split("; ")):
             header = problem.split(":", 1)[0]
             column = positions.get(header, positions.get("ID", 0))
-            click.echo(f"{schema.ESCALATIONS}!{schema.a1(sheet_row - 1, column)}: {problem}")
+            echo(f"{schema.ESCALATIONS}!{schema.a1(sheet_row - 1, column)}: {problem}")
             count += 1
     policy = workbook.policy
-    click.echo(f"policy OK: {len(policy.levels)} levels, {len(policy.active_triggers)} "
+    echo(f"policy OK: {len(policy.levels)} levels, {len(policy.active_triggers)} "
                f"active triggers, timezone {policy.timezone}; {len(log)} rows, "
                f"{count} cell problem(s).")
 
@@ -293,7 +302,7 @@ def sync(source: str, now_text: str | None, dry_run: bool, as_json: bool, quiet:
     outbox = make_outbox(config_path, backend, dry_run)
     report = run_sync(backend, parse_now(now_text), dry_run=dry_run, outbox=outbox)
     if as_json:
-        click.echo(json.dumps(report.as_json(), indent=2, default=str))
+        echo(json.dumps(report.as_json(), indent=2, default=str))
         return
     _print_report(report, quiet)
 
@@ -341,11 +350,11 @@ def escalate(source: str, identifier: str, to_text: str, handler: str | None,
                           by=handler or os.environ.get("USER") or "escalate command")
     event = next(e for e in report.escalated if e[5] == "manual")
     verb = "would escalate" if dry_run else "escalated"
-    click.echo(f"{verb} {event[1]} {event[3]} -> {event[4]}"
+    echo(f"{verb} {event[1]} {event[3]} -> {event[4]}"
                + (f" (handler {handler})" if handler else ""))
     if report.delivery is not None:
         for line in report.delivery.lines():
-            click.echo(f"notify {line}")
+            echo(f"notify {line}")
 
 
 @cli.command()
@@ -380,7 +389,7 @@ def message(source: str, identifier: str, name: str, level_text: str | None,
         view.result["level"])
     subject, body = escalation_message(view, workbook.policy, level,
                                        templates_of(workbook.tabs), name, workbook.now)
-    click.echo(f"Subject: {subject}\n\n{body}")
+    echo(f"Subject: {subject}\n\n{body}")
 
 
 @cli.command()
@@ -456,13 +465,13 @@ def simulate(source: str, month: str | None, policy_source: str | None, sets: tu
 
 def _print_review(review_: Any, source: str, wrote_tab: bool, export_path: str | None) -> None:
     if wrote_tab:
-        click.echo(f"wrote tab {review_.tab} to {source}")
+        echo(f"wrote tab {review_.tab} to {source}")
     if export_path:
-        click.echo(f"exported {export_path}")
+        echo(f"exported {export_path}")
     for label, value in review_.headline:
-        click.echo(f"{label}: {review_value(value, review_.headline_formats.get(label))}")
+        echo(f"{label}: {review_value(value, review_.headline_formats.get(label))}")
     for sentence in review_.recommendations:
-        click.echo(f"- {sentence}")
+        echo(f"- {sentence}")
 
 
 def review_value(value: Any, kind: str | None) -> str:
@@ -497,7 +506,7 @@ def demo(now_text: str | None) -> None:
     shutil.copyfile(sample_path(), target)
     now = parse_now(now_text) if now_text else pd.Timestamp(SAMPLE_NOW)
     report = run_sync(XlsxBackend(target), now)
-    click.echo(f"copied the sample workbook to ./{DEMO_FILE}")
+    echo(f"copied the sample workbook to ./{DEMO_FILE}")
     _print_report(report, quiet=False)
 
 
@@ -509,7 +518,7 @@ def main() -> None:
         if os.environ.get("SHEETS_ESCALATION_DEBUG"):
             raise
         message = textwrap.shorten(f"{type(error).__name__}: {error}", 300)
-        click.echo(f"internal error: {message} (set SHEETS_ESCALATION_DEBUG=1 for details)",
+        echo(f"internal error: {message} (set SHEETS_ESCALATION_DEBUG=1 for details)",
                    err=True)
         sys.exit(1)
 

@@ -46,7 +46,7 @@ from xml.etree import ElementTree
 import python_calamine
 from filelock import FileLock, Timeout
 from openpyxl import Workbook, load_workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell, MergedCell
+from openpyxl.cell.cell import Cell, MergedCell
 from openpyxl.styles import Font
 from openpyxl.styles.numbers import is_date_format
 from openpyxl.utils import column_index_from_string, get_column_letter
@@ -56,6 +56,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from sheets_escalation import schema, template
 from sheets_escalation.backends.base import Table, Value, WritePlan
 from sheets_escalation.errors import ConcurrentEditError, LockHeldError, RefusedError, SourceError
+from sheets_escalation.plaintext import without_controls
 
 # Tabs the tool writes whole ("Review 2026-03", "What-if 2026-03"); their charts were drawn
 # by openpyxl, so openpyxl reads them back intact, and `review` redraws them anyway.
@@ -103,7 +104,7 @@ _ERROR_CELL = re.compile(
     re.DOTALL,
 )
 _OOXML_ESCAPE = re.compile(r"_x[0-9A-Fa-f]{4}_")
-# Characters XML 1.0 cannot hold that openpyxl's ILLEGAL_CHARACTERS_RE lets through.
+# Characters XML 1.0 cannot hold that are not control characters (see plaintext).
 _NOT_XML = re.compile("[\ufffe\uffff\ud800-\udfff]")
 # A non-empty cell element (worksheet cells never nest, and their attributes hold no "/").
 _CELL_ELEMENT = re.compile(rb"<c\b(?P<attrs>[^>/]*)>(?P<body>.*?)</c>", re.DOTALL)
@@ -781,12 +782,11 @@ def set_value(cell: Cell, value: Value) -> None:
 
 def _storable_text(text: str) -> str:
     """Given text, return what to store so that reading the cell gives the same text back
-    (so a rerun finds nothing to change): without the control characters a cell cannot hold,
-    with line ends as the file format keeps them (LF; XML turns CR LF into LF), and with a
-    literal ``_xHHHH_`` escaped, since readers decode that as a character."""
-    text = _NOT_XML.sub("", ILLEGAL_CHARACTERS_RE.sub("", text))
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    (so a rerun finds nothing to change): without control characters (which a cell cannot
+    hold, or a terminal would act on), with line ends as the file format keeps them (LF; XML
+    turns CR LF into LF), and with a literal ``_xHHHH_`` escaped, since readers decode that
+    as a character."""
+    text = _NOT_XML.sub("", without_controls(text))
     if "_x" in text:
         text = _OOXML_ESCAPE.sub(r"_x005F\g<0>", text)
     return text

@@ -1,0 +1,124 @@
+"""Reliability of what reaches files and terminals: control characters typed in sheet
+text, Markdown links in exports, calamine panics, unreadable Levels, office lock files and
+the lost-update window, Strict OOXML, 1904 dates, junk formulas in the tool's columns.
+
+Each test builds its workbook here (openpyxl, or by editing the package XML where openpyxl
+cannot write the case) and drives the real CLI.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+
+from sheets_escalation import schema
+from tests.both_backends import (
+    INPUT_HEADER,
+    KINDS,
+    NOW,
+    Book,
+    good_row,
+    make_book,
+)
+
+LONG_AGO = dt.datetime(2026, 11, 20, 9, 0)  # a Friday: unresolved for over a business day
+# What a terminal or a file must never receive from sheet text: C0 controls other than tab
+# and line feed, DEL, and the C1 controls (CSI, OSC … as single characters).
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+EXPORTS = (".xlsx", ".html", ".md", ".csv", ".pdf")
+
+
+def _typed(kind: str, text: str) -> str:
+    """``text`` as it sits in the sheet: Excel stores a control character as ``_xHHHH_``
+    (and openpyxl refuses the raw character); Google Sheets holds the character itself."""
+    if kind == "google":
+        return text
+    return CONTROL.sub(lambda m: f"_x{ord(m[0]):04X}_", text)
+
+
+# Retitles an xterm ("OSC 0"), rings the bell, clears the screen, moves the cursor (CSI as
+# one C1 character), and a carriage return that would overwrite the line it is on.
+HOSTILE = "Acme\x1b]0;pwned\x07\x1b[2J\x9b31m\rBakery"
+
+
+@pytest.fixture(params=KINDS)
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def _control_book(kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Book:
+    rows = [good_row(ID=f"ESC-000{n}", Opened=LONG_AGO, Customer=_typed(kind, HOSTILE),
+                     Description=_typed(kind, f"Refund\x1b[5m or my lawyer calls {n}"),
+                     **{"Issue type": _typed(kind, "Billing\x1b]0;x\x07"),
+                        "Issue key": _typed(kind, "INV\x1b[1mKEY"),
+                        "Could L1 resolve?": "yes"})
+            for n in range(1, 4)]
+    return make_book(kind, tmp_path, [INPUT_HEADER, *rows], monkeypatch)
+
+
+def test_control_characters_never_reach_the_terminal_or_any_export(
+        kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    book = _control_book(kind, tmp_path, monkeypatch)
+    runs = {"check": book.cli("check"), "sync --dry-run": book.sync("--dry-run"),
+            "sync": book.sync()}
+    runs["message"] = book.cli("message", "ESC-0001", "--now", NOW)
+    runs["message internal"] = book.cli("message", "ESC-0001", "--template", "internal",
+                                        "--now", NOW)
+    for suffix in EXPORTS:
+        runs[f"review {suffix}"] = book.cli("review", "--month", "2026-11", "--now", NOW,
+                                            "--export", str(tmp_path / f"review{suffix}"))
+    for name, run in runs.items():
+        assert run.code == 0, (name, run.err)
+        assert not CONTROL.search(run.out + run.err), (name, run.out + run.err)
+    assert "Acme]0;pwned[2J31m" in runs["sync"].out  # the name is still shown
+    assert "Acme]0;pwned[2J31m\nBakery" in runs["message"].out
+    for suffix, shown in ((".html", "Billing]0;x"), (".md", "Billing\\]0;x"),
+                          (".csv", "Billing]0;x")):
+        text = (tmp_path / f"review{suffix}").read_text(encoding="utf-8-sig")
+        assert not CONTROL.search(text), suffix
+        assert shown in text, suffix
+    exported = openpyxl.load_workbook(tmp_path / "review.xlsx")
+    texts = [str(c.value) for ws in exported.worksheets for r in ws.iter_rows() for c in r
+             if c.value is not None]
+    assert "Billing]0;x" in texts and not [t for t in texts if CONTROL.search(t)]
+    assert (tmp_path / "review.pdf").read_bytes().startswith(b"%PDF")
+    tab = book.grid("Review 2026-11")
+    assert not [c for r in tab for c in r if isinstance(c, str) and CONTROL.search(c)]
+    assert "Billing]0;x" in [c for r in tab for c in r]
+
+
+def test_the_sync_table_and_json_carry_no_control_characters(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    book = _control_book("google", tmp_path, monkeypatch)
+    run = book.sync("--json")
+    assert run.code == 0 and not CONTROL.search(run.out), run.out
+
+
+def test_markdown_export_keeps_no_live_link_or_table_break(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    link = "[click](javascript:alert(1))"
+    rows = [good_row(ID=f"ESC-000{n}", Opened=LONG_AGO, Customer=f"![x](http://evil.test/{n}.png)",
+                     **{"Issue type": f"{link} | extra", "Issue key": "<a href=x>k</a>[r]: http://e",
+                        "Could L1 resolve?": "yes"})
+            for n in range(1, 4)]
+    book = make_book("xlsx", tmp_path, [INPUT_HEADER, *rows], monkeypatch)
+    assert book.sync("--quiet").code == 0
+    export = tmp_path / "review.md"
+    run = book.cli("review", "--month", "2026-11", "--now", NOW, "--export", str(export))
+    assert run.code == 0, run.err
+    text = export.read_text(encoding="utf-8")
+    assert "javascript" in text  # the text is kept, only made inert
+    assert not re.search(r"(?<!\\)\]\(", text), text
+    assert not re.search(r"(?<!\\)\[", text), text
+    assert "<a" not in text
+    # Every table row still has the columns of its header: the pipe did not split a cell.
+    for block in re.split(r"\n\n", text):
+        lines = [ln for ln in block.splitlines() if ln.startswith("|")]
+        widths = {len(re.split(r"(?<!\\)\|", ln)) for ln in lines}
+        assert len(widths) <= 1, block
