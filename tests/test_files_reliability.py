@@ -8,16 +8,18 @@ cannot write the case) and drives the real CLI.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import openpyxl
 import pytest
+from openpyxl.utils import get_column_letter
 
 from sheets_escalation import schema
+from sheets_escalation.backends import xlsx
 from tests.both_backends import (
     INPUT_HEADER,
     KINDS,
@@ -122,3 +124,79 @@ def test_markdown_export_keeps_no_live_link_or_table_break(
         lines = [ln for ln in block.splitlines() if ln.startswith("|")]
         widths = {len(re.split(r"(?<!\\)\|", ln)) for ln in lines}
         assert len(widths) <= 1, block
+
+
+# --------------------------------------------------------------------------- package edits
+
+
+def edit_part(path: Path, part: str, change: Any) -> None:
+    """Rewrite member ``part`` of the package at ``path`` with ``change(bytes) -> bytes``."""
+    with zipfile.ZipFile(path) as archive:
+        members = [(info, archive.read(info.filename)) for info in archive.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info, data in members:
+            archive.writestr(info, change(data) if info.filename == part else data)
+
+
+def sheet_part(path: Path, title: str) -> str:
+    """The package member holding tab ``title``."""
+    workbook = openpyxl.load_workbook(path, read_only=True)
+    index = workbook.sheetnames.index(title) + 1
+    workbook.close()
+    return f"xl/worksheets/sheet{index}.xml"
+
+
+def set_cached(path: Path, title: str, ref: str, value: bytes) -> None:
+    """Make cell ``ref`` of tab ``title`` a numeric cell holding ``value`` (its style kept)."""
+    def change(xml: bytes) -> bytes:
+        new, count = re.subn(rb'<c r="' + ref.encode() + rb'"([^>]*?)( t="[^"]*")?>.*?</c>',
+                             rb'<c r="' + ref.encode() + rb'"\1><v>' + value + rb"</v></c>", xml,
+                             flags=re.DOTALL)
+        assert count == 1, xml
+        return new
+    edit_part(path, sheet_part(path, title), change)
+
+
+def opened_ref(row: int) -> str:
+    return f"{get_column_letter(INPUT_HEADER.index('Opened') + 1)}{row}"
+
+
+# --------------------------------------------------------------------------- odd numbers
+
+
+@pytest.mark.parametrize(("stored", "shown"), [(b"-INF", "-INF"), (b"-1", "-1"),
+                                                (b"-0.5", "-0.5")])
+def test_an_impossible_number_in_a_date_cell_is_reported_in_its_row(
+        stored: bytes, shown: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = [good_row(ID="ESC-0001", Customer="Broken"), good_row(ID="ESC-0002", Opened=LONG_AGO)]
+    book = make_book("xlsx", tmp_path, [INPUT_HEADER, *rows], monkeypatch)
+    set_cached(book.path, schema.ESCALATIONS, opened_ref(2), stored)
+    run = book.cli("check")
+    assert run.code == 0, run.err
+    assert f'Opened: cannot read "{shown}" as a date' in run.out
+    run = book.sync()
+    assert (run.code, run.err) == (0, "")
+    records = book.by_id()
+    assert records["ESC-0001"]["Problems"] == f'Opened: cannot read "{shown}" as a date'
+    assert records["ESC-0001"]["Flag"] == "CHECK INPUT"
+    assert records["ESC-0002"]["Level"] == "L2"  # the other row escalated as usual
+    if stored == b"-INF":  # no reader keeps it a number: the cell keeps the text it shows
+        assert records["ESC-0001"]["Opened"] == "-INF"
+    else:  # the owner's cell is left as it was
+        with zipfile.ZipFile(book.path) as archive:
+            xml = archive.read(sheet_part(book.path, schema.ESCALATIONS))
+        assert b"<v>" + stored + b"</v>" in xml
+
+
+def test_a_panic_inside_calamine_falls_back_to_openpyxl(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    book = make_book("xlsx", tmp_path, [INPUT_HEADER, good_row(ID="ESC-0001")], monkeypatch)
+    panic = type("PanicException", (BaseException,), {})
+
+    def panicking(*_: Any) -> None:
+        raise panic("called `Option::unwrap()` on a `None` value")
+
+    monkeypatch.setattr(xlsx, "_read_calamine", panicking)
+    run = book.sync()
+    assert (run.code, run.err) == (0, "")
+    assert book.by_id()["ESC-0001"]["Flag"] == "OK"

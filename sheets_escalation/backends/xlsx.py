@@ -103,6 +103,16 @@ _ERROR_CELL = re.compile(
     rb'<c r="(?P<col>[A-Z]+)(?P<row>[0-9]+)"[^>]*?\bt="e"[^>]*>(?:(?!</c>).)*?<v>(?P<value>[^<]*)</v>',
     re.DOTALL,
 )
+# A numeric cell whose stored value is negative (its attributes may name a type; a formula
+# may come before the value).
+_NEGATIVE_CELL = re.compile(
+    rb'<c r="(?P<col>[A-Z]+)(?P<row>[0-9]+)"(?P<attrs>[^>/]*)>(?:<f\b[^>]*?(?:/>|>[^<]*</f>))?'
+    rb"<v>(?P<value>-[^<]*)</v>"
+)
+_NEGATIVE_INFINITY = re.compile(rb"<v>-inf(?:inity)?</v>", re.IGNORECASE)
+_INFINITE_CELL = re.compile(
+    rb"<c\b(?P<attrs>[^>/]*)>(?P<body>(?:<f\b[^>]*?(?:/>|>[^<]*</f>))?<v>-inf(?:inity)?</v>)</c>",
+    re.IGNORECASE)
 _OOXML_ESCAPE = re.compile(r"_x[0-9A-Fa-f]{4}_")
 # Characters XML 1.0 cannot hold that are not control characters (see plaintext).
 _NOT_XML = re.compile("[\ufffe\uffff\ud800-\udfff]")
@@ -147,18 +157,26 @@ class XlsxBackend:
         exactly, else ignoring case and spaces), each as raw values with blanks as None and
         trailing blanks trimmed. Raise SourceError if the file is missing or not an .xlsx."""
         snapshot = self._take_snapshot()
+        raw = _raw_cells(snapshot, tabs)
         try:
-            tables = _read_calamine(snapshot.data, tabs)
+            tables = _read_calamine(raw.readable, tabs)
         except _CALAMINE_ERRORS:
             # Rare files calamine rejects still open in openpyxl; slower, same values.
-            return self._read_openpyxl(snapshot.data, tabs)
-        _restore_error_values(snapshot, tables)
+            return self._read_openpyxl(snapshot, tabs)
+        except BaseException as error:
+            # A Rust panic inside calamine arrives as pyo3's PanicException, which derives
+            # from BaseException so that `except Exception` cannot swallow it; only that
+            # one is a reading failure, anything else (Ctrl-C …) goes on.
+            if type(error).__name__ != "PanicException":
+                raise
+            return self._read_openpyxl(snapshot, tabs)
+        raw.restore(tables)
         return tables
 
-    def _read_openpyxl(self, data: bytes, tabs: Sequence[str]) -> dict[str, Table]:
+    def _read_openpyxl(self, snapshot: _Snapshot, tabs: Sequence[str]) -> dict[str, Table]:
         try:
-            workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True,
-                                     keep_links=False)
+            workbook = load_workbook(io.BytesIO(_readable(snapshot.data, snapshot.names)),
+                                     read_only=True, data_only=True, keep_links=False)
         except _OPENPYXL_ERRORS as error:
             raise SourceError(f"cannot read {self.name}: {error}") from error
         try:
@@ -279,7 +297,8 @@ class XlsxBackend:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                workbook = load_workbook(io.BytesIO(snapshot.data), read_only=False,
+                workbook = load_workbook(io.BytesIO(_readable(snapshot.data, snapshot.names)),
+                                         read_only=False,
                                          keep_vba=self._keep_vba, keep_links=True, data_only=False,
                                          rich_text=True)
             except _OPENPYXL_ERRORS as error:
@@ -464,26 +483,96 @@ def _sheet_rows(sheet: python_calamine.CalamineSheet) -> list[list[Value]]:
     return rows
 
 
-def _restore_error_values(snapshot: _Snapshot, tables: dict[str, Table]) -> None:
-    """Put error values (``#DIV/0!``, ``#N/A`` …) back into ``tables``: calamine reads them
-    as blanks, and a blank would hide from the Problems column that a cell is broken."""
-    with zipfile.ZipFile(io.BytesIO(snapshot.data)) as archive:
-        parts = _sheet_parts(archive, snapshot.names)
+@dataclass
+class _RawCells:
+    """What calamine would misread, found in the worksheet XML: error values (calamine
+    reads them as blanks, which would hide from the Problems column that a cell is broken)
+    and negative numbers (in a date cell calamine reads -1 as the time 00:00). ``readable``
+    is the package calamine can read (see :func:`_readable`)."""
+
+    readable: bytes
+    values: dict[str, list[tuple[int, int, Value]]]
+
+    def restore(self, tables: dict[str, Table]) -> None:
+        """Put the values as stored back into ``tables``."""
         for table in tables.values():
-            part = parts.get(table.title)
-            if part is None:
-                continue
-            xml = archive.read(part)
-            if b't="e"' not in xml:  # the usual case: one fast scan, no parsing
-                continue
-            for match in _ERROR_CELL.finditer(xml):
-                row = int(match["row"]) - 1
-                col = column_index_from_string(match["col"].decode()) - 1
+            for row, col, value in self.values.get(table.title, ()):
                 while len(table.rows) <= row:
                     table.rows.append([])
                 cells = table.rows[row]
                 cells.extend([None] * (col + 1 - len(cells)))
-                cells[col] = match["value"].decode()
+                cells[col] = value
+
+
+def _raw_cells(snapshot: _Snapshot, tabs: Sequence[str]) -> _RawCells:
+    """Given the snapshot and the tabs to read, return their cells calamine misreads (see
+    :class:`_RawCells`). Each wanted worksheet is read once; the usual file, without errors
+    or negative numbers, costs two fast searches per worksheet."""
+    values: dict[str, list[tuple[int, int, Value]]] = {}
+    unreadable: dict[str, bytes] = {}
+    with zipfile.ZipFile(io.BytesIO(snapshot.data)) as archive:
+        parts = _sheet_parts(archive, snapshot.names)
+        for wanted in tabs:
+            title = _resolve(wanted, list(parts))
+            if title is None or title in values:
+                continue
+            xml = archive.read(parts[title])
+            found: list[tuple[int, int, Value]] = []
+            if b't="e"' in xml:
+                found += [(int(m["row"]) - 1, column_index_from_string(m["col"].decode()) - 1,
+                           m["value"].decode()) for m in _ERROR_CELL.finditer(xml)]
+            if b"<v>-" in xml:
+                readable = _infinity_as_text(xml)
+                if readable is not xml:
+                    unreadable[parts[title]] = readable
+                for match in _NEGATIVE_CELL.finditer(readable):
+                    kind = _CELL_TYPE.search(match["attrs"])
+                    if kind is not None and kind["type"] != b"n":
+                        continue
+                    with contextlib.suppress(ValueError):
+                        found.append((int(match["row"]) - 1,
+                                      column_index_from_string(match["col"].decode()) - 1,
+                                      _clean(float(match["value"]))))
+            values[title] = found
+    if not unreadable:
+        return _RawCells(snapshot.data, values)
+    return _RawCells(_with_parts(snapshot.data, unreadable), values)
+
+
+def _infinity_as_text(xml: bytes) -> bytes:
+    """Given a worksheet part, return it with each number stored as ``-INF`` made the text
+    it shows (the same object when there is none). No spreadsheet program writes one, but a
+    generated file may, and neither reader survives it: calamine panics on it in a date
+    cell, openpyxl refuses the whole file."""
+    if _NEGATIVE_INFINITY.search(xml) is None:
+        return xml
+
+    def as_text(match: re.Match[bytes]) -> bytes:
+        return b"<c" + _CELL_TYPE.sub(b"", match["attrs"]) + b' t="str">' + match["body"] + b"</c>"
+
+    return _INFINITE_CELL.sub(as_text, xml)
+
+
+def _readable(data: bytes, names: frozenset[str]) -> bytes:
+    """Given a package, return it as openpyxl can load it: with ``-INF`` numbers as text
+    (see :func:`_infinity_as_text`); the same bytes for the usual file."""
+    replaced: dict[str, bytes] = {}
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for part in _sheet_parts(archive, names).values():
+            xml = archive.read(part)
+            if b"<v>-" in xml and (readable := _infinity_as_text(xml)) is not xml:
+                replaced[part] = readable
+    return _with_parts(data, replaced) if replaced else data
+
+
+def _with_parts(data: bytes, replaced: dict[str, bytes]) -> bytes:
+    """Given a package's bytes and new contents for some members, return the new package."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, \
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            target.writestr(info, replaced.get(info.filename) or source.read(info.filename))
+    return out.getvalue()
 
 
 def _clean(value: Any) -> Value:
