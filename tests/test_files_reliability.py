@@ -200,3 +200,26 @@ def test_a_panic_inside_calamine_falls_back_to_openpyxl(
     run = book.sync()
     assert (run.code, run.err) == (0, "")
     assert book.by_id()["ESC-0001"]["Flag"] == "OK"
+
+
+# --------------------------------------------------------------------------- unreadable Level
+
+
+def test_an_unreadable_level_is_reported_and_never_overwritten_by_an_escalation(
+        kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = [good_row(ID="ESC-0001", Opened=LONG_AGO, Level="Tier one (Sam)",
+                     **{"First response at": None}),
+            good_row(ID="ESC-0002", Opened=LONG_AGO, **{"First response at": None})]
+    book = make_book(kind, tmp_path, [INPUT_HEADER, *rows], monkeypatch)
+    for _ in range(2):
+        run = book.sync()
+        assert run.code == 0, run.err
+    records = book.by_id()
+    held = records["ESC-0001"]
+    assert held["Level"] == "Tier one (Sam)" and held["Escalated at"] is None
+    assert held["Flag"] == "ESCALATION OVERDUE"
+    assert held["Triggers"] == "Unresolved too long"
+    assert held["Problems"] == 'Level: cannot read "Tier one (Sam)" as a level (L1, L2 or L3)'
+    assert records["ESC-0002"]["Level"] == "L2"  # a readable row escalates as usual
+    escalated = [r[1] for r in book.grid(schema.HISTORY)[1:] if r[2] == "escalated"]
+    assert escalated == ["ESC-0002"]
