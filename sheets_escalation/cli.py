@@ -85,6 +85,11 @@ lossy_option = click.option(
     help="Save an .xlsx even though it holds charts, images or pivot tables that "
     "openpyxl cannot keep (they would be lost).")
 
+ignore_open_option = click.option(
+    "--ignore-open", is_flag=True,
+    help="Write an .xlsx even though an Excel or LibreOffice lock file says it is open "
+    "(that program's next save would replace what the tool writes).")
+
 
 def open_source_warned(source: str | None, **options: Any) -> Any:
     """Open SOURCE's backend, printing any warning about it (e.g. a readable key file)."""
@@ -284,11 +289,12 @@ def check(source: str, credentials: str | None, oauth: bool) -> None:
 @credentials_option
 @oauth_option
 @lossy_option
+@ignore_open_option
 @config_option
 @handle_errors
 def sync(source: str, now_text: str | None, dry_run: bool, as_json: bool, quiet: bool,
          credentials: str | None, oauth: bool, allow_lossy: bool,
-         config_path: str | None) -> None:
+         ignore_open: bool, config_path: str | None) -> None:
     """Evaluate the policy, flag rows, apply automatic escalations, write back.
 
     \b
@@ -298,7 +304,7 @@ def sync(source: str, now_text: str | None, dry_run: bool, as_json: bool, quiet:
     from sheets_escalation.sync import run_sync
 
     backend = open_source_warned(source, credentials=credentials, oauth=oauth,
-                          allow_lossy=allow_lossy)
+                          allow_lossy=allow_lossy, ignore_open=ignore_open)
     outbox = make_outbox(config_path, backend, dry_run)
     report = run_sync(backend, parse_now(now_text), dry_run=dry_run, outbox=outbox)
     if as_json:
@@ -320,11 +326,12 @@ def sync(source: str, now_text: str | None, dry_run: bool, as_json: bool, quiet:
 @credentials_option
 @oauth_option
 @lossy_option
+@ignore_open_option
 @config_option
 @handle_errors
 def escalate(source: str, identifier: str, to_text: str, handler: str | None,
              note: str | None, force: bool, now_text: str | None, dry_run: bool,
-             credentials: str | None, oauth: bool, allow_lossy: bool,
+             credentials: str | None, oauth: bool, allow_lossy: bool, ignore_open: bool,
              config_path: str | None) -> None:
     """Hand a row up to L2 or L3: set Level, Escalated at and Handler, record it in
     History and notify the new level. Refuses (exit 1) if Required info is missing,
@@ -342,7 +349,7 @@ def escalate(source: str, identifier: str, to_text: str, handler: str | None,
     if to_level is None or to_level < 2:
         raise click.BadParameter(f'"{to_text}" is not L2 or L3', param_hint="'--to'")
     backend = open_source_warned(source, credentials=credentials, oauth=oauth,
-                          allow_lossy=allow_lossy)
+                          allow_lossy=allow_lossy, ignore_open=ignore_open)
     outbox = make_outbox(config_path, backend, dry_run)
     report = run_escalate(backend, parse_now(now_text), identifier, to_level,
                           handler=handler, note=note, force=force, outbox=outbox,
@@ -402,10 +409,11 @@ def message(source: str, identifier: str, name: str, level_text: str | None,
 @credentials_option
 @oauth_option
 @lossy_option
+@ignore_open_option
 @handle_errors
 def review(source: str, month: str | None, export_path: str | None, no_tab: bool,
            now_text: str | None, credentials: str | None, oauth: bool,
-           allow_lossy: bool) -> None:
+           allow_lossy: bool, ignore_open: bool) -> None:
     """Build the monthly review tab "Review YYYY-MM" (only that tab is replaced).
 
     \b
@@ -415,7 +423,7 @@ def review(source: str, month: str | None, export_path: str | None, no_tab: bool
     from sheets_escalation.reviewjob import run_review
 
     backend = open_source_warned(source, credentials=credentials, oauth=oauth,
-                          allow_lossy=allow_lossy)
+                          allow_lossy=allow_lossy, ignore_open=ignore_open)
     result = run_review(backend, parse_now(now_text), month,
                         Path(export_path) if export_path else None, write_tab=not no_tab)
     _print_review(result.review, backend.name, not no_tab, export_path)
@@ -437,10 +445,12 @@ def review(source: str, month: str | None, export_path: str | None, no_tab: bool
 @credentials_option
 @oauth_option
 @lossy_option
+@ignore_open_option
 @handle_errors
 def simulate(source: str, month: str | None, policy_source: str | None, sets: tuple[str, ...],
              export_path: str | None, no_tab: bool, now_text: str | None,
-             credentials: str | None, oauth: bool, allow_lossy: bool) -> None:
+             credentials: str | None, oauth: bool, allow_lossy: bool,
+             ignore_open: bool) -> None:
     """Replay a month's rows under a proposed policy and compare with today's: writes the
     tab "What-if YYYY-MM" (only that tab) with escalations, breaches, share within
     target, and the rows whose outcome changes, with why.
@@ -454,7 +464,7 @@ def simulate(source: str, month: str | None, policy_source: str | None, sets: tu
     from sheets_escalation.simulate import run_simulate
 
     backend = open_source_warned(source, credentials=credentials, oauth=oauth,
-                          allow_lossy=allow_lossy)
+                          allow_lossy=allow_lossy, ignore_open=ignore_open)
     other = open_source_warned(policy_source, credentials=credentials, oauth=oauth) \
         if policy_source else None
     result = run_simulate(backend, parse_now(now_text), month, sets=sets, other=other,

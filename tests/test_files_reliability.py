@@ -19,7 +19,7 @@ import pytest
 from openpyxl.utils import get_column_letter
 
 from sheets_escalation import schema
-from sheets_escalation.backends import xlsx
+from sheets_escalation.backends import xlsx, xlsx_patch
 from tests.both_backends import (
     INPUT_HEADER,
     KINDS,
@@ -223,3 +223,71 @@ def test_an_unreadable_level_is_reported_and_never_overwritten_by_an_escalation(
     assert records["ESC-0002"]["Level"] == "L2"  # a readable row escalates as usual
     escalated = [r[1] for r in book.grid(schema.HISTORY)[1:] if r[2] == "escalated"]
     assert escalated == ["ESC-0002"]
+
+
+# --------------------------------------------------------------------------- open in Excel
+
+
+@pytest.mark.parametrize(("lock_name", "program"), [("~$book.xlsx", "Excel"),
+                                                    (".~lock.book.xlsx#", "LibreOffice")])
+def test_a_workbook_open_in_excel_or_libreoffice_is_not_written(
+        lock_name: str, program: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    book = make_book("xlsx", tmp_path, [INPUT_HEADER, good_row(ID="ESC-0001", Opened=LONG_AGO)],
+                     monkeypatch)
+    lock = tmp_path / lock_name
+    lock.write_bytes(b"Sam Owner,laptop,sam,04.12.2026 10:00,file:///x;\n"
+                     if program == "LibreOffice" else b"\x09Sam Owner" + b" " * 44)
+    before = book.path.read_bytes()
+    commands = {"sync": ("sync", "--now", NOW),
+                "escalate": ("escalate", "ESC-0001", "--to", "L3", "--force", "--now", NOW),
+                "review": ("review", "--month", "2026-11", "--now", NOW)}
+    for name, command in commands.items():
+        run = book.cli(*command)
+        assert run.code == 1, (name, run.out, run.err)
+        assert f"book.xlsx is open in {program}" in run.err, (name, run.err)
+        assert lock_name in run.err and "--ignore-open" in run.err, (name, run.err)
+        assert book.path.read_bytes() == before, name
+    assert book.sync("--dry-run").code == 0  # reading is fine
+    run = book.sync("--ignore-open")
+    assert (run.code, run.err) == (0, "")
+    assert book.by_id()["ESC-0001"]["Level"] == "L2"
+
+
+def test_an_office_lock_appearing_while_the_new_file_is_written_stops_the_rename(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    book = make_book("xlsx", tmp_path, [INPUT_HEADER, good_row(ID="ESC-0001", Opened=LONG_AGO)],
+                     monkeypatch)
+    assert book.sync().code == 0
+    before = book.path.read_bytes()
+    real = xlsx_patch.patch_workbook
+
+    def opened_meanwhile(data: bytes, plan: Any, stream: Any) -> None:
+        real(data, plan, stream)
+        (tmp_path / "~$book.xlsx").write_bytes(b"\x03Sam")
+
+    monkeypatch.setattr(xlsx_patch, "patch_workbook", opened_meanwhile)
+    run = book.cli("sync", "--now", "2026-11-25T15:00:00+00:00")
+    assert run.code == 1 and "open in Excel" in run.err, run.err
+    assert book.path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_a_save_landing_while_the_new_file_is_written_is_not_overwritten(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    book = make_book("xlsx", tmp_path, [INPUT_HEADER, good_row(ID="ESC-0001", Opened=LONG_AGO)],
+                     monkeypatch)
+    assert book.sync().code == 0
+    real = xlsx_patch.patch_workbook
+
+    def saved_meanwhile(data: bytes, plan: Any, stream: Any) -> None:
+        real(data, plan, stream)
+        # What Excel does on save: a new file renamed over the old one.
+        workbook = openpyxl.load_workbook(book.path)
+        workbook[schema.ESCALATIONS]["C2"] = "Typed during the run"
+        workbook.save(tmp_path / "excel-save.tmp.xlsx")
+        (tmp_path / "excel-save.tmp.xlsx").replace(book.path)
+
+    monkeypatch.setattr(xlsx_patch, "patch_workbook", saved_meanwhile)
+    run = book.cli("sync", "--now", "2026-11-25T15:00:00+00:00")
+    assert run.code == 1 and "changed on disk" in run.err, run.err
+    assert book.by_id()["ESC-0001"]["Customer"] == "Typed during the run"

@@ -139,9 +139,10 @@ class _Snapshot:
 class XlsxBackend:
     """A local ``.xlsx`` workbook (see the module docstring for the guarantees)."""
 
-    def __init__(self, path: Path, allow_lossy: bool = False) -> None:
+    def __init__(self, path: Path, allow_lossy: bool = False, ignore_open: bool = False) -> None:
         self.path = Path(path)
         self.allow_lossy = allow_lossy
+        self.ignore_open = ignore_open
         self.name = self.path.name
         # A macro workbook saved without its macros is a file Excel will not open as .xlsm,
         # so an .xlsm keeps its VBA project (openpyxl copies it through unchanged).
@@ -248,6 +249,7 @@ class XlsxBackend:
 
         snapshot = self._snapshot or self._take_snapshot()
         self._check_unchanged(snapshot)
+        self._check_not_open()
         try:
             self._save(snapshot, lambda stream: xlsx_patch.patch_workbook(snapshot.data, plan, stream))
         except xlsx_patch.Unsupported:
@@ -281,6 +283,27 @@ class XlsxBackend:
                 f"{self.name} changed on disk since it was read (saved from Excel?); "
                 "nothing was written, run again"
             )
+
+    def _check_not_open(self) -> None:
+        """Raise RefusedError if an office program's lock file beside the workbook says it
+        is open there: that program saves its own copy over whatever the tool writes.
+        Without ``ignore_open``, a lock file left behind by a crash refuses too; the
+        message says how to proceed."""
+        if self.ignore_open:
+            return
+        for folder in dict.fromkeys((self.path.parent, self._target().parent)):
+            name = self.path.name if folder == self.path.parent else self._target().name
+            for lock_name, program in ((f"~${name}", "Excel"), (f".~lock.{name}#", "LibreOffice")):
+                lock = folder / lock_name
+                if not lock.is_file():
+                    continue
+                who = _lock_owner(lock) if program == "LibreOffice" else ""
+                raise RefusedError(
+                    f"{self.name} is open in {program}{f' (by {who})' if who else ''}: "
+                    f"lock file {lock}. Its next save there would replace what the tool "
+                    "writes, so nothing was written. Close the workbook and run again; if it "
+                    "is not open anywhere, delete that lock file, or pass --ignore-open."
+                )
 
     def _refuse_lossy(self, parts: list[str]) -> None:
         if parts:
@@ -330,8 +353,10 @@ class XlsxBackend:
                 stream.flush()
                 os.fsync(stream.fileno())
             os.chmod(temporary, mode)
-            # Last look before replacing: someone may have saved the file while we worked.
+            # Last look before replacing, with the new file complete on disk: someone may
+            # have saved the file, or opened it, while it was being written.
             self._check_unchanged(snapshot)
+            self._check_not_open()
             os.replace(temporary, target)
             temporary = None
             _fsync_directory(target.parent)
@@ -385,6 +410,14 @@ class XlsxBackend:
     def spreadsheet_timezone(self) -> str | None:
         """A local workbook has no time zone of its own: None."""
         return None
+
+
+def _lock_owner(lock: Path) -> str:
+    """Given a LibreOffice lock file (``name,host,user,time,profile;``), return the name of
+    who has the workbook open, or "" when unreadable."""
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        return lock.read_bytes()[:512].decode("utf-8").split(",", 1)[0].strip()
+    return ""
 
 
 def _save_openpyxl(workbook: Workbook, snapshot: _Snapshot, stream: IO[bytes]) -> None:
