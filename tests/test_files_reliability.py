@@ -17,6 +17,7 @@ from typing import Any
 import openpyxl
 import pytest
 from openpyxl.utils import get_column_letter
+from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
 from sheets_escalation import schema
 from sheets_escalation.backends import xlsx, xlsx_patch
@@ -291,3 +292,56 @@ def test_a_save_landing_while_the_new_file_is_written_is_not_overwritten(
     run = book.cli("sync", "--now", "2026-11-25T15:00:00+00:00")
     assert run.code == 1 and "changed on disk" in run.err, run.err
     assert book.by_id()["ESC-0001"]["Customer"] == "Typed during the run"
+
+
+# --------------------------------------------------------------------------- xlsx edge cases
+
+_TRANSITIONAL_TO_STRICT = {
+    b"http://schemas.openxmlformats.org/spreadsheetml/2006/main":
+        b"http://purl.oclc.org/ooxml/spreadsheetml/main",
+    b"http://schemas.openxmlformats.org/officeDocument/2006/relationships":
+        b"http://purl.oclc.org/ooxml/officeDocument/relationships",
+}
+
+
+def test_a_strict_open_xml_workbook_gets_a_clear_message(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    book = make_book("xlsx", tmp_path, [INPUT_HEADER, good_row(ID="ESC-0001")], monkeypatch)
+    with zipfile.ZipFile(book.path) as archive:
+        names = [n for n in archive.namelist() if n.endswith((".xml", ".rels"))]
+
+    def strict(xml: bytes) -> bytes:
+        for old, new in _TRANSITIONAL_TO_STRICT.items():
+            xml = xml.replace(old, new)
+        return xml.replace(b"<workbook ", b'<workbook conformance="strict" ', 1)
+
+    for name in names:
+        edit_part(book.path, name, strict)
+    before = book.path.read_bytes()
+    for command in (("check",), ("sync", "--now", NOW)):
+        run = book.cli(*command)
+        assert run.code == 1, (command, run.out, run.err)
+        assert run.err == ("error: book.xlsx is saved as Strict Open XML, which is not "
+                           "supported; in Excel use File > Save As > Excel Workbook (.xlsx)\n")
+    assert book.path.read_bytes() == before
+
+
+def test_plain_numbers_in_date_columns_of_a_1904_workbook_use_its_epoch(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    opened = dt.datetime(2026, 11, 24, 9, 30)
+    rows = [good_row(ID="ESC-0001", **{"First response at": None}),
+            good_row(ID="ESC-0002", Opened=opened, **{"First response at": None})]
+    book = make_book("xlsx", tmp_path, [INPUT_HEADER, *rows], monkeypatch)
+    workbook = openpyxl.load_workbook(book.path)
+    workbook.epoch = CALENDAR_MAC_1904  # datetimes are stored as 1904 serials on save
+    sheet = workbook[schema.ESCALATIONS]
+    cell = sheet[opened_ref(2)]
+    cell.value = (opened - dt.datetime(1904, 1, 1)) / dt.timedelta(days=1)
+    cell.number_format = "General"
+    workbook.save(book.path)
+    run = book.sync()
+    assert run.code == 0, run.err
+    records = book.by_id()
+    assert records["ESC-0001"]["Problems"] is None
+    for identifier in ("ESC-0001", "ESC-0002"):  # the plain number reads as the date cell does
+        assert records[identifier]["Response due"] == dt.datetime(2026, 11, 24, 13, 30), identifier

@@ -50,6 +50,7 @@ from openpyxl.cell.cell import Cell, MergedCell
 from openpyxl.styles import Font
 from openpyxl.styles.numbers import is_date_format
 from openpyxl.utils import column_index_from_string, get_column_letter
+from openpyxl.utils.datetime import WINDOWS_EPOCH
 from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -97,6 +98,7 @@ _SHAPE_TAGS = (b"<xdr:sp>", b"<xdr:sp ", b"<xdr:grpSp", b"<xdr:cxnSp", b"<mc:Alt
 
 _REL = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_STRICT = b"http://purl.oclc.org/ooxml/spreadsheetml/main"
 _R_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 
 _ERROR_CELL = re.compile(
@@ -172,6 +174,8 @@ class XlsxBackend:
                 raise
             return self._read_openpyxl(snapshot, tabs)
         raw.restore(tables)
+        if raw.date1904:
+            _shift_1904_serials(tables)
         return tables
 
     def _read_openpyxl(self, snapshot: _Snapshot, tabs: Sequence[str]) -> dict[str, Table]:
@@ -189,6 +193,8 @@ class XlsxBackend:
                 worksheet = workbook[title]
                 rows = [_clean_row(row) for row in worksheet.iter_rows(values_only=True)]
                 tables[wanted] = Table(title, _trim_rows(rows))
+            if workbook.epoch != WINDOWS_EPOCH:
+                _shift_1904_serials(tables)
             return tables
         finally:
             workbook.close()
@@ -452,12 +458,17 @@ def _check_xlsx(data: bytes, path: Path) -> frozenset[str]:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             names = frozenset(archive.namelist())
+            if "xl/workbook.xml" not in names:
+                if "xl/workbook.bin" in names:
+                    raise SourceError(f"{path} is a binary .xlsb workbook; save it as .xlsx")
+                raise SourceError(f"{path} is not an .xlsx workbook (no xl/workbook.xml inside)")
+            strict = _STRICT in archive.read("xl/workbook.xml")
     except zipfile.BadZipFile as error:
         raise SourceError(f"{path} is not an .xlsx workbook (it is not a zip file)") from error
-    if "xl/workbook.xml" not in names:
-        if "xl/workbook.bin" in names:
-            raise SourceError(f"{path} is a binary .xlsb workbook; save it as .xlsx")
-        raise SourceError(f"{path} is not an .xlsx workbook (no xl/workbook.xml inside)")
+    if strict:
+        # Every part names Strict's own namespaces, which the patch and openpyxl do not know.
+        raise SourceError(f"{path.name} is saved as Strict Open XML, which is not supported; "
+                          "in Excel use File > Save As > Excel Workbook (.xlsx)")
     return names
 
 
@@ -525,6 +536,7 @@ class _RawCells:
 
     readable: bytes
     values: dict[str, list[tuple[int, int, Value]]]
+    date1904: bool
 
     def restore(self, tables: dict[str, Table]) -> None:
         """Put the values as stored back into ``tables``."""
@@ -545,6 +557,7 @@ def _raw_cells(snapshot: _Snapshot, tabs: Sequence[str]) -> _RawCells:
     unreadable: dict[str, bytes] = {}
     with zipfile.ZipFile(io.BytesIO(snapshot.data)) as archive:
         parts = _sheet_parts(archive, snapshot.names)
+        date1904 = _date1904(archive.read("xl/workbook.xml"))
         for wanted in tabs:
             title = _resolve(wanted, list(parts))
             if title is None or title in values:
@@ -568,8 +581,8 @@ def _raw_cells(snapshot: _Snapshot, tabs: Sequence[str]) -> _RawCells:
                                       _clean(float(match["value"]))))
             values[title] = found
     if not unreadable:
-        return _RawCells(snapshot.data, values)
-    return _RawCells(_with_parts(snapshot.data, unreadable), values)
+        return _RawCells(snapshot.data, values, date1904)
+    return _RawCells(_with_parts(snapshot.data, unreadable), values, date1904)
 
 
 def _infinity_as_text(xml: bytes) -> bytes:
@@ -596,6 +609,41 @@ def _readable(data: bytes, names: frozenset[str]) -> bytes:
             if b"<v>-" in xml and (readable := _infinity_as_text(xml)) is not xml:
                 replaced[part] = readable
     return _with_parts(data, replaced) if replaced else data
+
+
+def _date1904(workbook_xml: bytes) -> bool:
+    """Whether the workbook counts dates from 1904 (old Mac Excel; serial 0 = 1904-01-01)."""
+    root = ElementTree.fromstring(workbook_xml)  # noqa: S314 - the user's own file
+    properties = root.find(f"{_MAIN}workbookPr")
+    return properties is not None and properties.get("date1904", "0").lower() in ("1", "true")
+
+
+# Columns holding datetimes, by tab: a plain number in one is a serial of the file's epoch.
+_DATE_COLUMNS = {
+    schema.ESCALATIONS: frozenset(schema.normalize_header(c.header)
+                                  for c in schema.ESCALATION_COLUMNS if c.kind == "datetime"),
+    schema.HISTORY: frozenset({schema.normalize_header("At")}),
+    schema.HOLIDAYS: frozenset({schema.normalize_header("Date")}),
+}
+_DAYS_1900_TO_1904 = 1462
+
+
+def _shift_1904_serials(tables: dict[str, Table]) -> None:
+    """Given tables read from a 1904-dated workbook, turn the plain numbers in its date
+    columns into the 1900-based serials every reader of the protocol expects (date cells
+    arrive as datetimes already). Negative numbers are left to be reported as they are."""
+    for wanted, table in tables.items():
+        wanted_columns = _DATE_COLUMNS.get(wanted)
+        if wanted_columns is None or not table.rows:
+            continue
+        positions = [i for i, h in enumerate(table.header)
+                     if isinstance(h, str) and schema.normalize_header(h) in wanted_columns]
+        for row in table.body:
+            for i in positions:
+                value = row[i] if i < len(row) else None
+                if isinstance(value, int | float) and not isinstance(value, bool) \
+                        and math.isfinite(value) and value >= 0:
+                    row[i] = value + _DAYS_1900_TO_1904
 
 
 def _with_parts(data: bytes, replaced: dict[str, bytes]) -> bytes:

@@ -42,6 +42,7 @@ from sheets_escalation import template
 from sheets_escalation.backends.base import CellWrite, Value, WritePlan
 from sheets_escalation.backends.xlsx import (
     _MAIN,
+    _date1904,
     _layout_header,
     _relationships,
     _resolve,
@@ -885,12 +886,6 @@ def _formula_ranges(content: bytes) -> list[tuple[int, int, int, int]]:
         if ref is not None:
             found.append(_bounds(ref.group(1)))
     return found
-
-
-def _date1904(workbook_xml: bytes) -> bool:
-    root = ElementTree.fromstring(workbook_xml)  # noqa: S314 - the user's own file
-    properties = root.find(f"{_MAIN}workbookPr")
-    return properties is not None and properties.get("date1904", "0").lower() in _TRUE
 
 
 def _calc_chain(archive: zipfile.ZipFile, names: frozenset[str], workbook_xml: bytes,
