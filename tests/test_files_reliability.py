@@ -26,11 +26,13 @@ from tests.both_backends import (
     KINDS,
     NOW,
     Book,
+    Formula,
     good_row,
     make_book,
 )
 
 LONG_AGO = dt.datetime(2026, 11, 20, 9, 0)  # a Friday: unresolved for over a business day
+NOW_OPENED = dt.datetime(2026, 11, 24, 14, 0)  # an hour before NOW
 # What a terminal or a file must never receive from sheet text: C0 controls other than tab
 # and line feed, DEL, and the C1 controls (CSI, OSC … as single characters).
 CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -345,3 +347,58 @@ def test_plain_numbers_in_date_columns_of_a_1904_workbook_use_its_epoch(
     assert records["ESC-0001"]["Problems"] is None
     for identifier in ("ESC-0001", "ESC-0002"):  # the plain number reads as the date cell does
         assert records[identifier]["Response due"] == dt.datetime(2026, 11, 24, 13, 30), identifier
+
+
+def test_junk_formulas_in_the_tools_columns_are_overwritten_by_the_fast_patch(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    owned = [c.header for c in schema.OWNED_COLUMNS]
+    header = INPUT_HEADER + owned
+    junk = {name: Formula(f"=junk{n}") for n, name in enumerate(owned)}
+    rows = [good_row(ID=f"ESC-{n:04d}", Opened=LONG_AGO if n % 2 else NOW_OPENED) + [
+        junk[name] for name in owned] for n in range(1, 201)]
+    book = make_book("xlsx", tmp_path, [header, *rows], monkeypatch)
+    with zipfile.ZipFile(book.path) as archive:
+        assert archive.read(sheet_part(book.path, schema.ESCALATIONS)).count(b"<f>junk") == 200 * len(owned)
+
+    def rebuild(*_: Any) -> None:
+        raise AssertionError("the sync rebuilt the workbook with openpyxl")
+
+    monkeypatch.setattr(xlsx, "_apply", rebuild)
+    run = book.sync()
+    assert (run.code, run.err) == (0, "")
+    records = book.by_id()  # (a junk formula where the tool's value is blank stays)
+    assert {records[f"ESC-{n:04d}"]["Flag"] for n in range(2, 201, 2)} == {"OK"}
+    assert {records[f"ESC-{n:04d}"]["Level"] for n in range(1, 201, 2)} == {"L2"}
+    assert book.sync().code == 0  # and the rerun finds the cells it wrote
+
+
+def test_the_patch_still_leaves_a_shared_formula_that_others_copy_to_openpyxl(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    owned = [c.header for c in schema.OWNED_COLUMNS]
+    rows = [good_row(ID=f"ESC-{n:04d}") + [Formula("=1+1")] for n in range(1, 4)]
+    book = make_book("xlsx", tmp_path, [INPUT_HEADER + owned, *rows], monkeypatch)
+    flag = get_column_letter(len(INPUT_HEADER) + 1).encode()
+
+    def shared(xml: bytes) -> bytes:  # Excel stores a formula filled down once, shared
+        xml = xml.replace(b'<c r="' + flag + b'2"><f>1+1</f>',
+                          b'<c r="' + flag + b'2"><f t="shared" ref="' + flag + b'2:' + flag
+                          + b'4" si="0">1+1</f>', 1)
+        for row in (b"3", b"4"):
+            xml = re.sub(b'(<c r="' + flag + row + b'">)<f>1\\+1</f>', rb'\1<f t="shared" si="0"/>', xml)
+        return xml
+
+    edit_part(book.path, sheet_part(book.path, schema.ESCALATIONS), shared)
+    declined: list[str] = []
+    real = xlsx_patch.patch_workbook
+
+    def recording(data: bytes, plan: Any, stream: Any) -> None:
+        try:
+            real(data, plan, stream)
+        except xlsx_patch.Unsupported as error:
+            declined.append(str(error))
+            raise
+
+    monkeypatch.setattr(xlsx_patch, "patch_workbook", recording)
+    assert book.sync().code == 0
+    assert declined and "formula" in declined[0]
+    assert {r["Flag"] for r in book.records()} == {"OK"}

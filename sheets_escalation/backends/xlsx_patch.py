@@ -69,6 +69,7 @@ _SPANS = re.compile(rb"""\sspans\s*=\s*["']([0-9: ]*)["']""")
 _DIMENSION = re.compile(rb"""<dimension\s+ref\s*=\s*["']([A-Z0-9:]+)["']\s*/>""")
 _COL = re.compile(rb"<col\b([^>]*?)/?>")
 _MERGE = re.compile(rb"""<mergeCell\s+ref\s*=\s*["']([A-Z0-9:]+)["']""")
+_SHARED_MASTER = re.compile(rb"""<f\b(?=[^>]*\bt\s*=\s*["']shared["'])(?=[^>]*\bref\s*=)[^>]*>""")
 _RANGE_FORMULA = re.compile(rb"""<f\b[^>]*\bt\s*=\s*["'](?:array|dataTable)["'][^>]*>""")
 _REF = re.compile(rb"""\bref\s*=\s*["']([A-Z0-9:]+)["']""")
 _XF = re.compile(rb"<xf\b[^>]*?(?:/>|>.*?</xf>)", re.DOTALL)
@@ -441,7 +442,8 @@ class _Sheet:
         style: int | None = None
         others = b""
         if attributes is not None:
-            if body and (b"<f" in body or b"<extLst" in body):
+            if body and (b"<extLst" in body or _SHARED_MASTER.search(body)):
+                # Other cells copy a shared formula from its first cell.
                 raise Unsupported(f"a write over the formula in {self._where(row, col)}")
             for name, quoted in _ATTRIBUTE.findall(attributes):
                 if name == b"s":
