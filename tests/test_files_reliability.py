@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import shutil
+import subprocess
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -93,6 +95,10 @@ def test_control_characters_never_reach_the_terminal_or_any_export(
              if c.value is not None]
     assert "Billing]0;x" in texts and not [t for t in texts if CONTROL.search(t)]
     assert (tmp_path / "review.pdf").read_bytes().startswith(b"%PDF")
+    if shutil.which("pdftotext"):  # poppler, where installed, reads the text back
+        pdf_text = subprocess.run(["pdftotext", str(tmp_path / "review.pdf"), "-"], check=True,
+                                  capture_output=True, text=True).stdout
+        assert "Billing]0;x" in pdf_text and not CONTROL.search(pdf_text.replace("\f", ""))
     tab = book.grid("Review 2026-11")
     assert not [c for r in tab for c in r if isinstance(c, str) and CONTROL.search(c)]
     assert "Billing]0;x" in [c for r in tab for c in r]
