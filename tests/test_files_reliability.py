@@ -408,3 +408,14 @@ def test_the_patch_still_leaves_a_shared_formula_that_others_copy_to_openpyxl(
     assert book.sync().code == 0
     assert declined and "formula" in declined[0]
     assert {r["Flag"] for r in book.records()} == {"OK"}
+
+
+def test_a_problem_quoting_control_characters_is_written_once(
+        kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = [good_row(ID="ESC-0001", Opened=_typed(kind, "soon\x1b[2J\x85")),
+            good_row(ID="ESC-0002")]
+    book = make_book(kind, tmp_path, [INPUT_HEADER, *rows], monkeypatch)
+    assert book.sync().code == 0
+    assert book.by_id()["ESC-0001"]["Problems"] == 'Opened: cannot read "soon[2J" as a date'
+    run = book.sync("--dry-run")
+    assert "planned: 1 cells, 0 History rows" in run.out, run.out  # only the Last run stamp
