@@ -9,9 +9,11 @@ other plan (new or replaced tabs, a new owned column's header, a cell inside a m
 holding a formula …) goes through openpyxl, which loads the same bytes once and rebuilds the
 file; that path is refused if the file holds parts openpyxl cannot carry over (charts outside
 the tool's own tabs, images, shapes, macros, pivot tables, slicers …) unless ``allow_lossy``
-is set. Either way a write is refused if the file changed on disk since it was read, and the
-new file is written next to the old one, flushed to disk and renamed over it, so a crash
-leaves either the old workbook or the new one, never half of one.
+is set. Either way a write is refused if the file changed on disk since it was read, or if
+an Excel or LibreOffice lock file says the workbook is open there (unless ``ignore_open``),
+both checked again once the new file is complete; the new file is written next to the old
+one, flushed to disk and renamed over it, so a crash leaves either the old workbook or the
+new one, never half of one.
 
 openpyxl saves formulas without their last computed values; the saved file gets the values
 the file held back (see :func:`_keep_cached_values`), so a formula people typed into an input
@@ -297,8 +299,9 @@ class XlsxBackend:
         message says how to proceed."""
         if self.ignore_open:
             return
-        for folder in dict.fromkeys((self.path.parent, self._target().parent)):
-            name = self.path.name if folder == self.path.parent else self._target().name
+        # Beside the path given and, through a symlink, beside the file it points to.
+        for folder, name in dict.fromkeys(((self.path.parent, self.path.name),
+                                           (self._target().parent, self._target().name))):
             for lock_name, program in ((f"~${name}", "Excel"), (f".~lock.{name}#", "LibreOffice")):
                 lock = folder / lock_name
                 if not lock.is_file():
