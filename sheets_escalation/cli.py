@@ -22,6 +22,7 @@ import pandas as pd
 
 from sheets_escalation import __version__, schema
 from sheets_escalation.errors import ConfigError, EscalationError
+from sheets_escalation.plaintext import without_controls
 from sheets_escalation.sources import DEFAULT_SOURCE
 from sheets_escalation.sources import open_source as open_backend
 
@@ -37,13 +38,13 @@ def handle_errors(function: F) -> F:
         try:
             return function(*args, **kwargs)
         except ConfigError as error:
-            click.echo("error: the workbook's policy or headers need fixing:", err=True)
+            echo("error: the workbook's policy or headers need fixing:", err=True)
             for problem in error.problems:
-                click.echo(f"  {problem}", err=True)
-            click.echo("nothing was written.", err=True)
+                echo(f"  {problem}", err=True)
+            echo("nothing was written.", err=True)
             sys.exit(error.exit_code)
         except EscalationError as error:
-            click.echo(f"error: {error}", err=True)
+            echo(f"error: {error}", err=True)
             sys.exit(error.exit_code)
 
     return wrapper  # type: ignore[return-value]
@@ -81,10 +82,15 @@ lossy_option = click.option(
     help="Save an .xlsx even though it holds charts, images or pivot tables that "
     "openpyxl cannot keep (they would be lost).")
 
+ignore_open_option = click.option(
+    "--ignore-open", is_flag=True,
+    help="Write an .xlsx even though an Excel or LibreOffice lock file says it is open "
+    "(that program's next save would replace what the tool writes).")
+
 
 def open_source_warned(source: str | None, **options: Any) -> Any:
     """Open SOURCE's backend, printing any warning about it (e.g. a readable key file)."""
-    return open_source(source, lambda message: click.echo(f"warning: {message}", err=True),
+    return open_source(source, lambda message: echo(f"warning: {message}", err=True),
                        **options)
 
 
@@ -99,7 +105,7 @@ def load_local_config(config_path: str | None) -> Any:
 
     config = load_config(Path(config_path) if config_path else None, os.environ)
     for warning in config.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        echo(f"warning: {warning}", err=True)
     return config
 
 
@@ -134,7 +140,7 @@ def _cell_text(value: Any, width: int) -> str:
     if isinstance(value, dt.datetime):  # pd.Timestamp too; the sheet shows no seconds
         text = value.strftime("%Y-%m-%d %H:%M")
     else:
-        text = " ".join(str(value).split())
+        text = " ".join(without_controls(str(value)).split())
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -172,9 +178,13 @@ def paint_flag(text: str, flag: str | None = None) -> str:
     return text
 
 
-def echo(text: str = "", err: bool = False) -> None:
-    """Print a line; colour only on a terminal and never with NO_COLOR set."""
-    click.echo(text, err=err, color=False if os.environ.get("NO_COLOR") else None)
+def echo(text: str = "", err: bool = False, painted: bool = False) -> None:
+    """Print a line; every line goes through here, so text typed in the sheet (a customer
+    name, a template) never sends control sequences to the terminal. ``painted`` lines
+    carry our own colour codes and were built from text cleaned cell by cell
+    (:func:`_cell_text`); colour only on a terminal and never with NO_COLOR set."""
+    click.echo(text if painted else without_controls(text), err=err,
+               color=False if os.environ.get("NO_COLOR") else None)
 
 
 def _flagged_table(report: Any) -> str:
@@ -229,7 +239,7 @@ def _print_report(report: Any, quiet: bool) -> None:
     for note in report.notes:
         echo(f"note: {note}")
     counts = ", ".join(f"{paint_flag(flag)} {n}" for flag, n in report.flag_counts.items())
-    echo(f"flags: {counts or 'none'}")
+    echo(f"flags: {counts or 'none'}", painted=True)
     if report.event_counts:
         echo("events: " + ", ".join(f"{event} {n}" for event, n in report.event_counts.items()))
     lines = [f"escalated {event[1]} {event[3]} -> {event[4]} ({event[5]})"
@@ -251,7 +261,7 @@ def _print_report(report: Any, quiet: bool) -> None:
                  f"{_cell_text(change.old, 40) or '(blank)'} -> "
                  f"{_cell_text(change.new, 60) or '(blank)'}")
     echo("")
-    echo(_flagged_table(report))
+    echo(_flagged_table(report), painted=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -299,16 +309,16 @@ def init(path: str, sheet: str | None, credentials: str | None, oauth: bool) -> 
         if key is None:
             raise click.BadParameter(f'"{sheet}" is not a Google Sheets URL or key')
         created = init_sheet(open_client(credentials, oauth), key)
-        click.echo(f"laid out sheet {key}: " + (", ".join(created) or "nothing to add"))
+        echo(f"laid out sheet {key}: " + (", ".join(created) or "nothing to add"))
         return
     from sheets_escalation.template import date_order_for_locale, init_xlsx
 
     timezone = machine_timezone()
     date_order = date_order_for_locale(machine_locale())
     tabs = init_xlsx(Path(path), {"Timezone": timezone, "Date order": date_order})
-    click.echo(f"created {path} with tabs: {', '.join(tabs)}")
+    echo(f"created {path} with tabs: {', '.join(tabs)}")
     first = "day-first" if date_order == "DMY" else "month-first"
-    click.echo(f"Timezone {timezone}, dates {first} ({date_order}) — change them in Settings.")
+    echo(f"Timezone {timezone}, dates {first} ({date_order}) — change them in Settings.")
 
 
 def _zone_name(name: str) -> str | None:
@@ -378,30 +388,30 @@ def check(source: str, now_text: str | None, as_json: bool, credentials: str | N
     backend = open_source_warned(source, credentials=credentials, oauth=oauth)
     report = check_workbook(backend, parse_now(now_text))
     if as_json:
-        click.echo(json.dumps(report.as_json(), indent=2, ensure_ascii=False))
+        echo(json.dumps(report.as_json(), indent=2, ensure_ascii=False))
         if report.fatal:
             sys.exit(2)
         return
     for note in report.notes:
-        click.echo(f"note: {note}")
+        echo(f"note: {note}")
     for problem in report.cells:
-        click.echo(str(problem))
+        echo(str(problem))
     if report.fatal:
-        click.echo("error: the workbook's policy or headers need fixing:", err=True)
+        echo("error: the workbook's policy or headers need fixing:", err=True)
         for problem in report.fatal:
-            click.echo(f"  {problem}", err=True)
-        click.echo("nothing was written.", err=True)
+            echo(f"  {problem}", err=True)
+        echo("nothing was written.", err=True)
         sys.exit(2)
     assert report.workbook is not None  # no fatal problem: the workbook was evaluated
     policy = report.workbook.policy
     count = len(report.cells)
-    click.echo(f"policy OK: {plural(len(policy.levels), 'level')}, "
+    echo(f"policy OK: {plural(len(policy.levels), 'level')}, "
                f"{plural(len(policy.active_triggers), 'active trigger')}, timezone "
                f"{policy.timezone}; {plural(len(report.workbook.log), 'row')}, "
                f"{plural(count, 'cell problem')}.")
     access = _google_access(backend)
     if access:
-        click.echo(access)
+        echo(access)
 
 
 def plural(count: int, noun: str) -> str:
@@ -433,10 +443,11 @@ def _google_access(backend: Any) -> str | None:
 @credentials_option
 @oauth_option
 @lossy_option
+@ignore_open_option
 @config_option
 @handle_errors
 def sync(source: str, now_text: str | None, dry_run: bool, as_json: bool, quiet: bool,
-         log_file: str | None, credentials: str | None, oauth: bool, allow_lossy: bool,
+         log_file: str | None, credentials: str | None, oauth: bool, allow_lossy: bool, ignore_open: bool,
          config_path: str | None) -> None:
     """Evaluate the policy, flag rows, apply automatic escalations, write back.
 
@@ -462,7 +473,7 @@ def sync(source: str, now_text: str | None, dry_run: bool, as_json: bool, quiet:
 
     def warn(message: str) -> None:
         warnings.append(message)
-        click.echo(f"warning: {message}", err=True)
+        echo(f"warning: {message}", err=True)
 
     log = config.log if log_file is None else dataclasses.replace(
         config.log, file=Path(log_file).expanduser())
@@ -474,7 +485,7 @@ def sync(source: str, now_text: str | None, dry_run: bool, as_json: bool, quiet:
         watch.start()
     try:
         backend = open_source(source, warn, credentials=credentials, oauth=oauth,
-                              allow_lossy=allow_lossy)
+                              allow_lossy=allow_lossy, ignore_open=ignore_open)
         outbox = make_outbox(config, backend, dry_run)
         report = run_sync(backend, now, dry_run=dry_run, outbox=outbox)
     except ConfigError as error:
@@ -496,7 +507,7 @@ def sync(source: str, now_text: str | None, dry_run: bool, as_json: bool, quiet:
     if watch is not None:
         watch.finish(0, report=report, warnings=[*warnings, *report.notes])
     if as_json:
-        click.echo(json.dumps(report.as_json(), indent=2, default=str))
+        echo(json.dumps(report.as_json(), indent=2, default=str))
         return
     _print_report(report, quiet)
 
@@ -556,10 +567,10 @@ def status(source: str, as_json: bool, stale_after: str, now_text: str | None,
     report = Status(source or DEFAULT_SOURCE, now, runs,
                     dt.timedelta(hours=duration.amount * hours))
     if as_json:
-        click.echo(json.dumps(report.as_json(), indent=2, default=str))
+        echo(json.dumps(report.as_json(), indent=2, default=str))
     else:
         for line in report.lines():
-            click.echo(line)
+            echo(line)
     if report.problem:
         sys.exit(1)
 
@@ -577,11 +588,12 @@ def status(source: str, as_json: bool, stale_after: str, now_text: str | None,
 @credentials_option
 @oauth_option
 @lossy_option
+@ignore_open_option
 @config_option
 @handle_errors
 def escalate(source: str | None, identifier: str | None, to_text: str, handler: str | None,
              note: str | None, force: bool, now_text: str | None, dry_run: bool,
-             credentials: str | None, oauth: bool, allow_lossy: bool,
+             credentials: str | None, oauth: bool, allow_lossy: bool, ignore_open: bool,
              config_path: str | None) -> None:
     """Hand a row up to L2 or L3: set Level, Escalated at and Handler, record it in
     History and notify the new level. Refuses (exit 1) if Required info is missing,
@@ -600,7 +612,7 @@ def escalate(source: str | None, identifier: str | None, to_text: str, handler: 
     if to_level is None or to_level < 2:
         raise click.BadParameter(f'"{to_text}" is not L2 or L3', param_hint="'--to'")
     backend = open_source_warned(source, credentials=credentials, oauth=oauth,
-                          allow_lossy=allow_lossy)
+                          allow_lossy=allow_lossy, ignore_open=ignore_open)
     outbox = make_outbox(load_local_config(config_path), backend, dry_run)
     report = run_escalate(backend, parse_now(now_text), identifier, to_level,
                           handler=handler, note=note, force=force, outbox=outbox,
@@ -608,11 +620,11 @@ def escalate(source: str | None, identifier: str | None, to_text: str, handler: 
                           by=handler or os.environ.get("USER") or "escalate command")
     event = next(e for e in report.escalated if e[5] == "manual")
     verb = "would escalate" if dry_run else "escalated"
-    click.echo(f"{verb} {event[1]} {event[3]} -> {event[4]}"
+    echo(f"{verb} {event[1]} {event[3]} -> {event[4]}"
                + (f" (handler {handler})" if handler else ""))
     if report.delivery is not None:
         for line in report.delivery.lines():
-            click.echo(f"notify {line}")
+            echo(f"notify {line}")
 
 
 @cli.command()
@@ -664,7 +676,7 @@ def message(source: str | None, identifier: str | None, name: str, level_text: s
         view.result["id"], workbook.evaluation.events, workbook.history)
     subject, body = escalation_message(view, workbook.policy, level, templates, name,
                                        workbook.now, reason)
-    click.echo(f"Subject: {subject}\n\n{body}")
+    echo(f"Subject: {subject}\n\n{body}")
 
 
 @cli.command()
@@ -687,11 +699,12 @@ def message(source: str | None, identifier: str | None, name: str, level_text: s
 @credentials_option
 @oauth_option
 @lossy_option
+@ignore_open_option
 @config_option
 @handle_errors
 def review(source: str, month: str | None, export_path: str | None, no_tab: bool, send: bool,
            resend: bool, dry_run: bool, quiet: bool, now_text: str | None,
-           credentials: str | None, oauth: bool, allow_lossy: bool,
+           credentials: str | None, oauth: bool, allow_lossy: bool, ignore_open: bool,
            config_path: str | None) -> None:
     """Build the monthly review tab "Review YYYY-MM" (only that tab is replaced), and with
     --send deliver it to the stakeholders named in the local config.
@@ -713,7 +726,7 @@ def review(source: str, month: str | None, export_path: str | None, no_tab: bool
 
     check_export_folder(export_path)
     backend = open_source_warned(source, credentials=credentials, oauth=oauth,
-                          allow_lossy=allow_lossy)
+                          allow_lossy=allow_lossy, ignore_open=ignore_open)
     delivery = (make_review_delivery(config_path, backend, resend, dry_run)
                 if send or resend else None)
     result = run_review(backend, parse_now(now_text), month,
@@ -721,11 +734,11 @@ def review(source: str, month: str | None, export_path: str | None, no_tab: bool
                         dry_run=dry_run, send=delivery)
     if not quiet:
         if dry_run:
-            click.echo("dry run, nothing written or sent")
+            echo("dry run, nothing written or sent")
             if not no_tab:
-                click.echo(f"would write tab {result.review.tab} to {backend.name}")
+                echo(f"would write tab {result.review.tab} to {backend.name}")
             if export_path:
-                click.echo(f"would export {export_path}")
+                echo(f"would export {export_path}")
         _print_review(result.review, backend.name, not no_tab and not dry_run,
                       None if dry_run else export_path)
     sent = result.sent
@@ -734,14 +747,14 @@ def review(source: str, month: str | None, export_path: str | None, no_tab: bool
     if not quiet:
         if dry_run:
             for line in sent.plan.describe():
-                click.echo(f"would send by {line}")
+                echo(f"would send by {line}")
         for line in sent.lines():
-            click.echo(f"send {line}")
+            echo(f"send {line}")
     if sent.problems and not dry_run:
         if quiet:
             for delivery_ in (*sent.delivery.failed, *sent.delivery.refused):
-                click.echo(f"send {delivery_}", err=True)
-        click.echo(f"error: {sent.problems} review deliver"
+                echo(f"send {delivery_}", err=True)
+        echo(f"error: {sent.problems} review deliver"
                    f"{'y' if sent.problems == 1 else 'ies'} did not go out (failed ones are "
                    "retried by the next run; refused ones need the allowlist or [review] "
                    "send_to fixed)", err=True)
@@ -764,10 +777,11 @@ def review(source: str, month: str | None, export_path: str | None, no_tab: bool
 @credentials_option
 @oauth_option
 @lossy_option
+@ignore_open_option
 @handle_errors
 def simulate(source: str, month: str | None, policy_source: str | None, sets: tuple[str, ...],
              export_path: str | None, no_tab: bool, now_text: str | None,
-             credentials: str | None, oauth: bool, allow_lossy: bool) -> None:
+             credentials: str | None, oauth: bool, allow_lossy: bool, ignore_open: bool) -> None:
     """Replay a month's rows under a proposed policy and compare with today's: writes the
     tab "What-if YYYY-MM" (only that tab) with escalations, breaches, share within
     target, and the rows whose outcome changes, with why.
@@ -782,7 +796,7 @@ def simulate(source: str, month: str | None, policy_source: str | None, sets: tu
 
     check_export_folder(export_path)
     backend = open_source_warned(source, credentials=credentials, oauth=oauth,
-                          allow_lossy=allow_lossy)
+                          allow_lossy=allow_lossy, ignore_open=ignore_open)
     other = open_source_warned(policy_source, credentials=credentials, oauth=oauth) \
         if policy_source else None
     result = run_simulate(backend, parse_now(now_text), month, sets=sets, other=other,
@@ -802,15 +816,15 @@ def check_export_folder(export_path: str | None) -> None:
 
 def _print_review(review_: Any, source: str, wrote_tab: bool, export_path: str | None) -> None:
     if wrote_tab:
-        click.echo(f"wrote tab {review_.tab} to {source}")
+        echo(f"wrote tab {review_.tab} to {source}")
     if export_path:
-        click.echo(f"exported {export_path}")
+        echo(f"exported {export_path}")
     for question, answer in review_.answers:
-        click.echo(f"{question}: {answer}")
+        echo(f"{question}: {answer}")
     for label, value in review_.headline:
-        click.echo(f"{label}: {review_value(value, review_.headline_formats.get(label))}")
+        echo(f"{label}: {review_value(value, review_.headline_formats.get(label))}")
     for sentence in review_.recommendations:
-        click.echo(f"- {sentence}")
+        echo(f"- {sentence}")
 
 
 def review_value(value: Any, kind: str | None) -> str:
@@ -845,7 +859,7 @@ def demo(now_text: str | None) -> None:
     target = Path(DEMO_FILE)
     shutil.copyfile(sample_path(), target)
     report = run_sync(XlsxBackend(target), now)
-    click.echo(f"copied the sample workbook to ./{DEMO_FILE}")
+    echo(f"copied the sample workbook to ./{DEMO_FILE}")
     _print_report(report, quiet=False)
 
 
@@ -857,7 +871,7 @@ def main() -> None:
         if os.environ.get("SHEETS_ESCALATION_DEBUG"):
             raise
         message = textwrap.shorten(f"{type(error).__name__}: {error}", 300)
-        click.echo(f"internal error: {message} (set SHEETS_ESCALATION_DEBUG=1 for details)",
+        echo(f"internal error: {message} (set SHEETS_ESCALATION_DEBUG=1 for details)",
                    err=True)
         sys.exit(1)
 

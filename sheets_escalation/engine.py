@@ -157,6 +157,9 @@ def _read_rows(table: Table, columns: dict[str, int], width: int, policy: Policy
             parsed = cells.parse_levels(source, column.header)
         log[column.key] = parsed.values
         problems_parts.append(parsed.problems)
+        if column.key == "level":
+            # Read as L1 for its clocks, but no escalation may write over what was typed.
+            log["level_unreadable"] = (parsed.problems != "").to_numpy()
         if column.key == "opened":
             opened_problems = parsed.problems
     # Dates that read either way are in doubt once other dates in the log read only the
@@ -544,6 +547,8 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
 
     level = log["level"].to_numpy(dtype=int).copy()
     original_level = level.copy()
+    level_unreadable = log["level_unreadable"].to_numpy(dtype=bool) \
+        if "level_unreadable" in log else np.zeros(len(index), dtype=bool)
     escalated_at = log["escalated_at"].copy()
     opened = log["opened"]
     resolved_at = log["resolved_at"]
@@ -609,8 +614,9 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
             raise_by[higher] = position
         # A later row repeating an ID waits (ESCALATE, with the duplicate in Problems):
         # History, notices and their dedup keys know the ID, and would take its escalation
-        # for the first row's.
-        moving = (raise_to > level) & ~id_repeated
+        # for the first row's. So does a row whose Level could not be read: raising it
+        # would overwrite what someone typed there.
+        moving = (raise_to > level) & ~id_repeated & ~level_unreadable
         if not moving.any():
             break
         at = np.flatnonzero(moving)

@@ -4,7 +4,9 @@ backend, or a formatted openpyxl sheet with native charts) and stakeholder files
 
 Text that came from the sheet is never allowed to become a formula or markup: xlsx cells
 are stored as text, CSV cells starting with = + - @ tab or CR get a leading quote, HTML is
-escaped, Markdown cells have | and line breaks neutralised, the PDF uses a Unicode font.
+escaped, Markdown cells have | [ ] < > and line breaks neutralised (no live link survives),
+the PDF uses a Unicode font. Every renderer starts from :func:`_inert`, so no control
+character typed in the sheet reaches a file (or makes openpyxl refuse a cell).
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ import csv
 import html
 import io
 import math
+import re
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import matplotlib
@@ -32,8 +35,10 @@ from openpyxl.chart.label import DataLabelList
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
+from pandas.api.types import is_numeric_dtype
 
 from sheets_escalation.errors import UsageError
+from sheets_escalation.plaintext import without_controls
 from sheets_escalation.review import Format, Review, Section
 from sheets_escalation.template import print_setup
 
@@ -71,7 +76,29 @@ def table_places(review: Review) -> list[TablePlace]:
     return _layout(review)[1]
 
 
+def _inert(review: Review) -> Review:
+    """Given a review, return it with every text (titles, notes, table cells, sentences)
+    free of control characters; numbers and column names stay as they are."""
+
+    def clean(value: object) -> object:
+        return without_controls(value) if isinstance(value, str) else value
+
+    sections = [
+        replace(section, title=without_controls(section.title),
+                note=without_controls(section.note),
+                table=section.table.apply(
+                    lambda column: column if is_numeric_dtype(column) else column.map(clean)))
+        for section in review.sections
+    ]
+    return replace(review, title=without_controls(review.title),
+                   headline=[(without_controls(label), clean(value))
+                             for label, value in review.headline],
+                   sections=sections,
+                   recommendations=[without_controls(s) for s in review.recommendations])
+
+
 def _layout(review: Review) -> tuple[list[list[object]], list[TablePlace]]:
+    review = _inert(review)
     rows: list[list[object]] = [[review.title], []]
     if review.answers:
         rows += [[question, answer] for question, answer in review.answers]
@@ -154,6 +181,7 @@ def write_review_sheet(ws: Worksheet, review: Review) -> None:
     headline first, bold headers, percent and hour number formats, column widths, and
     native openpyxl charts in a column to the right of the tables. Every text cell is
     stored as text, so sheet text such as "=HYPERLINK(...)" never becomes a formula."""
+    review = _inert(review)
     rows, places = _layout(review)
     for row_index, row in enumerate(rows, start=1):
         for column_index, value in enumerate(row, start=1):
@@ -385,10 +413,14 @@ def _html(review: Review) -> str:
 # -- markdown ------------------------------------------------------------------------------
 
 
+_MARKDOWN_SYNTAX = re.compile(r"([\\|\[\]`])")
+
+
 def _md_escape(text: str) -> str:
-    """Sheet text made inert in Markdown: no table breaks, line breaks or raw HTML."""
-    flat = " ".join(text.replace("\\", "\\\\").splitlines())
-    return flat.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+    """Sheet text made inert in Markdown: no table breaks, line breaks, raw HTML, code
+    spans or links (an escaped bracket opens no link, image or link definition)."""
+    flat = " ".join(_MARKDOWN_SYNTAX.sub(r"\\\1", text).splitlines())
+    return flat.replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _md_table(columns: Sequence[str], body: Sequence[Sequence[str]]) -> list[str]:
@@ -561,7 +593,7 @@ def export(review: Review, path: Path) -> None:
             f'cannot export the review to "{path.name}": use a file ending in '
             + ", ".join(SUFFIXES)
         )
-    exporter(review, path)
+    exporter(_inert(review), path)
 
 
 # -- pieces for other renderers (the emailed review) -----------------------------------------

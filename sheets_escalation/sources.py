@@ -50,6 +50,7 @@ def open_source(
     credentials: str | None = None,
     oauth: bool = False,
     allow_lossy: bool = False,
+    ignore_open: bool = False,
     warn: Callable[[str], None] | None = None,
 ) -> Backend:
     """Given the SOURCE argument, return its backend. Raise SourceError if unusable.
@@ -66,7 +67,7 @@ def open_source(
         return GoogleSheetsBackend(key, open_client(credentials, oauth))
     from sheets_escalation.backends.xlsx import XlsxBackend
 
-    return XlsxBackend(Path(text), allow_lossy=allow_lossy)
+    return XlsxBackend(Path(text), allow_lossy=allow_lossy, ignore_open=ignore_open)
 
 
 def source_id(backend: Backend) -> str:

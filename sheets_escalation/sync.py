@@ -44,6 +44,7 @@ from sheets_escalation.notify import (
     parse_targets,
     recorded_deliveries,
 )
+from sheets_escalation.plaintext import without_controls
 from sheets_escalation.policy import Policy, level_label, load_policy
 
 ALL_TABS: tuple[str, ...] = (
@@ -355,6 +356,17 @@ def _fitted(texts: pd.Series, limit: int) -> pd.Series:
     return pd.Series(values, index=texts.index, dtype=object)
 
 
+def _without_controls(values: pd.Series) -> pd.Series:
+    """Given a text column to write, return it without control characters (a Problem may
+    quote a cell holding them): written as they are, a workbook drops them, the next run
+    reads something else and would write the cell again on every run."""
+    texts = [v for v in values.tolist() if isinstance(v, str)]
+    joined = "".join(texts)
+    if without_controls(joined) == joined:  # the usual case: one scan, no copy
+        return values
+    return values.map(lambda v: without_controls(v) if isinstance(v, str) else v)
+
+
 def plan_writes(workbook: Workbook, *, describe: bool = True
                 ) -> tuple[WritePlan, list[Change]]:
     """Given an evaluated workbook, return the writes that bring the sheet up to date and,
@@ -415,7 +427,7 @@ def plan_writes(workbook: Workbook, *, describe: bool = True
         if column.kind == "datetime":
             new = local_naive(new, policy.timezone)
         elif column.kind == "text":
-            new = _fitted(new, workbook.cell_limit)
+            new = _fitted(_without_controls(new), workbook.cell_limit)
         emit(column, _changed(column, raw_values, new if column.kind != "datetime"
                               else result[column.key], policy.timezone), new, raw_values)
 

@@ -517,7 +517,6 @@ def _copy(path: Path, target: Path) -> Path:
 
 
 @pytest.mark.parametrize(("plan", "reason"), [
-    (WritePlan(cells=[CellWrite(ESC, 2, 22, "over the formula")]), "formula"),
     (WritePlan(new_tabs={"History": [["At"]]}), "creates or replaces tabs"),
     (WritePlan(replace_tabs={"Review 2026-11": [["x"]]}), "creates or replaces tabs"),
     (WritePlan(cells=[CellWrite("No such tab", 1, 0, "x")]), "missing"),
@@ -529,6 +528,14 @@ def test_what_the_patch_declines(plan: WritePlan, reason: str, tmp_path: Path) -
     path = with_formulas(tmp_path)
     with pytest.raises(Declined, match=reason):
         patch_only(path, plan)
+
+
+def test_a_write_over_a_plain_formula_is_patched_as_openpyxl_writes_it(tmp_path: Path) -> None:
+    # Junk typed as "=..." into the tool's columns must not send every sync down the slow
+    # rebuild; only a shared formula's first cell (others copy it) still declines.
+    path = with_formulas(tmp_path)
+    plan = WritePlan(cells=[CellWrite(ESC, 2, 22, "over the formula"), CellWrite(ESC, 2, 23, None)])
+    assert_same_for_readers(*write_both(path, plan, tmp_path))
 
 
 def test_a_header_over_an_existing_one_is_patched(tmp_path: Path) -> None:

@@ -9,9 +9,11 @@ other plan (new or replaced tabs, a new owned column's header, a cell inside a m
 holding a formula …) goes through openpyxl, which loads the same bytes once and rebuilds the
 file; that path is refused if the file holds parts openpyxl cannot carry over (charts outside
 the tool's own tabs, images, shapes, macros, pivot tables, slicers …) unless ``allow_lossy``
-is set. Either way a write is refused if the file changed on disk since it was read, and the
-new file is written next to the old one, flushed to disk and renamed over it, so a crash
-leaves either the old workbook or the new one, never half of one.
+is set. Either way a write is refused if the file changed on disk since it was read, or if
+an Excel or LibreOffice lock file says the workbook is open there (unless ``ignore_open``),
+both checked again once the new file is complete; the new file is written next to the old
+one, flushed to disk and renamed over it, so a crash leaves either the old workbook or the
+new one, never half of one.
 
 openpyxl saves formulas without their last computed values; the saved file gets the values
 the file held back (see :func:`_keep_cached_values`), so a formula people typed into an input
@@ -46,10 +48,11 @@ from xml.etree import ElementTree
 import python_calamine
 from filelock import FileLock, Timeout
 from openpyxl import Workbook, load_workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell, MergedCell
+from openpyxl.cell.cell import Cell, MergedCell
 from openpyxl.styles import Font
 from openpyxl.styles.numbers import is_date_format
 from openpyxl.utils import column_index_from_string, get_column_letter
+from openpyxl.utils.datetime import WINDOWS_EPOCH
 from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -57,6 +60,7 @@ from sheets_escalation import schema, template
 from sheets_escalation.backends.base import Table, Value, WritePlan
 from sheets_escalation.errors import ConcurrentEditError, LockHeldError, RefusedError, SourceError
 from sheets_escalation.limits import XLSX_CELL_CHARACTERS
+from sheets_escalation.plaintext import without_controls
 
 # Tabs the tool writes whole ("Review 2026-03", "What-if 2026-03"); their charts were drawn
 # by openpyxl, so openpyxl reads them back intact, and `review` redraws them anyway.
@@ -97,14 +101,25 @@ _SHAPE_TAGS = (b"<xdr:sp>", b"<xdr:sp ", b"<xdr:grpSp", b"<xdr:cxnSp", b"<mc:Alt
 
 _REL = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_STRICT = b"http://purl.oclc.org/ooxml/spreadsheetml/main"
 _R_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 
 _ERROR_CELL = re.compile(
     rb'<c r="(?P<col>[A-Z]+)(?P<row>[0-9]+)"[^>]*?\bt="e"[^>]*>(?:(?!</c>).)*?<v>(?P<value>[^<]*)</v>',
     re.DOTALL,
 )
+# A numeric cell whose stored value is negative (its attributes may name a type; a formula
+# may come before the value).
+_NEGATIVE_CELL = re.compile(
+    rb'<c r="(?P<col>[A-Z]+)(?P<row>[0-9]+)"(?P<attrs>[^>/]*)>(?:<f\b[^>]*?(?:/>|>[^<]*</f>))?'
+    rb"<v>(?P<value>-[^<]*)</v>"
+)
+_NEGATIVE_INFINITY = re.compile(rb"<v>-inf(?:inity)?</v>", re.IGNORECASE)
+_INFINITE_CELL = re.compile(
+    rb"<c\b(?P<attrs>[^>/]*)>(?P<body>(?:<f\b[^>]*?(?:/>|>[^<]*</f>))?<v>-inf(?:inity)?</v>)</c>",
+    re.IGNORECASE)
 _OOXML_ESCAPE = re.compile(r"_x[0-9A-Fa-f]{4}_")
-# Characters XML 1.0 cannot hold that openpyxl's ILLEGAL_CHARACTERS_RE lets through.
+# Characters XML 1.0 cannot hold that are not control characters (see plaintext).
 _NOT_XML = re.compile("[\ufffe\uffff\ud800-\udfff]")
 # A non-empty cell element (worksheet cells never nest, and their attributes hold no "/").
 _CELL_ELEMENT = re.compile(rb"<c\b(?P<attrs>[^>/]*)>(?P<body>.*?)</c>", re.DOTALL)
@@ -131,9 +146,10 @@ class XlsxBackend:
 
     max_cell_characters = XLSX_CELL_CHARACTERS
 
-    def __init__(self, path: Path, allow_lossy: bool = False) -> None:
+    def __init__(self, path: Path, allow_lossy: bool = False, ignore_open: bool = False) -> None:
         self.path = Path(path)
         self.allow_lossy = allow_lossy
+        self.ignore_open = ignore_open
         self.name = self.path.name
         # A macro workbook saved without its macros is a file Excel will not open as .xlsm,
         # so an .xlsm keeps its VBA project (openpyxl copies it through unchanged).
@@ -149,18 +165,28 @@ class XlsxBackend:
         exactly, else ignoring case and spaces), each as raw values with blanks as None and
         trailing blanks trimmed. Raise SourceError if the file is missing or not an .xlsx."""
         snapshot = self._take_snapshot()
+        raw = _raw_cells(snapshot, tabs)
         try:
-            tables = _read_calamine(snapshot.data, tabs)
+            tables = _read_calamine(raw.readable, tabs)
         except _CALAMINE_ERRORS:
             # Rare files calamine rejects still open in openpyxl; slower, same values.
-            return self._read_openpyxl(snapshot.data, tabs)
-        _restore_error_values(snapshot, tables)
+            return self._read_openpyxl(snapshot, tabs)
+        except BaseException as error:
+            # A Rust panic inside calamine arrives as pyo3's PanicException, which derives
+            # from BaseException so that `except Exception` cannot swallow it; only that
+            # one is a reading failure, anything else (Ctrl-C …) goes on.
+            if type(error).__name__ != "PanicException":
+                raise
+            return self._read_openpyxl(snapshot, tabs)
+        raw.restore(tables)
+        if raw.date1904:
+            _shift_1904_serials(tables)
         return tables
 
-    def _read_openpyxl(self, data: bytes, tabs: Sequence[str]) -> dict[str, Table]:
+    def _read_openpyxl(self, snapshot: _Snapshot, tabs: Sequence[str]) -> dict[str, Table]:
         try:
-            workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True,
-                                     keep_links=False)
+            workbook = load_workbook(io.BytesIO(_readable(snapshot.data, snapshot.names)),
+                                     read_only=True, data_only=True, keep_links=False)
         except _OPENPYXL_ERRORS as error:
             raise SourceError(f"cannot read {self.name}: {error}") from error
         try:
@@ -172,6 +198,8 @@ class XlsxBackend:
                 worksheet = workbook[title]
                 rows = [_clean_row(row) for row in worksheet.iter_rows(values_only=True)]
                 tables[wanted] = Table(title, _trim_rows(rows))
+            if workbook.epoch != WINDOWS_EPOCH:
+                _shift_1904_serials(tables)
             return tables
         finally:
             workbook.close()
@@ -233,6 +261,7 @@ class XlsxBackend:
 
         snapshot = self._snapshot or self._take_snapshot()
         self._check_unchanged(snapshot)
+        self._check_not_open()
         try:
             self._save(snapshot, lambda stream: xlsx_patch.patch_workbook(snapshot.data, plan, stream))
         except xlsx_patch.Unsupported:
@@ -267,6 +296,28 @@ class XlsxBackend:
                 "nothing was written, run again"
             )
 
+    def _check_not_open(self) -> None:
+        """Raise RefusedError if an office program's lock file beside the workbook says it
+        is open there: that program saves its own copy over whatever the tool writes.
+        Without ``ignore_open``, a lock file left behind by a crash refuses too; the
+        message says how to proceed."""
+        if self.ignore_open:
+            return
+        # Beside the path given and, through a symlink, beside the file it points to.
+        for folder, name in dict.fromkeys(((self.path.parent, self.path.name),
+                                           (self._target().parent, self._target().name))):
+            for lock_name, program in ((f"~${name}", "Excel"), (f".~lock.{name}#", "LibreOffice")):
+                lock = folder / lock_name
+                if not lock.is_file():
+                    continue
+                who = _lock_owner(lock) if program == "LibreOffice" else ""
+                raise RefusedError(
+                    f"{self.name} is open in {program}{f' (by {who})' if who else ''}: "
+                    f"lock file {lock}. Its next save there would replace what the tool "
+                    "writes, so nothing was written. Close the workbook and run again; if it "
+                    "is not open anywhere, delete that lock file, or pass --ignore-open."
+                )
+
     def _refuse_lossy(self, parts: list[str]) -> None:
         if parts:
             raise RefusedError(
@@ -282,7 +333,8 @@ class XlsxBackend:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                workbook = load_workbook(io.BytesIO(snapshot.data), read_only=False,
+                workbook = load_workbook(io.BytesIO(_readable(snapshot.data, snapshot.names)),
+                                         read_only=False,
                                          keep_vba=self._keep_vba, keep_links=True, data_only=False,
                                          rich_text=True)
             except _OPENPYXL_ERRORS as error:
@@ -314,8 +366,10 @@ class XlsxBackend:
                 stream.flush()
                 os.fsync(stream.fileno())
             os.chmod(temporary, mode)
-            # Last look before replacing: someone may have saved the file while we worked.
+            # Last look before replacing, with the new file complete on disk: someone may
+            # have saved the file, or opened it, while it was being written.
             self._check_unchanged(snapshot)
+            self._check_not_open()
             os.replace(temporary, target)
             temporary = None
             _fsync_directory(target.parent)
@@ -371,6 +425,14 @@ class XlsxBackend:
         return None
 
 
+def _lock_owner(lock: Path) -> str:
+    """Given a LibreOffice lock file (``name,host,user,time,profile;``), return the name of
+    who has the workbook open, or "" when unreadable."""
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        return lock.read_bytes()[:512].decode("utf-8").split(",", 1)[0].strip()
+    return ""
+
+
 def _save_openpyxl(workbook: Workbook, snapshot: _Snapshot, stream: IO[bytes]) -> None:
     """Write ``workbook`` as openpyxl saves it, with the formula values it held back."""
     saved = io.BytesIO()
@@ -403,12 +465,17 @@ def _check_xlsx(data: bytes, path: Path) -> frozenset[str]:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             names = frozenset(archive.namelist())
+            if "xl/workbook.xml" not in names:
+                if "xl/workbook.bin" in names:
+                    raise SourceError(f"{path} is a binary .xlsb workbook; save it as .xlsx")
+                raise SourceError(f"{path} is not an .xlsx workbook (no xl/workbook.xml inside)")
+            strict = _STRICT in archive.read("xl/workbook.xml")
     except zipfile.BadZipFile as error:
         raise SourceError(f"{path} is not an .xlsx workbook (it is not a zip file)") from error
-    if "xl/workbook.xml" not in names:
-        if "xl/workbook.bin" in names:
-            raise SourceError(f"{path} is a binary .xlsb workbook; save it as .xlsx")
-        raise SourceError(f"{path} is not an .xlsx workbook (no xl/workbook.xml inside)")
+    if strict:
+        # Every part names Strict's own namespaces, which the patch and openpyxl do not know.
+        raise SourceError(f"{path.name} is saved as Strict Open XML, which is not supported; "
+                          "in Excel use File > Save As > Excel Workbook (.xlsx)")
     return names
 
 
@@ -467,26 +534,133 @@ def _sheet_rows(sheet: python_calamine.CalamineSheet) -> list[list[Value]]:
     return rows
 
 
-def _restore_error_values(snapshot: _Snapshot, tables: dict[str, Table]) -> None:
-    """Put error values (``#DIV/0!``, ``#N/A`` …) back into ``tables``: calamine reads them
-    as blanks, and a blank would hide from the Problems column that a cell is broken."""
-    with zipfile.ZipFile(io.BytesIO(snapshot.data)) as archive:
-        parts = _sheet_parts(archive, snapshot.names)
+@dataclass
+class _RawCells:
+    """What calamine would misread, found in the worksheet XML: error values (calamine
+    reads them as blanks, which would hide from the Problems column that a cell is broken)
+    and negative numbers (in a date cell calamine reads -1 as the time 00:00). ``readable``
+    is the package calamine can read (see :func:`_readable`)."""
+
+    readable: bytes
+    values: dict[str, list[tuple[int, int, Value]]]
+    date1904: bool
+
+    def restore(self, tables: dict[str, Table]) -> None:
+        """Put the values as stored back into ``tables``."""
         for table in tables.values():
-            part = parts.get(table.title)
-            if part is None:
-                continue
-            xml = archive.read(part)
-            if b't="e"' not in xml:  # the usual case: one fast scan, no parsing
-                continue
-            for match in _ERROR_CELL.finditer(xml):
-                row = int(match["row"]) - 1
-                col = column_index_from_string(match["col"].decode()) - 1
+            for row, col, value in self.values.get(table.title, ()):
                 while len(table.rows) <= row:
                     table.rows.append([])
                 cells = table.rows[row]
                 cells.extend([None] * (col + 1 - len(cells)))
-                cells[col] = match["value"].decode()
+                cells[col] = value
+
+
+def _raw_cells(snapshot: _Snapshot, tabs: Sequence[str]) -> _RawCells:
+    """Given the snapshot and the tabs to read, return their cells calamine misreads (see
+    :class:`_RawCells`). Each wanted worksheet is read once; the usual file, without errors
+    or negative numbers, costs two fast searches per worksheet."""
+    values: dict[str, list[tuple[int, int, Value]]] = {}
+    unreadable: dict[str, bytes] = {}
+    with zipfile.ZipFile(io.BytesIO(snapshot.data)) as archive:
+        parts = _sheet_parts(archive, snapshot.names)
+        date1904 = _date1904(archive.read("xl/workbook.xml"))
+        for wanted in tabs:
+            title = _resolve(wanted, list(parts))
+            if title is None or title in values:
+                continue
+            xml = archive.read(parts[title])
+            found: list[tuple[int, int, Value]] = []
+            if b't="e"' in xml:
+                found += [(int(m["row"]) - 1, column_index_from_string(m["col"].decode()) - 1,
+                           m["value"].decode()) for m in _ERROR_CELL.finditer(xml)]
+            if b"<v>-" in xml:
+                readable = _infinity_as_text(xml)
+                if readable is not xml:
+                    unreadable[parts[title]] = readable
+                for match in _NEGATIVE_CELL.finditer(readable):
+                    kind = _CELL_TYPE.search(match["attrs"])
+                    if kind is not None and kind["type"] != b"n":
+                        continue
+                    with contextlib.suppress(ValueError):
+                        found.append((int(match["row"]) - 1,
+                                      column_index_from_string(match["col"].decode()) - 1,
+                                      _clean(float(match["value"]))))
+            values[title] = found
+    if not unreadable:
+        return _RawCells(snapshot.data, values, date1904)
+    return _RawCells(_with_parts(snapshot.data, unreadable), values, date1904)
+
+
+def _infinity_as_text(xml: bytes) -> bytes:
+    """Given a worksheet part, return it with each number stored as ``-INF`` made the text
+    it shows (the same object when there is none). No spreadsheet program writes one, but a
+    generated file may, and neither reader survives it: calamine panics on it in a date
+    cell, openpyxl refuses the whole file."""
+    if _NEGATIVE_INFINITY.search(xml) is None:
+        return xml
+
+    def as_text(match: re.Match[bytes]) -> bytes:
+        return b"<c" + _CELL_TYPE.sub(b"", match["attrs"]) + b' t="str">' + match["body"] + b"</c>"
+
+    return _INFINITE_CELL.sub(as_text, xml)
+
+
+def _readable(data: bytes, names: frozenset[str]) -> bytes:
+    """Given a package, return it as openpyxl can load it: with ``-INF`` numbers as text
+    (see :func:`_infinity_as_text`); the same bytes for the usual file."""
+    replaced: dict[str, bytes] = {}
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for part in _sheet_parts(archive, names).values():
+            xml = archive.read(part)
+            if b"<v>-" in xml and (readable := _infinity_as_text(xml)) is not xml:
+                replaced[part] = readable
+    return _with_parts(data, replaced) if replaced else data
+
+
+def _date1904(workbook_xml: bytes) -> bool:
+    """Whether the workbook counts dates from 1904 (old Mac Excel; serial 0 = 1904-01-01)."""
+    root = ElementTree.fromstring(workbook_xml)  # noqa: S314 - the user's own file
+    properties = root.find(f"{_MAIN}workbookPr")
+    return properties is not None and properties.get("date1904", "0").lower() in ("1", "true")
+
+
+# Columns holding datetimes, by tab: a plain number in one is a serial of the file's epoch.
+_DATE_COLUMNS = {
+    schema.ESCALATIONS: frozenset(schema.normalize_header(c.header)
+                                  for c in schema.ESCALATION_COLUMNS if c.kind == "datetime"),
+    schema.HISTORY: frozenset({schema.normalize_header("At")}),
+    schema.HOLIDAYS: frozenset({schema.normalize_header("Date")}),
+}
+_DAYS_1900_TO_1904 = 1462
+
+
+def _shift_1904_serials(tables: dict[str, Table]) -> None:
+    """Given tables read from a 1904-dated workbook, turn the plain numbers in its date
+    columns into the 1900-based serials every reader of the protocol expects (date cells
+    arrive as datetimes already). Negative numbers are left to be reported as they are."""
+    for wanted, table in tables.items():
+        wanted_columns = _DATE_COLUMNS.get(wanted)
+        if wanted_columns is None or not table.rows:
+            continue
+        positions = [i for i, h in enumerate(table.header)
+                     if isinstance(h, str) and schema.normalize_header(h) in wanted_columns]
+        for row in table.body:
+            for i in positions:
+                value = row[i] if i < len(row) else None
+                if isinstance(value, int | float) and not isinstance(value, bool) \
+                        and math.isfinite(value) and value >= 0:
+                    row[i] = value + _DAYS_1900_TO_1904
+
+
+def _with_parts(data: bytes, replaced: dict[str, bytes]) -> bytes:
+    """Given a package's bytes and new contents for some members, return the new package."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, \
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            target.writestr(info, replaced.get(info.filename) or source.read(info.filename))
+    return out.getvalue()
 
 
 def _clean(value: Any) -> Value:
@@ -786,12 +960,11 @@ def set_value(cell: Cell, value: Value) -> None:
 
 def _storable_text(text: str) -> str:
     """Given text, return what to store so that reading the cell gives the same text back
-    (so a rerun finds nothing to change): without the control characters a cell cannot hold,
-    with line ends as the file format keeps them (LF; XML turns CR LF into LF), and with a
-    literal ``_xHHHH_`` escaped, since readers decode that as a character."""
-    text = _NOT_XML.sub("", ILLEGAL_CHARACTERS_RE.sub("", text))
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    (so a rerun finds nothing to change): without control characters (which a cell cannot
+    hold, or a terminal would act on), with line ends as the file format keeps them (LF; XML
+    turns CR LF into LF), and with a literal ``_xHHHH_`` escaped, since readers decode that
+    as a character."""
+    text = _NOT_XML.sub("", without_controls(text))
     if "_x" in text:
         text = _OOXML_ESCAPE.sub(r"_x005F\g<0>", text)
     return text

@@ -42,6 +42,7 @@ from sheets_escalation import template
 from sheets_escalation.backends.base import CellWrite, Value, WritePlan
 from sheets_escalation.backends.xlsx import (
     _MAIN,
+    _date1904,
     _layout_header,
     _relationships,
     _resolve,
@@ -68,6 +69,7 @@ _SPANS = re.compile(rb"""\sspans\s*=\s*["']([0-9: ]*)["']""")
 _DIMENSION = re.compile(rb"""<dimension\s+ref\s*=\s*["']([A-Z0-9:]+)["']\s*/>""")
 _COL = re.compile(rb"<col\b([^>]*?)/?>")
 _MERGE = re.compile(rb"""<mergeCell\s+ref\s*=\s*["']([A-Z0-9:]+)["']""")
+_SHARED_MASTER = re.compile(rb"""<f\b(?=[^>]*\bt\s*=\s*["']shared["'])(?=[^>]*\bref\s*=)[^>]*>""")
 _RANGE_FORMULA = re.compile(rb"""<f\b[^>]*\bt\s*=\s*["'](?:array|dataTable)["'][^>]*>""")
 _REF = re.compile(rb"""\bref\s*=\s*["']([A-Z0-9:]+)["']""")
 _XF = re.compile(rb"<xf\b[^>]*?(?:/>|>.*?</xf>)", re.DOTALL)
@@ -440,7 +442,8 @@ class _Sheet:
         style: int | None = None
         others = b""
         if attributes is not None:
-            if body and (b"<f" in body or b"<extLst" in body):
+            if body and (b"<extLst" in body or _SHARED_MASTER.search(body)):
+                # Other cells copy a shared formula from its first cell.
                 raise Unsupported(f"a write over the formula in {self._where(row, col)}")
             for name, quoted in _ATTRIBUTE.findall(attributes):
                 if name == b"s":
@@ -885,12 +888,6 @@ def _formula_ranges(content: bytes) -> list[tuple[int, int, int, int]]:
         if ref is not None:
             found.append(_bounds(ref.group(1)))
     return found
-
-
-def _date1904(workbook_xml: bytes) -> bool:
-    root = ElementTree.fromstring(workbook_xml)  # noqa: S314 - the user's own file
-    properties = root.find(f"{_MAIN}workbookPr")
-    return properties is not None and properties.get("date1904", "0").lower() in _TRUE
 
 
 def _calc_chain(archive: zipfile.ZipFile, names: frozenset[str], workbook_xml: bytes,
