@@ -52,4 +52,6 @@ for pdf in "$out"/pdf/*.pdf; do
     name=$(basename "$pdf" .pdf)
     pdftoppm -png -r 60 "$pdf" "$out/$name"
 done
-echo "rendered $(ls "$out"/*.png | wc -l) pages to $out"
+# The staleness indicator as a spreadsheet program computes it, stale and fresh.
+"$bin/python" "$root/scripts/render_staleness.py" "$out/staleness" >/dev/null
+echo "rendered $(ls "$out"/*.png "$out"/staleness/*.png | wc -l) pages to $out"

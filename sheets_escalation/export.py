@@ -5,7 +5,7 @@ backend, or a formatted openpyxl sheet with native charts) and stakeholder files
 Text that came from the sheet is never allowed to become a formula or markup: xlsx cells
 are stored as text, CSV cells starting with = + - @ tab or CR get a leading quote, HTML is
 escaped, Markdown cells have | [ ] < > and line breaks neutralised (no live link survives),
-the PDF uses a Unicode font. Every renderer starts from :func:`_inert`, so no control
+the PDF uses a Unicode font. Every renderer starts from :func:`inert_review`, so no control
 character typed in the sheet reaches a file (or makes openpyxl refuse a cell).
 """
 
@@ -76,7 +76,7 @@ def table_places(review: Review) -> list[TablePlace]:
     return _layout(review)[1]
 
 
-def _inert(review: Review) -> Review:
+def inert_review(review: Review) -> Review:
     """Given a review, return it with every text (titles, notes, table cells, sentences)
     free of control characters; numbers and column names stay as they are."""
 
@@ -94,11 +94,13 @@ def _inert(review: Review) -> Review:
                    headline=[(without_controls(label), clean(value))
                              for label, value in review.headline],
                    sections=sections,
-                   recommendations=[without_controls(s) for s in review.recommendations])
+                   recommendations=[without_controls(s) for s in review.recommendations],
+                   answers=[(without_controls(question), without_controls(answer))
+                            for question, answer in review.answers])
 
 
 def _layout(review: Review) -> tuple[list[list[object]], list[TablePlace]]:
-    review = _inert(review)
+    review = inert_review(review)
     rows: list[list[object]] = [[review.title], []]
     if review.answers:
         rows += [[question, answer] for question, answer in review.answers]
@@ -181,7 +183,7 @@ def write_review_sheet(ws: Worksheet, review: Review) -> None:
     headline first, bold headers, percent and hour number formats, column widths, and
     native openpyxl charts in a column to the right of the tables. Every text cell is
     stored as text, so sheet text such as "=HYPERLINK(...)" never becomes a formula."""
-    review = _inert(review)
+    review = inert_review(review)
     rows, places = _layout(review)
     for row_index, row in enumerate(rows, start=1):
         for column_index, value in enumerate(row, start=1):
@@ -593,7 +595,7 @@ def export(review: Review, path: Path) -> None:
             f'cannot export the review to "{path.name}": use a file ending in '
             + ", ".join(SUFFIXES)
         )
-    exporter(_inert(review), path)
+    exporter(inert_review(review), path)
 
 
 # -- pieces for other renderers (the emailed review) -----------------------------------------

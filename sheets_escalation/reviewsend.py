@@ -32,7 +32,13 @@ import pandas as pd
 
 from sheets_escalation.backends.base import Backend, WritePlan
 from sheets_escalation.config import Config
-from sheets_escalation.export import chart_images, export, headline_text, section_text
+from sheets_escalation.export import (
+    chart_images,
+    export,
+    headline_text,
+    inert_review,
+    section_text,
+)
 from sheets_escalation.notify import (
     BY,
     DeliveryReport,
@@ -63,6 +69,7 @@ class ReviewContent:
 
     month: str
     subject: str
+    answers: tuple[tuple[str, str], ...]
     headline: tuple[tuple[str, str], ...]
     triggers: tuple[tuple[str, str, str], ...]
     recommendations: tuple[str, ...]
@@ -84,6 +91,8 @@ class ReviewContent:
     def mail_text(self) -> str:
         """The plain-text alternative of the email."""
         lines = [self.subject, ""]
+        lines += [f"{question}: {answer}" for question, answer in self.answers]
+        lines += [""] if self.answers else []
         lines += [f"{label}: {value}" for label, value in self.headline]
         if self.triggers:
             lines += ["", "Top triggers:"]
@@ -109,8 +118,11 @@ class ReviewContent:
             f"<title>{escape(self.subject)}</title></head>",
             '<body style="font-family:Arial,Helvetica,sans-serif;color:#222;max-width:680px">',
             f'<h1 style="font-size:20px">{escape(self.subject)}</h1>',
-            '<table style="border-collapse:collapse">',
         ]
+        # The five answers lead, as in the tab and every export.
+        parts += [f"<p><b>{escape(question)}:</b> {escape(answer)}</p>"
+                  for question, answer in self.answers]
+        parts.append('<table style="border-collapse:collapse">')
         parts += [f"<tr><th {head}>{escape(label)}</th><td {number}>{escape(value)}</td></tr>"
                   for label, value in self.headline]
         parts.append("</table>")
@@ -223,6 +235,7 @@ def recorded_reviews(history: pd.DataFrame) -> dict[tuple[str, str], pd.Timestam
 
 def render_review(review: Review, link: str | None) -> ReviewContent:
     """Given a review and the link to its tab (or None), return what recipients get."""
+    review = inert_review(review)
     triggers: list[tuple[str, str, str]] = []
     for section in review.sections:
         columns, body = section_text(section)
@@ -235,7 +248,8 @@ def render_review(review: Review, link: str | None) -> ReviewContent:
         path = Path(folder) / pdf_name
         export(review, path)
         pdf = path.read_bytes()
-    return ReviewContent(review.month, review.title, tuple(headline_text(review)),
+    return ReviewContent(review.month, review.title, tuple(review.answers),
+                         tuple(headline_text(review)),
                          tuple(triggers), tuple(review.recommendations),
                          tuple(chart_images(review)), pdf, pdf_name, link)
 

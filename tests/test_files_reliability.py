@@ -360,7 +360,9 @@ def test_junk_formulas_in_the_tools_columns_are_overwritten_by_the_fast_patch(
     owned = [c.header for c in schema.OWNED_COLUMNS]
     header = INPUT_HEADER + owned
     junk = {name: Formula(f"=junk{n}") for n, name in enumerate(owned)}
-    rows = [good_row(ID=f"ESC-{n:04d}", Opened=LONG_AGO if n % 2 else NOW_OPENED) + [
+    # The fresh rows have no response yet (the default one would come before they opened).
+    rows = [good_row(ID=f"ESC-{n:04d}", Opened=LONG_AGO if n % 2 else NOW_OPENED,
+                     **({} if n % 2 else {"First response at": None})) + [
         junk[name] for name in owned] for n in range(1, 201)]
     book = make_book("xlsx", tmp_path, [header, *rows], monkeypatch)
     with zipfile.ZipFile(book.path) as archive:
@@ -418,4 +420,4 @@ def test_a_problem_quoting_control_characters_is_written_once(
     assert book.sync().code == 0
     assert book.by_id()["ESC-0001"]["Problems"] == 'Opened: cannot read "soon[2J" as a date'
     run = book.sync("--dry-run")
-    assert "planned: 1 cells, 0 History rows" in run.out, run.out  # only the Last run stamp
+    assert "planned: 1 cell, 0 History rows" in run.out, run.out  # only the Last run stamp

@@ -230,9 +230,14 @@ def test_send_delivers_the_review_to_every_stakeholder_once(
         assert plain is not None and html_part is not None
         text = plain.get_content().replace("\r\n", "\n")  # SMTP lines end in CRLF
         assert "Escalations: 7\nPrevious month: 2\n" in text
+        # The five answers lead the email as they lead the tab and every export.
+        answers = [line for line in text.splitlines() if line.startswith(
+            ("How many, and which way:", "Most common trigger:"))]
+        assert len(answers) == 2 and text.index(answers[0]) < text.index("Escalations: 7")
         assert "  Legal threat: 3 (42.9%)\n  Manager requested: 2 (28.6%)\n" in text
         html = html_part.get_content().replace("\r\n", "\n")
         assert re.search(r"<th [^>]*>Escalations</th><td [^>]*>7</td>", html)
+        assert html.index("<b>How many, and which way:</b>") < html.index(">Escalations</th>")
         assert re.search(r"<td [^>]*>Legal threat</td><td [^>]*>3</td><td [^>]*>42.9%</td>",
                          html)
         assert (f'href="{link}"' in html) == bool(link)
