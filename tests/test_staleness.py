@@ -389,3 +389,28 @@ def test_sync_and_check_are_unchanged_after_init_added_the_indicator(
     assert _escalations(plain, width) == _escalations(added, width)
     assert openpyxl.load_workbook(added)[schema.ESCALATIONS].cell(1, COLUMN).value == \
         staleness.formula("A", "B")
+
+
+def test_init_lays_out_an_empty_template_tab_and_leaves_other_tabs(tmp_path: Path) -> None:
+    path = tmp_path / "blank.xlsx"
+    book = openpyxl.Workbook()
+    first = book.active
+    assert first is not None
+    first.title = "Sheet1"
+    first["B2"] = "my own list"
+    book.create_sheet(schema.ESCALATIONS)  # made by hand, nothing typed yet
+    book.save(path)
+
+    code, out, _ = _cli("init", str(path))
+
+    assert code == 0 and f"tab {schema.ESCALATIONS} (it was empty)" in out
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames[:2] == ["Sheet1", schema.ESCALATIONS]
+    assert set(book.sheetnames[2:]) == set(template.TAB_ORDER) - {schema.ESCALATIONS}
+    assert [[c.value for c in r] for r in book["Sheet1"].iter_rows()] == [
+        [None, None], [None, "my own list"]]
+    esc = book[schema.ESCALATIONS]
+    assert [esc.cell(1, n + 1).value for n in range(COLUMN - 1)] == [
+        c.header for c in schema.ESCALATION_COLUMNS]
+    assert esc.cell(1, COLUMN).value == staleness.formula("A", "B")
+    assert _cli("init", str(path))[1] == f"{path}: nothing to add\n"
