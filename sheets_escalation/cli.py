@@ -282,7 +282,7 @@ def cli() -> None:
 @cli.command()
 @click.argument("path", required=False, default=DEFAULT_SOURCE)
 @click.option("--sheet", "sheet", metavar="URL",
-              help="Lay out this existing (empty) Google Sheet (same as giving its URL as "
+              help="Lay out this existing Google Sheet (same as giving its URL as "
               "PATH).")
 @credentials_option
 @oauth_option

@@ -414,3 +414,33 @@ def test_init_lays_out_an_empty_template_tab_and_leaves_other_tabs(tmp_path: Pat
         c.header for c in schema.ESCALATION_COLUMNS]
     assert esc.cell(1, COLUMN).value == staleness.formula("A", "B")
     assert _cli("init", str(path))[1] == f"{path}: nothing to add\n"
+
+
+def test_init_on_a_macro_workbook_keeps_its_macros(tmp_path: Path) -> None:
+    source = _showing(_golden(tmp_path / "log.xlsx"), None)
+    with zipfile.ZipFile(source) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    members["[Content_Types].xml"] = members["[Content_Types].xml"].replace(
+        b"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml",
+        b"application/vnd.ms-excel.sheet.macroEnabled.main+xml").replace(
+        b"</Types>", b'<Default Extension="bin" ContentType="application/vnd.ms-office.vbaProject"/>'
+                     b"</Types>")
+    members["xl/_rels/workbook.xml.rels"] = members["xl/_rels/workbook.xml.rels"].replace(
+        b"</Relationships>",
+        b'<Relationship Id="rIdVBA" Type="http://schemas.microsoft.com/office/2006/relationships/'
+        b'vbaProject" Target="vbaProject.bin"/></Relationships>')
+    members["xl/vbaProject.bin"] = b"VBA project bytes"
+    path = tmp_path / "log.xlsm"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+
+    code, out, err = _cli("init", str(path))
+
+    assert (code, err) == (0, "")
+    assert out == f"added to {path}: staleness indicator (Escalations!{LETTER}1)\n"
+    with zipfile.ZipFile(path) as archive:
+        assert archive.read("xl/vbaProject.bin") == b"VBA project bytes"
+        assert b"macroEnabled" in archive.read("[Content_Types].xml")
+    assert openpyxl.load_workbook(path)[schema.ESCALATIONS].cell(1, COLUMN).value == \
+        staleness.formula("A", "B")
