@@ -282,14 +282,19 @@ def cli() -> None:
 @cli.command()
 @click.argument("path", required=False, default=DEFAULT_SOURCE)
 @click.option("--sheet", "sheet", metavar="URL",
-              help="Lay out this existing (empty) Google Sheet (same as giving its URL as "
+              help="Lay out this existing Google Sheet (same as giving its URL as "
               "PATH).")
 @credentials_option
 @oauth_option
+@lossy_option
+@ignore_open_option
 @handle_errors
-def init(path: str, sheet: str | None, credentials: str | None, oauth: bool) -> None:
-    """Create a new workbook from the template (a new .xlsx path, or lay out an existing
-    empty Google Sheet given by URL or key); never overwrites a file, tab or cell.
+def init(path: str, sheet: str | None, credentials: str | None, oauth: bool, allow_lossy: bool,
+         ignore_open: bool) -> None:
+    """Create a new workbook from the template at a new .xlsx path, or add what the
+    template has and a workbook lacks (template tabs, the staleness indicator, the Settings
+    row Stale after) to an existing .xlsx/.xlsm or a Google Sheet given by URL or key.
+    Never overwrites a file's existing tab or cell; prints what it added.
 
     \b
     Example:
@@ -311,8 +316,20 @@ def init(path: str, sheet: str | None, credentials: str | None, oauth: bool) -> 
         created = init_sheet(open_client(credentials, oauth), key)
         echo(f"laid out sheet {key}: " + (", ".join(created) or "nothing to add"))
         return
-    from sheets_escalation.template import date_order_for_locale, init_xlsx
+    from sheets_escalation.errors import UsageError
+    from sheets_escalation.template import complete_workbook, date_order_for_locale, init_xlsx
 
+    if Path(path).exists():
+        from sheets_escalation.backends.xlsx import XlsxBackend
+
+        if not path.lower().endswith((".xlsx", ".xlsm")):
+            raise UsageError(f"{path} exists and is not an .xlsx or .xlsm workbook; "
+                             "init only adds to workbooks")
+        backend = XlsxBackend(Path(path), allow_lossy=allow_lossy, ignore_open=ignore_open)
+        with backend.lock():
+            added = backend.complete(complete_workbook)
+        echo(f"added to {path}: {', '.join(added)}" if added else f"{path}: nothing to add")
+        return
     timezone = machine_timezone()
     date_order = date_order_for_locale(machine_locale())
     tabs = init_xlsx(Path(path), {"Timezone": timezone, "Date order": date_order})

@@ -6,7 +6,7 @@ working when the tool, its machine or its credentials are gone. It is the only f
 tool ever writes (``init`` writes it once; ``sync`` never writes a formula).
 
 Where it lives, and why there: in the Escalations header row, in the first column right of
-every column in use (``AM1`` in the template, right of Problems). Headers are matched by
+every column in use (``AL1`` in the template, right of Problems). Headers are matched by
 name, so its text is simply an unknown header, like a column people add; it always shows
 text, so the column counts as in use and owned columns the tool has to re-add go to its
 right. A banner row above the headers would move the header row every reader relies on;
@@ -29,7 +29,7 @@ FRESH_TEXT = "Flags up to date: the hourly sync is running"
 NEVER_TEXT = "Flags not refreshed yet: the sync has not run"
 UNREADABLE_TEXT = "Flags: cannot read Last run in Settings"
 # The template's own place: right of the last template column (Problems, AL).
-TEMPLATE_COLUMN = 38  # 1-based, AM
+TEMPLATE_COLUMN = 38  # 1-based, AL
 
 
 def formula(key_column: str, value_column: str, settings_title: str = "Settings") -> str:
@@ -59,7 +59,7 @@ def formula(key_column: str, value_column: str, settings_title: str = "Settings"
 
 
 def stale_condition(cell: str) -> str:
-    """Given the indicator's absolute A1 reference (``$AM$1``), return the colour rules'
+    """Given the indicator's absolute A1 reference (``$AL$1``), return the colour rules'
     formula: true while the indicator says the sync has stopped."""
     return f'RIGHT({cell},{len("stopped")})="stopped"'
 

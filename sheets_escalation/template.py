@@ -360,13 +360,14 @@ def build_tab(ws: Worksheet, layout: TabLayout, rows: Sequence[Sequence[object]]
 
 
 def add_staleness_indicator(ws: Worksheet, column: int, key_column: str = "A",
-                            value_column: str = "B") -> None:
+                            value_column: str = "B", settings_title: str = schema.SETTINGS) -> None:
     """Given the Escalations worksheet, put the staleness indicator (see
     :mod:`sheets_escalation.staleness`) in row 1 at 1-based ``column``, reading the Settings
     tab's Key and Value columns; while it says the sync has stopped, its text turns red and
     the header cells left of it white on red."""
     letter = get_column_letter(column)
-    cell = ws.cell(row=1, column=column, value=staleness.formula(key_column, value_column))
+    cell = ws.cell(row=1, column=column,
+                   value=staleness.formula(key_column, value_column, settings_title))
     # Unwrapped, so the sentence runs on over the empty cells to its right; for the same
     # reason it turns red text rather than white on red (the overflow has no fill).
     cell.font = _font(INDICATOR_FONT, bold=True)
@@ -429,6 +430,81 @@ def add_missing_tabs(workbook: Workbook) -> list[str]:
         build_tab(workbook.create_sheet(layout.title), layout)
         added.append(layout.title)
     return added
+
+
+def complete_workbook(workbook: Workbook) -> list[str]:
+    """Given an existing workbook, add what the template has and it lacks, changing no cell,
+    tab or part it holds: the missing template tabs (an existing but empty one is laid out
+    like a new one), the staleness indicator in the first column of the Escalations header
+    row right of every column in use, and a ``Stale after`` row below the last Settings
+    row. Return what was added, in words (empty when nothing was missing)."""
+    added = [f"tab {title}" for title in add_missing_tabs(workbook)]
+    for layout in TAB_LAYOUTS.values():
+        title = _title_in(workbook, layout.title)
+        if not _used_columns(workbook[title]):
+            build_tab(workbook[title], layout, layout.rows)
+            added.append(f"tab {title} (it was empty)")
+    settings = workbook[_title_in(workbook, schema.SETTINGS)]
+    key_column, value_column = _settings_columns(settings)
+    escalations = workbook[_title_in(workbook, schema.ESCALATIONS)]
+    if not any(staleness.is_indicator(value) for value in _row(escalations, 1).values()):
+        column = _used_columns(escalations) + 1
+        add_staleness_indicator(escalations, column, get_column_letter(key_column),
+                                get_column_letter(value_column), settings.title)
+        added.append(f"staleness indicator ({escalations.title}!{get_column_letter(column)}1)")
+    wanted = schema.normalize_header(staleness.STALE_AFTER_KEY)
+    keys = [cell.value for (row, column), cell in settings._cells.items()
+            if row > 1 and column == key_column]
+    if not any(isinstance(key, str) and schema.normalize_header(key) == wanted for key in keys):
+        row = _last_used_row(settings) + 1
+        settings.cell(row=row, column=key_column, value=staleness.STALE_AFTER_KEY)
+        settings.cell(row=row, column=value_column, value=staleness.DEFAULT_STALE_AFTER)
+        added.append(f"{settings.title} row {staleness.STALE_AFTER_KEY}")
+    return added
+
+
+def _title_in(workbook: Workbook, title: str) -> str:
+    wanted = schema.normalize_header(title)
+    return next(t for t in workbook.sheetnames if schema.normalize_header(t) == wanted)
+
+
+def _settings_columns(settings: Worksheet) -> tuple[int, int]:
+    """The 1-based Key and Value columns of Settings, found by header (A and B if absent)."""
+    header = {schema.normalize_header(value): column
+              for column, value in _row(settings, 1).items() if isinstance(value, str)}
+    return header.get(schema.normalize_header("Key"), 1), header.get(schema.normalize_header("Value"), 2)
+
+
+def _row(ws: Worksheet, row: int) -> dict[int, object]:
+    """The 1-based row's values by 1-based column, creating no cell."""
+    # The cell store is read directly: openpyxl's row iterators create the cells they visit,
+    # and a created cell would be saved into a tab init must leave as it is.
+    return {column: cell.value for (number, column), cell in ws._cells.items() if number == row}
+
+
+def _used_columns(ws: Worksheet) -> int:
+    """The 1-based number of the last column holding a value in any row (0 when none)."""
+    return max((column for (_, column), cell in ws._cells.items()
+                if cell.value is not None and cell.value != ""), default=0)
+
+
+def _last_used_row(ws: Worksheet) -> int:
+    return max((row for (row, _), cell in ws._cells.items()
+                if cell.value is not None and cell.value != ""), default=0)
+
+
+def with_cached_indicator(data: bytes) -> bytes:
+    """Given a saved .xlsx package, return it with the staleness indicator's cached value
+    filled in where it has none (see :func:`_cache_indicator`), every other part as it is."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, \
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            part = source.read(info.filename)
+            if info.filename.startswith("xl/worksheets/"):
+                part = _cache_indicator(part)
+            target.writestr(info, part)
+    return out.getvalue()
 
 
 # What openpyxl gives a cell assigned a datetime or date: the sheet shows no seconds.

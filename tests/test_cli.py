@@ -147,8 +147,8 @@ def test_init_creates_and_never_overwrites(tmp_path: Path) -> None:
     assert code == 0 and path.exists()
     assert openpyxl.load_workbook(path).sheetnames[0] == schema.ESCALATIONS
     before = path.read_bytes()
-    code, _, err = run("init", str(path))
-    assert code != 0 and "exists" in err
+    code, out, err = run("init", str(path))
+    assert (code, out, err) == (0, f"{path}: nothing to add\n", "")
     assert path.read_bytes() == before
 
 

@@ -23,7 +23,7 @@ from sheets_escalation.cli import cli
 from sheets_escalation.sync import run_sync
 from tests.fake_sheets import FakeSheetsAPI
 from tests.test_gsheets_backend import KEY, client_with_session
-from tests.workbooks import GOLDEN_NOW, GOLDEN_ROWS, write_golden
+from tests.workbooks import GOLDEN_NOW, GOLDEN_ROWS, add_chart, write_golden
 
 STALE_TEXT = "Flags last refreshed 3 h ago — the hourly sync has stopped"
 COLUMN = staleness.TEMPLATE_COLUMN  # 1-based
@@ -242,3 +242,205 @@ def test_google_sync_with_the_indicator_writes_only_last_run_on_a_rerun(
                                                     staleness.FRESH_TEXT)
     header = esc.values()[0]
     assert header[:COLUMN - 1] == [c.header for c in schema.ESCALATION_COLUMNS]
+
+
+# -- init on an existing workbook -------------------------------------------------------------
+
+
+def _cells(path: Path) -> dict[tuple[str, str], tuple[Any, ...]]:
+    """Every cell of every tab that holds a value or a style: value and look."""
+    book = openpyxl.load_workbook(path)
+    return {(ws.title, cell.coordinate): (cell.value, cell.number_format, cell.font.b,
+                                          cell.fill.fgColor.rgb, cell.alignment.wrap_text)
+            for ws in book.worksheets for row in ws.iter_rows() for cell in row
+            if cell.value is not None or cell.has_style}
+
+
+def _in_use(tmp_path: Path, name: str = "log.xlsx") -> Path:
+    """A workbook in use made before the indicator: data, a column of the owner's own right
+    of Problems, no ``Stale after`` row, and no Holidays tab."""
+    path = _showing(_golden(tmp_path / name), None)
+    book = openpyxl.load_workbook(path)
+    esc = book[schema.ESCALATIONS]
+    esc.cell(1, COLUMN).value = "My notes"
+    esc.cell(3, COLUMN).value = "call back Friday"
+    settings = book[schema.SETTINGS]
+    (stale_row,) = [r for r in settings.iter_rows(min_row=2)
+                    if r[0].value == staleness.STALE_AFTER_KEY]
+    settings.delete_rows(stale_row[0].row)
+    del book[schema.HOLIDAYS]
+    book.save(path)
+    return path
+
+
+def test_init_on_an_existing_workbook_adds_only_what_is_missing(tmp_path: Path) -> None:
+    path = _in_use(tmp_path)
+    before = _cells(path)
+    settings_rows = openpyxl.load_workbook(path)[schema.SETTINGS].max_row
+    beyond = rowcol_to_a1(1, COLUMN + 1).rstrip("1")
+
+    code, out, err = _cli("init", str(path))
+
+    assert (code, err) == (0, "")
+    assert out == (f"added to {path}: tab {schema.HOLIDAYS}, staleness indicator "
+                   f"(Escalations!{beyond}1), Settings row Stale after\n")
+    after = _cells(path)
+    assert {key: after.get(key) for key in before} == before  # no cell changed, cell by cell
+    book = openpyxl.load_workbook(path)
+    esc = book[schema.ESCALATIONS]
+    assert esc.cell(1, COLUMN + 1).value == staleness.formula("A", "B")
+    rules = {str(area.sqref) for area in esc.conditional_formatting for r in area.rules
+             if r.formula == [f'RIGHT(${beyond}$1,7)="stopped"']}
+    assert rules == {f"{beyond}1", f"A1:{LETTER}1"}
+    settings = book[schema.SETTINGS]
+    assert settings.max_row == settings_rows + 1
+    assert [c.value for c in settings[settings.max_row]] == ["Stale after", "2 hours"]
+    assert book.sheetnames[-1] == schema.HOLIDAYS
+    assert [c.value for c in book[schema.HOLIDAYS][1]][:2] == list(
+        template.TAB_LAYOUTS[schema.HOLIDAYS].headers)[:2]
+    # Its cached text: readers taking cached values see a header, not a blank column.
+    assert b"<v>" + staleness.NEVER_TEXT.encode() + b"</v>" in _sheet_xml(path)
+
+    # A second init finds everything and writes nothing.
+    data = path.read_bytes()
+    assert _cli("init", str(path)) == (0, f"{path}: nothing to add\n", "")
+    assert path.read_bytes() == data
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["log.xlsx"]
+
+
+def test_init_leaves_a_workbook_with_the_indicator_alone(tmp_path: Path) -> None:
+    path = _showing(_golden(tmp_path / "log.xlsx"), STALE_TEXT)
+    data = path.read_bytes()
+    assert _cli("init", str(path)) == (0, f"{path}: nothing to add\n", "")
+    assert path.read_bytes() == data
+
+
+def test_init_follows_moved_settings_columns(tmp_path: Path) -> None:
+    path = tmp_path / "moved.xlsx"
+    book = openpyxl.Workbook()
+    first = book.active
+    assert first is not None
+    first.title = "escalations"
+    first.append(["ID", "Opened", "Customer"])
+    first.append(["ESC-0001", "x", "Acme", None, "note"])
+    settings = book.create_sheet("settings")
+    settings.append(["Value", "Key"])
+    settings.append(["UTC", "Timezone"])
+    book.save(path)
+
+    assert _cli("init", str(path))[0] == 0
+    book = openpyxl.load_workbook(path)
+    assert book["escalations"].cell(1, 6).value == staleness.formula("B", "A", "settings")
+    assert [c.value for c in book["settings"][3]] == ["2 hours", "Stale after"]
+    assert [[c.value for c in r] for r in book["escalations"].iter_rows(max_col=5)] == [
+        ["ID", "Opened", "Customer", None, None, ], ["ESC-0001", "x", "Acme", None, "note"]]
+
+
+def test_init_refuses_to_rebuild_a_workbook_holding_a_chart(tmp_path: Path) -> None:
+    path = _in_use(tmp_path)
+    add_chart(path)
+    data = path.read_bytes()
+    code, out, err = _cli("init", str(path))
+    assert code != 0 and "charts" in err and "--allow-lossy" in err
+    assert path.read_bytes() == data
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["log.xlsx"]
+    # Nothing to add is not refused: nothing would be saved.
+    complete = _showing(_golden(tmp_path / "complete.xlsx"), staleness.FRESH_TEXT)
+    add_chart(complete)
+    assert _cli("init", str(complete))[:2] == (0, f"{complete}: nothing to add\n")
+    # Asked to, it saves and says what was lost the way sync does.
+    code, out, err = _cli("init", str(path), "--allow-lossy")
+    assert code == 0 and out.startswith(f"added to {path}:")
+
+
+def test_init_refuses_a_workbook_open_in_an_office_program(tmp_path: Path) -> None:
+    path = _in_use(tmp_path)
+    (tmp_path / ".~lock.log.xlsx#").write_text("Ann,host,ann,2026-12-04;")
+    data = path.read_bytes()
+    code, _, err = _cli("init", str(path))
+    assert code != 0 and "open in LibreOffice (by Ann)" in err
+    assert path.read_bytes() == data
+    assert _cli("init", str(path), "--ignore-open")[0] == 0
+    assert path.read_bytes() != data
+
+
+def test_init_refuses_a_file_that_is_not_a_workbook(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("precious")
+    code, _, err = _cli("init", str(path))
+    assert code != 0 and ".xlsx" in err
+    assert path.read_text() == "precious"
+
+
+def test_sync_and_check_are_unchanged_after_init_added_the_indicator(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("SHEETS_ESCALATION_CONFIG", str(tmp_path / "none.toml"))
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "init").mkdir()
+    plain = _showing(_golden(tmp_path / "plain" / "log.xlsx"), None)
+    added = _showing(_golden(tmp_path / "init" / "log.xlsx"), None)
+    assert _cli("init", str(added))[0] == 0
+    for command in (["check"], ["sync", "--now", GOLDEN_NOW, "--json"], ["sync", "--now",
+                                                                         GOLDEN_NOW]):
+        results = [_cli(command[0], str(p), *command[1:]) for p in (plain, added)]
+        assert results[0] == results[1], command
+    width = COLUMN - 1
+    assert _escalations(plain, width) == _escalations(added, width)
+    assert openpyxl.load_workbook(added)[schema.ESCALATIONS].cell(1, COLUMN).value == \
+        staleness.formula("A", "B")
+
+
+def test_init_lays_out_an_empty_template_tab_and_leaves_other_tabs(tmp_path: Path) -> None:
+    path = tmp_path / "blank.xlsx"
+    book = openpyxl.Workbook()
+    first = book.active
+    assert first is not None
+    first.title = "Sheet1"
+    first["B2"] = "my own list"
+    book.create_sheet(schema.ESCALATIONS)  # made by hand, nothing typed yet
+    book.save(path)
+
+    code, out, _ = _cli("init", str(path))
+
+    assert code == 0 and f"tab {schema.ESCALATIONS} (it was empty)" in out
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames[:2] == ["Sheet1", schema.ESCALATIONS]
+    assert set(book.sheetnames[2:]) == set(template.TAB_ORDER) - {schema.ESCALATIONS}
+    assert [[c.value for c in r] for r in book["Sheet1"].iter_rows()] == [
+        [None, None], [None, "my own list"]]
+    esc = book[schema.ESCALATIONS]
+    assert [esc.cell(1, n + 1).value for n in range(COLUMN - 1)] == [
+        c.header for c in schema.ESCALATION_COLUMNS]
+    assert esc.cell(1, COLUMN).value == staleness.formula("A", "B")
+    assert _cli("init", str(path))[1] == f"{path}: nothing to add\n"
+
+
+def test_init_on_a_macro_workbook_keeps_its_macros(tmp_path: Path) -> None:
+    source = _showing(_golden(tmp_path / "log.xlsx"), None)
+    with zipfile.ZipFile(source) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    members["[Content_Types].xml"] = members["[Content_Types].xml"].replace(
+        b"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml",
+        b"application/vnd.ms-excel.sheet.macroEnabled.main+xml").replace(
+        b"</Types>", b'<Default Extension="bin" ContentType="application/vnd.ms-office.vbaProject"/>'
+                     b"</Types>")
+    members["xl/_rels/workbook.xml.rels"] = members["xl/_rels/workbook.xml.rels"].replace(
+        b"</Relationships>",
+        b'<Relationship Id="rIdVBA" Type="http://schemas.microsoft.com/office/2006/relationships/'
+        b'vbaProject" Target="vbaProject.bin"/></Relationships>')
+    members["xl/vbaProject.bin"] = b"VBA project bytes"
+    path = tmp_path / "log.xlsm"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+
+    code, out, err = _cli("init", str(path))
+
+    assert (code, err) == (0, "")
+    assert out == f"added to {path}: staleness indicator (Escalations!{LETTER}1)\n"
+    with zipfile.ZipFile(path) as archive:
+        assert archive.read("xl/vbaProject.bin") == b"VBA project bytes"
+        assert b"macroEnabled" in archive.read("[Content_Types].xml")
+    assert openpyxl.load_workbook(path)[schema.ESCALATIONS].cell(1, COLUMN).value == \
+        staleness.formula("A", "B")

@@ -283,6 +283,31 @@ class XlsxBackend:
             self._workbook = None
             self._snapshot = None
 
+    def complete(self, change: Callable[[Workbook], list[str]]) -> list[str]:
+        """Given a function adding to a workbook in memory and returning what it added
+        (``template.complete_workbook``), apply it to this workbook and save the result as
+        :meth:`write` saves a rebuilt workbook: refused if the file changed since it was
+        read, is open in an office program (unless ``ignore_open``) or holds parts openpyxl
+        cannot keep (unless ``allow_lossy``), published atomically, formula values kept.
+        The staleness indicator it added gets a cached text. Return what was added; when
+        nothing was, nothing is written or refused."""
+        snapshot = self._take_snapshot()
+        try:
+            workbook = self._load(snapshot)
+            added = change(workbook)
+            if not added:
+                return added
+            self._check_unchanged(snapshot)
+            self._check_not_open()
+            if not self.allow_lossy:
+                self._refuse_lossy(_lossy_parts(snapshot.data, snapshot.names, keep_vba=self._keep_vba))
+                self._refuse_lossy(self._load_warnings)
+            self._save(snapshot, lambda stream: _save_completed(workbook, snapshot, stream))
+            return added
+        finally:
+            self._workbook = None
+            self._snapshot = None
+
     def _check_unchanged(self, snapshot: _Snapshot) -> None:
         try:
             current = _identity(os.stat(self._target()))
@@ -435,9 +460,19 @@ def _lock_owner(lock: Path) -> str:
 
 def _save_openpyxl(workbook: Workbook, snapshot: _Snapshot, stream: IO[bytes]) -> None:
     """Write ``workbook`` as openpyxl saves it, with the formula values it held back."""
+    stream.write(_rebuilt(workbook, snapshot))
+
+
+def _save_completed(workbook: Workbook, snapshot: _Snapshot, stream: IO[bytes]) -> None:
+    """Write ``workbook`` as :func:`_save_openpyxl` does, the indicator ``init`` added
+    showing text to readers that take cached values."""
+    stream.write(template.with_cached_indicator(_rebuilt(workbook, snapshot)))
+
+
+def _rebuilt(workbook: Workbook, snapshot: _Snapshot) -> bytes:
     saved = io.BytesIO()
     workbook.save(saved)
-    stream.write(_keep_cached_values(snapshot.data, saved.getvalue()))
+    return _keep_cached_values(snapshot.data, saved.getvalue())
 
 
 # -- reading helpers -----------------------------------------------------------------------
