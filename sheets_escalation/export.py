@@ -40,7 +40,14 @@ from pandas.api.types import is_numeric_dtype
 from sheets_escalation.errors import UsageError
 from sheets_escalation.plaintext import without_controls
 from sheets_escalation.review import Format, Review, Section
-from sheets_escalation.template import print_setup
+from sheets_escalation.template import (
+    DEFAULT_WIDTH,
+    FONT_NAME,
+    FONT_SIZE,
+    fit_row_height,
+    print_setup,
+    wrapped_lines,
+)
 
 SUFFIXES = (".xlsx", ".html", ".md", ".csv", ".pdf")
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -178,6 +185,12 @@ def _table_text(section: Section) -> tuple[list[str], list[list[str]]]:
 # -- xlsx ----------------------------------------------------------------------------------
 
 
+def _named_font(bold: bool = False, italic: bool = False, size: float = FONT_SIZE,
+                color: str | None = None) -> Font:
+    """A font naming its typeface, so LibreOffice does not fall back to a serif one."""
+    return Font(name=FONT_NAME, size=size, bold=bold, italic=italic, color=color)
+
+
 def write_review_sheet(ws: Worksheet, review: Review) -> None:
     """Given an empty openpyxl worksheet and a review, lay the review out for people:
     headline first, bold headers, percent and hour number formats, column widths, and
@@ -190,14 +203,14 @@ def write_review_sheet(ws: Worksheet, review: Review) -> None:
             cell = ws.cell(row=row_index, column=column_index, value=value)
             if isinstance(value, str):
                 cell.data_type = "s"
-    ws.cell(row=1, column=1).font = Font(bold=True, size=14)
+    ws.cell(row=1, column=1).font = _named_font(bold=True, size=14)
     for offset in range(len(review.answers)):
-        ws.cell(row=3 + offset, column=1).font = Font(bold=True)
+        ws.cell(row=3 + offset, column=1).font = _named_font(bold=True)
         # The answer spills right over the empty cells beside it, on one line.
         ws.cell(row=3 + offset, column=2).alignment = Alignment(wrap_text=False)
     first = 3 + (len(review.answers) + 1 if review.answers else 0)
     for offset, (label, _) in enumerate(review.headline):
-        ws.cell(row=first + offset, column=1).font = Font(bold=True)
+        ws.cell(row=first + offset, column=1).font = _named_font(bold=True)
         fmt = review.headline_formats.get(label, "text")
         if fmt in _NUMBER_FORMATS:
             ws.cell(row=first + offset, column=2).number_format = _NUMBER_FORMATS[fmt]
@@ -205,12 +218,12 @@ def write_review_sheet(ws: Worksheet, review: Review) -> None:
     for place, section in zip(places, review.sections, strict=True):
         header = place.header_row + 1
         title_row = header - (2 if section.note else 1)
-        ws.cell(row=title_row, column=1).font = Font(bold=True, size=12)
+        ws.cell(row=title_row, column=1).font = _named_font(bold=True, size=12)
         if section.note:
-            ws.cell(row=header - 1, column=1).font = Font(italic=True, color="555555")
+            ws.cell(row=header - 1, column=1).font = _named_font(italic=True, color="555555")
         for column_index, column in enumerate(section.table.columns, start=1):
             head = ws.cell(row=header, column=column_index)
-            head.font = Font(bold=True)
+            head.font = _named_font(bold=True)
             head.fill = _HEADER_FILL
             head.alignment = Alignment(wrap_text=True, vertical="top")
             fmt = section.formats.get(str(column), "text")
@@ -218,8 +231,14 @@ def write_review_sheet(ws: Worksheet, review: Review) -> None:
                 if fmt in _NUMBER_FORMATS:
                     ws.cell(row=row_index, column=column_index).number_format = _NUMBER_FORMATS[fmt]
     recommendations_row = len(rows) - len(review.recommendations)
-    ws.cell(row=recommendations_row, column=1).font = Font(bold=True, size=12)
+    ws.cell(row=recommendations_row, column=1).font = _named_font(bold=True, size=12)
     _set_widths(ws, review, places, width)
+    for place, section in zip(places, review.sections, strict=True):
+        # Tall enough for the wrapped table headers, which would overlap the first row.
+        fit_row_height(ws, place.header_row + 1, max(
+            (wrapped_lines(column, ws.column_dimensions[get_column_letter(index)].width
+                           or DEFAULT_WIDTH)
+             for index, column in enumerate(section.table.columns, start=1)), default=1))
     _add_charts(ws, review, places, width + 2)
     ws.freeze_panes = "A2"
 

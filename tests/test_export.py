@@ -273,3 +273,22 @@ def test_pdf_title_left_and_a_heading_never_ends_a_page_without_its_chart(
             assert align == "L"
             image_page = next(p for p, t, _ in placed[position:] if t == "<image>")
             assert image_page == page, text
+
+
+def test_review_tab_names_its_font_and_fits_wrapped_headers(golden, tmp_path):
+    # An unnamed font falls back to a serif one in LibreOffice; a wrapped header in a row
+    # of default height overlaps the first row of its table.
+    export(golden, tmp_path / "review.xlsx")
+    sheet = reread_xlsx(tmp_path / "review.xlsx")
+    styled = [cell for row in sheet.iter_rows() for cell in row
+              if cell.value is not None and (cell.font.b or cell.font.i)]
+    assert styled and {cell.font.name for cell in styled} == {"Calibri"}
+    wrapped = set()
+    for place in table_places(golden):
+        row = place.header_row + 1
+        for cell in sheet[row]:
+            width = sheet.column_dimensions[cell.column_letter].width or 13
+            if cell.value is not None and len(str(cell.value)) > width:
+                wrapped.add(row)
+    assert wrapped
+    assert all((sheet.row_dimensions[row].height or 0) > 15 for row in wrapped)
