@@ -60,6 +60,8 @@ def run_review(backend: Backend, now: pd.Timestamp, month: str | None,
         raise UsageError(f"cannot export to {export_path.name}: use .xlsx, .html, .md, "
                          ".csv or .pdf")
     with backend.lock():
+        if not dry_run and (write_tab or send is not None):
+            backend.check_writable()  # before the review is sent to anyone
         workbook = load(backend, now)
         review = review_for(workbook, month)
         plan = write_review_tab(backend, review) if write_tab and not dry_run else WritePlan()

@@ -589,6 +589,9 @@ def _notify_and_write(backend: Backend, workbook: Workbook, outbox: Outbox | Non
                       dry_run: bool, handover: Callable[[], None] | None = None) -> SyncReport:
     """Send what the evaluated workbook owes, then plan and (unless ``dry_run``) write.
     ``handover`` runs between the two: changes that must not show in the messages."""
+    if not dry_run:
+        # Nothing is announced that could not then be written (an .xlsx open in Excel).
+        backend.check_writable()
     delivery = deliver_notifications(workbook, outbox)
     reminders = record_reminders(workbook)
     if handover is not None:

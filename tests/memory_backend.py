@@ -47,5 +47,8 @@ class MemoryBackend:
     def lock(self) -> Iterator[None]:
         yield
 
+    def check_writable(self) -> None:
+        pass
+
     def spreadsheet_timezone(self) -> str | None:
         return self.timezone

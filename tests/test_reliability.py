@@ -303,3 +303,22 @@ def test_a_hostile_template_is_a_problem_in_its_row_and_the_sync_completes(
     # The lock was released: the next run proceeds, and the announcement is not repeated.
     assert setup.sync()[0] == 0
     assert len(http.posts) == 1
+
+
+# --------------------------------------------------------------------------- open workbooks
+
+def test_a_workbook_open_in_excel_announces_nothing_it_cannot_write(
+        tmp_path: Path, http: Recorder, smtp: Smtp) -> None:
+    # The write is refused while Excel holds the workbook; sending first would tell L2 of
+    # an escalation the sheet never shows.
+    setup = make_setup(tmp_path, http, smtp, [ACME], {2: f"webhook:{http.base}{L2_HOOK}"})
+    (tmp_path / "~$log.xlsx").write_bytes(b"\x03Sam")
+    before = setup.path.read_bytes()
+
+    code, out, err = setup.sync()
+
+    assert code == 1 and "open in Excel" in err, err
+    assert setup.posts() == [] and setup.path.read_bytes() == before
+    (tmp_path / "~$log.xlsx").unlink()
+    assert setup.sync()[0] == 0
+    assert setup.posts() == [(L2_HOOK, "ESC-0001/L2/escalated")]

@@ -535,3 +535,18 @@ def test_a_review_sent_row_with_an_unreadable_time_still_counts_as_sent(
     assert code == 0
     assert send_lines(out) == [f"send {KEY_NOV} -> email {OWNER}: already sent"]
     assert setup.mails() == []
+
+
+def test_nothing_is_sent_while_the_workbook_is_open_in_excel(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, http: Recorder, smtp: Smtp) -> None:
+    setup = make_setup("xlsx", tmp_path, monkeypatch, http, smtp)
+    office_lock = setup.book.path.parent / f"~${setup.book.path.name}"
+    office_lock.write_bytes(b"\x03Sam")
+
+    for extra in ((), ("--no-tab",)):
+        code, _, err = setup.review("--month", "previous", "--send", *extra)
+        assert code == 1 and "open in Excel" in err, err
+    assert setup.sent() == []
+    office_lock.unlink()
+    assert setup.review("--month", "previous", "--send")[0] == 0
+    assert len(setup.sent()) == 4

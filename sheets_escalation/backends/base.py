@@ -110,6 +110,12 @@ class Backend(Protocol):
         either, nothing (or nothing visible) was written."""
         ...
 
+    def check_writable(self) -> None:
+        """Raise RefusedError now if a write would be refused whatever it holds (an .xlsx
+        open in an office program), so a run stops before it sends a notification about
+        a change it could not write."""
+        ...
+
     def lock(self) -> AbstractContextManager[None]:
         """Hold the per-source lock for the duration of a run. Raise LockHeldError."""
         ...

@@ -852,6 +852,9 @@ class GoogleSheetsBackend:
 
     # ---- locking
 
+    def check_writable(self) -> None:
+        """Nothing to check ahead: Google has no lock a person's editing holds."""
+
     @contextmanager
     def lock(self) -> Iterator[None]:
         """Hold ``~/.cache/sheets-escalation/locks/KEY.lock``. Raise LockHeldError if held."""

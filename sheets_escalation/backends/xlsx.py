@@ -321,6 +321,11 @@ class XlsxBackend:
                 "nothing was written, run again"
             )
 
+    def check_writable(self) -> None:
+        """Raise RefusedError if an office program has the workbook open (see
+        :meth:`_check_not_open`)."""
+        self._check_not_open()
+
     def _check_not_open(self) -> None:
         """Raise RefusedError if an office program's lock file beside the workbook says it
         is open there: that program saves its own copy over whatever the tool writes.
