@@ -546,7 +546,7 @@ def test_nothing_is_sent_while_the_workbook_is_open_in_excel(
     for extra in ((), ("--no-tab",)):
         code, _, err = setup.review("--month", "previous", "--send", *extra)
         assert code == 1 and "open in Excel" in err, err
-    assert setup.sent() == []
+    assert setup.sent() == [] and setup.mails() == [] and setup.http.posts == []
     office_lock.unlink()
     assert setup.review("--month", "previous", "--send")[0] == 0
     assert len(setup.sent()) == 4
