@@ -319,23 +319,26 @@ def init(path: str, sheet: str | None, credentials: str | None, oauth: bool, all
     from sheets_escalation.errors import UsageError
     from sheets_escalation.template import complete_workbook, date_order_for_locale, init_xlsx
 
+    timezone = machine_timezone()
+    date_order = date_order_for_locale(machine_locale())
+    machine = {"Timezone": timezone, "Date order": date_order}
+    first = "day-first" if date_order == "DMY" else "month-first"
+    said = f"Timezone {timezone}, dates {first} ({date_order}) — change them in Settings."
     if Path(path).exists():
         from sheets_escalation.backends.xlsx import XlsxBackend
-
         if not path.lower().endswith((".xlsx", ".xlsm")):
             raise UsageError(f"{path} exists and is not an .xlsx or .xlsm workbook; "
                              "init only adds to workbooks")
         backend = XlsxBackend(Path(path), allow_lossy=allow_lossy, ignore_open=ignore_open)
         with backend.lock():
-            added = backend.complete(complete_workbook)
+            added = backend.complete(lambda workbook: complete_workbook(workbook, machine))
         echo(f"added to {path}: {', '.join(added)}" if added else f"{path}: nothing to add")
+        if any(what.startswith(f"tab {schema.SETTINGS}") for what in added):
+            echo(said)
         return
-    timezone = machine_timezone()
-    date_order = date_order_for_locale(machine_locale())
-    tabs = init_xlsx(Path(path), {"Timezone": timezone, "Date order": date_order})
+    tabs = init_xlsx(Path(path), machine)
     echo(f"created {path} with tabs: {', '.join(tabs)}")
-    first = "day-first" if date_order == "DMY" else "month-first"
-    echo(f"Timezone {timezone}, dates {first} ({date_order}) — change them in Settings.")
+    echo(said)
 
 
 def _zone_name(name: str) -> str | None:

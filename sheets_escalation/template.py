@@ -419,30 +419,34 @@ def new_workbook(settings: Mapping[str, str] | None = None) -> Workbook:
     return workbook
 
 
-def add_missing_tabs(workbook: Workbook) -> list[str]:
+def add_missing_tabs(workbook: Workbook, settings: Mapping[str, str] | None = None) -> list[str]:
     """Given a workbook, add the template tabs it lacks (matched by title, any case and
-    spacing), seeded with the defaults; return the titles added. Existing tabs are untouched."""
+    spacing), seeded with the defaults (the Settings values in ``settings`` replace the
+    defaults of their keys); return the titles added. Existing tabs are untouched."""
     present = {schema.normalize_header(title) for title in workbook.sheetnames}
     added: list[str] = []
     for layout in TAB_LAYOUTS.values():
         if schema.normalize_header(layout.title) in present:
             continue
-        build_tab(workbook.create_sheet(layout.title), layout)
+        build_tab(workbook.create_sheet(layout.title), layout, _seeded(layout, settings))
         added.append(layout.title)
     return added
 
 
-def complete_workbook(workbook: Workbook) -> list[str]:
+def complete_workbook(workbook: Workbook,
+                      seed: Mapping[str, str] | None = None) -> list[str]:
     """Given an existing workbook, add what the template has and it lacks, changing no cell,
     tab or part it holds: the missing template tabs (an existing but empty one is laid out
     like a new one), the staleness indicator in the first column of the Escalations header
     row right of every column in use, and a ``Stale after`` row below the last Settings
-    row. Return what was added, in words (empty when nothing was missing)."""
-    added = [f"tab {title}" for title in add_missing_tabs(workbook)]
+    row. A Settings tab it adds or lays out takes the values in ``seed`` (the machine's
+    time zone and date order) over the defaults. Return what was added, in words (empty when nothing was
+    missing)."""
+    added = [f"tab {title}" for title in add_missing_tabs(workbook, seed)]
     for layout in TAB_LAYOUTS.values():
         title = _title_in(workbook, layout.title)
         if not _used_columns(workbook[title]):
-            build_tab(workbook[title], layout, layout.rows)
+            build_tab(workbook[title], layout, _seeded(layout, seed))
             added.append(f"tab {title} (it was empty)")
     settings = workbook[_title_in(workbook, schema.SETTINGS)]
     key_column, value_column = _settings_columns(settings)

@@ -444,3 +444,24 @@ def test_init_on_a_macro_workbook_keeps_its_macros(tmp_path: Path) -> None:
         assert b"macroEnabled" in archive.read("[Content_Types].xml")
     assert openpyxl.load_workbook(path)[schema.ESCALATIONS].cell(1, COLUMN).value == \
         staleness.formula("A", "B")
+
+
+def test_init_on_a_workbook_without_settings_takes_the_machines_zone_and_date_order(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # As a new workbook does: a Settings tab init adds reads the owner's dates and hours.
+    path = _in_use(tmp_path)
+    book = openpyxl.load_workbook(path)
+    del book[schema.SETTINGS]
+    book.save(path)
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    monkeypatch.setenv("LC_ALL", "de_DE.UTF-8")
+
+    code, out, err = _cli("init", str(path))
+
+    assert (code, err) == (0, "")
+    assert "tab Settings" in out
+    assert out.endswith("Timezone Europe/Berlin, dates day-first (DMY) — change them in "
+                        "Settings.\n")
+    values = {row[0]: row[1] for row in openpyxl.load_workbook(path)[schema.SETTINGS]
+              .iter_rows(min_row=2, values_only=True)}
+    assert (values["Timezone"], values["Date order"]) == ("Europe/Berlin", "DMY")
