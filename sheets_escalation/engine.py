@@ -721,10 +721,12 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
     for name, states, due, met_at in (
             ("Response SLA", response_sla, response_due, responded),
             ("Resolution SLA", resolution_sla, resolution_due, resolved_at)):
-        seen = (states == "Overdue").to_numpy() & ~impossible
+        # Not for a row whose Level cannot be read: its targets are judged at a guessed
+        # level, and History, never rewritten, would keep that guess.
+        seen = (states == "Overdue").to_numpy() & ~impossible & ~level_unreadable
         if previous_run is not None:
             # Met late between the two runs: a time typed later than now waits until then.
-            seen |= ((states == "Missed").to_numpy() & ~impossible
+            seen |= ((states == "Missed").to_numpy() & ~impossible & ~level_unreadable
                      & (met_at > previous_run).to_numpy(dtype=bool, na_value=False)
                      & (met_at <= now).to_numpy(dtype=bool, na_value=False))
         if not seen.any():

@@ -232,6 +232,9 @@ def test_an_unreadable_level_is_reported_and_never_overwritten_by_an_escalation(
     assert records["ESC-0002"]["Level"] == "L2"  # a readable row escalates as usual
     escalated = [r[1] for r in book.grid(schema.HISTORY)[1:] if r[2] == "escalated"]
     assert escalated == ["ESC-0002"]
+    # Nor is a breach recorded at a level guessed for it: History is never rewritten.
+    breached = {r[1] for r in book.grid(schema.HISTORY)[1:] if r[2] == "breached"}
+    assert "ESC-0001" not in breached
 
 
 # --------------------------------------------------------------------------- open in Excel
