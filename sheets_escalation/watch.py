@@ -66,11 +66,11 @@ class RunRecord:
             return f"exit {self.exit_code}: {self.error}"
         counts = self.counts
         flags = ", ".join(f"{flag} {count}" for flag, count in self.flags.items()) or "none"
-        text = (f"exit 0: {self.source}: {counts.get('rows', 0)} rows; flags {flags}; "
-                f"{counts.get('escalated', 0)} escalated; "
-                f"{counts.get('cells_written', 0)} cells written")
+        text = (f"exit 0: {self.source}: {_counted(counts.get('rows', 0), 'row')}; "
+                f"flags {flags}; {counts.get('escalated', 0)} escalated; "
+                f"{_counted(counts.get('cells_written', 0), 'cell')} written")
         if self.pending_retry:
-            text += f"; {len(self.pending_retry)} notification(s) pending retry"
+            text += f"; {_counted(len(self.pending_retry), 'notification')} pending retry"
         return text
 
     def to_json(self) -> str:
@@ -342,3 +342,8 @@ class Watch:
                 self.warn(f"cannot record the run in {where}: {exc.strerror or exc}")
         self.pinger.finish(record)
         return record
+
+
+def _counted(count: int, noun: str) -> str:
+    """Given a count and a singular noun, return "1 cell" / "2 cells"."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

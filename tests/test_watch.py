@@ -332,3 +332,13 @@ def test_log_file_is_rotated_by_size(tmp_path: Path) -> None:
             for line in (tmp_path / name).read_text(encoding="utf-8").splitlines()]
     assert [r.at for r in read if r] == [r.at for r in records[-len(read):]]
     assert len(read) < len(records)
+
+
+def test_the_run_summary_counts_in_words_people_read() -> None:
+    from sheets_escalation.watch import RunRecord
+
+    record = RunRecord(dt.datetime(2026, 12, 4, 14, tzinfo=dt.UTC), "log.xlsx", 0, 1.0,
+                       counts={"rows": 1, "escalated": 0, "cells_written": 1},
+                       flags={"OK": 1}, pending_retry=["ESC-0001/L2 webhook"])
+    assert record.summary() == ("exit 0: log.xlsx: 1 row; flags OK 1; 0 escalated; "
+                                "1 cell written; 1 notification pending retry")
