@@ -13,6 +13,7 @@ import io
 import math
 import re
 import shutil
+import struct
 import warnings
 import zipfile
 from collections.abc import Iterator
@@ -710,3 +711,92 @@ def test_a_worksheet_declared_in_another_encoding_goes_to_openpyxl() -> None:
 def test_characters_xml_cannot_hold_are_dropped_from_text() -> None:
     patched = _patched(_small_book(), (1, 0, "a\uffffb\ufffec"))
     assert openpyxl.load_workbook(io.BytesIO(patched))["Data"]["A2"].value == "abc"
+
+
+# -- untouched members are copied raw ----------------------------------------------------------
+
+_LOCAL = struct.Struct("<4s2B4HL2L2H")
+
+
+class _OneWay(io.RawIOBase):
+    """A sink zipfile cannot seek in, so it writes data descriptors (flag bit 3), as
+    LibreOffice and other streaming writers do."""
+
+    def __init__(self) -> None:
+        self.written = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self.written += data
+        return len(data)
+
+
+def _repackaged(data: bytes, stored: set[str], zip64: set[str], descriptors: bool) -> bytes:
+    """``data``'s members deflated at level 1 (not the level a re-deflate uses), those in
+    ``stored`` stored, those in ``zip64`` with zip64 local headers."""
+    sink: Any = _OneWay() if descriptors else io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, \
+            zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as out:
+        for info in source.infolist():
+            target: Any = info.filename
+            if info.filename in stored:
+                target = zipfile.ZipInfo(info.filename, info.date_time)
+                target.compress_type = zipfile.ZIP_STORED
+            with out.open(target, "w", force_zip64=info.filename in zip64) as member:
+                member.write(source.read(info.filename))
+    return bytes(sink.written if descriptors else sink.getvalue())
+
+
+def raw_members(data: bytes) -> dict[str, tuple[int, int, int, int, bytes]]:
+    """Each member's (compression, CRC, compressed size, size, compressed bytes), read from
+    its local header, checking the local header agrees with the central directory."""
+    found = {}
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for info in archive.infolist():
+            (_, _, _, flags, method, _, _, crc, packed, size,
+             name_length, extra_length) = _LOCAL.unpack_from(data, info.header_offset)
+            start = info.header_offset + _LOCAL.size + name_length + extra_length
+            if not flags & 0x08:
+                extra = data[start - extra_length:start]
+                if (packed, size) == (0xFFFFFFFF, 0xFFFFFFFF):
+                    at = extra.index(b"\x01\x00")
+                    size, packed = struct.unpack_from("<QQ", extra, at + 4)
+                assert (method, crc, packed, size) == (
+                    info.compress_type, info.CRC, info.compress_size, info.file_size), info.filename
+            found[info.filename] = (info.compress_type, info.CRC, info.compress_size, info.file_size,
+                                    data[start:start + info.compress_size])
+    return found
+
+
+PACKAGINGS = {
+    "as openpyxl writes it": lambda data: data,
+    "another deflater (Excel-like)": lambda data: _repackaged(data, set(), set(), descriptors=False),
+    "stored members and data descriptors (LibreOffice-like)": lambda data: _repackaged(
+        data, {"[Content_Types].xml", "docProps/app.xml", "xl/sharedStrings.xml"}, set(), descriptors=True),
+    "zip64 local headers": lambda data: _repackaged(
+        data, {"docProps/core.xml"}, {"xl/theme/theme1.xml", "docProps/core.xml", "[Content_Types].xml"},
+        descriptors=True),
+}
+
+
+@pytest.mark.parametrize("packaging", PACKAGINGS)
+def test_untouched_members_are_copied_in_their_compressed_form(packaging: str, tmp_path: Path) -> None:
+    source = tmp_path / "source.xlsx"
+    source.write_bytes(PACKAGINGS[packaging](golden(tmp_path).read_bytes()))
+    written = sheet_part(source, ESC)
+    patched = tmp_path / "patched.xlsx"
+    shutil.copyfile(source, patched)
+    patch_only(patched, WritePlan(cells=[CellWrite(ESC, 2, 22, "raw copy")]))
+
+    before, after = raw_members(source.read_bytes()), raw_members(patched.read_bytes())
+    assert list(before) == list(after)
+    untouched = [name for name in before if name not in {written, "xl/workbook.xml"}]
+    assert len(untouched) >= 5
+    for name in untouched:
+        assert after[name] == before[name], name
+    with zipfile.ZipFile(patched) as archive:
+        assert archive.testzip() is None
+    assert load_quietly(patched)[ESC]["W3"].value == "raw copy"
+    assert calamine_values(patched)[ESC][2][22] == "raw copy"
