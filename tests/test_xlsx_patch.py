@@ -759,15 +759,23 @@ def raw_members(data: bytes) -> dict[str, tuple[int, int, int, int, bytes]]:
              name_length, extra_length) = _LOCAL.unpack_from(data, info.header_offset)
             start = info.header_offset + _LOCAL.size + name_length + extra_length
             if not flags & 0x08:
-                extra = data[start - extra_length:start]
                 if (packed, size) == (0xFFFFFFFF, 0xFFFFFFFF):
-                    at = extra.index(b"\x01\x00")
-                    size, packed = struct.unpack_from("<QQ", extra, at + 4)
+                    size, packed = _zip64_sizes(data[start - extra_length:start])
                 assert (method, crc, packed, size) == (
                     info.compress_type, info.CRC, info.compress_size, info.file_size), info.filename
             found[info.filename] = (info.compress_type, info.CRC, info.compress_size, info.file_size,
                                     data[start:start + info.compress_size])
     return found
+
+
+def _zip64_sizes(extra: bytes) -> tuple[int, int]:
+    at = 0
+    while at < len(extra):
+        kind, length = struct.unpack_from("<HH", extra, at)
+        if kind == 1:
+            return struct.unpack_from("<QQ", extra, at + 4)
+        at += 4 + length
+    raise AssertionError("sizes too large for the header but no zip64 record")
 
 
 PACKAGINGS = {
@@ -796,6 +804,29 @@ def test_untouched_members_are_copied_in_their_compressed_form(packaging: str, t
     assert len(untouched) >= 5
     for name in untouched:
         assert after[name] == before[name], name
+    with zipfile.ZipFile(patched) as archive:
+        assert archive.testzip() is None
+    assert load_quietly(patched)[ESC]["W3"].value == "raw copy"
+    assert calamine_values(patched)[ESC][2][22] == "raw copy"
+
+
+def test_members_past_the_zip64_limit_get_zip64_headers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A 4 KiB limit stands in for the 2 GiB one, so every sizeable part takes the zip64 path.
+    monkeypatch.setattr(zipfile, "ZIP64_LIMIT", 1 << 12)
+    monkeypatch.setattr(xlsx_patch, "_ZIP64_FROM", 1 << 12)
+    source = golden(tmp_path)
+    written = sheet_part(source, ESC)
+    patched = tmp_path / "patched.xlsx"
+    shutil.copyfile(source, patched)
+    patch_only(patched, WritePlan(cells=[CellWrite(ESC, 2, 22, "raw copy")]))
+
+    before, after = raw_members(source.read_bytes()), raw_members(patched.read_bytes())
+    large = [name for name, (_, _, packed, size, _) in before.items()
+             if max(packed, size) > 1 << 12 and name not in {written, "xl/workbook.xml"}]
+    assert large
+    for name in large:
+        assert after[name] == before[name], name
+    monkeypatch.undo()
     with zipfile.ZipFile(patched) as archive:
         assert archive.testzip() is None
     assert load_quietly(patched)[ESC]["W3"].value == "raw copy"
