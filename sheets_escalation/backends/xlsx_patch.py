@@ -97,8 +97,8 @@ class Unsupported(Exception):
 def patch_workbook(data: bytes, plan: WritePlan, stream: IO[bytes]) -> None:
     """Given a workbook's bytes and a plan of plain cell writes and appends into existing
     tabs, write the patched workbook to ``stream`` (a seekable binary file): every member
-    in order, the untouched ones copied compressed as they are, the written worksheets rewritten, styles extended
-    only when a new date format is needed. Raise Unsupported, having possibly written part
+    in order, the untouched ones copied compressed as they are, the written worksheets
+    rewritten, styles extended only when a new date format is needed. Raise Unsupported, having possibly written part
     of ``stream``, if the plan or the file needs the openpyxl path."""
     if plan.new_tabs or plan.replace_tabs:
         raise Unsupported("the plan creates or replaces tabs")
