@@ -13,6 +13,7 @@ import io
 import math
 import re
 import shutil
+import struct
 import warnings
 import zipfile
 from collections.abc import Iterator
@@ -710,3 +711,134 @@ def test_a_worksheet_declared_in_another_encoding_goes_to_openpyxl() -> None:
 def test_characters_xml_cannot_hold_are_dropped_from_text() -> None:
     patched = _patched(_small_book(), (1, 0, "a\uffffb\ufffec"))
     assert openpyxl.load_workbook(io.BytesIO(patched))["Data"]["A2"].value == "abc"
+
+
+# -- untouched members are copied raw ----------------------------------------------------------
+
+_LOCAL = struct.Struct("<4s2B4HL2L2H")
+
+
+class _OneWay(io.RawIOBase):
+    """A sink zipfile cannot seek in, so it writes data descriptors (flag bit 3), as
+    LibreOffice and other streaming writers do."""
+
+    def __init__(self) -> None:
+        self.written = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self.written += data
+        return len(data)
+
+
+def _repackaged(data: bytes, stored: set[str], zip64: set[str], descriptors: bool) -> bytes:
+    """``data``'s members deflated at level 1 (not the level a re-deflate uses), those in
+    ``stored`` stored, those in ``zip64`` with zip64 local headers."""
+    sink: Any = _OneWay() if descriptors else io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, \
+            zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as out:
+        for info in source.infolist():
+            target: Any = info.filename
+            if info.filename in stored:
+                target = zipfile.ZipInfo(info.filename, info.date_time)
+                target.compress_type = zipfile.ZIP_STORED
+            with out.open(target, "w", force_zip64=info.filename in zip64) as member:
+                member.write(source.read(info.filename))
+    return bytes(sink.written if descriptors else sink.getvalue())
+
+
+def raw_members(data: bytes) -> dict[str, tuple[int, int, int, int, bytes]]:
+    """Each member's (compression, CRC, compressed size, size, compressed bytes), read from
+    its local header, checking the local header agrees with the central directory."""
+    found = {}
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for info in archive.infolist():
+            (_, _, _, flags, method, _, _, crc, packed, size,
+             name_length, extra_length) = _LOCAL.unpack_from(data, info.header_offset)
+            start = info.header_offset + _LOCAL.size + name_length + extra_length
+            if not flags & 0x08:
+                if (packed, size) == (0xFFFFFFFF, 0xFFFFFFFF):
+                    size, packed = _zip64_sizes(data[start - extra_length:start])
+                assert (method, crc, packed, size) == (
+                    info.compress_type, info.CRC, info.compress_size, info.file_size), info.filename
+            found[info.filename] = (info.compress_type, info.CRC, info.compress_size, info.file_size,
+                                    data[start:start + info.compress_size])
+    return found
+
+
+def _zip64_sizes(extra: bytes) -> tuple[int, int]:
+    at = 0
+    while at < len(extra):
+        kind, length = struct.unpack_from("<HH", extra, at)
+        if kind == 1:
+            return struct.unpack_from("<QQ", extra, at + 4)
+        at += 4 + length
+    raise AssertionError("sizes too large for the header but no zip64 record")
+
+
+PACKAGINGS = {
+    "as openpyxl writes it": lambda data: data,
+    "another deflater (Excel-like)": lambda data: _repackaged(data, set(), set(), descriptors=False),
+    "stored members and data descriptors (LibreOffice-like)": lambda data: _repackaged(
+        data, {"[Content_Types].xml", "docProps/app.xml", "xl/sharedStrings.xml"}, set(), descriptors=True),
+    "zip64 local headers": lambda data: _repackaged(
+        data, {"docProps/core.xml"}, {"xl/theme/theme1.xml", "docProps/core.xml", "[Content_Types].xml"},
+        descriptors=True),
+}
+
+
+def _saved_by_libreoffice(data: bytes) -> bytes:
+    """The golden workbook as LibreOffice 7 saved it (``soffice --headless --convert-to
+    xlsx``): data descriptors and UTF-8 names flagged on every member (flag bits 0x808).
+    Its deflater gives zlib's bytes, so this case checks a real package's flags survive;
+    the repackaged cases are the ones a re-deflate would fail."""
+    return (Path(__file__).parent / "data" / "golden-saved-by-libreoffice.xlsx").read_bytes()
+
+
+PACKAGINGS["saved by LibreOffice"] = _saved_by_libreoffice
+
+
+@pytest.mark.parametrize("packaging", PACKAGINGS)
+def test_untouched_members_are_copied_in_their_compressed_form(packaging: str, tmp_path: Path) -> None:
+    source = tmp_path / "source.xlsx"
+    source.write_bytes(PACKAGINGS[packaging](golden(tmp_path).read_bytes()))
+    written = sheet_part(source, ESC)
+    patched = tmp_path / "patched.xlsx"
+    shutil.copyfile(source, patched)
+    patch_only(patched, WritePlan(cells=[CellWrite(ESC, 2, 22, "raw copy")]))
+
+    before, after = raw_members(source.read_bytes()), raw_members(patched.read_bytes())
+    assert list(before) == list(after)
+    untouched = [name for name in before if name not in {written, "xl/workbook.xml"}]
+    assert len(untouched) >= 5
+    for name in untouched:
+        assert after[name] == before[name], name
+    with zipfile.ZipFile(patched) as archive:
+        assert archive.testzip() is None
+    assert load_quietly(patched)[ESC]["W3"].value == "raw copy"
+    assert calamine_values(patched)[ESC][2][22] == "raw copy"
+
+
+def test_members_past_the_zip64_limit_get_zip64_headers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A 4 KiB limit stands in for the 2 GiB one, so every sizeable part takes the zip64 path.
+    monkeypatch.setattr(zipfile, "ZIP64_LIMIT", 1 << 12)
+    monkeypatch.setattr(xlsx_patch, "_ZIP64_FROM", 1 << 12)
+    source = golden(tmp_path)
+    written = sheet_part(source, ESC)
+    patched = tmp_path / "patched.xlsx"
+    shutil.copyfile(source, patched)
+    patch_only(patched, WritePlan(cells=[CellWrite(ESC, 2, 22, "raw copy")]))
+
+    before, after = raw_members(source.read_bytes()), raw_members(patched.read_bytes())
+    large = [name for name, (_, _, packed, size, _) in before.items()
+             if max(packed, size) > 1 << 12 and name not in {written, "xl/workbook.xml"}]
+    assert large
+    for name in large:
+        assert after[name] == before[name], name
+    monkeypatch.undo()
+    with zipfile.ZipFile(patched) as archive:
+        assert archive.testzip() is None
+    assert load_quietly(patched)[ESC]["W3"].value == "raw copy"
+    assert calamine_values(patched)[ESC][2][22] == "raw copy"

@@ -22,12 +22,14 @@ range or an array formula, a cell holding a formula, XML it does not recognise â
 from __future__ import annotations
 
 import bisect
+import copy
 import datetime as dt
 import io
 import math
 import numbers
 import re
 import shutil
+import struct
 import tempfile
 import zipfile
 from collections.abc import Iterator, Sequence
@@ -80,6 +82,12 @@ _ANY_CELL = re.compile(rb"<c[\s/>]")
 _ENCODING = re.compile(rb"""^\s*<\?xml[^>]*\bencoding\s*=\s*["']([^"']+)["']""")
 _FULL_CALC = re.compile(rb"""\sfullCalcOnLoad\s*=\s*["'][^"']*["']""")
 _TRUE = ("1", "true")
+_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # zip's local file header, up to the name
+_LOCAL_SIGNATURE = b"PK\x03\x04"
+_ENCRYPTED = 0x01
+_DATA_DESCRIPTOR = 0x08
+_UTF8_NAME = 0x800
+_ZIP64_EXTRA = 0x0001
 
 
 class Unsupported(Exception):
@@ -89,14 +97,14 @@ class Unsupported(Exception):
 def patch_workbook(data: bytes, plan: WritePlan, stream: IO[bytes]) -> None:
     """Given a workbook's bytes and a plan of plain cell writes and appends into existing
     tabs, write the patched workbook to ``stream`` (a seekable binary file): every member
-    copied in order with its compression, the written worksheets rewritten, styles extended
-    only when a new date format is needed. Raise Unsupported, having possibly written part
+    in order, the untouched ones copied compressed as they are, the written worksheets
+    rewritten, styles extended only when a new date format is needed. Raise Unsupported, having possibly written part
     of ``stream``, if the plan or the file needs the openpyxl path."""
     if plan.new_tabs or plan.replace_tabs:
         raise Unsupported("the plan creates or replaces tabs")
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            _Patch(archive, plan).write(stream)
+            _Patch(archive, plan, memoryview(data)).write(stream)
     except (zipfile.BadZipFile, ElementTree.ParseError, KeyError, ValueError, EOFError,
             RuntimeError) as error:
         raise Unsupported(f"cannot patch the package: {error}") from error
@@ -105,8 +113,9 @@ def patch_workbook(data: bytes, plan: WritePlan, stream: IO[bytes]) -> None:
 class _Patch:
     """One plan's writes into one workbook package, grouped by worksheet part."""
 
-    def __init__(self, archive: zipfile.ZipFile, plan: WritePlan) -> None:
+    def __init__(self, archive: zipfile.ZipFile, plan: WritePlan, data: memoryview) -> None:
         self.archive = archive
+        self.data = data
         self.names = frozenset(archive.namelist())
         parts = _sheet_parts(archive, self.names)
         self.styles = _Styles(archive.read(_STYLES) if _STYLES in self.names else None)
@@ -181,9 +190,10 @@ class _Patch:
             # Formulas anywhere may read the cells written (calcChain or not): ask Excel and
             # LibreOffice to recalculate on opening, as openpyxl's save does.
             out.writestr(target, _recalculate_on_load(self.archive.read(name)))
+        elif info.flag_bits & _ENCRYPTED:
+            raise Unsupported(f"{name} is encrypted")
         else:
-            with self.archive.open(info) as source, out.open(target, "w", force_zip64=large) as sink:
-                shutil.copyfileobj(source, sink, _CHUNK)
+            _copy_raw(self.data, info, out)
 
     def _source(self, part: str) -> Iterator[bytes]:
         with self.archive.open(part) as source:
@@ -684,6 +694,64 @@ def _member_info(info: zipfile.ZipInfo) -> zipfile.ZipInfo:
     target.create_system = info.create_system
     target.comment = info.comment
     return target
+
+
+def _copy_raw(data: memoryview, info: zipfile.ZipInfo, out: zipfile.ZipFile) -> None:
+    """Append ``info``'s member of the package ``data`` to ``out`` as its compressed bytes
+    stand, so the hourly rerun inflates and deflates only the parts it rewrites.
+
+    zipfile has no public way to do this; the member goes in as zipfile's own writer puts
+    one (local header at ``out.fp``, entry in its file list, central directory from that
+    entry on close). The local header is written anew from the central directory's CRC and
+    sizes, so a data descriptor (flag bit 3) of the source is dropped rather than copied."""
+    (signature, _, _, flags, _, _, _, _, _, _, name_length,
+     extra_length) = _LOCAL_HEADER.unpack_from(data, info.header_offset)
+    if signature != _LOCAL_SIGNATURE:
+        raise zipfile.BadZipFile(f"no local header for {info.filename}")
+    start = info.header_offset + _LOCAL_HEADER.size + name_length + extra_length
+    payload = data[start:start + info.compress_size]
+    if len(payload) != info.compress_size:
+        raise zipfile.BadZipFile(f"{info.filename} is cut short")
+    extra = _without_zip64(bytes(data[start - extra_length:start]))
+    zip64 = max(info.file_size, info.compress_size) > zipfile.ZIP64_LIMIT
+    sizes = (0xFFFFFFFF, 0xFFFFFFFF) if zip64 else (info.compress_size, info.file_size)
+    if zip64:
+        extra += struct.pack("<HHQQ", _ZIP64_EXTRA, 16, info.file_size, info.compress_size)
+    target = copy.copy(info)
+    target.flag_bits = flags & ~_DATA_DESCRIPTOR
+    try:
+        name = info.filename.encode("ascii")
+    except UnicodeEncodeError:
+        name = info.filename.encode("utf-8")
+        target.flag_bits |= _UTF8_NAME
+    if zip64:
+        target.extract_version = max(target.extract_version, zipfile.ZIP64_VERSION)
+    year, month, day, hour, minute, second = info.date_time
+    sink = out.fp
+    assert sink is not None  # an open ZipFile in "w" mode has its stream
+    target.header_offset = sink.tell()
+    sink.write(_LOCAL_HEADER.pack(
+        _LOCAL_SIGNATURE, target.extract_version, target.reserved, target.flag_bits,
+        target.compress_type, hour << 11 | minute << 5 | second // 2,
+        (year - 1980) << 9 | month << 5 | day, info.CRC, *sizes, len(name), len(extra)))
+    sink.write(name)
+    sink.write(extra)
+    sink.write(payload)
+    out.filelist.append(target)
+    out.NameToInfo[target.filename] = target
+    out.start_dir = sink.tell()  # type: ignore[attr-defined]
+    out._didModify = True  # type: ignore[attr-defined]
+
+
+def _without_zip64(extra: bytes) -> bytes:
+    """An extra field without its zip64 record, which is written again only if needed."""
+    kept, at = [], 0
+    while at + 4 <= len(extra):
+        kind, size = struct.unpack_from("<HH", extra, at)
+        if kind != _ZIP64_EXTRA:
+            kept.append(extra[at:at + 4 + size])
+        at += 4 + size
+    return b"".join(kept)
 
 
 def _rows(source: Iterator[bytes]) -> Iterator[tuple[int, bytes | None]]:
