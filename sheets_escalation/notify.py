@@ -27,12 +27,12 @@ import re
 import smtplib
 import ssl
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import filelock
@@ -596,13 +596,22 @@ class _Entry:
 
     @classmethod
     def from_json(cls, line: str) -> _Entry | None:
-        try:
-            data: dict[str, Any] = json.loads(line)
-            data["at"] = dt.datetime.fromisoformat(data["at"])
-            return cls(**data)
-        except (ValueError, TypeError, KeyError):
-            # A torn last line from a crash mid-write: that send is repeated once.
-            return None
+        # None for a torn last line from a crash mid-write: that send is repeated once.
+        return record_from_json(cls, line)
+
+
+Record = TypeVar("Record")
+
+
+def record_from_json(kind: Callable[..., Record], line: str) -> Record | None:
+    """Given a record type and one line of a JSON-lines file whose ``at`` is an ISO time,
+    return the record, or None when the line cannot be one (torn by a crash mid-write)."""
+    try:
+        data: dict[str, Any] = json.loads(line)
+        data["at"] = dt.datetime.fromisoformat(data["at"])
+        return kind(**data)
+    except (ValueError, TypeError, KeyError):
+        return None
 
 
 class _Journal:

@@ -28,7 +28,7 @@ from typing import Any
 import requests
 
 from sheets_escalation.config import Config, LogConfig
-from sheets_escalation.notify import _scrub, is_allowed, mask, parse_target
+from sheets_escalation.notify import _scrub, is_allowed, mask, parse_target, record_from_json
 
 KEEP_RUNS = 50
 # Longer than any line a person reads in a ping log; healthchecks keeps 100 kB per ping.
@@ -81,12 +81,7 @@ class RunRecord:
     @classmethod
     def from_json(cls, line: str) -> RunRecord | None:
         """Given one line of a runs file, return its record, or None for a torn line."""
-        try:
-            data: dict[str, Any] = json.loads(line)
-            data["at"] = dt.datetime.fromisoformat(data["at"])
-            return cls(**data)
-        except (ValueError, TypeError, KeyError):
-            return None
+        return record_from_json(cls, line)
 
 
 def report_counts(report: Any) -> tuple[dict[str, int], dict[str, int], list[str]]:
