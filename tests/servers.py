@@ -77,17 +77,24 @@ class _RecordingServer(ThreadingHTTPServer):
 
 
 @contextmanager
+def _serving(server: ThreadingHTTPServer) -> Iterator[None]:
+    """Serve ``server`` from a background thread until the block ends."""
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
 def recording_server() -> Iterator[Recorder]:
     """Run an HTTP server on a free loopback port; yield what it records."""
     server = _RecordingServer(("127.0.0.1", 0), _Handler)
     server.recorder = Recorder(port=server.server_address[1])
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    try:
+    with _serving(server):
         yield server.recorder
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 class MailBox:
@@ -178,10 +185,22 @@ def ping_server() -> Iterator[Pings]:
     """Run a healthchecks-like ping endpoint on a free loopback port; yield what it gets."""
     server = _PingServer(("127.0.0.1", 0), _PingHandler)
     server.pings = Pings(port=server.server_address[1])
-    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
-    thread.start()
-    try:
+    with _serving(server):
         yield server.pings
-    finally:
-        server.shutdown()
-        server.server_close()
+
+
+def crash_after_first_webhook(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the first webhook send kill the process right after the post went out, before
+    the journal line is written (the crash between sending and recording)."""
+    from sheets_escalation.notify import WebhookSender
+
+    real_send = WebhookSender.send
+    crashes: list[int] = []
+
+    def killed_after_first_send(self: WebhookSender, target: Any, notification: Any) -> None:
+        real_send(self, target, notification)
+        if not crashes:
+            crashes.append(1)
+            raise KeyboardInterrupt  # the process dies before the journal line is written
+
+    monkeypatch.setattr(WebhookSender, "send", killed_after_first_send)

@@ -17,10 +17,10 @@ from sheets_escalation import schema
 from sheets_escalation.backends.xlsx import XlsxBackend
 from sheets_escalation.cli import cli
 from sheets_escalation.errors import SourceError
-from sheets_escalation.notify import Notification, Target, WebhookSender
 from tests.servers import (
     Recorder,
     Smtp,
+    crash_after_first_webhook,
     free_port,
 )
 from tests.workbooks import GOLDEN_NOW, GOLDEN_ROWS, row, write_golden
@@ -366,17 +366,7 @@ def test_crash_right_after_a_send_repeats_that_send_at_most_once(
     tmp_path: Path, http: Recorder, smtp: Smtp, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     setup = make_setup(tmp_path, http, smtp, [ACME], {2: f"webhook:{http.base}{L2_HOOK}"})
-    real_send = WebhookSender.send
-    crashes: list[int] = []
-
-    def killed_after_first_send(self: WebhookSender, target: Target,
-                                notification: Notification) -> None:
-        real_send(self, target, notification)
-        if not crashes:
-            crashes.append(1)
-            raise KeyboardInterrupt  # the process dies before the journal line is written
-
-    monkeypatch.setattr(WebhookSender, "send", killed_after_first_send)
+    crash_after_first_webhook(monkeypatch)
 
     assert setup.sync()[0] == 1
     code, out, _ = setup.sync()

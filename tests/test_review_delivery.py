@@ -26,10 +26,10 @@ from sheets_escalation import schema
 from sheets_escalation.backends.xlsx import XlsxBackend
 from sheets_escalation.config import load_config
 from sheets_escalation.errors import ConfigError, SourceError
-from sheets_escalation.notify import BY, Notification, Target, WebhookSender
+from sheets_escalation.notify import BY
 from sheets_escalation.review import resolve_month
 from tests.both_backends import INPUT_HEADER, KEY, KINDS, Book, good_row, make_book
-from tests.servers import Recorder, Smtp, free_port
+from tests.servers import Recorder, Smtp, crash_after_first_webhook, free_port
 
 NOW = "2026-12-01T07:00:00"
 SLACK = "/services/T0/B0/ReviewSlack9"
@@ -432,17 +432,7 @@ def test_a_crash_between_sending_and_recording_is_recorded_from_the_journal(
 def test_a_crash_right_after_a_send_repeats_that_send_at_most_once(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, http: Recorder, smtp: Smtp) -> None:
     setup = make_setup("xlsx", tmp_path, monkeypatch, http, smtp)
-    real_send = WebhookSender.send
-    crashes: list[int] = []
-
-    def killed_after_the_webhook(self: WebhookSender, target: Target,
-                                 notification: Notification) -> None:
-        real_send(self, target, notification)
-        if not crashes:
-            crashes.append(1)
-            raise KeyboardInterrupt  # the process dies before the journal line is written
-
-    monkeypatch.setattr(WebhookSender, "send", killed_after_the_webhook)
+    crash_after_first_webhook(monkeypatch)
 
     assert setup.review("--month", "previous", "--send")[0] == 1
     code, out, _ = setup.review("--month", "previous", "--send")
