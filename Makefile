@@ -53,7 +53,7 @@ render: $(STAMP)
 	BIN=$(CURDIR)/$(BIN) sh scripts/render.sh build/render
 
 template: $(STAMP)
-	$(BIN)/python -m sheets_escalation.template sheet_template.xlsx
+	$(BIN)/python -m sheets_escalation.adapters.xlsx.template sheet_template.xlsx
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -22,8 +22,8 @@ from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 
-from sheets_escalation import schema
-from sheets_escalation.template import new_workbook
+from sheets_escalation.adapters.xlsx.template import new_workbook
+from sheets_escalation.core import schema
 
 TIMEZONE = "America/New_York"
 # The default evaluation instant: the sample's, so generated and sample runs line up.

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import generate
-from sheets_escalation import schema
+from sheets_escalation.core import schema
 
 NOW = generate.DEFAULT_NOW
 API_REQUEST_LIMIT = 4
@@ -147,15 +147,15 @@ def measure_api_requests(ctx: Context) -> list[Line]:
     """Sheets API requests of one sync (fake Sheets API), at 10 rows and the largest size;
     and what a rerun on the unchanged sheet writes."""
     name = "Sheets API requests per sync"
-    reason = _missing("tests.fake_sheets", "sheets_escalation.backends.gsheets",
-                      "sheets_escalation.sync")
+    reason = _missing("tests.fake_sheets", "sheets_escalation.adapters.gsheets.backend",
+                      "sheets_escalation.jobs.sync")
     if reason:
         return [_not_measured(name, "10 / largest", reason),
                 _not_measured("cells written by a rerun", "largest", reason)]
     import pandas as pd
 
-    from sheets_escalation.backends.gsheets import GoogleSheetsBackend, client_with_session
-    from sheets_escalation.sync import run_sync
+    from sheets_escalation.adapters.gsheets.backend import GoogleSheetsBackend, client_with_session
+    from sheets_escalation.jobs.sync import run_sync
 
     lines: list[Line] = []
     for rows in sorted({10, max(ctx.sizes)}):
@@ -225,13 +225,13 @@ def measure_engine(ctx: Context) -> list[Line]:
     a DataFrame from the same raw cell values, at every size; the read before it
     (read_log: raw cells to the typed table) reported beside it; then how each grows."""
     name = "engine time (evaluate on the read table)"
-    reason = _missing("sheets_escalation.engine", "sheets_escalation.policy")
+    reason = _missing("sheets_escalation.core.engine", "sheets_escalation.core.policy")
     if reason:
         return [_not_measured(name, "all", reason)]
     import pandas as pd
 
-    from sheets_escalation import engine, policy
-    from sheets_escalation.backends.base import Table
+    from sheets_escalation.core import engine, policy
+    from sheets_escalation.core.table import Table
 
     tables = {title: Table(title, body) for title, body in generate.side_tabs(ctx.seed).items()}
     loaded = policy.load_policy(tables)
@@ -286,9 +286,9 @@ def _hourly_rerun(log: Any, loaded: Any, now: Any, history: Any) -> tuple[Any, .
     """Return evaluate's arguments for the next hourly run after a first one at ``now``:
     the log with the columns a sync writes back (ID, Level, Escalated at) and the History
     holding the first run's events, read back as a sync would find them."""
-    from sheets_escalation import engine
-    from sheets_escalation.backends.base import Table
-    from sheets_escalation.sync import history_rows
+    from sheets_escalation.core import engine
+    from sheets_escalation.core.table import Table
+    from sheets_escalation.jobs.sync import history_rows
 
     first = engine.evaluate(log, loaded, now, history)
     rows = history_rows(first.events, loaded.timezone)
@@ -326,8 +326,8 @@ import json, sys, time
 import pandas as pd
 from pathlib import Path
 from benchmarks.run import NOW, describe_changes, peak_rss_mib
-from sheets_escalation.backends.xlsx import XlsxBackend
-from sheets_escalation.sync import run_sync
+from sheets_escalation.adapters.xlsx.backend import XlsxBackend
+from sheets_escalation.jobs.sync import run_sync
 start = time.perf_counter()
 report = run_sync(XlsxBackend(Path(sys.argv[1])), pd.Timestamp(NOW))
 took = time.perf_counter() - start
@@ -370,7 +370,7 @@ def measure_xlsx_sync(ctx: Context) -> list[Line]:
     rerun on the synced file, which should write only the Last run stamp."""
     name = "local .xlsx sync (first run)"
     rows = _sync_rows(ctx, XLSX_SYNC_ROWS)
-    reason = _missing("sheets_escalation.backends.xlsx", "sheets_escalation.sync")
+    reason = _missing("sheets_escalation.adapters.xlsx.backend", "sheets_escalation.jobs.sync")
     if reason:
         return [_not_measured(name, f"{rows:,}", reason)]
     path = ctx.copy(rows, "xlsx-sync")
@@ -417,7 +417,7 @@ def measure_memory(ctx: Context) -> list[Line]:
     :func:`peak_rss_mib`); openpyxl load+save of the same file for scale."""
     name = "peak memory of sync (child peak RSS)"
     rows = _sync_rows(ctx, MEMORY_ROWS)
-    reason = _missing("sheets_escalation.backends.xlsx", "sheets_escalation.sync")
+    reason = _missing("sheets_escalation.adapters.xlsx.backend", "sheets_escalation.jobs.sync")
     if reason:
         return [_not_measured(name, f"{rows:,}", reason)]
     memory_copy = ctx.copy(rows, "memory")

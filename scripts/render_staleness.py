@@ -23,8 +23,8 @@ from pathlib import Path
 
 from openpyxl.utils import get_column_letter
 
-from sheets_escalation import schema, staleness
-from sheets_escalation.template import new_workbook
+from sheets_escalation.adapters.xlsx.template import new_workbook
+from sheets_escalation.core import schema, staleness
 
 CASES = {"stale": dt.timedelta(hours=3, minutes=5), "fresh": dt.timedelta(minutes=20)}
 

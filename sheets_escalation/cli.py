@@ -20,11 +20,12 @@ from typing import Any, TypeVar
 import click
 import pandas as pd
 
-from sheets_escalation import __version__, schema
-from sheets_escalation.errors import ConfigError, EscalationError
-from sheets_escalation.plaintext import without_controls
-from sheets_escalation.sources import DEFAULT_SOURCE
-from sheets_escalation.sources import open_source as open_backend
+from sheets_escalation import __version__
+from sheets_escalation.adapters.sources import DEFAULT_SOURCE
+from sheets_escalation.adapters.sources import open_source as open_backend
+from sheets_escalation.core import schema
+from sheets_escalation.core.errors import ConfigError, EscalationError
+from sheets_escalation.core.plaintext import without_controls
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEMO_FILE = "escalations-demo.xlsx"
@@ -101,7 +102,7 @@ def open_source(source: str | None, warn: Callable[[str], None], **options: Any)
 
 def load_local_config(config_path: str | None) -> Any:
     """Given --config, return the local configuration, printing its warnings."""
-    from sheets_escalation.config import load_config
+    from sheets_escalation.adapters.config import load_config
 
     config = load_config(Path(config_path) if config_path else None, os.environ)
     for warning in config.warnings:
@@ -112,8 +113,8 @@ def load_local_config(config_path: str | None) -> Any:
 def make_outbox(config: Any, backend: Any, dry_run: bool) -> Any:
     """Given the local config, the backend and --dry-run, return the Outbox that sends this
     run's notifications (the allowlist and SMTP settings come from the local config only)."""
-    from sheets_escalation.notify import Outbox
-    from sheets_escalation.sources import source_id
+    from sheets_escalation.adapters.notify.outbox import Outbox
+    from sheets_escalation.adapters.sources import source_id
 
     return Outbox(config, config.journal_path(source_id(backend)), dry_run=dry_run)
 
@@ -122,9 +123,9 @@ def make_review_delivery(config_path: str | None, backend: Any, resend: bool,
                          dry_run: bool) -> Any:
     """Given --config, the backend, --resend and --dry-run, return what delivers the review
     to the stakeholders of the local config. Raise UsageError if it names none."""
-    from sheets_escalation.errors import UsageError
-    from sheets_escalation.reviewsend import ReviewDelivery
-    from sheets_escalation.sources import source_id
+    from sheets_escalation.adapters.sources import source_id
+    from sheets_escalation.core.errors import UsageError
+    from sheets_escalation.jobs.review_send import ReviewDelivery
 
     config = load_local_config(config_path)
     if not config.review_to:
@@ -170,7 +171,7 @@ def _rgb(hex_colour: str) -> tuple[int, int, int]:
 def paint_flag(text: str, flag: str | None = None) -> str:
     """Given text and the flag it shows (the text itself by default), return it in that
     flag's sheet colours; echo() drops the colour when it is not wanted."""
-    from sheets_escalation.template import FLAG_COLORS
+    from sheets_escalation.core.layout import FLAG_COLORS
 
     for rule in FLAG_COLORS:
         if rule.value == (flag or text).strip():
@@ -301,14 +302,14 @@ def init(path: str, sheet: str | None, credentials: str | None, oauth: bool, all
       sheets-escalation init escalations.xlsx
       sheets-escalation init https://docs.google.com/spreadsheets/d/KEY/edit
     """
-    from sheets_escalation.sources import parse_source_key
+    from sheets_escalation.adapters.sources import parse_source_key
 
     if sheet is None and not path.lower().endswith((".xlsx", ".xlsm")) \
             and parse_source_key(path) is not None:
         sheet = path
     if sheet:
-        from sheets_escalation.backends.gsheets import open_client
-        from sheets_escalation.backends.gsheets_init import init_sheet
+        from sheets_escalation.adapters.gsheets.backend import open_client
+        from sheets_escalation.adapters.gsheets.init import init_sheet
 
         key = parse_source_key(sheet)
         if key is None:
@@ -316,8 +317,9 @@ def init(path: str, sheet: str | None, credentials: str | None, oauth: bool, all
         created = init_sheet(open_client(credentials, oauth), key)
         echo(f"laid out sheet {key}: " + (", ".join(created) or "nothing to add"))
         return
-    from sheets_escalation.errors import UsageError
-    from sheets_escalation.template import complete_workbook, date_order_for_locale, init_xlsx
+    from sheets_escalation.adapters.xlsx.template import complete_workbook, init_xlsx
+    from sheets_escalation.core.errors import UsageError
+    from sheets_escalation.core.layout import date_order_for_locale
 
     timezone = machine_timezone()
     date_order = date_order_for_locale(machine_locale())
@@ -325,7 +327,7 @@ def init(path: str, sheet: str | None, credentials: str | None, oauth: bool, all
     first = "day-first" if date_order == "DMY" else "month-first"
     said = f"Timezone {timezone}, dates {first} ({date_order}) — change them in Settings."
     if Path(path).exists():
-        from sheets_escalation.backends.xlsx import XlsxBackend
+        from sheets_escalation.adapters.xlsx.backend import XlsxBackend
         if not path.lower().endswith((".xlsx", ".xlsm")):
             raise UsageError(f"{path} exists and is not an .xlsx or .xlsm workbook; "
                              "init only adds to workbooks")
@@ -403,7 +405,7 @@ def check(source: str, now_text: str | None, as_json: bool, credentials: str | N
       sheets-escalation check escalations.xlsx
       sheets-escalation check escalations.xlsx --json
     """
-    from sheets_escalation.sync import check_workbook
+    from sheets_escalation.jobs.sync import check_workbook
 
     backend = open_source_warned(source, credentials=credentials, oauth=oauth)
     report = check_workbook(backend, parse_now(now_text))
@@ -441,7 +443,7 @@ def plural(count: int, noun: str) -> str:
 
 def _google_access(backend: Any) -> str | None:
     """For a Google Sheet, who Google sees and whether it may write (``check``)."""
-    gsheets = sys.modules.get("sheets_escalation.backends.gsheets")
+    gsheets = sys.modules.get("sheets_escalation.adapters.gsheets.backend")
     if gsheets is None or not isinstance(backend, gsheets.GoogleSheetsBackend):
         return None  # a local workbook: gspread was never imported
     account = backend.account()
@@ -482,10 +484,10 @@ def sync(source: str, now_text: str | None, dry_run: bool, as_json: bool, quiet:
     import datetime as dt
     import time
 
-    from sheets_escalation.errors import EscalationError
-    from sheets_escalation.sources import source_identity
-    from sheets_escalation.sync import run_sync
-    from sheets_escalation.watch import Watch
+    from sheets_escalation.adapters.sources import source_identity
+    from sheets_escalation.core.errors import EscalationError
+    from sheets_escalation.jobs.sync import run_sync
+    from sheets_escalation.jobs.watch import Watch
 
     now = parse_now(now_text)
     config = load_local_config(config_path)
@@ -566,9 +568,9 @@ def status(source: str, as_json: bool, stale_after: str, now_text: str | None,
     """
     import datetime as dt
 
-    from sheets_escalation.clock import parse_duration
-    from sheets_escalation.sources import source_identity
-    from sheets_escalation.watch import Status, read_runs
+    from sheets_escalation.adapters.sources import source_identity
+    from sheets_escalation.core.clock import parse_duration
+    from sheets_escalation.jobs.watch import Status, read_runs
 
     try:
         duration = parse_duration(stale_after)
@@ -624,8 +626,8 @@ def escalate(source: str | None, identifier: str | None, to_text: str, handler: 
       sheets-escalation escalate escalations.xlsx ESC-0012 --to L2 --handler "Sam" \\
           --note "refund above L1 authority"
     """
-    from sheets_escalation.policy import level_number
-    from sheets_escalation.sync import run_escalate
+    from sheets_escalation.core.policy import level_number
+    from sheets_escalation.jobs.sync import run_escalate
 
     source, identifier = source_and_id(source, identifier)
     to_level = level_number(to_text)
@@ -667,14 +669,14 @@ def message(source: str | None, identifier: str | None, name: str, level_text: s
     Example:
       sheets-escalation message escalations.xlsx ESC-0012 --template customer
     """
-    from sheets_escalation.handoff import (
+    from sheets_escalation.jobs.handoff import (
         escalation_message,
         find_row,
         latest_move_reason,
         row_view,
         templates_of,
     )
-    from sheets_escalation.sync import load
+    from sheets_escalation.jobs.sync import load
 
     source, identifier = source_and_id(source, identifier)
     now = parse_now(now_text)
@@ -742,7 +744,7 @@ def review(source: str, month: str | None, export_path: str | None, no_tab: bool
       30 7 1-3 * * cd /srv/support && sheets-escalation review escalations.xlsx \\
           --month previous --send --quiet
     """
-    from sheets_escalation.reviewjob import run_review
+    from sheets_escalation.jobs.review import run_review
 
     check_export_folder(export_path)
     backend = open_source_warned(source, credentials=credentials, oauth=oauth,
@@ -812,7 +814,7 @@ def simulate(source: str, month: str | None, policy_source: str | None, sets: tu
           --set "Financial loss.Parameter=800" --set "L1.Response time=2 business hours"
       sheets-escalation simulate escalations.xlsx --month 2026-10 --policy proposal.xlsx
     """
-    from sheets_escalation.simulate import run_simulate
+    from sheets_escalation.jobs.simulate import run_simulate
 
     check_export_folder(export_path)
     backend = open_source_warned(source, credentials=credentials, oauth=oauth,
@@ -871,9 +873,9 @@ def demo(now_text: str | None) -> None:
     Example:
       sheets-escalation demo
     """
-    from sheets_escalation.backends.xlsx import XlsxBackend
-    from sheets_escalation.sample import SAMPLE_NOW, sample_path
-    from sheets_escalation.sync import run_sync
+    from sheets_escalation.adapters.xlsx.backend import XlsxBackend
+    from sheets_escalation.jobs.sample import SAMPLE_NOW, sample_path
+    from sheets_escalation.jobs.sync import run_sync
 
     now = parse_now(now_text) if now_text else pd.Timestamp(SAMPLE_NOW)
     target = Path(DEMO_FILE)

@@ -18,11 +18,11 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from sheets_escalation import schema
-from sheets_escalation.backends import gsheets
-from sheets_escalation.backends.base import EPOCH
+from sheets_escalation.adapters.gsheets import backend as gsheets
+from sheets_escalation.adapters.xlsx.template import new_workbook
 from sheets_escalation.cli import cli
-from sheets_escalation.template import new_workbook
+from sheets_escalation.core import schema
+from sheets_escalation.core.table import EPOCH
 from tests.fake_sheets import FakeSheetsAPI
 
 KEY = "1GuaranteesSheetKey_abcdefghijklmnopqrstuvw"

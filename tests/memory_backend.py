@@ -7,8 +7,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sheets_escalation.backends.base import Table, WritePlan
-from sheets_escalation.limits import XLSX_CELL_CHARACTERS
+from sheets_escalation.core.limits import XLSX_CELL_CHARACTERS
+from sheets_escalation.core.table import Table, WritePlan
 
 
 class MemoryBackend:

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from sheets_escalation.config import SmtpConfig
+from sheets_escalation.adapters.config import SmtpConfig
 
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
                    "all_proxy")
@@ -192,7 +192,7 @@ def ping_server() -> Iterator[Pings]:
 def crash_after_first_webhook(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make the first webhook send kill the process right after the post went out, before
     the journal line is written (the crash between sending and recording)."""
-    from sheets_escalation.notify import WebhookSender
+    from sheets_escalation.adapters.notify.outbox import WebhookSender
 
     real_send = WebhookSender.send
     crashes: list[int] = []

@@ -19,7 +19,7 @@ from typing import Any
 import openpyxl
 import pytest
 
-from sheets_escalation import schema
+from sheets_escalation.core import schema
 from tests.both_backends import (
     HEADER,
     INPUT_HEADER,

@@ -1,4 +1,4 @@
-"""Reading what people type in cells (sheets_escalation.cells)."""
+"""Reading what people type in cells (sheets_escalation.core.cells)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sheets_escalation.cells import (
+from sheets_escalation.core.cells import (
     ParsedColumn,
     combine_problems,
     format_value,
@@ -671,7 +671,7 @@ _LAYOUTS = ("%Y-%m-%d %H:%M", "%Y-%m-%d", "%m/%d/%Y %H:%M", "%m/%d/%Y", "%d/%m/%
                       max_size=3))
 def test_the_common_layout_shortcut_reads_what_the_full_reader_reads(
         moments: list[dt.datetime], layout: str, day_first: bool, noise: list[str]) -> None:
-    from sheets_escalation import cells
+    from sheets_escalation.core import cells
 
     texts = [m.strftime(layout) for m in moments] + noise
     fast = cells._common_layouts(texts, day_first)
@@ -683,7 +683,7 @@ def test_the_common_layout_shortcut_reads_what_the_full_reader_reads(
 
 
 def test_the_common_layout_shortcut_reads_the_layouts_it_names() -> None:
-    from sheets_escalation import cells
+    from sheets_escalation.core import cells
 
     texts = ["2026-03-05 14:30", "2026-03-05", "3/5/2026 14:30", "3/5/2026", "5 Mar 2026"]
     read = cells._common_layouts(texts, day_first=False)

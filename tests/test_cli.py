@@ -9,8 +9,8 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from sheets_escalation import schema
 from sheets_escalation.cli import cli
+from sheets_escalation.core import schema
 from tests.workbooks import GOLDEN_NOW, write_golden
 
 COMMANDS = sorted(cli.commands)

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sheets_escalation.clock import (
+from sheets_escalation.core.clock import (
     BusinessCalendar,
     Duration,
     parse_duration,

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from sheets_escalation.config import (
+from sheets_escalation.adapters.config import (
     Config,
     SmtpConfig,
     default_config_path,
     default_state_dir,
     load_config,
 )
-from sheets_escalation.errors import ConfigError
+from sheets_escalation.core.errors import ConfigError
 
 EXAMPLE = """\
 [notify]

@@ -30,9 +30,9 @@ from typing import Any
 import pytest
 import requests
 
-from sheets_escalation import schema, template
-from sheets_escalation.backends import gsheets
-from sheets_escalation.backends.xlsx import XlsxBackend
+from sheets_escalation.adapters.gsheets import backend as gsheets
+from sheets_escalation.adapters.xlsx.backend import XlsxBackend
+from sheets_escalation.core import layout, schema
 from tests.both_backends import INPUT_HEADER, KEY, NOW, good_row, make_book
 
 REPO = Path(__file__).resolve().parents[1]
@@ -50,7 +50,7 @@ def _rows(count: int) -> list[list[Any]]:
 
 def _content(path: Path) -> dict[str, Any]:
     """Every template tab's values, as the tool reads them (a torn file raises here)."""
-    return {t.title: t.rows for t in XlsxBackend(path).read(template.TAB_ORDER).values()}
+    return {t.title: t.rows for t in XlsxBackend(path).read(layout.TAB_ORDER).values()}
 
 
 def _litter(path: Path) -> list[str]:

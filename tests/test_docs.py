@@ -20,9 +20,9 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
+from sheets_escalation.adapters.sources import parse_source_key
 from sheets_escalation.cli import cli
-from sheets_escalation.sample import sample_path
-from sheets_escalation.sources import parse_source_key
+from sheets_escalation.jobs.sample import sample_path
 from tests.fake_sheets import FakeSheetsAPI
 from tests.test_google_cli import fake  # noqa: F401  (the fake Sheets API fixture)
 

@@ -13,12 +13,12 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from sheets_escalation import schema
-from sheets_escalation.backends.base import Table
-from sheets_escalation.engine import Evaluation, evaluate, read_history, read_log
-from sheets_escalation.errors import ConfigError
-from sheets_escalation.policy import Policy, load_policy
-from sheets_escalation.sync import run_sync
+from sheets_escalation.core import schema
+from sheets_escalation.core.engine import Evaluation, evaluate, read_history, read_log
+from sheets_escalation.core.errors import ConfigError
+from sheets_escalation.core.policy import Policy, load_policy
+from sheets_escalation.core.table import Table
+from sheets_escalation.jobs.sync import run_sync
 from tests.memory_backend import MemoryBackend
 
 HEADERS = [c.header for c in schema.INPUT_COLUMNS]

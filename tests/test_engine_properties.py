@@ -10,9 +10,9 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sheets_escalation import schema
-from sheets_escalation.backends.base import Table
-from sheets_escalation.engine import evaluate, read_log
+from sheets_escalation.core import schema
+from sheets_escalation.core.engine import evaluate, read_log
+from sheets_escalation.core.table import Table
 from tests.test_engine import HEADERS, at, history_of, policy_of, row
 
 POLICY = policy_of()  # the default levels and trigger matrix, UTC, 09:00-17:00

@@ -14,10 +14,15 @@ import pandas as pd
 import pytest
 from openpyxl.chart import BarChart, LineChart
 
-from sheets_escalation import export as export_module
-from sheets_escalation.errors import UsageError
-from sheets_escalation.export import export, review_rows, table_places, write_review_sheet
-from sheets_escalation.review import Chart, Review, Section, build_review
+from sheets_escalation.adapters.export import files as export_module
+from sheets_escalation.adapters.export.files import (
+    export,
+    review_rows,
+    table_places,
+    write_review_sheet,
+)
+from sheets_escalation.core.errors import UsageError
+from sheets_escalation.core.review import Chart, Review, Section, build_review
 from tests.test_review import LEVELS, TZ, golden_frames
 
 FORMULA = '=HYPERLINK("http://evil.example","click")'

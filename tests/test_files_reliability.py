@@ -21,8 +21,9 @@ import pytest
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
-from sheets_escalation import schema
-from sheets_escalation.backends import xlsx, xlsx_patch
+from sheets_escalation.adapters.xlsx import backend as xlsx
+from sheets_escalation.adapters.xlsx import patch as xlsx_patch
+from sheets_escalation.core import schema
 from tests.both_backends import (
     INPUT_HEADER,
     KINDS,

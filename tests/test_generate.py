@@ -12,7 +12,7 @@ import pytest
 from openpyxl import load_workbook
 
 from benchmarks import generate
-from sheets_escalation import schema
+from sheets_escalation.core import schema
 
 NOW = generate.DEFAULT_NOW
 COLUMN = {c.key: i for i, c in enumerate(schema.ESCALATION_COLUMNS)}

@@ -23,9 +23,9 @@ from click.testing import CliRunner
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from sheets_escalation import schema, staleness
-from sheets_escalation.backends import gsheets
+from sheets_escalation.adapters.gsheets import backend as gsheets
 from sheets_escalation.cli import cli
+from sheets_escalation.core import schema, staleness
 from tests.fake_sheets import FakeSheetsAPI, Spreadsheet
 from tests.workbooks import GOLDEN_NOW, write_golden
 

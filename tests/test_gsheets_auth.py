@@ -17,11 +17,11 @@ from google.auth import external_account, impersonated_credentials
 from google.oauth2 import credentials as user_credentials
 from google.oauth2 import service_account
 
-from sheets_escalation import errors
-from sheets_escalation.backends import gsheets
-from sheets_escalation.backends.gsheets import GoogleSheetsBackend, open_client
-from sheets_escalation.backends.gsheets_auth import describe_account
+from sheets_escalation.adapters.gsheets import backend as gsheets
+from sheets_escalation.adapters.gsheets.auth import describe_account
+from sheets_escalation.adapters.gsheets.backend import GoogleSheetsBackend, open_client
 from sheets_escalation.cli import cli
+from sheets_escalation.core import errors
 from tests.fake_sheets import FakeSheetsAPI
 
 SCOPE = ["https://www.googleapis.com/auth/spreadsheets"]

@@ -12,9 +12,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from sheets_escalation import errors, staleness
-from sheets_escalation.backends.base import CellWrite, WritePlan
-from sheets_escalation.backends.gsheets import (
+from sheets_escalation.adapters.gsheets.backend import (
     GoogleSheetsBackend,
     RetryingHTTPClient,
     client_with_session,
@@ -22,6 +20,8 @@ from sheets_escalation.backends.gsheets import (
     parse_source_key,
     to_api_value,
 )
+from sheets_escalation.core import errors, staleness
+from sheets_escalation.core.table import CellWrite, WritePlan
 from tests.fake_sheets import FakeSheetsAPI, Sheet, Spreadsheet
 
 KEY = "1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-xyz"
@@ -595,8 +595,8 @@ def _layout_state(book: Spreadsheet) -> dict[str, Any]:
 
 
 def test_init_lays_out_an_empty_sheet_and_a_second_run_adds_nothing(fake: FakeSheetsAPI, sleeps: list[float]) -> None:
-    from sheets_escalation import schema
-    from sheets_escalation.backends.gsheets_init import init_sheet
+    from sheets_escalation.adapters.gsheets.init import init_sheet
+    from sheets_escalation.core import schema
 
     book = fake.add_spreadsheet(KEY)  # a new Google Sheet: one empty Sheet1
     client = client_with_session(fake.session())
@@ -634,7 +634,7 @@ def test_init_lays_out_an_empty_sheet_and_a_second_run_adds_nothing(fake: FakeSh
 
 
 def test_init_keeps_every_existing_value_and_follows_moved_columns(fake: FakeSheetsAPI) -> None:
-    from sheets_escalation.backends.gsheets_init import init_sheet
+    from sheets_escalation.adapters.gsheets.init import init_sheet
 
     book = fake.add_spreadsheet(KEY, {
         "Escalations": [["Customer", "Flag", "ID", "My column"], ["Acme", "OK", "ESC-0001", "=1+1"]],
@@ -682,8 +682,8 @@ def test_sync_on_google_matches_xlsx_and_a_rerun_writes_only_last_run(fake: Fake
     import openpyxl
     import pandas as pd
 
-    from sheets_escalation.backends.xlsx import XlsxBackend
-    from sheets_escalation.sync import run_sync
+    from sheets_escalation.adapters.xlsx.backend import XlsxBackend
+    from sheets_escalation.jobs.sync import run_sync
     from tests.workbooks import GOLDEN_NOW, write_golden
 
     path = write_golden(tmp_path / "golden.xlsx")

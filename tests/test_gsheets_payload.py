@@ -18,10 +18,10 @@ import pandas as pd
 import pytest
 import requests
 
-from sheets_escalation import errors, schema
-from sheets_escalation.backends import gsheets
-from sheets_escalation.backends.base import CellWrite, WritePlan
-from sheets_escalation.backends.gsheets import GoogleSheetsBackend, client_with_session
+from sheets_escalation.adapters.gsheets import backend as gsheets
+from sheets_escalation.adapters.gsheets.backend import GoogleSheetsBackend, client_with_session
+from sheets_escalation.core import errors, schema
+from sheets_escalation.core.table import CellWrite, WritePlan
 from tests import fake_sheets
 from tests.both_backends import INPUT_HEADER, KEY, Book, good_row, make_book
 from tests.fake_sheets import FakeSheetsAPI
@@ -309,7 +309,7 @@ def test_bodies_go_out_as_compact_json_of_the_size_the_cap_counts() -> None:
                                     dt.datetime(2261, 12, 31, 23, 59, 59, 123_000)])
 def test_a_datetime_goes_out_as_a_short_serial_that_reads_back_to_the_millisecond(
         moment: dt.datetime) -> None:
-    from sheets_escalation import cells
+    from sheets_escalation.core import cells
 
     serial = gsheets.to_api_value(moment)
     assert len(repr(serial).split(".")[-1]) <= 8

@@ -31,9 +31,9 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from sheets_escalation import schema
-from sheets_escalation.backends import xlsx
-from sheets_escalation.backends.gsheets import GoogleSheetsBackend, client_with_session
+from sheets_escalation.adapters.gsheets.backend import GoogleSheetsBackend, client_with_session
+from sheets_escalation.adapters.xlsx import backend as xlsx
+from sheets_escalation.core import schema
 from tests.both_backends import (
     HEADER,
     INPUT_HEADER,
@@ -262,7 +262,7 @@ def xlsx_lock_holder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     script = textwrap.dedent(f"""
         import time
         from pathlib import Path
-        from sheets_escalation.backends.xlsx import XlsxBackend
+        from sheets_escalation.adapters.xlsx.backend import XlsxBackend
         with XlsxBackend(Path({str(book.path)!r})).lock():
             print("held", flush=True)
             time.sleep(60)

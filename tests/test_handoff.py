@@ -13,10 +13,10 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from sheets_escalation import schema
-from sheets_escalation.backends.xlsx import XlsxBackend
+from sheets_escalation.adapters.xlsx.backend import XlsxBackend
 from sheets_escalation.cli import cli
-from sheets_escalation.errors import SourceError
+from sheets_escalation.core import schema
+from sheets_escalation.core.errors import SourceError
 from tests.servers import (
     Recorder,
     Smtp,

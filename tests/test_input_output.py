@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from sheets_escalation import cells, schema
 from sheets_escalation.cli import cli
-from sheets_escalation.template import date_order_for_locale
+from sheets_escalation.core import cells, schema
+from sheets_escalation.core.layout import date_order_for_locale
 from tests.workbooks import row, write_golden
 
 NOW = "2026-12-04T12:00:00+00:00"
@@ -465,7 +465,8 @@ def test_every_template_tab_prints_landscape_one_page_wide_with_its_header(
 
 
 def test_headers_name_their_font_and_wrapped_headers_get_a_tall_enough_row() -> None:
-    from sheets_escalation.template import LINE_HEIGHT, new_workbook
+    from sheets_escalation.adapters.xlsx.template import new_workbook
+    from sheets_escalation.core.layout import LINE_HEIGHT
 
     workbook = new_workbook()
     for sheet in workbook.worksheets:
@@ -496,8 +497,8 @@ def test_tabs_a_sync_and_a_review_create_print_readably(tmp_path: Path) -> None:
 
 
 def test_the_sample_shows_times_without_seconds() -> None:
-    from sheets_escalation.sample import sample_path
-    from sheets_escalation.template import DATETIME_FORMAT
+    from sheets_escalation.core.layout import DATETIME_FORMAT
+    from sheets_escalation.jobs.sample import sample_path
 
     workbook = openpyxl.load_workbook(sample_path())
     formats = {cell.number_format for sheet in workbook.worksheets

@@ -10,9 +10,9 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sheets_escalation.backends.base import CellWrite, WritePlan
 from sheets_escalation.cli import cli
-from sheets_escalation.limits import fit_text
+from sheets_escalation.core.limits import fit_text
+from sheets_escalation.core.table import CellWrite, WritePlan
 from tests.workbooks import GOLDEN_NOW, row, write_golden
 
 

@@ -22,10 +22,10 @@ import requests
 from click.testing import CliRunner
 from requests.adapters import HTTPAdapter
 
-from sheets_escalation import schema
-from sheets_escalation.backends import gsheets
+from sheets_escalation.adapters.gsheets import backend as gsheets
+from sheets_escalation.adapters.sources import parse_source_key
 from sheets_escalation.cli import cli
-from sheets_escalation.sources import parse_source_key
+from sheets_escalation.core import schema
 from tests.workbooks import GOLDEN_NOW, GOLDEN_ROWS
 
 SHEET = os.environ.get("SHEETS_ESCALATION_LIVE_SHEET", "")

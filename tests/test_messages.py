@@ -7,15 +7,15 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from sheets_escalation.errors import ConfigError
-from sheets_escalation.messages import (
+from sheets_escalation.adapters.notify.messages import (
     TemplateError,
     get_template,
     message_context,
     render,
     templates_from_rows,
 )
-from sheets_escalation.schema import DEFAULT_TEMPLATES
+from sheets_escalation.core.errors import ConfigError
+from sheets_escalation.core.schema import DEFAULT_TEMPLATES
 
 ROW = {
     "id": "ESC-0012",

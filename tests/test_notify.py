@@ -16,9 +16,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from sheets_escalation.config import Config, SmtpConfig
-from sheets_escalation.errors import EscalationError
-from sheets_escalation.notify import (
+from sheets_escalation.adapters.config import Config, SmtpConfig
+from sheets_escalation.adapters.notify.outbox import (
     Delivery,
     EmailSender,
     JournalError,
@@ -34,6 +33,7 @@ from sheets_escalation.notify import (
     parse_targets,
     recorded_deliveries,
 )
+from sheets_escalation.core.errors import EscalationError
 from tests.servers import (
     MailBox,
     Recorder,

@@ -18,9 +18,9 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from sheets_escalation import schema
 from sheets_escalation.cli import cli
-from sheets_escalation.engine import Evaluation
+from sheets_escalation.core import schema
+from sheets_escalation.core.engine import Evaluation
 from tests.test_engine import TRIGGERS_HEADER, at, basic, history_of, policy_of, run, utc
 from tests.workbooks import row, write_golden
 

@@ -12,11 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sheets_escalation import schema
-from sheets_escalation.backends.base import Table
-from sheets_escalation.clock import Duration
-from sheets_escalation.errors import ConfigError, Located
-from sheets_escalation.policy import Policy, load_policy
+from sheets_escalation.core import schema
+from sheets_escalation.core.clock import Duration
+from sheets_escalation.core.errors import ConfigError, Located
+from sheets_escalation.core.policy import Policy, load_policy
+from sheets_escalation.core.table import Table
 
 TRIGGERS_HEADER = list(schema.TRIGGERS_HEADERS)
 LEVELS_HEADER = list(schema.LEVELS_HEADERS)

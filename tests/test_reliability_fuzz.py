@@ -17,14 +17,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from urllib3.util import parse_url
 
-from sheets_escalation import schema
-from sheets_escalation.backends.base import Table
-from sheets_escalation.clock import MAX_DURATION_DAYS, BusinessCalendar, Duration, parse_duration
-from sheets_escalation.errors import ConfigError
-from sheets_escalation.messages import TemplateError, render
-from sheets_escalation.notify import Url, is_allowed, mask, parse_target
-from sheets_escalation.notify import parse_url as our_parse
-from sheets_escalation.policy import load_policy
+from sheets_escalation.adapters.notify.messages import TemplateError, render
+from sheets_escalation.adapters.notify.outbox import Url, is_allowed, mask, parse_target
+from sheets_escalation.adapters.notify.outbox import parse_url as our_parse
+from sheets_escalation.core import schema
+from sheets_escalation.core.clock import (
+    MAX_DURATION_DAYS,
+    BusinessCalendar,
+    Duration,
+    parse_duration,
+)
+from sheets_escalation.core.errors import ConfigError
+from sheets_escalation.core.policy import load_policy
+from sheets_escalation.core.table import Table
 from tests.both_backends import INPUT_HEADER, good_row, make_book, template_tabs
 
 UNITS = ["m", "min", "mins", "minute", "minutes", "h", "hr", "hrs", "hour", "hours", "d", "day",

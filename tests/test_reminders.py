@@ -16,8 +16,8 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from sheets_escalation import schema
 from sheets_escalation.cli import cli
+from sheets_escalation.core import schema
 from tests.servers import Recorder
 from tests.workbooks import row, write_golden
 

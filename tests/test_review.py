@@ -22,7 +22,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from sheets_escalation.review import QUESTIONS, build_review, default_month, parse_month
+from sheets_escalation.core.review import QUESTIONS, build_review, default_month, parse_month
 
 TZ = "Europe/Berlin"
 LEVELS = {1: "Front Line", 2: "Specialist", 3: "Executive"}

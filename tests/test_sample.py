@@ -17,8 +17,9 @@ import pytest
 from openpyxl import load_workbook
 from rapidfuzz import fuzz
 
-from sheets_escalation import sample, schema
-from sheets_escalation.backends.base import Table
+from sheets_escalation.core import schema
+from sheets_escalation.core.table import Table
+from sheets_escalation.jobs import sample
 
 YES = {"yes", "y", "true", "1", "x", "✓"}
 
@@ -131,7 +132,7 @@ def test_committed_sample_matches_what_build_sample_writes(tmp_path: Path) -> No
     fresh = tmp_path / "sample.xlsx"
     sample.build_sample(fresh)
     assert _tabs(fresh) == _tabs(sample.sample_path()), (
-        "data/sample.xlsx is stale: run python -m sheets_escalation.sample"
+        "data/sample.xlsx is stale: run python -m sheets_escalation.jobs.sample"
     )
 
 
@@ -208,7 +209,7 @@ def test_sample_has_the_awkward_cells_people_type(rows: list[dict[str, Any]]) ->
 
 
 def test_engine_fires_every_trigger_kind_on_the_sample(tabs: dict[str, list[list[Any]]]) -> None:
-    from sheets_escalation import engine, policy
+    from sheets_escalation.core import engine, policy
 
     tables = {title: Table(title, body) for title, body in tabs.items()}
     loaded = policy.load_policy(tables)
@@ -230,9 +231,9 @@ def demo_review(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """`make demo` followed by `review --month 2026-11` at the sample's own time."""
     import shutil
 
-    from sheets_escalation.backends.xlsx import XlsxBackend
-    from sheets_escalation.reviewjob import run_review
-    from sheets_escalation.sync import run_sync
+    from sheets_escalation.adapters.xlsx.backend import XlsxBackend
+    from sheets_escalation.jobs.review import run_review
+    from sheets_escalation.jobs.sync import run_sync
 
     path = tmp_path_factory.mktemp("demo") / "escalations-demo.xlsx"
     shutil.copyfile(sample.sample_path(), path)

@@ -16,11 +16,12 @@ import pytest
 from click.testing import CliRunner
 from gspread.utils import rowcol_to_a1
 
-from sheets_escalation import schema, staleness, template
-from sheets_escalation.backends.gsheets import GoogleSheetsBackend
-from sheets_escalation.backends.gsheets_init import init_sheet
+from sheets_escalation.adapters.gsheets.backend import GoogleSheetsBackend
+from sheets_escalation.adapters.gsheets.init import init_sheet
+from sheets_escalation.adapters.xlsx import template
 from sheets_escalation.cli import cli
-from sheets_escalation.sync import run_sync
+from sheets_escalation.core import layout, schema, staleness
+from sheets_escalation.jobs.sync import run_sync
 from tests.fake_sheets import FakeSheetsAPI
 from tests.test_gsheets_backend import KEY, client_with_session
 from tests.workbooks import GOLDEN_NOW, GOLDEN_ROWS, add_chart, write_golden
@@ -62,10 +63,10 @@ def test_the_template_carries_it_right_of_the_owned_columns(tmp_path: Path) -> N
     rules = {str(area.sqref): r for area in esc.conditional_formatting for r in area.rules
              if r.formula == [f'RIGHT(${LETTER}$1,7)="stopped"']}
     assert set(rules) == {f"{LETTER}1", f"A1:{rowcol_to_a1(1, COLUMN - 1).rstrip('1')}1"}
-    assert rules[f"{LETTER}1"].dxf.font.color.rgb == "FF" + template.STALE_FILL
+    assert rules[f"{LETTER}1"].dxf.font.color.rgb == "FF" + layout.STALE_FILL
     header_rule = rules[f"A1:{rowcol_to_a1(1, COLUMN - 1).rstrip('1')}1"]
-    assert header_rule.dxf.fill.fgColor.rgb == "FF" + template.STALE_FILL
-    assert header_rule.dxf.font.color.rgb == "FF" + template.STALE_FONT
+    assert header_rule.dxf.fill.fgColor.rgb == "FF" + layout.STALE_FILL
+    assert header_rule.dxf.font.color.rgb == "FF" + layout.STALE_FONT
     # A workbook that never ran shows (and reads as) the text for that, not a blank.
     with zipfile.ZipFile(path) as archive:
         sheet = archive.read("xl/worksheets/sheet1.xml").decode()
@@ -159,7 +160,7 @@ def test_owned_columns_re_added_go_right_of_the_indicator(tmp_path: Path) -> Non
 
 
 def run_sync_path(path: Path) -> None:
-    from sheets_escalation.backends.xlsx import XlsxBackend
+    from sheets_escalation.adapters.xlsx.backend import XlsxBackend
 
     run_sync(XlsxBackend(path), pd.Timestamp(GOLDEN_NOW))
 
@@ -297,7 +298,7 @@ def test_init_on_an_existing_workbook_adds_only_what_is_missing(tmp_path: Path) 
     assert [c.value for c in settings[settings.max_row]] == ["Stale after", "2 hours"]
     assert book.sheetnames[-1] == schema.HOLIDAYS
     assert [c.value for c in book[schema.HOLIDAYS][1]][:2] == list(
-        template.TAB_LAYOUTS[schema.HOLIDAYS].headers)[:2]
+        layout.TAB_LAYOUTS[schema.HOLIDAYS].headers)[:2]
     # Its cached text: readers taking cached values see a header, not a blank column.
     assert b"<v>" + staleness.NEVER_TEXT.encode() + b"</v>" in _sheet_xml(path)
 
@@ -406,7 +407,7 @@ def test_init_lays_out_an_empty_template_tab_and_leaves_other_tabs(tmp_path: Pat
     assert code == 0 and f"tab {schema.ESCALATIONS} (it was empty)" in out
     book = openpyxl.load_workbook(path)
     assert book.sheetnames[:2] == ["Sheet1", schema.ESCALATIONS]
-    assert set(book.sheetnames[2:]) == set(template.TAB_ORDER) - {schema.ESCALATIONS}
+    assert set(book.sheetnames[2:]) == set(layout.TAB_ORDER) - {schema.ESCALATIONS}
     assert [[c.value for c in r] for r in book["Sheet1"].iter_rows()] == [
         [None, None], [None, "my own list"]]
     esc = book[schema.ESCALATIONS]

@@ -18,9 +18,9 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sheets_escalation import schema
-from sheets_escalation.cells import parse_levels
-from sheets_escalation.sync import SyncReport, run_sync
+from sheets_escalation.core import schema
+from sheets_escalation.core.cells import parse_levels
+from sheets_escalation.jobs.sync import SyncReport, run_sync
 from tests.memory_backend import MemoryBackend
 from tests.test_engine import HEADERS, _sync_tabs, at
 from tests.test_engine_properties import ROWS

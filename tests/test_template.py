@@ -12,8 +12,10 @@ import pytest
 from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
-from sheets_escalation import schema, staleness, template
-from sheets_escalation.errors import RefusedError, SourceError, UsageError
+from sheets_escalation.adapters.xlsx import template
+from sheets_escalation.core import layout as tab_layout
+from sheets_escalation.core import schema, staleness
+from sheets_escalation.core.errors import RefusedError, SourceError, UsageError
 
 REPO = Path(__file__).resolve().parent.parent
 COMMITTED = REPO / "sheet_template.xlsx"
@@ -155,18 +157,18 @@ def test_owned_columns_are_shaded_and_inputs_are_not(workbook: Workbook) -> None
     ws = workbook[schema.ESCALATIONS]
     for column in schema.OWNED_COLUMNS:
         letter = _column(ws, column.header)
-        assert ws[f"{letter}1"].fill.fgColor.rgb == "FF" + template.OWNED_HEADER_FILL
-        assert ws.column_dimensions[letter].fill.fgColor.rgb == "FF" + template.OWNED_FILL
+        assert ws[f"{letter}1"].fill.fgColor.rgb == "FF" + tab_layout.OWNED_HEADER_FILL
+        assert ws.column_dimensions[letter].fill.fgColor.rgb == "FF" + tab_layout.OWNED_FILL
     for column in schema.INPUT_COLUMNS:
         letter = _column(ws, column.header)
-        assert ws[f"{letter}1"].fill.fgColor.rgb == "FF" + template.HEADER_FILL
+        assert ws[f"{letter}1"].fill.fgColor.rgb == "FF" + tab_layout.HEADER_FILL
         assert ws.column_dimensions[letter].fill.fill_type is None
 
 
 def test_datetime_columns_and_widths(workbook: Workbook) -> None:
     ws = workbook[schema.ESCALATIONS]
     datetime_headers = {c.header for c in schema.ESCALATION_COLUMNS if c.kind == "datetime"}
-    assert set(template.TAB_LAYOUTS[schema.ESCALATIONS].datetime_columns) == datetime_headers
+    assert set(tab_layout.TAB_LAYOUTS[schema.ESCALATIONS].datetime_columns) == datetime_headers
     for header in datetime_headers:
         assert ws.column_dimensions[_column(ws, header)].number_format == "yyyy-mm-dd hh:mm"
     assert ws.column_dimensions[_column(ws, "Description")].width == 44
@@ -175,12 +177,12 @@ def test_datetime_columns_and_widths(workbook: Workbook) -> None:
 
 def test_frozen_header_row_and_first_column_on_escalations(workbook: Workbook) -> None:
     assert workbook[schema.ESCALATIONS].freeze_panes == "B2"
-    for title in template.TAB_ORDER[1:]:
+    for title in tab_layout.TAB_ORDER[1:]:
         assert workbook[title].freeze_panes == "A2"
 
 
 def test_layout_data_names_only_headers_of_its_tab() -> None:
-    for layout in template.TAB_LAYOUTS.values():
+    for layout in tab_layout.TAB_LAYOUTS.values():
         named = (set(layout.widths) | set(layout.dropdowns) | set(layout.number_formats)
                  | set(layout.owned) | set(layout.wrap) | set(layout.color_rules))
         assert named <= set(layout.headers), layout.title
@@ -210,7 +212,7 @@ def test_main_regenerates_the_file(tmp_path: Path) -> None:
 def test_init_creates_a_new_workbook(tmp_path: Path) -> None:
     target = tmp_path / "new.xlsx"
     created = template.init_xlsx(target)
-    assert created == list(template.TAB_ORDER)
+    assert created == list(tab_layout.TAB_ORDER)
     assert openpyxl.load_workbook(target).sheetnames == created
     assert sorted(p.name for p in tmp_path.iterdir()) == ["new.xlsx"]
     assert target.stat().st_mode & 0o777 == 0o666 & ~_umask()
@@ -261,7 +263,7 @@ def test_add_missing_tabs_adds_only_what_is_missing() -> None:
     first["A1"] = "My own header"
     workbook.create_sheet("Notes")["B2"] = "keep me"
     added = template.add_missing_tabs(workbook)
-    assert added == list(template.TAB_ORDER[1:])
+    assert added == list(tab_layout.TAB_ORDER[1:])
     assert first["A1"].value == "My own header" and first.max_column == 1
     assert workbook["Notes"]["B2"].value == "keep me"
     assert workbook["Levels"]["A2"].value == "L1"

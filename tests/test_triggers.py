@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from sheets_escalation import schema
+from sheets_escalation.core import schema
 from tests.test_engine import (
     at,
     basic,
@@ -516,7 +516,7 @@ def test_fuzzy_components_match_comparing_every_open_row_with_every_row_in_its_w
     import numpy as np
     from rapidfuzz import fuzz, utils
 
-    from sheets_escalation import triggers
+    from sheets_escalation.core import triggers
 
     rng = random.Random(7)
     words = ("printer", "jams", "page", "two", "scanner", "freezes", "login", "fails",
@@ -563,7 +563,7 @@ def test_fuzzy_components_match_comparing_every_open_row_with_every_row_in_its_w
 def test_a_report_between_two_windows_of_an_open_text_is_not_linked() -> None:
     import numpy as np
 
-    from sheets_escalation import triggers
+    from sheets_escalation.core import triggers
 
     day = 86400.0
     descriptions = ["printer jams on page two", "printer jams on page two again",
@@ -579,7 +579,7 @@ def test_a_report_between_two_windows_of_an_open_text_is_not_linked() -> None:
 def test_fuzzy_components_without_an_open_row_group_only_identical_texts() -> None:
     import numpy as np
 
-    from sheets_escalation import triggers
+    from sheets_escalation.core import triggers
 
     labels = triggers._fuzzy_components(["cannot log in", "Cannot log in!", "cannot log in again"],
                                         np.array([0.0, 60.0, 120.0]),

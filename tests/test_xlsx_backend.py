@@ -24,11 +24,18 @@ from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 from PIL import Image as PILImage
 
-from sheets_escalation import schema, staleness, template
-from sheets_escalation.backends import xlsx, xlsx_patch
-from sheets_escalation.backends.base import CellWrite, WritePlan
-from sheets_escalation.backends.xlsx import XlsxBackend
-from sheets_escalation.errors import ConcurrentEditError, LockHeldError, RefusedError, SourceError
+from sheets_escalation.adapters.xlsx import backend as xlsx
+from sheets_escalation.adapters.xlsx import patch as xlsx_patch
+from sheets_escalation.adapters.xlsx import template
+from sheets_escalation.adapters.xlsx.backend import XlsxBackend
+from sheets_escalation.core import layout, schema, staleness
+from sheets_escalation.core.errors import (
+    ConcurrentEditError,
+    LockHeldError,
+    RefusedError,
+    SourceError,
+)
+from sheets_escalation.core.table import CellWrite, WritePlan
 from tests.workbooks import add_chart
 
 REPO = Path(__file__).resolve().parent.parent
@@ -210,7 +217,7 @@ def _reload(path: Path) -> openpyxl.Workbook:
 def test_write_plan_round_trip(tmp_path: Path) -> None:
     path = _template(tmp_path / "book.xlsx")
     backend = XlsxBackend(path)
-    backend.read(template.TAB_ORDER)
+    backend.read(layout.TAB_ORDER)
     opened = dt.datetime(2026, 3, 2, 9, 0)
     backend.write(WritePlan(
         cells=[
@@ -236,7 +243,7 @@ def test_write_plan_round_trip(tmp_path: Path) -> None:
     ws = _reload(path)[ESC]
     assert ws.cell(2, 2).number_format == "yyyy-mm-dd hh:mm"
     # A cell the tool creates in an owned column takes the column's grey, as typed ones do.
-    assert ws.cell(2, FLAG_COL + 1).fill.fgColor.rgb == "FF" + template.OWNED_FILL
+    assert ws.cell(2, FLAG_COL + 1).fill.fgColor.rgb == "FF" + layout.OWNED_FILL
     assert sorted(p.name for p in tmp_path.iterdir()) == ["book.xlsx"]
 
 
@@ -265,7 +272,7 @@ def test_new_tab_gets_the_template_look(tmp_path: Path) -> None:
                                                                  [at, "ESC-0001", "escalated"]]}))
     ws = _reload(path)[schema.HISTORY]
     assert ws["A2"].value == at and ws["A2"].number_format == "yyyy-mm-dd hh:mm"
-    assert ws["A1"].fill.fgColor.rgb == "FF" + template.OWNED_HEADER_FILL
+    assert ws["A1"].fill.fgColor.rgb == "FF" + layout.OWNED_HEADER_FILL
     assert ws.freeze_panes == "A2"
 
 
@@ -291,7 +298,7 @@ def test_replace_tab_keeps_its_position_and_the_other_tabs(tmp_path: Path) -> No
     backend.write(WritePlan(replace_tabs={"Review 2026-03": [["Old"]]}))
     backend.write(WritePlan(replace_tabs={"Review 2026-03": [["Section", "Count"], ["L1", 3]]}))
     workbook = _reload(path)
-    assert workbook.sheetnames == [*template.TAB_ORDER, "Review 2026-03"]
+    assert workbook.sheetnames == [*layout.TAB_ORDER, "Review 2026-03"]
     ws = workbook["Review 2026-03"]
     assert [[c.value for c in row] for row in ws.iter_rows()] == [["Section", "Count"], ["L1", 3]]
     assert ws["A1"].font.b
@@ -311,8 +318,8 @@ def test_new_owned_header_is_styled_like_the_template(tmp_path: Path) -> None:
                                              CellWrite(ESC, 0, 6, "Escalate by"),
                                              CellWrite(ESC, 1, 6, dt.datetime(2026, 3, 2, 10))]))
     ws = _reload(path)[ESC]
-    assert ws["F1"].fill.fgColor.rgb == "FF" + template.OWNED_HEADER_FILL
-    assert ws["F2"].fill.fgColor.rgb == "FF" + template.OWNED_FILL
+    assert ws["F1"].fill.fgColor.rgb == "FF" + layout.OWNED_HEADER_FILL
+    assert ws["F2"].fill.fgColor.rgb == "FF" + layout.OWNED_FILL
     assert ws["G2"].number_format == "yyyy-mm-dd hh:mm"
     assert any(str(area.sqref) == "F2:F1048576" for area in ws.conditional_formatting)
     assert ws["A1"].fill.fill_type is None  # existing headers are left as they are
@@ -333,7 +340,7 @@ def test_new_owned_header_inside_a_column_range_splits_the_range(tmp_path: Path)
         columns = re.findall(rb'<col [^>]*width="([0-9.]+)"[^>]*min="(\d+)" max="(\d+)"',
                              archive.read("xl/worksheets/sheet1.xml"))
     spans = sorted((int(low), int(high), float(width)) for width, low, high in columns)
-    assert spans == [(1, 5, 20.0), (6, 6, template.TAB_LAYOUTS[ESC].width("Flag")), (7, 10, 20.0)]
+    assert spans == [(1, 5, 20.0), (6, 6, layout.TAB_LAYOUTS[ESC].width("Flag")), (7, 10, 20.0)]
 
 
 @pytest.mark.parametrize("text", ["=1+1", "+SUM(A1)", "-2+3", "@x", "=HYPERLINK(\"http://x\")", "#N/A"])
@@ -433,7 +440,7 @@ def user_book(tmp_path: Path) -> Path:
 
 def test_everything_else_is_preserved(user_book: Path) -> None:
     backend = XlsxBackend(user_book)
-    backend.read(template.TAB_ORDER)
+    backend.read(layout.TAB_ORDER)
     backend.write(WritePlan(
         cells=[CellWrite(ESC, 1, FLAG_COL, "ESCALATE", row_id="ESC-0001"),
                CellWrite(ESC, 1, 15, "L2", row_id="ESC-0001")],
@@ -453,7 +460,7 @@ def test_everything_else_is_preserved(user_book: Path) -> None:
     assert workbook["Notes"]["A1"].value == "Our own tab"
     assert workbook["Notes"]["B3"].value == "=SUM(1,2)"
     assert workbook.defined_names["Customers"].attr_text == "Escalations!$C$2:$C$50"
-    assert workbook.sheetnames == [*template.TAB_ORDER, "Notes"]
+    assert workbook.sheetnames == [*layout.TAB_ORDER, "Notes"]
     assert ws.cell(2, FLAG_COL + 1).value == "ESCALATE"
     assert ws["P2"].value == "L2"
 
@@ -536,8 +543,9 @@ def test_killed_mid_save_leaves_the_original_and_the_next_run_cleans_up(tmp_path
     script = textwrap.dedent(f"""
         import os, sys, time
         from pathlib import Path
-        from sheets_escalation.backends import xlsx, xlsx_patch
-        from sheets_escalation.backends.base import CellWrite, WritePlan
+        from sheets_escalation.adapters.xlsx import backend as xlsx
+        from sheets_escalation.adapters.xlsx import patch as xlsx_patch
+        from sheets_escalation.core.table import CellWrite, WritePlan
 
         def stall(descriptor):
             print("saving", flush=True)

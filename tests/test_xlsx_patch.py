@@ -30,13 +30,14 @@ from hypothesis import strategies as st
 from openpyxl.worksheet.formula import ArrayFormula
 
 from benchmarks import generate
-from sheets_escalation import schema
-from sheets_escalation.backends import xlsx_patch
-from sheets_escalation.backends.base import CellWrite, WritePlan
-from sheets_escalation.backends.xlsx import XlsxBackend
-from sheets_escalation.errors import RefusedError
-from sheets_escalation.sync import run_sync
-from sheets_escalation.template import DATETIME_FORMAT, new_workbook
+from sheets_escalation.adapters.xlsx import patch as xlsx_patch
+from sheets_escalation.adapters.xlsx.backend import XlsxBackend
+from sheets_escalation.adapters.xlsx.template import new_workbook
+from sheets_escalation.core import schema
+from sheets_escalation.core.errors import RefusedError
+from sheets_escalation.core.layout import DATETIME_FORMAT
+from sheets_escalation.core.table import CellWrite, WritePlan
+from sheets_escalation.jobs.sync import run_sync
 from tests.both_backends import isolate
 from tests.workbooks import GOLDEN_NOW, add_chart, write_golden
 

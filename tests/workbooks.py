@@ -9,8 +9,8 @@ from typing import Any
 import openpyxl
 from openpyxl.chart import BarChart, Reference
 
-from sheets_escalation import schema
-from sheets_escalation.template import new_workbook
+from sheets_escalation.adapters.xlsx.template import new_workbook
+from sheets_escalation.core import schema
 
 INPUT_KEYS = [c.key for c in schema.INPUT_COLUMNS]
 

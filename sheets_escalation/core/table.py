@@ -17,7 +17,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sheets_escalation.limits import fit_text
+from sheets_escalation.core.limits import fit_text
 
 Value = Any  # None | str | int | float | bool | datetime.datetime | datetime.date
 
@@ -77,7 +77,7 @@ class WritePlan:
 
     def fit(self, limit: int) -> None:
         """Shorten, in place, every text longer than ``limit`` characters (see
-        :func:`~sheets_escalation.limits.fit_text`): one over-long cell must not make the
+        :func:`~sheets_escalation.core.limits.fit_text`): one over-long cell must not make the
         source refuse the whole write, run after run."""
         self.cells[:] = [CellWrite(c.tab, c.row, c.col, fit_text(c.value, limit), c.row_id)
                          if isinstance(c.value, str) and len(c.value) > limit else c
@@ -127,7 +127,7 @@ class Backend(Protocol):
 
 def header_index(header: Sequence[Value]) -> dict[str, int]:
     """Given a header row, return normalized header -> first 0-based column index."""
-    from sheets_escalation.schema import normalize_header
+    from sheets_escalation.core.schema import normalize_header
 
     index: dict[str, int] = {}
     for position, cell in enumerate(header):

@@ -38,8 +38,8 @@ from urllib.parse import unquote, urlsplit
 import filelock
 import requests
 
-from sheets_escalation.config import Config, SmtpConfig
-from sheets_escalation.errors import EscalationError, LockHeldError
+from sheets_escalation.adapters.config import Config, SmtpConfig
+from sheets_escalation.core.errors import EscalationError, LockHeldError
 
 Channel = Literal["slack", "webhook", "email", "invalid"]
 

@@ -27,8 +27,14 @@ from typing import Any
 
 import requests
 
-from sheets_escalation.config import Config, LogConfig
-from sheets_escalation.notify import _scrub, is_allowed, mask, parse_target, record_from_json
+from sheets_escalation.adapters.config import Config, LogConfig
+from sheets_escalation.adapters.notify.outbox import (
+    _scrub,
+    is_allowed,
+    mask,
+    parse_target,
+    record_from_json,
+)
 
 KEEP_RUNS = 50
 # Longer than any line a person reads in a ping log; healthchecks keeps 100 kB per ping.

@@ -17,11 +17,11 @@ import numpy as np
 import pandas as pd
 from pandas._libs import lib
 
-from sheets_escalation import cells, schema
-from sheets_escalation.backends.base import Table, header_index
-from sheets_escalation.errors import ConfigError, Located
-from sheets_escalation.policy import Policy, TriggerRule, level_label
-from sheets_escalation.triggers import KINDS, Context, can_fire
+from sheets_escalation.core import cells, schema
+from sheets_escalation.core.errors import ConfigError, Located
+from sheets_escalation.core.policy import Policy, TriggerRule, level_label
+from sheets_escalation.core.table import Table, header_index
+from sheets_escalation.core.triggers import KINDS, Context, can_fire
 
 TOOL = "sheets-escalation"
 UTC_DTYPE = "datetime64[ns, UTC]"

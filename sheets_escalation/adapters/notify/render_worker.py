@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sys
 
-from sheets_escalation.messages import (
+from sheets_escalation.adapters.notify.messages import (
     TOO_MUCH_MEMORY,
     WORKER_MEMORY_BYTES,
     TemplateError,

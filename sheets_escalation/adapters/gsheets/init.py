@@ -1,4 +1,4 @@
-"""`init --sheet`: lay the template (sheets_escalation.template) out on a Google Sheet.
+"""`init --sheet`: lay the template (sheets_escalation.adapters.xlsx.template) out on a Google Sheet.
 
 Three requests: metadata (with existing conditional formats and protected ranges), one
 ``values:batchGet`` of the template tabs that exist, and one ``spreadsheets.batchUpdate``
@@ -15,7 +15,7 @@ What it does, per template tab:
 - dropdowns (data validation; strict where the template says so, else warning only);
 - conditional colours on Flag and the SLA columns;
 - a warning-only protected range over each block of tool-owned columns;
-- the staleness indicator (:mod:`sheets_escalation.staleness`) in the Escalations header
+- the staleness indicator (:mod:`sheets_escalation.core.staleness`) in the Escalations header
   row, in the first column right of every column in use, with its colour rule, and a
   ``Stale after`` row at the end of Settings if Settings has none. The indicator is the one
   formula the tool ever writes: it goes as the cell's ``formulaValue`` in the batchUpdate
@@ -37,10 +37,9 @@ from typing import Any
 import gspread
 from gspread.utils import rowcol_to_a1
 
-from sheets_escalation import schema, staleness
-from sheets_escalation.backends.base import Value, header_index
-from sheets_escalation.backends.gsheets import quote_title
-from sheets_escalation.template import (
+from sheets_escalation.adapters.gsheets.backend import quote_title
+from sheets_escalation.core import schema, staleness
+from sheets_escalation.core.layout import (
     DATE_FORMAT,
     DATETIME_FORMAT,
     HEADER_FILL,
@@ -53,6 +52,7 @@ from sheets_escalation.template import (
     TAB_LAYOUTS,
     TabLayout,
 )
+from sheets_escalation.core.table import Value, header_index
 
 PROTECTION_DESCRIPTION = "sheets-escalation: columns the tool overwrites on every run"
 _METADATA_FIELDS = (

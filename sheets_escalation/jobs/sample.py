@@ -12,7 +12,7 @@ The calendar the rows are written against (America/New_York, work hours 09:00-17
 * Fri 27 Nov is a company closure listed in the ``Holidays`` tab;
 * so the next opening after Wednesday 17:00 is Monday 30 Nov, 09:00.
 
-Run ``python -m sheets_escalation.sample`` to regenerate ``data/sample.xlsx`` after
+Run ``python -m sheets_escalation.jobs.sample`` to regenerate ``data/sample.xlsx`` after
 editing the rows below; ``tests/test_sample.py`` fails until the committed file agrees.
 """
 
@@ -28,9 +28,9 @@ from zoneinfo import ZoneInfo
 
 from openpyxl.worksheet.worksheet import Worksheet
 
-from sheets_escalation import schema
-from sheets_escalation.engine import TOOL
-from sheets_escalation.template import new_workbook, workbook_bytes
+from sheets_escalation.adapters.xlsx.template import new_workbook, workbook_bytes
+from sheets_escalation.core import schema
+from sheets_escalation.core.engine import TOOL
 
 TIMEZONE = "America/New_York"
 SAMPLE_NOW = dt.datetime(2026, 11, 25, 15, 0, tzinfo=ZoneInfo(TIMEZONE))

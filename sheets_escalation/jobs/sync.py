@@ -15,9 +15,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sheets_escalation import cells, schema
-from sheets_escalation.backends.base import Backend, CellWrite, Table, WritePlan, header_index
-from sheets_escalation.engine import (
+from sheets_escalation.adapters.notify.outbox import (
+    DeliveryReport,
+    Outbox,
+    mask,
+    parse_targets,
+    recorded_deliveries,
+)
+from sheets_escalation.core import cells, schema
+from sheets_escalation.core.engine import (
     Evaluation,
     LogRead,
     date_order_note,
@@ -26,8 +32,12 @@ from sheets_escalation.engine import (
     read_history,
     read_log,
 )
-from sheets_escalation.errors import ConfigError, Located
-from sheets_escalation.handoff import (
+from sheets_escalation.core.errors import ConfigError, Located
+from sheets_escalation.core.limits import fit_text
+from sheets_escalation.core.plaintext import without_controls
+from sheets_escalation.core.policy import Policy, level_label, load_policy
+from sheets_escalation.core.table import Backend, CellWrite, Table, WritePlan, header_index
+from sheets_escalation.jobs.handoff import (
     REMINDER_NO_CHANNEL,
     check_escalation,
     find_row,
@@ -36,16 +46,6 @@ from sheets_escalation.handoff import (
     plan_reminders,
     templates_of,
 )
-from sheets_escalation.limits import fit_text
-from sheets_escalation.notify import (
-    DeliveryReport,
-    Outbox,
-    mask,
-    parse_targets,
-    recorded_deliveries,
-)
-from sheets_escalation.plaintext import without_controls
-from sheets_escalation.policy import Policy, level_label, load_policy
 
 ALL_TABS: tuple[str, ...] = (
     schema.ESCALATIONS, schema.LEVELS, schema.TRIGGERS, schema.SETTINGS, schema.HOLIDAYS,

@@ -36,7 +36,7 @@ from google.auth.transport.requests import Request
 from google.oauth2 import credentials as user_credentials
 from google.oauth2 import service_account
 
-from sheets_escalation import errors
+from sheets_escalation.core import errors
 
 SCOPES = ("https://www.googleapis.com/auth/spreadsheets",)
 KINDS = ("service_account", "authorized_user", "external_account",

@@ -2,7 +2,7 @@
 
 The file is read into memory once per run; calamine reads values from those bytes (the
 cached results of formula cells included). A sync's plain cell writes and appended rows are
-made by patching the package (:mod:`sheets_escalation.backends.xlsx_patch`): only the changed
+made by patching the package (:mod:`sheets_escalation.adapters.xlsx.patch`): only the changed
 worksheets (and, for a new date format, the styles) are rewritten, every other part is copied
 as it is, so charts, pictures, pivot tables and macros survive and nothing is refused. Every
 other plan (new or replaced tabs, a new owned column's header, a cell inside a merged range or
@@ -56,11 +56,18 @@ from openpyxl.utils.datetime import WINDOWS_EPOCH
 from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet.worksheet import Worksheet
 
-from sheets_escalation import schema, template
-from sheets_escalation.backends.base import Table, Value, WritePlan
-from sheets_escalation.errors import ConcurrentEditError, LockHeldError, RefusedError, SourceError
-from sheets_escalation.limits import XLSX_CELL_CHARACTERS
-from sheets_escalation.plaintext import without_controls
+from sheets_escalation.adapters.xlsx import template
+from sheets_escalation.core import layout as tab_layout
+from sheets_escalation.core import schema
+from sheets_escalation.core.errors import (
+    ConcurrentEditError,
+    LockHeldError,
+    RefusedError,
+    SourceError,
+)
+from sheets_escalation.core.limits import XLSX_CELL_CHARACTERS
+from sheets_escalation.core.plaintext import without_controls
+from sheets_escalation.core.table import Table, Value, WritePlan
 
 # Tabs the tool writes whole ("Review 2026-03", "What-if 2026-03"); their charts were drawn
 # by openpyxl, so openpyxl reads them back intact, and `review` redraws them anyway.
@@ -244,7 +251,7 @@ class XlsxBackend:
         """Execute ``plan`` and save atomically; an empty plan writes nothing.
 
         A plan of plain values into existing tabs (a sync) patches the file's package
-        directly (see :mod:`sheets_escalation.backends.xlsx_patch`): every other part of the
+        directly (see :mod:`sheets_escalation.adapters.xlsx.patch`): every other part of the
         file is kept as it is, charts, pictures and pivot tables included, so nothing is
         refused. Any other plan, or a write the patch cannot make exactly as openpyxl would,
         goes through openpyxl, which rebuilds the workbook and so is refused when that would
@@ -257,7 +264,7 @@ class XlsxBackend:
             return
         plan.fit(self.max_cell_characters)
         # Imported here: the patch module builds on this module's helpers.
-        from sheets_escalation.backends import xlsx_patch
+        from sheets_escalation.adapters.xlsx import patch as xlsx_patch
 
         snapshot = self._snapshot or self._take_snapshot()
         self._check_unchanged(snapshot)
@@ -875,7 +882,7 @@ class _SheetWriter:
             return
         was_blank = cell.value is None or cell.value == ""
         set_value(cell, value)
-        layout = template.layout_for(self.worksheet.title)
+        layout = tab_layout.layout_for(self.worksheet.title)
         if was_blank and layout is not None and isinstance(value, str):
             header = _layout_header(layout, value)
             if header is not None and header in layout.owned:
@@ -952,7 +959,7 @@ def _isolate_column(worksheet: Worksheet, column: int) -> None:
             dimensions[part.index] = part
 
 
-def _layout_header(layout: template.TabLayout, value: str) -> str | None:
+def _layout_header(layout: tab_layout.TabLayout, value: str) -> str | None:
     key = schema.normalize_header(value)
     return next((h for h in layout.headers if schema.normalize_header(h) == key), None)
 
@@ -988,12 +995,12 @@ def set_value(cell: Cell, value: Value) -> None:
         keep = is_date_format(cell.number_format)
         cell.value = value
         if not keep:
-            cell.number_format = template.DATETIME_FORMAT
+            cell.number_format = tab_layout.DATETIME_FORMAT
     elif isinstance(value, dt.date):
         keep = is_date_format(cell.number_format)
         cell.value = value
         if not keep:
-            cell.number_format = template.DATE_FORMAT
+            cell.number_format = tab_layout.DATE_FORMAT
     else:
         raise TypeError(f"cannot write {type(value).__name__} value {value!r} to a cell")
 
@@ -1011,7 +1018,7 @@ def _storable_text(text: str) -> str:
 
 
 def _write_new_tab(worksheet: Worksheet, rows: Sequence[Sequence[Value]]) -> None:
-    layout = template.layout_for(worksheet.title)
+    layout = tab_layout.layout_for(worksheet.title)
     if layout is not None and rows:
         for col, value in enumerate(rows[0], start=1):
             header = _layout_header(layout, value) if isinstance(value, str) else None

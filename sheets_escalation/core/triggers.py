@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from rapidfuzz import fuzz, process, utils
 
-from sheets_escalation.policy import Policy, TriggerRule
+from sheets_escalation.core.policy import Policy, TriggerRule
 
 # token_set_ratio >= this counts as "the same issue" for descriptions without an Issue key.
 FUZZY_THRESHOLD = 85.0

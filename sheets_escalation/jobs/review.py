@@ -9,13 +9,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sheets_escalation.backends.base import Backend, WritePlan
-from sheets_escalation.errors import UsageError
-from sheets_escalation.export import export, review_rows, write_review_sheet
-from sheets_escalation.review import Review, build_review, resolve_month
-from sheets_escalation.reviewsend import ReviewDelivery, ReviewSendReport
-from sheets_escalation.simulate import MonthReplay
-from sheets_escalation.sync import Workbook, load
+from sheets_escalation.adapters.export.files import export, review_rows, write_review_sheet
+from sheets_escalation.core.errors import UsageError
+from sheets_escalation.core.review import Review, build_review, resolve_month
+from sheets_escalation.core.table import Backend, WritePlan
+from sheets_escalation.jobs.review_send import ReviewDelivery, ReviewSendReport
+from sheets_escalation.jobs.simulate import MonthReplay
+from sheets_escalation.jobs.sync import Workbook, load
 
 
 @dataclass
@@ -93,6 +93,6 @@ class ReviewLayout:
 
     def sheet_requests(self, sheet_id: int) -> list[dict[str, Any]]:
         # Imported here: gspread is needed only when the source is a Google Sheet.
-        from sheets_escalation.backends.gsheets import review_sheet_requests
+        from sheets_escalation.adapters.gsheets.backend import review_sheet_requests
 
         return review_sheet_requests(self.review, sheet_id)

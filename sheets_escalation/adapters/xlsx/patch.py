@@ -40,9 +40,7 @@ from openpyxl.styles.numbers import BUILTIN_FORMATS, BUILTIN_FORMATS_REVERSE, is
 from openpyxl.utils import column_index_from_string, get_column_letter
 from openpyxl.utils.datetime import MAC_EPOCH, WINDOWS_EPOCH, to_excel
 
-from sheets_escalation import template
-from sheets_escalation.backends.base import CellWrite, Value, WritePlan
-from sheets_escalation.backends.xlsx import (
+from sheets_escalation.adapters.xlsx.backend import (
     _MAIN,
     _date1904,
     _layout_header,
@@ -51,6 +49,8 @@ from sheets_escalation.backends.xlsx import (
     _sheet_parts,
     _storable_text,
 )
+from sheets_escalation.core import layout as tab_layout
+from sheets_escalation.core.table import CellWrite, Value, WritePlan
 
 _CHUNK = 1 << 20
 _ZIP64_FROM = 1 << 30  # a part this big may outgrow plain zip headers once patched
@@ -250,7 +250,7 @@ class _Sheet:
     def add(self, write: CellWrite) -> None:
         self.cells.append(write)
         if write.row == 0:
-            layout = template.layout_for(self.title)
+            layout = tab_layout.layout_for(self.title)
             if layout is not None and isinstance(write.value, str):
                 name = _layout_header(layout, write.value)
                 if name is not None and name in layout.owned:
@@ -471,7 +471,7 @@ class _Sheet:
             if column_style is not None and write.row and not styles.has_style(style):
                 style = column_style
             if isinstance(value, dt.date) and not _is_date_format(styles.format_code(style)):
-                wanted = template.DATETIME_FORMAT if isinstance(value, dt.datetime) else template.DATE_FORMAT
+                wanted = tab_layout.DATETIME_FORMAT if isinstance(value, dt.datetime) else tab_layout.DATE_FORMAT
                 style = styles.with_format(style, wanted)
         stored = patch.encode(writes[-1].value)
         styled = style is not None and styles.has_style(style)

@@ -60,8 +60,8 @@ from jinja2 import meta
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
-from sheets_escalation.errors import ConfigError, Located
-from sheets_escalation.schema import DEFAULT_TEMPLATES, TEMPLATES, normalize_header
+from sheets_escalation.core.errors import ConfigError, Located
+from sheets_escalation.core.schema import DEFAULT_TEMPLATES, TEMPLATES, normalize_header
 
 # Templates are untrusted: cap what one expression may build so a template cannot
 # exhaust memory ("{{ 'x' * 10**10 }}").
@@ -206,7 +206,7 @@ class _Renderer:
         self.stop()
         self.process = subprocess.Popen(
             # -P: a directory named sheets_escalation where cron runs must not be imported.
-            [sys.executable, "-P", "-m", "sheets_escalation.render_worker"],
+            [sys.executable, "-P", "-m", "sheets_escalation.adapters.notify.render_worker"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
         )
         if self._read_line(START_SECONDS) != b"ready":

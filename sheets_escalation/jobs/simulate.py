@@ -31,13 +31,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sheets_escalation import schema
-from sheets_escalation.backends.base import Backend, Table, WritePlan, header_index
-from sheets_escalation.clock import Duration
-from sheets_escalation.engine import evaluate
-from sheets_escalation.errors import ConfigError, Located, UsageError
-from sheets_escalation.policy import Policy, TriggerRule, level_label, level_number, load_policy
-from sheets_escalation.review import (
+from sheets_escalation.core import schema
+from sheets_escalation.core.clock import Duration
+from sheets_escalation.core.engine import evaluate
+from sheets_escalation.core.errors import ConfigError, Located, UsageError
+from sheets_escalation.core.policy import (
+    Policy,
+    TriggerRule,
+    level_label,
+    level_number,
+    load_policy,
+)
+from sheets_escalation.core.review import (
     Chart,
     Format,
     Review,
@@ -47,6 +52,7 @@ from sheets_escalation.review import (
     month_bounds,
     parse_month,
 )
+from sheets_escalation.core.table import Backend, Table, WritePlan, header_index
 
 CONTEXT = pd.Timedelta(days=31)  # rows replayed beyond the month, for repeat clusters
 POLICY_TABS: tuple[str, ...] = (schema.LEVELS, schema.TRIGGERS, schema.SETTINGS,
@@ -195,7 +201,7 @@ def _number(value: float) -> str:
 
 
 class MonthReplay:
-    """The review's :class:`~sheets_escalation.review.ThresholdReplay`: the month's rows
+    """The review's :class:`~sheets_escalation.core.review.ThresholdReplay`: the month's rows
     replayed under today's policy, and with one trigger's threshold changed."""
 
     def __init__(self, log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
@@ -645,9 +651,9 @@ def run_simulate(backend: Backend, now: pd.Timestamp, month: str | None, *,
     broken); nothing is written then."""
     # Imported here: the replay itself (and the review's threshold search) needs neither
     # the workbook job nor the renderers.
-    from sheets_escalation.export import SUFFIXES, export
-    from sheets_escalation.reviewjob import write_review_tab
-    from sheets_escalation.sync import load
+    from sheets_escalation.adapters.export.files import SUFFIXES, export
+    from sheets_escalation.jobs.review import write_review_tab
+    from sheets_escalation.jobs.sync import load
 
     if not sets and other is None:
         raise UsageError("give the proposed policy: --policy OTHER.xlsx and/or --set "

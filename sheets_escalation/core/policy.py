@@ -14,10 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from sheets_escalation import schema
-from sheets_escalation.backends.base import Table, header_index
-from sheets_escalation.cells import parse_datetime_scalar
-from sheets_escalation.clock import (
+from sheets_escalation.core import schema
+from sheets_escalation.core.cells import parse_datetime_scalar
+from sheets_escalation.core.clock import (
     MAX_DURATION_DAYS,
     MAX_DURATION_TEXT,
     BusinessCalendar,
@@ -26,7 +25,8 @@ from sheets_escalation.clock import (
     parse_work_days,
     parse_work_hours,
 )
-from sheets_escalation.errors import ConfigError, Located
+from sheets_escalation.core.errors import ConfigError, Located
+from sheets_escalation.core.table import Table, header_index
 
 LEVEL_PATTERN = re.compile(r"^\s*(?:l(?:evel)?\s*)?([123])(?:\.0)?\s*$", re.IGNORECASE)
 REPEAT_PATTERN = re.compile(

@@ -8,8 +8,8 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
-from sheets_escalation.backends.base import Backend
-from sheets_escalation.errors import SourceError
+from sheets_escalation.core.errors import SourceError
+from sheets_escalation.core.table import Backend
 
 DEFAULT_SOURCE = "escalations.xlsx"
 _URL_KEY = re.compile(r"docs\.google\.com/spreadsheets/d/([A-Za-z0-9_-]+)")
@@ -58,14 +58,14 @@ def open_source(
     text = source or DEFAULT_SOURCE
     key = None if text.lower().endswith((".xlsx", ".xlsm")) else parse_source_key(text)
     if key is not None:
-        from sheets_escalation.backends.gsheets import GoogleSheetsBackend, open_client
+        from sheets_escalation.adapters.gsheets.backend import GoogleSheetsBackend, open_client
 
         secret = credentials or (None if oauth else os.environ.get("GOOGLE_APPLICATION_CREDENTIALS"))
         for message in insecure_credentials(secret, oauth):
             if warn is not None:
                 warn(message)
         return GoogleSheetsBackend(key, open_client(credentials, oauth))
-    from sheets_escalation.backends.xlsx import XlsxBackend
+    from sheets_escalation.adapters.xlsx.backend import XlsxBackend
 
     return XlsxBackend(Path(text), allow_lossy=allow_lossy, ignore_open=ignore_open)
 

@@ -56,7 +56,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sheets_escalation.errors import ConfigError, Located
+from sheets_escalation.core.errors import ConfigError, Located
 
 APP = "sheets-escalation"
 CONFIG_ENV = "SHEETS_ESCALATION_CONFIG"

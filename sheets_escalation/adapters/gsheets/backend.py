@@ -59,16 +59,16 @@ from gspread.http_client import HTTPClient
 from gspread.urls import SPREADSHEET_BATCH_UPDATE_URL
 from gspread.utils import a1_to_rowcol, rowcol_to_a1
 
-from sheets_escalation import errors
-from sheets_escalation.backends.base import EPOCH, Table, Value, WritePlan, header_index
-from sheets_escalation.backends.gsheets_auth import describe_account, load_credentials
-from sheets_escalation.limits import GOOGLE_CELL_CHARACTERS
-from sheets_escalation.schema import ESCALATIONS, HISTORY, normalize_header
-from sheets_escalation.sources import parse_source_key  # noqa: F401 - part of this API
+from sheets_escalation.adapters.gsheets.auth import describe_account, load_credentials
+from sheets_escalation.adapters.sources import parse_source_key  # noqa: F401 - part of this API
+from sheets_escalation.core import errors
+from sheets_escalation.core.limits import GOOGLE_CELL_CHARACTERS
+from sheets_escalation.core.schema import ESCALATIONS, HISTORY, normalize_header
+from sheets_escalation.core.table import EPOCH, Table, Value, WritePlan, header_index
 
 if TYPE_CHECKING:
-    from sheets_escalation.export import TablePlace
-    from sheets_escalation.review import Review
+    from sheets_escalation.adapters.export.files import TablePlace
+    from sheets_escalation.core.review import Review
 
 SHEETS_API = "https://sheets.googleapis.com/v4/spreadsheets"
 
@@ -259,7 +259,7 @@ def open_client(
 ) -> gspread.Client:
     """Given ``--credentials`` and ``--oauth``, return a gspread client limited to the
     spreadsheets scope that retries on its own; the credentials are found as
-    :mod:`~sheets_escalation.backends.gsheets_auth` says (``environ`` defaults to the process's).
+    :mod:`~sheets_escalation.adapters.gsheets.auth` says (``environ`` defaults to the process's).
 
     ``session`` replaces the network (tests mount a fake Sheets API on it); token and
     metadata-server requests go through it too. With ``oauth`` True, ``credentials`` names
@@ -423,7 +423,7 @@ def _repeat_format(sheet_id: int, rows: tuple[int, int], cols: tuple[int, int],
 
 def review_sheet_requests(review: Review, sheet_id: int) -> list[dict[str, Any]]:
     """Given a review and the sheetId of its tab, already filled with
-    :func:`~sheets_escalation.export.review_rows`, return the ``spreadsheets.batchUpdate``
+    :func:`~sheets_escalation.adapters.export.files.review_rows`, return the ``spreadsheets.batchUpdate``
     requests laying the tab out as the xlsx review is: bold title, headline labels and
     table headers, percent / hours / count number formats, column widths, frozen first
     row, and a native chart (``addChart``, a basic column or line chart: domain = the
@@ -431,7 +431,7 @@ def review_sheet_requests(review: Review, sheet_id: int) -> list[dict[str, Any]]
     that has a chart and rows, to the right of the tables beside its own table.
     """
     # Imported here: export pulls in matplotlib and fpdf, which a sync never needs.
-    from sheets_escalation.export import review_rows, table_places
+    from sheets_escalation.adapters.export.files import review_rows, table_places
 
     rows, places = review_rows(review), table_places(review)
     out: list[dict[str, Any]] = [
@@ -512,7 +512,7 @@ def _chart_source(sheet_id: int, place: TablePlace, column: int) -> dict[str, An
 
 def _review_charts(review: Review, places: Sequence[TablePlace], column: int,
                    sheet_id: int) -> list[dict[str, Any]]:
-    from sheets_escalation.export import charts_first_row
+    from sheets_escalation.adapters.export.files import charts_first_row
 
     out: list[dict[str, Any]] = []
     free_row = charts_first_row(review)
@@ -557,7 +557,7 @@ def _review_charts(review: Review, places: Sequence[TablePlace], column: int,
 
 
 class GoogleSheetsBackend:
-    """A Google Sheet as a :class:`~sheets_escalation.backends.base.Backend`."""
+    """A Google Sheet as a :class:`~sheets_escalation.core.table.Backend`."""
 
     max_cell_characters = GOOGLE_CELL_CHARACTERS
 
@@ -801,7 +801,7 @@ class GoogleSheetsBackend:
                 requests_.append(_update_cells(sheet.sheet_id, filled))
             if tab in created and tab in plan.new_tabs:
                 # Imported here: gsheets_init builds on this module's helpers.
-                from sheets_escalation.backends.gsheets_init import new_tab_requests
+                from sheets_escalation.adapters.gsheets.init import new_tab_requests
 
                 requests_.extend(new_tab_requests(tab, sheet.sheet_id, filled[0] if filled else []))
             if layout is not None:

@@ -1,4 +1,4 @@
-"""Render a :class:`~sheets_escalation.review.Review`: the review tab (plain rows for any
+"""Render a :class:`~sheets_escalation.core.review.Review`: the review tab (plain rows for any
 backend, or a formatted openpyxl sheet with native charts) and stakeholder files by suffix
 (.xlsx, .html, .md, .csv, .pdf).
 
@@ -37,17 +37,11 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 from pandas.api.types import is_numeric_dtype
 
-from sheets_escalation.errors import UsageError
-from sheets_escalation.plaintext import without_controls
-from sheets_escalation.review import Format, Review, Section
-from sheets_escalation.template import (
-    DEFAULT_WIDTH,
-    FONT_NAME,
-    FONT_SIZE,
-    fit_row_height,
-    print_setup,
-    wrapped_lines,
-)
+from sheets_escalation.adapters.xlsx.template import fit_row_height, print_setup
+from sheets_escalation.core.errors import UsageError
+from sheets_escalation.core.layout import DEFAULT_WIDTH, FONT_NAME, FONT_SIZE, wrapped_lines
+from sheets_escalation.core.plaintext import without_controls
+from sheets_escalation.core.review import Format, Review, Section
 
 SUFFIXES = (".xlsx", ".html", ".md", ".csv", ".pdf")
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

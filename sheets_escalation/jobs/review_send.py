@@ -8,7 +8,7 @@ to the review tab when the source is a Google Sheet.
 
 Sent once per month per recipient. The dedup key ``review/YYYY-MM`` and the recipient are
 recorded in History as a ``review sent`` event, so a rerun or a retried cron job sends
-nothing twice. Sending goes through :class:`~sheets_escalation.notify.Outbox` with a
+nothing twice. Sending goes through :class:`~sheets_escalation.adapters.notify.outbox.Outbox` with a
 journal of its own: a crash between sending and recording repeats at most one message,
 and one after the journal line repeats nothing. A failed delivery is not recorded, so
 the next run tries it again. ``--resend`` sends under a fresh key
@@ -30,16 +30,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from sheets_escalation.backends.base import Backend, WritePlan
-from sheets_escalation.config import Config
-from sheets_escalation.export import (
+from sheets_escalation.adapters.config import Config
+from sheets_escalation.adapters.export.files import (
     chart_images,
     export,
     headline_text,
     inert_review,
     section_text,
 )
-from sheets_escalation.notify import (
+from sheets_escalation.adapters.notify.outbox import (
     BY,
     DeliveryReport,
     EmailSender,
@@ -51,8 +50,9 @@ from sheets_escalation.notify import (
     mask,
     parse_targets,
 )
-from sheets_escalation.review import Review, month_bounds
-from sheets_escalation.sync import Workbook, history_rows, plan_history
+from sheets_escalation.core.review import Review, month_bounds
+from sheets_escalation.core.table import Backend, WritePlan
+from sheets_escalation.jobs.sync import Workbook, history_rows, plan_history
 
 REVIEW_SENT = "review sent"
 TOP_TRIGGERS = 3

@@ -15,9 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sheets_escalation import schema
-from sheets_escalation.errors import RefusedError, UsageError
-from sheets_escalation.messages import (
+from sheets_escalation.adapters.notify.messages import (
     Template,
     TemplateError,
     get_template,
@@ -25,8 +23,10 @@ from sheets_escalation.messages import (
     render,
     templates_from_rows,
 )
-from sheets_escalation.notify import Notification
-from sheets_escalation.policy import Policy, level_label, level_number
+from sheets_escalation.adapters.notify.outbox import Notification
+from sheets_escalation.core import schema
+from sheets_escalation.core.errors import RefusedError, UsageError
+from sheets_escalation.core.policy import Policy, level_label, level_number
 
 BUILT_IN_TEMPLATES: dict[str, Template] = templates_from_rows([])
 # SLA states a level is told about once each, per target.

@@ -1,1 +1,0 @@
-"""Sources: one module per backend, each the only importer of its library."""
