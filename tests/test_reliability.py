@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from sheets_escalation.adapters.config import Config
+from sheets_escalation.adapters.notify import messages
 from sheets_escalation.adapters.notify.messages import TemplateError, render
 from sheets_escalation.adapters.notify.outbox import (
     Notification,
@@ -287,6 +288,18 @@ def test_a_hostile_template_is_stopped_within_a_second_and_a_small_memory_budget
     with pytest.raises(TemplateError, match=r"^Templates: template 'evil'"):
         render("s", source, values, "evil")
     assert time.monotonic() - started < 0.2
+
+
+def test_a_renderer_that_ran_out_of_memory_is_replaced_before_the_next_template() -> None:
+    """Memory a refused template took may stay in the worker's heap, and the next
+    template (an ordinary one) then fails for want of it: a fresh worker serves it."""
+    values = {"id": "ESC-0001", "issue": "x" * 2000}
+    render("s", "{{ id }}", values, "warm-up")
+    with pytest.raises(TemplateError, match="needs more memory"):
+        render("s", ATTACKS["format width"], values, "evil")
+    assert messages._RENDERER.process is None
+
+    assert render("Re {{ id }}", "ok", values, "next") == ("Re ESC-0001", "ok")
 
 
 def test_a_hostile_template_is_a_problem_in_its_row_and_the_sync_completes(

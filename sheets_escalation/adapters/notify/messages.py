@@ -198,6 +198,10 @@ class _Renderer:
             raise _error(f"{label}: {reason}")
         answer = json.loads(line)
         if "error" in answer:
+            if any(TOO_MUCH_MEMORY in text for text in answer["error"]):
+                # What the refused template took may stay in the worker's heap and starve
+                # the next, ordinary template: the next render starts a fresh worker.
+                self.stop()
             raise TemplateError([Located(TEMPLATES, "", text) for text in answer["error"]])
         rendered_subject, rendered_body = answer["ok"]
         return str(rendered_subject), str(rendered_body)
