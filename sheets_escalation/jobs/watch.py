@@ -28,13 +28,8 @@ from typing import Any
 import requests
 
 from sheets_escalation.adapters.config import Config, LogConfig
-from sheets_escalation.adapters.notify.outbox import (
-    _scrub,
-    is_allowed,
-    mask,
-    parse_target,
-    record_from_json,
-)
+from sheets_escalation.adapters.notify.journal import record_from_json
+from sheets_escalation.adapters.notify.targets import is_allowed, mask, parse_target, scrub
 
 KEEP_RUNS = 50
 # Longer than any line a person reads in a ping log; healthchecks keeps 100 kB per ping.
@@ -142,7 +137,7 @@ class Pinger:
         if not self.url:
             return
         where = f"monitor ping {self.shown}{suffix}"
-        data = _scrub(" ".join(body.split())[:_PING_BODY_LIMIT], self.secrets)
+        data = scrub(" ".join(body.split())[:_PING_BODY_LIMIT], self.secrets)
         try:
             # No redirects, as for notifications: the allowlist decides where this goes.
             response = self.session.post(self.url + suffix, data=data.encode("utf-8"),
@@ -334,7 +329,7 @@ class Watch:
         first_line = (error.strip().splitlines() or [""])[0]
         record = RunRecord(self.started_at, self.source, exit_code,
                            self.timer() - self.started, counts, flags, pending,
-                           _scrub(first_line, self.secrets), list(warnings))
+                           scrub(first_line, self.secrets), list(warnings))
         for write, where in ((lambda: record_run(self.runs_path, record), self.runs_path),
                              (lambda: append_log(self.log, record), self.log.file)):
             try:
