@@ -568,9 +568,10 @@ def status(source: str, as_json: bool, stale_after: str, now_text: str | None,
     """
     import datetime as dt
 
+    from sheets_escalation.adapters.monitor import read_runs
     from sheets_escalation.adapters.sources import source_identity
     from sheets_escalation.core.clock import parse_duration
-    from sheets_escalation.jobs.watch import Status, read_runs
+    from sheets_escalation.jobs.watch import Status
 
     try:
         duration = parse_duration(stale_after)

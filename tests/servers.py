@@ -192,7 +192,7 @@ def ping_server() -> Iterator[Pings]:
 def crash_after_first_webhook(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make the first webhook send kill the process right after the post went out, before
     the journal line is written (the crash between sending and recording)."""
-    from sheets_escalation.adapters.notify.outbox import WebhookSender
+    from sheets_escalation.adapters.notify.senders import WebhookSender
 
     real_send = WebhookSender.send
     crashes: list[int] = []

@@ -17,23 +17,23 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from sheets_escalation.adapters.config import Config, SmtpConfig
-from sheets_escalation.adapters.notify.outbox import (
-    Delivery,
+from sheets_escalation.adapters.notify.journal import JournalError
+from sheets_escalation.adapters.notify.outbox import Outbox
+from sheets_escalation.adapters.notify.senders import (
     EmailSender,
-    JournalError,
-    Notification,
     NotifyError,
-    Outbox,
     SlackSender,
-    Target,
     WebhookSender,
+)
+from sheets_escalation.adapters.notify.targets import (
+    Target,
     is_allowed,
     mask,
     parse_target,
     parse_targets,
-    recorded_deliveries,
 )
 from sheets_escalation.core.errors import EscalationError
+from sheets_escalation.core.notifications import Delivery, Notification, recorded_deliveries
 from tests.servers import (
     MailBox,
     Recorder,

@@ -18,15 +18,11 @@ import pytest
 from sheets_escalation.adapters.config import Config
 from sheets_escalation.adapters.notify import messages
 from sheets_escalation.adapters.notify.messages import TemplateError, render
-from sheets_escalation.adapters.notify.outbox import (
-    Notification,
-    Outbox,
-    is_allowed,
-    mask,
-    parse_target,
-)
+from sheets_escalation.adapters.notify.outbox import Outbox
+from sheets_escalation.adapters.notify.targets import is_allowed, mask, parse_target
 from sheets_escalation.core import schema
 from sheets_escalation.core.clock import BusinessCalendar, Duration, parse_duration
+from sheets_escalation.core.notifications import Notification
 from tests.both_backends import INPUT_HEADER, good_row, make_book, template_tabs
 from tests.servers import Recorder, Smtp, free_port
 from tests.test_handoff import (

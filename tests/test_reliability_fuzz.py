@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from urllib3.util import parse_url
 
 from sheets_escalation.adapters.notify.messages import TemplateError, render
-from sheets_escalation.adapters.notify.outbox import Url, is_allowed, mask, parse_target
-from sheets_escalation.adapters.notify.outbox import parse_url as our_parse
+from sheets_escalation.adapters.notify.targets import Url, is_allowed, mask, parse_target
+from sheets_escalation.adapters.notify.targets import parse_url as our_parse
 from sheets_escalation.core import schema
 from sheets_escalation.core.clock import (
     MAX_DURATION_DAYS,

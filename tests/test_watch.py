@@ -12,10 +12,10 @@ import pytest
 from click.testing import CliRunner
 
 from sheets_escalation.adapters.config import LogConfig, load_config
+from sheets_escalation.adapters.monitor import RunRecord, append_log, read_runs
 from sheets_escalation.adapters.sources import open_source, source_id, source_identity
 from sheets_escalation.cli import cli
 from sheets_escalation.core.errors import ConfigError
-from sheets_escalation.jobs.watch import RunRecord, append_log, read_runs
 from tests.servers import Pings, ping_server
 from tests.workbooks import GOLDEN_NOW, write_golden
 
@@ -275,7 +275,7 @@ def test_status_finds_the_runs_of_the_same_workbook_as_sync(tmp_path: Path) -> N
 
 
 def test_records_keep_the_last_runs_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from sheets_escalation.jobs.watch import KEEP_RUNS, record_run
+    from sheets_escalation.adapters.monitor import KEEP_RUNS, record_run
 
     runs = tmp_path / "runs.jsonl"
     start = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
@@ -335,7 +335,7 @@ def test_log_file_is_rotated_by_size(tmp_path: Path) -> None:
 
 
 def test_the_run_summary_counts_in_words_people_read() -> None:
-    from sheets_escalation.jobs.watch import RunRecord
+    from sheets_escalation.adapters.monitor import RunRecord
 
     record = RunRecord(dt.datetime(2026, 12, 4, 14, tzinfo=dt.UTC), "log.xlsx", 0, 1.0,
                        counts={"rows": 1, "escalated": 0, "cells_written": 1},

@@ -23,9 +23,9 @@ from sheets_escalation.adapters.notify.messages import (
     render,
     templates_from_rows,
 )
-from sheets_escalation.adapters.notify.outbox import Notification
 from sheets_escalation.core import schema
 from sheets_escalation.core.errors import RefusedError, UsageError
+from sheets_escalation.core.notifications import Notification
 from sheets_escalation.core.policy import Policy, level_label, level_number
 
 BUILT_IN_TEMPLATES: dict[str, Template] = templates_from_rows([])

@@ -15,13 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sheets_escalation.adapters.notify.outbox import (
-    DeliveryReport,
-    Outbox,
-    mask,
-    parse_targets,
-    recorded_deliveries,
-)
+from sheets_escalation.adapters.notify.outbox import Outbox
+from sheets_escalation.adapters.notify.targets import mask, parse_targets
 from sheets_escalation.core import cells, schema
 from sheets_escalation.core.engine import (
     Evaluation,
@@ -34,6 +29,7 @@ from sheets_escalation.core.engine import (
 )
 from sheets_escalation.core.errors import ConfigError, Located
 from sheets_escalation.core.limits import fit_text
+from sheets_escalation.core.notifications import DeliveryReport, recorded_deliveries
 from sheets_escalation.core.plaintext import without_controls
 from sheets_escalation.core.policy import Policy, level_label, load_policy
 from sheets_escalation.core.table import Backend, CellWrite, Table, WritePlan, header_index
