@@ -15,14 +15,10 @@ import pytest
 from openpyxl.chart import BarChart, LineChart
 
 from sheets_escalation.adapters.export import files as export_module
-from sheets_escalation.adapters.export.files import (
-    export,
-    review_rows,
-    table_places,
-    write_review_sheet,
-)
+from sheets_escalation.adapters.export.files import export, write_review_sheet
 from sheets_escalation.core.errors import UsageError
 from sheets_escalation.core.review import Chart, Review, Section, build_review
+from sheets_escalation.core.review_layout import review_rows, table_places
 from tests.test_review import LEVELS, TZ, golden_frames
 
 FORMULA = '=HYPERLINK("http://evil.example","click")'

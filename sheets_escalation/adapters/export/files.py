@@ -15,11 +15,9 @@ import base64
 import csv
 import html
 import io
-import math
 import re
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
 from pathlib import Path
 
 import matplotlib
@@ -35,13 +33,21 @@ from openpyxl.chart.label import DataLabelList
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
-from pandas.api.types import is_numeric_dtype
 
 from sheets_escalation.adapters.xlsx.template import fit_row_height, print_setup
 from sheets_escalation.core.errors import UsageError
 from sheets_escalation.core.layout import DEFAULT_WIDTH, FONT_NAME, FONT_SIZE, wrapped_lines
-from sheets_escalation.core.plaintext import without_controls
-from sheets_escalation.core.review import Format, Review, Section
+from sheets_escalation.core.review import Review, Section
+from sheets_escalation.core.review_layout import (
+    TablePlace,
+    charts_first_row,
+    headline_text,
+    inert_review,
+    plain_value,
+    review_rows,
+    rows_and_places,
+    section_text,
+)
 
 SUFFIXES = (".xlsx", ".html", ".md", ".csv", ".pdf")
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -52,128 +58,6 @@ _FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 _CHART_SIZE = (7.0, 3.2)  # inches, for every chart image
 _CHART_ASPECT = _CHART_SIZE[1] / _CHART_SIZE[0]
 _PDF_CHART_SHARE = 0.85  # of the page's text width
-
-
-@dataclass(frozen=True)
-class TablePlace:
-    """Where section ``section``'s table sits in :func:`review_rows`: its header row
-    (0-based), how many data rows follow it, and how many columns it has (from column 0)."""
-
-    section: int
-    header_row: int
-    rows: int
-    columns: int
-
-
-def review_rows(review: Review) -> list[list[object]]:
-    """Given a review, return the review tab as rows of plain values (what a backend
-    writes RAW): ints, floats (percentages as fractions), str or None."""
-    return _layout(review)[0]
-
-
-def table_places(review: Review) -> list[TablePlace]:
-    """Given a review, return where each section's table lands in :func:`review_rows`,
-    so a backend can anchor the section's chart (e.g. Google Sheets addChart)."""
-    return _layout(review)[1]
-
-
-def inert_review(review: Review) -> Review:
-    """Given a review, return it with every text (titles, notes, table cells, sentences)
-    free of control characters; numbers and column names stay as they are."""
-
-    def clean(value: object) -> object:
-        return without_controls(value) if isinstance(value, str) else value
-
-    sections = [
-        replace(section, title=without_controls(section.title),
-                note=without_controls(section.note),
-                table=section.table.apply(
-                    lambda column: column if is_numeric_dtype(column) else column.map(clean)))
-        for section in review.sections
-    ]
-    return replace(review, title=without_controls(review.title),
-                   headline=[(without_controls(label), clean(value))
-                             for label, value in review.headline],
-                   sections=sections,
-                   recommendations=[without_controls(s) for s in review.recommendations],
-                   answers=[(without_controls(question), without_controls(answer))
-                            for question, answer in review.answers])
-
-
-def _layout(review: Review) -> tuple[list[list[object]], list[TablePlace]]:
-    review = inert_review(review)
-    rows: list[list[object]] = [[review.title], []]
-    if review.answers:
-        rows += [[question, answer] for question, answer in review.answers]
-        rows.append([])
-    for label, value in review.headline:
-        rows.append([label, _plain(value, review.headline_formats.get(label, "text"))])
-    places = []
-    for index, section in enumerate(review.sections):
-        rows += [[], [section.title]]
-        if section.note:
-            rows.append([section.note])
-        columns = list(section.table.columns)
-        places.append(TablePlace(index, len(rows), len(section.table), len(columns)))
-        rows.append([str(c) for c in columns])
-        for record in section.table.itertuples(index=False):
-            rows.append([
-                _plain(value, section.formats.get(str(column), "text"))
-                for column, value in zip(columns, record, strict=True)
-            ])
-    rows += [[], ["Recommendations"]]
-    rows += [[sentence] for sentence in review.recommendations]
-    return rows, places
-
-
-def charts_first_row(review: Review) -> int:
-    """The 0-based row of :func:`review_rows` where the chart column starts: below the
-    answers, whose sentences spill to the right over empty cells."""
-    return 2 + len(review.answers) + 1 if review.answers else 0
-
-
-def _plain(value: object, fmt: Format) -> object:
-    """A cell value as a backend writes it: None for blank, rounded floats, plain ints."""
-    if value is None or (isinstance(value, float | np.floating) and math.isnan(value)):
-        return None
-    if isinstance(value, bool | np.bool_):
-        return "Yes" if value else "No"
-    if isinstance(value, int | np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        if fmt == "int" and float(value).is_integer():
-            return int(value)
-        return round(float(value), 4 if fmt == "pct" else 2)
-    return str(value)
-
-
-def _display(value: object, fmt: Format) -> str:
-    """A cell value as people read it in text formats."""
-    plain = _plain(value, fmt)
-    if plain is None:
-        return ""
-    if isinstance(plain, float | int) and fmt == "pct":
-        return f"{plain:.1%}"
-    if isinstance(plain, float) and fmt == "hours":
-        return f"{plain:.2f}".rstrip("0").rstrip(".")
-    return str(plain)
-
-
-def _headline_text(review: Review) -> list[tuple[str, str]]:
-    return [
-        (label, _display(value, review.headline_formats.get(label, "text")) or "n/a")
-        for label, value in review.headline
-    ]
-
-
-def _table_text(section: Section) -> tuple[list[str], list[list[str]]]:
-    columns = [str(c) for c in section.table.columns]
-    body = [
-        [_display(value, section.formats.get(column, "text"))
-         for column, value in zip(columns, record, strict=True)]
-        for record in section.table.itertuples(index=False)
-    ]
-    return columns, body
 
 
 # -- xlsx ----------------------------------------------------------------------------------
@@ -191,7 +75,7 @@ def write_review_sheet(ws: Worksheet, review: Review) -> None:
     native openpyxl charts in a column to the right of the tables. Every text cell is
     stored as text, so sheet text such as "=HYPERLINK(...)" never becomes a formula."""
     review = inert_review(review)
-    rows, places = _layout(review)
+    rows, places = rows_and_places(review)
     for row_index, row in enumerate(rows, start=1):
         for column_index, value in enumerate(row, start=1):
             cell = ws.cell(row=row_index, column=column_index, value=value)
@@ -242,11 +126,11 @@ def _set_widths(ws: Worksheet, review: Review, places: list[TablePlace], width: 
     lengths = [0] * width
     for question, _ in review.answers:
         lengths[0] = max(lengths[0], len(question))
-    for label, value in _headline_text(review):
+    for label, value in headline_text(review):
         lengths[0] = max(lengths[0], len(label))
         lengths[1] = max(lengths[1], len(value))
     for section in review.sections:
-        columns, body = _table_text(section)
+        columns, body = section_text(section)
         for index, column in enumerate(columns):
             longest_word = max((len(word) for word in column.split()), default=0)
             cells = [len(row[index]) for row in body]
@@ -324,7 +208,7 @@ def _chart_png(section: Section) -> bytes | None:
         labels = [str(v) for v in section.table[spec.category]]
         positions = np.arange(len(labels))
         series = [
-            [np.nan if _plain(v, spec.value_format) is None else float(v)
+            [np.nan if plain_value(v, spec.value_format) is None else float(v)
              for v in section.table[name]]
             for name in spec.values
         ]
@@ -393,7 +277,7 @@ def _html(review: Review) -> str:
     parts += [
         '<table class="headline"><tbody>',
     ]
-    for label, value in _headline_text(review):
+    for label, value in headline_text(review):
         parts.append(f"<tr><th>{escape(label)}</th><td>{escape(value)}</td></tr>")
     parts.append("</tbody></table>")
     for section in review.sections:
@@ -406,7 +290,7 @@ def _html(review: Review) -> str:
             parts.append(
                 f'<img alt="{escape(section.chart.title)}" src="data:image/png;base64,{data}">'
             )
-        columns, body = _table_text(section)
+        columns, body = section_text(section)
         if body:
             numeric = [section.formats.get(c, "text") != "text" for c in columns]
             parts.append("<table><thead><tr>")
@@ -451,12 +335,12 @@ def _markdown(review: Review) -> str:
         lines += [f"- **{_md_escape(question)}:** {_md_escape(answer)}"
                   for question, answer in review.answers]
         lines.append("")
-    lines += _md_table(["Figure", "Value"], _headline_text(review))
+    lines += _md_table(["Figure", "Value"], headline_text(review))
     for section in review.sections:
         lines += ["", f"## {_md_escape(section.title)}", ""]
         if section.note:
             lines += [f"*{_md_escape(section.note)}*", ""]
-        columns, body = _table_text(section)
+        columns, body = section_text(section)
         if body:
             lines += _md_table(columns, body)
     lines += ["", "## Recommendations", ""]
@@ -528,7 +412,7 @@ def _export_pdf(review: Review, path: Path) -> None:
         pdf.ln(1)
     pdf.ln(2)
     pdf.set_font("DejaVu", "", 10)
-    _pdf_table(pdf, ["Figure", "Value"], [list(pair) for pair in _headline_text(review)], [False, True])
+    _pdf_table(pdf, ["Figure", "Value"], [list(pair) for pair in headline_text(review)], [False, True])
     for section in review.sections:
         png = _chart_png(section)
         # A heading never ends a page: the title, its note and the chart (or the first
@@ -552,7 +436,7 @@ def _export_pdf(review: Review, path: Path) -> None:
                            new_y=YPos.NEXT)
         if png is not None:
             pdf.image(io.BytesIO(png), w=pdf.epw * _PDF_CHART_SHARE)
-        columns, body = _table_text(section)
+        columns, body = section_text(section)
         if body:
             pdf.set_font("DejaVu", "", 9)
             numeric = [section.formats.get(c, "text") != "text" for c in columns]
@@ -612,17 +496,6 @@ def export(review: Review, path: Path) -> None:
 
 
 # -- pieces for other renderers (the emailed review) -----------------------------------------
-
-
-def headline_text(review: Review) -> list[tuple[str, str]]:
-    """Given a review, return its headline as (label, value as people read it) pairs, the
-    way every export shows them ("n/a" where a value does not apply)."""
-    return _headline_text(review)
-
-
-def section_text(section: Section) -> tuple[list[str], list[list[str]]]:
-    """Given a review section, return its column names and its rows as people read them."""
-    return _table_text(section)
 
 
 def chart_images(review: Review) -> list[tuple[str, bytes]]:

@@ -63,11 +63,16 @@ from sheets_escalation.adapters.gsheets.auth import describe_account, load_crede
 from sheets_escalation.adapters.sources import parse_source_key  # noqa: F401 - part of this API
 from sheets_escalation.core import errors
 from sheets_escalation.core.limits import GOOGLE_CELL_CHARACTERS
+from sheets_escalation.core.review_layout import (
+    TablePlace,
+    charts_first_row,
+    review_rows,
+    table_places,
+)
 from sheets_escalation.core.schema import ESCALATIONS, HISTORY, normalize_header
 from sheets_escalation.core.table import EPOCH, Table, Value, WritePlan, header_index
 
 if TYPE_CHECKING:
-    from sheets_escalation.adapters.export.files import TablePlace
     from sheets_escalation.core.review import Review
 
 SHEETS_API = "https://sheets.googleapis.com/v4/spreadsheets"
@@ -423,16 +428,13 @@ def _repeat_format(sheet_id: int, rows: tuple[int, int], cols: tuple[int, int],
 
 def review_sheet_requests(review: Review, sheet_id: int) -> list[dict[str, Any]]:
     """Given a review and the sheetId of its tab, already filled with
-    :func:`~sheets_escalation.adapters.export.files.review_rows`, return the ``spreadsheets.batchUpdate``
+    :func:`~sheets_escalation.core.review_layout.review_rows`, return the ``spreadsheets.batchUpdate``
     requests laying the tab out as the xlsx review is: bold title, headline labels and
     table headers, percent / hours / count number formats, column widths, frozen first
     row, and a native chart (``addChart``, a basic column or line chart: domain = the
     category column, one series per value column, header row included) for each section
     that has a chart and rows, to the right of the tables beside its own table.
     """
-    # Imported here: export pulls in matplotlib and fpdf, which a sync never needs.
-    from sheets_escalation.adapters.export.files import review_rows, table_places
-
     rows, places = review_rows(review), table_places(review)
     out: list[dict[str, Any]] = [
         {"updateSheetProperties": {
@@ -512,7 +514,6 @@ def _chart_source(sheet_id: int, place: TablePlace, column: int) -> dict[str, An
 
 def _review_charts(review: Review, places: Sequence[TablePlace], column: int,
                    sheet_id: int) -> list[dict[str, Any]]:
-    from sheets_escalation.adapters.export.files import charts_first_row
 
     out: list[dict[str, Any]] = []
     free_row = charts_first_row(review)
