@@ -21,10 +21,10 @@ from sheets_escalation.core.cells import (
     parse_datetime_scalar,
     parse_datetimes,
     parse_levels,
-    parse_money,
     parse_text,
     parse_yesno,
 )
+from sheets_escalation.core.money import parse_money
 
 NEW_YORK = "America/New_York"
 

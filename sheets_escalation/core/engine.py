@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from pandas._libs import lib
 
-from sheets_escalation.core import cells, schema
+from sheets_escalation.core import cells, money, schema
 from sheets_escalation.core.errors import ConfigError, Located
 from sheets_escalation.core.policy import Policy, TriggerRule, level_label
 from sheets_escalation.core.table import Table, header_index
@@ -150,7 +150,7 @@ def _read_rows(table: Table, columns: dict[str, int], width: int, policy: Policy
             ambiguous |= evidence.ambiguous.to_numpy()
             either_way.append((column.header, source, parsed.values, evidence.ambiguous))
         elif column.kind == "money":
-            parsed = cells.parse_money(source, column.header)
+            parsed = money.parse_money(source, column.header)
         elif column.kind == "yesno":
             parsed = cells.parse_yesno(source, column.header)
         else:
