@@ -1,4 +1,4 @@
-"""Reading what people type in cells (sheets_escalation.core.cells)."""
+"""Reading what people type in cells (sheets_escalation.core.cells, .dates and .money)."""
 
 from __future__ import annotations
 
@@ -18,12 +18,11 @@ from sheets_escalation.core.cells import (
     ParsedColumn,
     combine_problems,
     format_value,
-    parse_datetime_scalar,
-    parse_datetimes,
     parse_levels,
     parse_text,
     parse_yesno,
 )
+from sheets_escalation.core.dates import parse_datetime_scalar, parse_datetimes
 from sheets_escalation.core.money import parse_money
 
 NEW_YORK = "America/New_York"
@@ -671,23 +670,23 @@ _LAYOUTS = ("%Y-%m-%d %H:%M", "%Y-%m-%d", "%m/%d/%Y %H:%M", "%m/%d/%Y", "%d/%m/%
                       max_size=3))
 def test_the_common_layout_shortcut_reads_what_the_full_reader_reads(
         moments: list[dt.datetime], layout: str, day_first: bool, noise: list[str]) -> None:
-    from sheets_escalation.core import cells
+    from sheets_escalation.core import dates
 
     texts = [m.strftime(layout) for m in moments] + noise
-    fast = cells._common_layouts(texts, day_first)
+    fast = dates._common_layouts(texts, day_first)
     for text, value in zip(texts, fast.tolist(), strict=True):
-        if value == cells._NAT:
+        if value == dates._NAT:
             continue  # left to the full reader
-        full = cells._date_text(text, day_first)
+        full = dates._date_text(text, day_first)
         assert full is not None and full == (value, False), text
 
 
 def test_the_common_layout_shortcut_reads_the_layouts_it_names() -> None:
-    from sheets_escalation.core import cells
+    from sheets_escalation.core import dates
 
     texts = ["2026-03-05 14:30", "2026-03-05", "3/5/2026 14:30", "3/5/2026", "5 Mar 2026"]
-    read = cells._common_layouts(texts, day_first=False)
-    assert (read[:4] != cells._NAT).all() and read[4] == cells._NAT
+    read = dates._common_layouts(texts, day_first=False)
+    assert (read[:4] != dates._NAT).all() and read[4] == dates._NAT
     assert read.view("datetime64[ns]")[2] == np.datetime64("2026-03-05T14:30")
-    assert cells._common_layouts(["3/5/2026"], day_first=True).view(
+    assert dates._common_layouts(["3/5/2026"], day_first=True).view(
         "datetime64[ns]")[0] == np.datetime64("2026-05-03")

@@ -309,9 +309,9 @@ def test_bodies_go_out_as_compact_json_of_the_size_the_cap_counts() -> None:
                                     dt.datetime(2261, 12, 31, 23, 59, 59, 123_000)])
 def test_a_datetime_goes_out_as_a_short_serial_that_reads_back_to_the_millisecond(
         moment: dt.datetime) -> None:
-    from sheets_escalation.core import cells
+    from sheets_escalation.core import dates
 
     serial = gsheets.to_api_value(moment)
     assert len(repr(serial).split(".")[-1]) <= 8
-    read = cells.parse_datetimes(pd.Series([serial], dtype=object), "At", "UTC").values
+    read = dates.parse_datetimes(pd.Series([serial], dtype=object), "At", "UTC").values
     assert read.dt.tz_convert(None).tolist() == [pd.Timestamp(moment)]

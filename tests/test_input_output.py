@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from sheets_escalation.cli import cli
-from sheets_escalation.core import cells, schema
+from sheets_escalation.core import dates, schema
 from sheets_escalation.core.layout import date_order_for_locale
 from tests.workbooks import row, write_golden
 
@@ -54,7 +54,7 @@ def set_setting(path: Path, key: str, value: Any) -> None:
 
 def test_a_date_that_only_reads_day_first_is_a_problem_naming_the_setting() -> None:
     raw = pd.Series(["24/11/2026 10:00", "11/24/2026 10:00", "03/12/2026"], dtype=object)
-    evidence = cells.date_order_evidence(raw, "Opened", "MDY")
+    evidence = dates.date_order_evidence(raw, "Opened", "MDY")
     assert evidence.problems.tolist() == [
         'Opened: "24/11/2026 10:00" reads only day-first (24 Nov 2026), but Settings '
         "Date order is MDY",
@@ -66,7 +66,7 @@ def test_a_date_that_only_reads_day_first_is_a_problem_naming_the_setting() -> N
 def test_under_dmy_a_month_first_date_is_the_evidence() -> None:
     raw = pd.Series(["11/24/2026", "24/11/2026", "5.6.2026", dt.datetime(2026, 3, 4), None],
                     dtype=object)
-    evidence = cells.date_order_evidence(raw, "Resolved at", "DMY")
+    evidence = dates.date_order_evidence(raw, "Resolved at", "DMY")
     assert evidence.problems.tolist()[0] == (
         'Resolved at: "11/24/2026" reads only month-first (24 Nov 2026), but Settings '
         "Date order is DMY")

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from pandas._libs import lib
 
-from sheets_escalation.core import cells, money, schema
+from sheets_escalation.core import cells, dates, money, schema
 from sheets_escalation.core.errors import ConfigError, Located
 from sheets_escalation.core.policy import Policy, TriggerRule, level_label
 from sheets_escalation.core.table import Table, header_index
@@ -140,9 +140,9 @@ def _read_rows(table: Table, columns: dict[str, int], width: int, policy: Policy
         if blank.any():  # only rows with every text column blank can still be blank
             blank[blank] = _blank_cells(source[blank])
         if column.kind == "datetime":
-            parsed = cells.parse_datetimes(source, column.header, policy.timezone,
+            parsed = dates.parse_datetimes(source, column.header, policy.timezone,
                                            policy.date_order)
-            evidence = cells.date_order_evidence(source, column.header, policy.date_order,
+            evidence = dates.date_order_evidence(source, column.header, policy.date_order,
                                                  parsed.values)
             problems_parts.append(evidence.problems)
             against_cells += [(int(r), columns[column.key])
@@ -478,7 +478,7 @@ def _last_levels(history: pd.DataFrame | None) -> pd.Series:
 
 def _previous_run(policy: Policy) -> pd.Timestamp | None:
     """The Settings `Last run` written by the previous run, if readable."""
-    return cells.parse_datetime_scalar(policy.settings.get("Last run") or None,
+    return dates.parse_datetime_scalar(policy.settings.get("Last run") or None,
                                        policy.timezone, policy.date_order)
 
 
@@ -784,7 +784,7 @@ def read_history(table: Table | None, timezone: str) -> pd.DataFrame:
         source = (raw[position] if position is not None and position in raw.columns
                   else pd.Series([None] * len(raw)))
         if key == "at":
-            data[key] = cells.parse_datetimes(source.astype(object), header, timezone).values
+            data[key] = dates.parse_datetimes(source.astype(object), header, timezone).values
         else:
             data[key] = cells.parse_text(source.astype(object))
     return pd.DataFrame(data)

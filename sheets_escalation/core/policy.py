@@ -15,7 +15,6 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from sheets_escalation.core import schema
-from sheets_escalation.core.cells import parse_datetime_scalar
 from sheets_escalation.core.clock import (
     MAX_DURATION_DAYS,
     MAX_DURATION_TEXT,
@@ -25,6 +24,7 @@ from sheets_escalation.core.clock import (
     parse_work_days,
     parse_work_hours,
 )
+from sheets_escalation.core.dates import parse_datetime_scalar
 from sheets_escalation.core.errors import ConfigError, Located
 from sheets_escalation.core.table import Table, header_index
 

@@ -17,7 +17,7 @@ import pandas as pd
 
 from sheets_escalation.adapters.notify.outbox import Outbox
 from sheets_escalation.adapters.notify.targets import mask, parse_targets
-from sheets_escalation.core import cells, schema
+from sheets_escalation.core import cells, dates, schema
 from sheets_escalation.core.engine import (
     Evaluation,
     LogRead,
@@ -322,7 +322,7 @@ def _changed(column: schema.Column, old: pd.Series, new: pd.Series, timezone: st
     if column.kind == "datetime":
         # Compared as local wall-clock times, as written: an instant in the repeated hour
         # of a DST change reads back as its first occurrence, and must not look changed.
-        old_time = local_naive(cells.parse_datetimes(old, column.header, timezone).values,
+        old_time = local_naive(dates.parse_datetimes(old, column.header, timezone).values,
                                timezone)
         new_time = new if new.dt.tz is None else local_naive(new, timezone)
         both_blank = old_time.isna().to_numpy() & new.isna().to_numpy()
