@@ -12,7 +12,7 @@ as serial numbers (floats); readers of datetime columns accept both.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -135,13 +135,6 @@ def header_index(header: Sequence[Value]) -> dict[str, int]:
         if key and key not in index:
             index[key] = position
     return index
-
-
-def iter_nonblank(rows: Sequence[Sequence[Value]]) -> Iterator[tuple[int, Sequence[Value]]]:
-    """Yield (0-based row, row) for rows with at least one non-blank value."""
-    for position, row in enumerate(rows):
-        if any(v is not None and v != "" for v in row):
-            yield position, row
 
 
 EPOCH = dt.datetime(1899, 12, 30)  # noqa: DTZ001 - spreadsheet serial-number origin
