@@ -19,9 +19,9 @@ from click.testing import CliRunner
 from sheets_escalation.cli import cli
 from sheets_escalation.core import schema
 from sheets_escalation.core.engine import read_log
+from sheets_escalation.core.replay import MonthReplay
 from sheets_escalation.core.review import ThresholdOption, threshold_suggestions
 from sheets_escalation.core.table import Table
-from sheets_escalation.jobs.simulate import MonthReplay
 from tests.test_engine import HEADERS, policy_of
 from tests.workbooks import row, write_golden
 
