@@ -20,7 +20,7 @@ from sheets_escalation.cli import cli
 from sheets_escalation.core import schema
 from sheets_escalation.core.engine import read_log
 from sheets_escalation.core.replay import MonthReplay
-from sheets_escalation.core.review import ThresholdOption, threshold_suggestions
+from sheets_escalation.core.review_answers import ThresholdOption, threshold_suggestions
 from sheets_escalation.core.table import Table
 from tests.test_engine import HEADERS, policy_of
 from tests.workbooks import row, write_golden

@@ -33,8 +33,9 @@ import pandas as pd
 
 from sheets_escalation.core.clock import Duration
 from sheets_escalation.core.engine import evaluate
+from sheets_escalation.core.months import month_bounds
 from sheets_escalation.core.policy import Policy, TriggerRule
-from sheets_escalation.core.review import ThresholdOption, month_bounds
+from sheets_escalation.core.review_answers import ThresholdOption
 
 CONTEXT = pd.Timedelta(days=31)  # rows replayed beyond the month, for repeat clusters
 THRESHOLD_KINDS: tuple[str, ...] = ("financial_loss_over", "unresolved_for", "repeat_issue")
@@ -175,7 +176,7 @@ def _number(value: float) -> str:
 
 
 class MonthReplay:
-    """The review's :class:`~sheets_escalation.core.review.ThresholdReplay`: the month's rows
+    """The review's :class:`~sheets_escalation.core.review_answers.ThresholdReplay`: the month's rows
     replayed under today's policy, and with one trigger's threshold changed."""
 
     def __init__(self, log: pd.DataFrame, policy: Policy, now: pd.Timestamp,

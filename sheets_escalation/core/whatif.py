@@ -5,7 +5,6 @@ policies (core/replay.py) laid out as a `What-if YYYY-MM` review.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -14,10 +13,12 @@ import pandas as pd
 
 from sheets_escalation.core import schema
 from sheets_escalation.core.errors import ConfigError, Located, UsageError
+from sheets_escalation.core.months import month_name, parse_month
 from sheets_escalation.core.policy import Policy, level_label, level_number
 from sheets_escalation.core.replay import Replayer, month_rows
-from sheets_escalation.core.review import Chart, Format, Review, Section, parse_month
+from sheets_escalation.core.review import Chart, Format, Review, Section
 from sheets_escalation.core.table import Table, header_index
+from sheets_escalation.core.text import cell_text, local_minute
 
 POLICY_TABS: tuple[str, ...] = (schema.LEVELS, schema.TRIGGERS, schema.SETTINGS,
                                 schema.HOLIDAYS, schema.VIP)
@@ -38,14 +39,6 @@ class PolicyChange:
     what: str  # "Triggers: Financial loss · Parameter"
     today: str
     proposed: str
-
-
-def _text(value: object) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
 
 
 def _defaults(tab: str) -> Table:
@@ -81,7 +74,7 @@ def _find_row(table: Table, header: str, wanted: str) -> int | None:
     if column is None:
         return None
     for offset, row in enumerate(table.body, start=1):
-        cell = _text(row[column]) if column < len(row) else ""
+        cell = cell_text(row[column]) if column < len(row) else ""
         if header == "Level":
             if cell and level_number(cell) == level_number(wanted):
                 return offset
@@ -173,10 +166,10 @@ def policy_changes(today: Mapping[str, Table], proposed: Mapping[str, Table]
 
 
 def _keyed(table: Table, key_header: str) -> dict[str, dict[str, str]]:
-    headers = [_text(h) for h in table.header]
+    headers = [cell_text(h) for h in table.header]
     rows: dict[str, dict[str, str]] = {}
     for row in table.body:
-        cells = {h: _text(row[i]) if i < len(row) else "" for i, h in enumerate(headers) if h}
+        cells = {h: cell_text(row[i]) if i < len(row) else "" for i, h in enumerate(headers) if h}
         key = next((v for h, v in cells.items()
                     if schema.normalize_header(h) == schema.normalize_header(key_header)), "")
         if key:
@@ -209,7 +202,7 @@ def _outcome_text(row: pd.Series) -> str:
 def _stamp(value: object, timezone: str) -> str:
     if value is None or value is pd.NaT or not isinstance(value, pd.Timestamp):
         return "none"
-    return value.tz_convert(timezone).strftime("%Y-%m-%d %H:%M")
+    return local_minute(value, timezone)
 
 
 def _why(today: pd.Series, proposed: pd.Series, row: pd.Series, timezone: str) -> str:
@@ -251,10 +244,6 @@ def _within(outcome: pd.DataFrame, target: str) -> float | None:
     return None if judged == 0 else met / judged
 
 
-def _month_name(month: str) -> str:
-    return pd.Timestamp(f"{month}-01").strftime("%B %Y")
-
-
 def _difference(today: int, proposed: int, noun: str, more: str, fewer: str) -> str:
     change = proposed - today
     if change == 0:
@@ -272,7 +261,7 @@ def build_what_if(log: pd.DataFrame, history: pd.DataFrame | None, today: Policy
     month = parse_month(month)
     timezone = today.timezone
     rows, inside = month_rows(log, month, timezone)
-    title = f"What-if {month} ({_month_name(month)}): today's policy vs {label}"
+    title = f"What-if {month} ({month_name(month)}): today's policy vs {label}"
     policy_section = Section(
         "Policy changes",
         pd.DataFrame([[c.what, c.today, c.proposed] for c in changes],
@@ -282,7 +271,7 @@ def build_what_if(log: pd.DataFrame, history: pd.DataFrame | None, today: Policy
     if not inside.any():
         return Review(month, title, [("Rows opened in the month", 0), ("Proposed", label)],
                       [policy_section],
-                      [f"No rows were opened in {_month_name(month)}: there is nothing to "
+                      [f"No rows were opened in {month_name(month)}: there is nothing to "
                        "replay."], True, {"Proposed": "text"}, what_if_tab(month))
     before = Replayer(rows, today, now, history).outcome()[inside].reset_index(drop=True)
     after = Replayer(rows, proposed, now, history).outcome()[inside].reset_index(drop=True)
@@ -341,7 +330,7 @@ def build_what_if(log: pd.DataFrame, history: pd.DataFrame | None, today: Policy
     ]
     breaches_before = counts_before["Response breaches"] + counts_before["Resolution breaches"]
     breaches_after = counts_after["Response breaches"] + counts_after["Resolution breaches"]
-    summary = (f"In {_month_name(month)} the proposed policy gives "
+    summary = (f"In {month_name(month)} the proposed policy gives "
                + _difference(counts_before["Escalations"],
                              counts_after["Escalations"], "escalations", "more", "fewer")
                + " and "

@@ -11,8 +11,9 @@ import pandas as pd
 
 from sheets_escalation.adapters.export.files import SUFFIXES, export
 from sheets_escalation.core.errors import ConfigError, UsageError
+from sheets_escalation.core.months import default_month, parse_month
 from sheets_escalation.core.policy import load_policy
-from sheets_escalation.core.review import Review, default_month, parse_month
+from sheets_escalation.core.review import Review
 from sheets_escalation.core.table import Backend, WritePlan
 from sheets_escalation.core.whatif import (
     POLICY_TABS,
