@@ -36,13 +36,14 @@ class SimulateResult:
 
 def run_simulate(backend: Backend, now: pd.Timestamp, month: str | None, *,
                  sets: Sequence[str] = (), other: Backend | None = None,
-                 export_path: Path | None = None, write_tab: bool = True) -> SimulateResult:
+                 export_path: Path | None = None, write_tab: bool = True,
+                 dry_run: bool = False) -> SimulateResult:
     """Replay ``month`` (None: the last full month) under the policy of ``other`` (its
     Levels, Triggers, Settings, Holidays and VIP tabs; tabs it lacks are today's) with
     ``sets`` applied on top, against today's policy; write only the `What-if YYYY-MM`
     tab (unless not ``write_tab``) and export it if asked. Raise UsageError (no proposal,
     a bad --set, month or export suffix) or ConfigError (the proposal's policy is
-    broken); nothing is written then."""
+    broken); nothing is written then. With ``dry_run`` nothing is written or exported."""
     if not sets and other is None:
         raise UsageError("give the proposed policy: --policy OTHER.xlsx and/or --set "
                          '"L1.Response time=2 business hours"')
@@ -79,7 +80,7 @@ def run_simulate(backend: Backend, now: pd.Timestamp, month: str | None, *,
         review = build_what_if(workbook.log, workbook.history, workbook.policy, proposed,
                                chosen, workbook.now, " with ".join(labels),
                                policy_changes(today_tables, proposed_tables))
-        plan = write_review_tab(backend, review) if write_tab else WritePlan()
-    if export_path is not None:
+        plan = write_review_tab(backend, review) if write_tab and not dry_run else WritePlan()
+    if export_path is not None and not dry_run:
         export(review, export_path)
     return SimulateResult(review, plan, chosen)
