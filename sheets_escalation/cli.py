@@ -285,13 +285,14 @@ def cli() -> None:
 @click.option("--sheet", "sheet", metavar="URL",
               help="Lay out this existing Google Sheet (same as giving its URL as "
               "PATH).")
+@click.option("--dry-run", is_flag=True, help="Show what would be added; write nothing.")
 @credentials_option
 @oauth_option
 @lossy_option
 @ignore_open_option
 @handle_errors
-def init(path: str, sheet: str | None, credentials: str | None, oauth: bool, allow_lossy: bool,
-         ignore_open: bool) -> None:
+def init(path: str, sheet: str | None, dry_run: bool, credentials: str | None, oauth: bool,
+         allow_lossy: bool, ignore_open: bool) -> None:
     """Create a new workbook from the template at a new .xlsx path, or add what the
     template has and a workbook lacks (template tabs, the staleness indicator, the Settings
     row Stale after) to an existing .xlsx/.xlsm or a Google Sheet given by URL or key.
@@ -314,8 +315,11 @@ def init(path: str, sheet: str | None, credentials: str | None, oauth: bool, all
         key = parse_source_key(sheet)
         if key is None:
             raise click.BadParameter(f'"{sheet}" is not a Google Sheets URL or key')
-        created = init_sheet(open_client(credentials, oauth), key)
-        echo(f"laid out sheet {key}: " + (", ".join(created) or "nothing to add"))
+        created = init_sheet(open_client(credentials, oauth), key, dry_run=dry_run)
+        if dry_run:
+            echo("dry run, nothing written")
+        echo(f"{'would lay out' if dry_run else 'laid out'} sheet {key}: "
+             + (", ".join(created) or "nothing to add"))
         return
     from sheets_escalation.adapters.xlsx.template import complete_workbook, init_xlsx
     from sheets_escalation.core.errors import UsageError
@@ -331,15 +335,21 @@ def init(path: str, sheet: str | None, credentials: str | None, oauth: bool, all
         if not path.lower().endswith((".xlsx", ".xlsm")):
             raise UsageError(f"{path} exists and is not an .xlsx or .xlsm workbook; "
                              "init only adds to workbooks")
-        backend = XlsxBackend(Path(path), allow_lossy=allow_lossy, ignore_open=ignore_open)
+        backend = XlsxBackend(Path(path), allow_lossy=allow_lossy, ignore_open=ignore_open,
+                              dry_run=dry_run)
         with backend.lock():
             added = backend.complete(lambda workbook: complete_workbook(workbook, machine))
-        echo(f"added to {path}: {', '.join(added)}" if added else f"{path}: nothing to add")
+        if dry_run:
+            echo("dry run, nothing written")
+        echo(f"{'would add' if dry_run else 'added'} to {path}: {', '.join(added)}" if added
+             else f"{path}: nothing to add")
         if any(what.startswith(f"tab {schema.SETTINGS}") for what in added):
             echo(said)
         return
-    tabs = init_xlsx(Path(path), machine)
-    echo(f"created {path} with tabs: {', '.join(tabs)}")
+    tabs = init_xlsx(Path(path), machine, dry_run=dry_run)
+    if dry_run:
+        echo("dry run, nothing written")
+    echo(f"{'would create' if dry_run else 'created'} {path} with tabs: {', '.join(tabs)}")
     echo(said)
 
 
@@ -796,6 +806,8 @@ def review(source: str, month: str | None, export_path: str | None, no_tab: bool
 @click.option("--export", "export_path", type=click.Path(dir_okay=False),
               help="Also write the comparison to FILE (.xlsx, .html, .md, .csv or .pdf).")
 @click.option("--no-tab", is_flag=True, help="Only export; do not write the what-if tab.")
+@click.option("--dry-run", is_flag=True,
+              help="Show what would be written; write and export nothing.")
 @now_option
 @credentials_option
 @oauth_option
@@ -803,7 +815,7 @@ def review(source: str, month: str | None, export_path: str | None, no_tab: bool
 @ignore_open_option
 @handle_errors
 def simulate(source: str, month: str | None, policy_source: str | None, sets: tuple[str, ...],
-             export_path: str | None, no_tab: bool, now_text: str | None,
+             export_path: str | None, no_tab: bool, dry_run: bool, now_text: str | None,
              credentials: str | None, oauth: bool, allow_lossy: bool, ignore_open: bool) -> None:
     """Replay a month's rows under a proposed policy and compare with today's: writes the
     tab "What-if YYYY-MM" (only that tab) with escalations, breaches, share within
@@ -824,8 +836,15 @@ def simulate(source: str, month: str | None, policy_source: str | None, sets: tu
         if policy_source else None
     result = run_simulate(backend, parse_now(now_text), month, sets=sets, other=other,
                           export_path=Path(export_path) if export_path else None,
-                          write_tab=not no_tab)
-    _print_review(result.review, backend.name, not no_tab, export_path)
+                          write_tab=not no_tab, dry_run=dry_run)
+    if dry_run:
+        echo("dry run, nothing written")
+        if not no_tab:
+            echo(f"would write tab {result.review.tab} to {backend.name}")
+        if export_path:
+            echo(f"would export {export_path}")
+    _print_review(result.review, backend.name, not no_tab and not dry_run,
+                  None if dry_run else export_path)
 
 
 def check_export_folder(export_path: str | None) -> None:

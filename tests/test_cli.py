@@ -205,3 +205,46 @@ def test_review_counts_what_happened_not_what_a_later_sync_would_do(tmp_path: Pa
     count = [line for line in at_sync[1].splitlines() if line.startswith("Escalations:")]
     assert count == ["Escalations: 1"]
     assert count == [line for line in later[1].splitlines() if line.startswith("Escalations:")]
+
+
+def test_review_dry_run_writes_and_exports_nothing_and_says_what_it_would(
+        tmp_path: Path) -> None:
+    path = write_golden(tmp_path / "log.xlsx")
+    before = path.read_bytes()
+    export = tmp_path / "review.pdf"
+
+    code, out, err = run("review", str(path), "--month", "2026-11", "--now", GOLDEN_NOW,
+                         "--export", str(export), "--dry-run")
+
+    assert (code, err) == (0, "")
+    assert out.startswith("dry run, nothing written or sent\n"
+                          "would write tab Review 2026-11 to log.xlsx\n"
+                          f"would export {export}\n"
+                          "How many, and which way: ")
+    assert "wrote tab" not in out and "exported" not in out
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["log.xlsx"]
+
+
+def test_init_dry_run_creates_and_adds_nothing_and_says_what_it_would(
+        tmp_path: Path) -> None:
+    path = tmp_path / "new.xlsx"
+    code, out, err = run("init", str(path), "--dry-run")
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[:2] == ["dry run, nothing written",
+                         f"would create {path} with tabs: Escalations, Levels, Triggers, "
+                         "Settings, Holidays, VIP, History, Templates"]
+    assert lines[2].startswith("Timezone ")
+    assert list(tmp_path.iterdir()) == []
+
+    assert run("init", str(path))[0] == 0
+    book = openpyxl.load_workbook(path)
+    del book[schema.HOLIDAYS]
+    book.save(path)
+    before = path.read_bytes()
+    code, out, err = run("init", str(path), "--dry-run")
+    assert (code, err) == (0, "")
+    assert out == f"dry run, nothing written\nwould add to {path}: tab {schema.HOLIDAYS}\n"
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.xlsx"]

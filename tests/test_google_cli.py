@@ -411,6 +411,20 @@ def test_init_lays_out_an_empty_google_sheet_and_never_overwrites(fake: FakeShee
     assert {sheet.title: sheet.values() for sheet in book.sheets} == before
 
 
+def test_init_dry_run_sends_no_write_and_says_what_it_would(fake: FakeSheetsAPI) -> None:
+    book = fake.add_spreadsheet(KEY)
+    before = {sheet.title: sheet.values() for sheet in book.sheets}
+
+    code, out, err = run("init", "--sheet", URL, "--dry-run")
+
+    assert (code, err) == (0, "")
+    assert out == ("dry run, nothing written\n"
+                   f"would lay out sheet {KEY}: Escalations, Levels, Triggers, Settings, "
+                   "Holidays, VIP, History, Templates\n")
+    assert [c.kind for c in fake.log if c.kind in WRITES] == []
+    assert {sheet.title: sheet.values() for sheet in book.sheets} == before
+
+
 def test_message_renders_from_the_google_sheet_and_writes_nothing(fake: FakeSheetsAPI, tmp_path: Path) -> None:
     seed(fake, write_golden(tmp_path / "log.xlsx"))
 

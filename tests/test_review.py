@@ -22,7 +22,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from sheets_escalation.core.review import QUESTIONS, build_review, default_month, parse_month
+from sheets_escalation.core.months import default_month, parse_month
+from sheets_escalation.core.review import build_review
+from sheets_escalation.core.review_answers import QUESTIONS
 
 TZ = "Europe/Berlin"
 LEVELS = {1: "Front Line", 2: "Specialist", 3: "Executive"}

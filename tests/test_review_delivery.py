@@ -26,8 +26,8 @@ from sheets_escalation.adapters.config import load_config
 from sheets_escalation.adapters.xlsx.backend import XlsxBackend
 from sheets_escalation.core import schema
 from sheets_escalation.core.errors import ConfigError, SourceError
+from sheets_escalation.core.months import resolve_month
 from sheets_escalation.core.notifications import BY
-from sheets_escalation.core.review import resolve_month
 from tests.both_backends import INPUT_HEADER, KEY, KINDS, Book, good_row, make_book
 from tests.servers import Recorder, Smtp, crash_after_first_webhook, free_port
 

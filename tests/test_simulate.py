@@ -19,9 +19,9 @@ from click.testing import CliRunner
 from sheets_escalation.cli import cli
 from sheets_escalation.core import schema
 from sheets_escalation.core.engine import read_log
-from sheets_escalation.core.review import ThresholdOption, threshold_suggestions
+from sheets_escalation.core.replay import MonthReplay
+from sheets_escalation.core.review_answers import ThresholdOption, threshold_suggestions
 from sheets_escalation.core.table import Table
-from sheets_escalation.jobs.simulate import MonthReplay
 from tests.test_engine import HEADERS, policy_of
 from tests.workbooks import row, write_golden
 
@@ -121,6 +121,36 @@ def test_simulate_with_set_writes_only_the_what_if_tab(workbook: Path) -> None:
     assert run("simulate", str(workbook), "--month", "2026-10", "--now", NOW,
                "--set", "Financial loss.Parameter=800")[0] == 0
     assert list(tabs(workbook)) == [*before, TAB]
+
+
+def test_simulate_dry_run_writes_and_exports_nothing_and_says_what_it_would(
+        workbook: Path, tmp_path: Path) -> None:
+    before = workbook.read_bytes()
+    export = tmp_path / "what-if.md"
+
+    code, out, err = run("simulate", str(workbook), "--month", "2026-10", "--now", NOW,
+                         "--set", "Financial loss.Parameter=800", "--export", str(export),
+                         "--dry-run")
+
+    assert (code, err) == (0, "")
+    assert out == (
+        "dry run, nothing written\n"
+        f"would write tab {TAB} to log.xlsx\n"
+        f"would export {export}\n"
+        "Rows opened in the month: 5\n"
+        "Proposed: Financial loss.Parameter=800\n"
+        "Escalations today: 3\n"
+        "Escalations proposed: 2\n"
+        "SLA breaches today: 0\n"
+        "SLA breaches proposed: 0\n"
+        "Resolution within target today: 100%\n"
+        "Resolution within target proposed: 100%\n"
+        "Rows whose outcome changes: 1\n"
+        "- In October 2026 the proposed policy gives 1 fewer escalations (3 → 2) and the "
+        "same SLA breaches (0); 1 of 5 rows change outcome.\n"
+    )
+    assert workbook.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["log.xlsx"]
 
 
 def test_simulate_with_another_policy_workbook_and_export(workbook: Path, tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from sheets_escalation.core.clock import (
 from sheets_escalation.core.dates import parse_datetime_scalar
 from sheets_escalation.core.errors import ConfigError, Located
 from sheets_escalation.core.table import Table, header_index
+from sheets_escalation.core.text import cell_text
 
 LEVEL_PATTERN = re.compile(r"^\s*(?:l(?:evel)?\s*)?([123])(?:\.0)?\s*$", re.IGNORECASE)
 REPEAT_PATTERN = re.compile(
@@ -103,17 +104,6 @@ def level_number(value: object) -> int | None:
 
 def level_label(level: int) -> str:
     return f"L{level}"
-
-
-def _text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        if math.isnan(value):
-            return ""
-        if value.is_integer():
-            return str(int(value))
-    return str(value).strip()
 
 
 class _Collector:
@@ -208,13 +198,13 @@ def _load_levels(
     seen: dict[int, int] = {}
     for offset, row in enumerate(table.body):
         sheet_row = offset + 1
-        if not any(_text(v) for v in row):
+        if not any(cell_text(v) for v in row):
             continue
         raw_level = _cell(row, index, "Level")
         level = level_number(raw_level)
         if level is None:
             collector.add(sheet_row, _col(index, "Level"),
-                          f'cannot read "{_text(raw_level)}" as a level (L1, L2 or L3)')
+                          f'cannot read "{cell_text(raw_level)}" as a level (L1, L2 or L3)')
             continue
         if level in seen:
             collector.add(sheet_row, _col(index, "Level"),
@@ -222,10 +212,10 @@ def _load_levels(
             continue
         seen[level] = sheet_row
         response = _duration_or_error(
-            _text(_cell(row, index, "Response time")), collector, sheet_row,
+            cell_text(_cell(row, index, "Response time")), collector, sheet_row,
             _col(index, "Response time"), "Response time", calendar)
         resolution = _duration_or_error(
-            _text(_cell(row, index, "Resolution target")), collector, sheet_row,
+            cell_text(_cell(row, index, "Resolution target")), collector, sheet_row,
             _col(index, "Resolution target"), "Resolution target", calendar)
         if response is None or resolution is None:
             continue
@@ -238,14 +228,14 @@ def _load_levels(
         if zero:
             continue
         notify = tuple(
-            part.strip() for part in _text(_cell(row, index, "Notify")).split(",") if part.strip()
+            part.strip() for part in cell_text(_cell(row, index, "Notify")).split(",") if part.strip()
         )
         notify_col = _col(index, "Notify")
         levels[level] = LevelPolicy(
             level=level,
-            name=_text(_cell(row, index, "Name")) or defaults[level].name,
-            handled_by=_text(_cell(row, index, "Handled by")),
-            scope=_text(_cell(row, index, "Scope")),
+            name=cell_text(_cell(row, index, "Name")) or defaults[level].name,
+            handled_by=cell_text(_cell(row, index, "Handled by")),
+            scope=cell_text(_cell(row, index, "Scope")),
             response=response,
             resolution=resolution,
             notify=notify,
@@ -266,7 +256,7 @@ def _parse_amount(value: object) -> float | None:
         return None
     if isinstance(value, int | float):
         return float(value) if math.isfinite(float(value)) else None
-    cleaned = re.sub(r"[^\d.\-]", "", _text(value).replace(",", ""))
+    cleaned = re.sub(r"[^\d.\-]", "", cell_text(value).replace(",", ""))
     try:
         return float(cleaned)
     except ValueError:
@@ -290,10 +280,10 @@ def _load_triggers(
     names: dict[str, int] = {}
     for offset, row in enumerate(table.body):
         sheet_row = offset + 1
-        if not any(_text(v) for v in row):
+        if not any(cell_text(v) for v in row):
             continue
         start = len(problems)
-        name = _text(_cell(row, index, "Trigger"))
+        name = cell_text(_cell(row, index, "Trigger"))
         if not name:
             collector.add(sheet_row, _col(index, "Trigger"), "trigger has no name")
         elif name.casefold() in names:
@@ -301,14 +291,14 @@ def _load_triggers(
                           f'trigger "{name}" is defined twice (also row {names[name.casefold()] + 1})')
         else:
             names[name.casefold()] = sheet_row
-        kind = _text(_cell(row, index, "Kind")).casefold().replace(" ", "_")
+        kind = cell_text(_cell(row, index, "Kind")).casefold().replace(" ", "_")
         if kind not in schema.TRIGGER_KINDS:
             collector.add(sheet_row, _col(index, "Kind"),
-                          f'unknown kind "{_text(_cell(row, index, "Kind"))}"; expected one of '
+                          f'unknown kind "{cell_text(_cell(row, index, "Kind"))}"; expected one of '
                           + ", ".join(schema.TRIGGER_KINDS))
-        parameter = _text(_cell(row, index, "Parameter"))
+        parameter = cell_text(_cell(row, index, "Parameter"))
         param_col = _col(index, "Parameter")
-        raw_from = _text(_cell(row, index, "From"))
+        raw_from = cell_text(_cell(row, index, "From"))
         from_level: int | None
         if raw_from.casefold() in {"", "any", "all", "*"}:
             from_level = None
@@ -317,7 +307,7 @@ def _load_triggers(
             if from_level is None:
                 collector.add(sheet_row, _col(index, "From"),
                               f'cannot read "{raw_from}" as a level (L1, L2, L3 or Any)')
-        raw_to = _text(_cell(row, index, "To"))
+        raw_to = cell_text(_cell(row, index, "To"))
         to_level = level_number(raw_to)
         if to_level is None or to_level < 2:
             collector.add(sheet_row, _col(index, "To"),
@@ -325,7 +315,7 @@ def _load_triggers(
         elif from_level is not None and from_level >= to_level:
             collector.add(sheet_row, _col(index, "To"),
                           f"To ({level_label(to_level)}) must be above From ({level_label(from_level)})")
-        timeframe_text = _text(_cell(row, index, "Timeframe"))
+        timeframe_text = cell_text(_cell(row, index, "Timeframe"))
         timeframe: Duration | None = None
         try:
             _, business, timeframe = _parse_timeframe(timeframe_text)
@@ -335,11 +325,11 @@ def _load_triggers(
         except ValueError as error:
             business = False
             collector.add(sheet_row, _col(index, "Timeframe"), f"Timeframe: {error}")
-        apply_text = _text(_cell(row, index, "Apply")).casefold() or "flag"
+        apply_text = cell_text(_cell(row, index, "Apply")).casefold() or "flag"
         if apply_text not in {"auto", "automatic", "flag"}:
             collector.add(sheet_row, _col(index, "Apply"),
                           f'cannot read "{apply_text}" as Apply (auto or flag)')
-        enabled_text = _text(_cell(row, index, "Enabled")).casefold()
+        enabled_text = cell_text(_cell(row, index, "Enabled")).casefold()
         if enabled_text not in YES and enabled_text not in NO:
             collector.add(sheet_row, _col(index, "Enabled"),
                           f'cannot read "{enabled_text}" as yes/no')
@@ -396,7 +386,7 @@ def _load_settings(table: Table | None, problems: list[Located]) -> tuple[dict[s
     canonical = {schema.normalize_header(k): k for k, _ in schema.DEFAULT_SETTINGS}
     value_col = index[schema.normalize_header("Value")]
     for offset, row in enumerate(table.body):
-        key_text = _text(_cell(row, index, "Key"))
+        key_text = cell_text(_cell(row, index, "Key"))
         if not key_text:
             continue
         key = canonical.get(schema.normalize_header(key_text), key_text)
@@ -404,7 +394,7 @@ def _load_settings(table: Table | None, problems: list[Located]) -> tuple[dict[s
         if key == "At risk at" and isinstance(raw, float) and raw <= 1:
             values[key] = f"{raw * 100:g}%"
         else:
-            values[key] = _text(raw)
+            values[key] = cell_text(raw)
         places[key] = (offset + 1, value_col)
     return values, places
 
@@ -520,11 +510,11 @@ def load_policy(
             date_col = hindex[schema.normalize_header("Date")]
             for offset, row in enumerate(holidays_table.body):
                 raw = row[date_col] if date_col < len(row) else None
-                if _text(raw) == "":
+                if cell_text(raw) == "":
                     continue
                 stamp = parse_datetime_scalar(raw, "UTC", date_order)
                 if stamp is None:
-                    hcollector.add(offset + 1, date_col, f'cannot read "{_text(raw)}" as a date')
+                    hcollector.add(offset + 1, date_col, f'cannot read "{cell_text(raw)}" as a date')
                 else:
                     holiday_dates.append(stamp.date())
 
@@ -550,7 +540,7 @@ def load_policy(
         vindex = _columns(vip_table, ("Customer",), _Collector(schema.VIP, problems))
         if vindex is not None:
             for row in vip_table.body:
-                name = _text(_cell(row, vindex, "Customer"))
+                name = cell_text(_cell(row, vindex, "Customer"))
                 if name:
                     vip.add(name.casefold())
 

@@ -11,11 +11,12 @@ import pandas as pd
 
 from sheets_escalation.adapters.export.files import export, write_review_sheet
 from sheets_escalation.core.errors import UsageError
-from sheets_escalation.core.review import Review, build_review, resolve_month
+from sheets_escalation.core.months import resolve_month
+from sheets_escalation.core.replay import MonthReplay
+from sheets_escalation.core.review import Review, build_review
 from sheets_escalation.core.review_layout import review_rows
 from sheets_escalation.core.table import Backend, WritePlan
 from sheets_escalation.jobs.review_send import ReviewDelivery, ReviewSendReport
-from sheets_escalation.jobs.simulate import MonthReplay
 from sheets_escalation.jobs.sync import Workbook, load
 
 

@@ -35,8 +35,9 @@ from sheets_escalation.adapters.export.files import chart_images, export
 from sheets_escalation.adapters.notify.outbox import Outbox
 from sheets_escalation.adapters.notify.senders import EmailSender, Sender, WebhookSender
 from sheets_escalation.adapters.notify.targets import Target, mask, parse_targets
+from sheets_escalation.core.months import month_bounds
 from sheets_escalation.core.notifications import BY, DeliveryReport, Notification
-from sheets_escalation.core.review import Review, month_bounds
+from sheets_escalation.core.review import Review
 from sheets_escalation.core.review_layout import headline_text, inert_review, section_text
 from sheets_escalation.core.table import Backend, WritePlan
 from sheets_escalation.jobs.sync import Workbook, history_rows, plan_history

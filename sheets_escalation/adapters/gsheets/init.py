@@ -258,12 +258,13 @@ class _Layout:
         return out
 
 
-def init_sheet(client: gspread.Client, key: str) -> list[str]:
+def init_sheet(client: gspread.Client, key: str, *, dry_run: bool = False) -> list[str]:
     """Given a client and a spreadsheet key, lay the template out on that sheet (see module
     doc) and return the titles of the tabs added (empty when all were there).
 
-    Never deletes a tab and never overwrites a non-empty cell. Raise SourceError if the
-    sheet cannot be read or written.
+    Never deletes a tab and never overwrites a non-empty cell; with ``dry_run`` it only
+    reads (the layout request is not sent). Raise SourceError if the sheet cannot be read
+    or written.
     """
     http = client.http_client
     meta = http.fetch_sheet_metadata(key, params={"includeGridData": "false",
@@ -324,7 +325,8 @@ def init_sheet(client: gspread.Client, key: str) -> list[str]:
                                        shape.existing_rules))
         elif title == schema.SETTINGS and title in present and not _blank(contents[title]):
             requests.extend(_stale_after_row(sheet_id, rows, sheet))
-    http.batch_update(key, {"requests": requests})
+    if not dry_run:
+        http.batch_update(key, {"requests": requests})
     return added
 
 

@@ -153,8 +153,10 @@ class XlsxBackend:
 
     max_cell_characters = XLSX_CELL_CHARACTERS
 
-    def __init__(self, path: Path, allow_lossy: bool = False, ignore_open: bool = False) -> None:
+    def __init__(self, path: Path, allow_lossy: bool = False, ignore_open: bool = False,
+                 dry_run: bool = False) -> None:
         self.path = Path(path)
+        self.dry_run = dry_run  # complete() says what it would add and writes nothing
         self.allow_lossy = allow_lossy
         self.ignore_open = ignore_open
         self.name = self.path.name
@@ -297,12 +299,12 @@ class XlsxBackend:
         read, is open in an office program (unless ``ignore_open``) or holds parts openpyxl
         cannot keep (unless ``allow_lossy``), published atomically, formula values kept.
         The staleness indicator it added gets a cached text. Return what was added; when
-        nothing was, nothing is written or refused."""
+        nothing was, or with ``dry_run``, nothing is written or refused."""
         snapshot = self._take_snapshot()
         try:
             workbook = self._load(snapshot)
             added = change(workbook)
-            if not added:
+            if not added or self.dry_run:
                 return added
             self._check_unchanged(snapshot)
             self._check_not_open()

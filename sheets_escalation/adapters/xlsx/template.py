@@ -364,11 +364,12 @@ def write_template(path: Path) -> None:
     path.write_bytes(workbook_bytes(new_workbook()))
 
 
-def init_xlsx(path: Path, settings: Mapping[str, str] | None = None) -> list[str]:
+def init_xlsx(path: Path, settings: Mapping[str, str] | None = None, *,
+              dry_run: bool = False) -> list[str]:
     """Given a path that does not exist yet, create the template workbook there (with
     ``settings`` in place of the default Settings values) and return the titles of its tabs. Raise RefusedError if something exists at ``path`` (a file is
     never overwritten), UsageError if it is not an ``.xlsx`` path, SourceError if it cannot
-    be written."""
+    be written. With ``dry_run`` the checks are made and nothing is written."""
     if path.suffix.lower() != ".xlsx":
         raise UsageError(f"{path}: a new local workbook must be an .xlsx file")
     if path.exists() or path.is_symlink():
@@ -380,6 +381,8 @@ def init_xlsx(path: Path, settings: Mapping[str, str] | None = None) -> list[str
     if not directory.is_dir():
         raise SourceError(f"cannot create {path}: folder {directory} not found")
     workbook = new_workbook(settings)
+    if dry_run:
+        return list(workbook.sheetnames)
     data = workbook_bytes(workbook)
     try:
         handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
