@@ -231,11 +231,12 @@ def measure_engine(ctx: Context) -> list[Line]:
     import pandas as pd
 
     from sheets_escalation.core import engine, policy
+    from sheets_escalation.core.events import read_events
     from sheets_escalation.core.table import Table
 
     tables = {title: Table(title, body) for title, body in generate.side_tabs(ctx.seed).items()}
     loaded = policy.load_policy(tables)
-    history = engine.read_history(tables.get(schema.HISTORY), loaded.timezone)
+    history = read_events(tables.get(schema.HISTORY), loaded.timezone)
     now = pd.Timestamp(NOW)
     lines: list[Line] = []
     stages: dict[str, dict[int, float]] = {"read_log": {}, "evaluate": {}}
@@ -287,13 +288,13 @@ def _hourly_rerun(log: Any, loaded: Any, now: Any, history: Any) -> tuple[Any, .
     the log with the columns a sync writes back (ID, Level, Escalated at) and the History
     holding the first run's events, read back as a sync would find them."""
     from sheets_escalation.core import engine
+    from sheets_escalation.core.events import history_rows, read_events
     from sheets_escalation.core.table import Table
-    from sheets_escalation.jobs.sync import history_rows
 
     first = engine.evaluate(log, loaded, now, history)
     rows = history_rows(first.events, loaded.timezone)
-    recorded = engine.read_history(Table(schema.HISTORY, [list(schema.HISTORY_HEADERS), *rows]),
-                                   loaded.timezone)
+    recorded = read_events(Table(schema.HISTORY, [list(schema.HISTORY_HEADERS), *rows]),
+                           loaded.timezone)
     written = log.assign(id=first.result["id"], level=first.result["level"],
                          escalated_at=first.result["escalated_at"])
     return written, loaded, now, recorded

@@ -243,7 +243,7 @@ def _print_report(report: Any, quiet: bool) -> None:
     echo(f"flags: {counts or 'none'}", painted=True)
     if report.event_counts:
         echo("events: " + ", ".join(f"{event} {n}" for event, n in report.event_counts.items()))
-    lines = [f"escalated {event[1]} {event[3]} -> {event[4]} ({event[5]})"
+    lines = [f"escalated {event.id} {event.from_level} -> {event.to_level} ({event.trigger})"
              for event in report.escalated]
     if report.delivery is not None:
         lines += [f"notify {line}" for line in report.delivery.lines()]
@@ -651,9 +651,9 @@ def escalate(source: str | None, identifier: str | None, to_text: str, handler: 
                           handler=handler, note=note, force=force, outbox=outbox,
                           dry_run=dry_run,
                           by=handler or os.environ.get("USER") or "escalate command")
-    event = next(e for e in report.escalated if e[5] == "manual")
+    event = next(e for e in report.escalated if e.trigger == "manual")
     verb = "would escalate" if dry_run else "escalated"
-    echo(f"{verb} {event[1]} {event[3]} -> {event[4]}"
+    echo(f"{verb} {event.id} {event.from_level} -> {event.to_level}"
                + (f" (handler {handler})" if handler else ""))
     if report.delivery is not None:
         for line in report.delivery.lines():

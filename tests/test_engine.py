@@ -14,8 +14,9 @@ import pandas as pd
 import pytest
 
 from sheets_escalation.core import schema
-from sheets_escalation.core.engine import Evaluation, evaluate, read_history, read_log
+from sheets_escalation.core.engine import Evaluation, evaluate, read_log
 from sheets_escalation.core.errors import ConfigError
+from sheets_escalation.core.events import HistoryEvent, read_events
 from sheets_escalation.core.policy import Policy, load_policy
 from sheets_escalation.core.table import Table
 from sheets_escalation.jobs.sync import run_sync
@@ -77,16 +78,16 @@ def fired(evaluation: Evaluation, position: int = 0) -> list[str]:
     return names.split("; ") if names else []
 
 
-def events(evaluation: Evaluation, kind: str) -> list[list[Any]]:
-    return [e for e in evaluation.events if e[2] == kind]
+def events(evaluation: Evaluation, kind: str) -> list[HistoryEvent]:
+    return [e for e in evaluation.events if e.event == kind]
 
 
 def history_of(evaluation: Evaluation) -> pd.DataFrame:
     """The History frame as the next run would read it after this run's events."""
     rows = [list(schema.HISTORY_HEADERS)]
-    rows += [[e[0].tz_convert("UTC").tz_localize(None).to_pydatetime(), *e[1:]]
+    rows += [[e.at.tz_convert("UTC").tz_localize(None).to_pydatetime(), *e.values()[1:]]
              for e in evaluation.events]
-    return read_history(Table(schema.HISTORY, rows), "UTC")
+    return read_events(Table(schema.HISTORY, rows), "UTC")
 
 
 def basic(**values: Any) -> list[Any]:
@@ -199,7 +200,8 @@ def test_auto_escalation_raises_level_and_stamps_escalated_at() -> None:
     assert result["escalated_at"].iat[0] == utc(2, 11)
     assert bool(result["level_raised"].iat[0]) is True
     [event] = events(evaluation, "escalated")
-    assert event[:7] == [utc(2, 11), "ESC-0001", "escalated", "L1", "L2",
+    assert [event.at, event.id, event.event, event.from_level, event.to_level, event.trigger,
+            event.by] == [utc(2, 11), "ESC-0001", "escalated", "L1", "L2",
                          "Unresolved too long", "sheets-escalation"]
     # The new level's clocks start at the run: 2 business hours for L2.
     assert result["response_due"].iat[0] == utc(2, 13)
@@ -222,7 +224,7 @@ def test_auto_escalation_can_chain_through_two_levels() -> None:
         ("Any to L3", "manager_requested", "", "L2", "L3", "Automatic", "auto", "Yes")))
     evaluation = run([basic(opened=at(1, 10), manager_requested="yes")], utc(2, 11), policy)
     assert evaluation.result["level"].iat[0] == 3
-    assert [e[3:6] for e in events(evaluation, "escalated")] == [
+    assert [[e.from_level, e.to_level, e.trigger] for e in events(evaluation, "escalated")] == [
         ["L1", "L2", "Unresolved too long"], ["L2", "L3", "Any to L3"]]
 
 
@@ -289,12 +291,12 @@ def test_a_response_time_typed_later_than_now_is_recorded_as_breached_once_it_ha
     backend = MemoryBackend(_sync_tabs([basic(id="ESC-0001", opened=at(1, 9),
                                               first_response_at=at(1, 14))]))
 
-    def breaches(now: pd.Timestamp) -> list[list[Any]]:
+    def breaches(now: pd.Timestamp) -> list[HistoryEvent]:
         return events(run_sync(backend, now).workbook.evaluation, "breached")
 
     assert breaches(utc(1, 10)) == breaches(utc(1, 10)) == breaches(utc(1, 13, 30)) == []
     [breach] = breaches(utc(1, 15))
-    assert breach[3:6] == ["L1", "", "Response SLA"]
+    assert [breach.from_level, breach.to_level, breach.trigger] == ["L1", "", "Response SLA"]
     assert breaches(utc(1, 16)) == []
 
 
@@ -524,7 +526,7 @@ def test_blank_ids_get_the_next_free_number() -> None:
     evaluation = run(rows, utc(1, 10))
     assert list(evaluation.result["id"]) == ["ESC-0041", "ESC-0042", "esc-0007", "ESC-0043"]
     assigned = events(evaluation, "id assigned")
-    assert [(e[1], e[7]) for e in assigned] == [("ESC-0042", "row 3"), ("ESC-0043", "row 5")]
+    assert [(e.id, e.detail) for e in assigned] == [("ESC-0042", "row 3"), ("ESC-0043", "row 5")]
 
 
 def test_next_free_number_reads_only_ids_the_tool_could_have_assigned() -> None:
@@ -545,7 +547,7 @@ def test_first_id_is_esc_0001_and_blank_rows_are_not_assigned() -> None:
     log = read_log(table, policy).log
     evaluation = evaluate(log, policy, utc(1, 11))
     assert list(evaluation.result["id"]) == ["ESC-0001", "ESC-0002"]
-    assert [e[7] for e in events(evaluation, "id assigned")] == ["row 2", "row 5"]
+    assert [e.detail for e in events(evaluation, "id assigned")] == ["row 2", "row 5"]
 
 
 def test_duplicate_ids_are_reported() -> None:
@@ -565,9 +567,9 @@ def test_breached_is_recorded_once() -> None:
     policy = policy_of(Triggers=triggers_tab())
     first = run(rows, utc(2, 10), policy)
     breaches = events(first, "breached")
-    assert [(e[1], e[3], e[5]) for e in breaches] == [
+    assert [(e.id, e.from_level, e.trigger) for e in breaches] == [
         ("ESC-0001", "L1", "Response SLA"), ("ESC-0001", "L1", "Resolution SLA")]
-    assert "due 2026-06-01 13:00" in breaches[0][7]
+    assert "due 2026-06-01 13:00" in breaches[0].detail
     second = run(rows, utc(2, 11), policy, history=history_of(first))
     assert events(second, "breached") == []
 
@@ -578,7 +580,7 @@ def test_breach_at_a_new_level_is_recorded_again() -> None:
     assert len(events(first, "breached")) == 1
     moved = [basic(id="ESC-0001", opened=at(1, 9), level="L2", escalated_at=at(1, 14))]
     second = run(moved, utc(1, 17), policy, history=history_of(first))
-    assert [(e[3], e[5]) for e in events(second, "breached")] == [("L2", "Response SLA")]
+    assert [(e.from_level, e.trigger) for e in events(second, "breached")] == [("L2", "Response SLA")]
 
 
 def test_level_changed_when_a_person_edits_level() -> None:
@@ -588,7 +590,8 @@ def test_level_changed_when_a_person_edits_level() -> None:
     edited = [basic(id="ESC-0001", opened=at(1, 10), level="L3", escalated_at=at(2, 12))]
     second = run(edited, utc(2, 13), policy, history=history_of(first))
     [event] = events(second, "level changed")
-    assert event[1:5] == ["ESC-0001", "level changed", "L2", "L3"]
+    assert [event.id, event.event, event.from_level, event.to_level] == [
+        "ESC-0001", "level changed", "L2", "L3"]
     unchanged = [basic(id="ESC-0001", opened=at(1, 10), level="L2", escalated_at=at(2, 11))]
     assert events(run(unchanged, utc(2, 13), policy, history=history_of(first)),
                   "level changed") == []
@@ -603,7 +606,7 @@ def test_rows_sharing_an_id_record_each_event_once() -> None:
     # records a "level changed" for that (each would flip the ID's level every hour).
     rows = [basic(id="ESC-0001", opened=at(1, 10)), basic(id="ESC-0001", opened=at(1, 11))]
     first = run(rows, utc(2, 17))
-    assert [e[3:5] for e in events(first, "escalated")] == [["L1", "L2"]]
+    assert [[e.from_level, e.to_level] for e in events(first, "escalated")] == [["L1", "L2"]]
     assert list(first.result["level"]) == [2, 1]
     assert first.result["flag"].iat[1] == "ESCALATION OVERDUE"
     assert first.result["problems"].iat[1] == "ID: duplicate of row 2"
@@ -638,7 +641,8 @@ def test_first_level_edit_by_a_person_is_recorded_after_the_last_run() -> None:
     policy = policy_of(Triggers=triggers_tab(), Settings=_settings_with_last_run(at(2, 12)))
     raised = [basic(id="ESC-0001", opened=at(1, 10), level="L2", escalated_at=at(2, 12, 30))]
     [event] = events(run(raised, utc(2, 13), policy), "level changed")
-    assert event[1:5] == ["ESC-0001", "level changed", "", "L2"]
+    assert [event.id, event.event, event.from_level, event.to_level] == [
+        "ESC-0001", "level changed", "", "L2"]
     # Raised before the last run: the tool already saw it, so nothing new is recorded.
     older = [basic(id="ESC-0001", opened=at(1, 10), level="L2", escalated_at=at(2, 11))]
     assert events(run(older, utc(2, 13), policy), "level changed") == []
@@ -658,7 +662,7 @@ def test_an_automatic_trigger_waits_for_its_timeframe() -> None:
     assert text(waiting, "escalate_by").startswith("2026-06-02 12:00")
     applied = run(rows, utc(2, 12), policy)
     assert applied.result["level"].iat[0] == 2
-    assert [e[5] for e in events(applied, "escalated")] == ["Unresolved too long"]
+    assert [e.trigger for e in events(applied, "escalated")] == ["Unresolved too long"]
 
 
 def test_a_target_missed_before_the_tool_looked_is_not_a_new_breach() -> None:
@@ -672,8 +676,9 @@ def test_a_target_missed_before_the_tool_looked_is_not_a_new_breach() -> None:
     # The previous run was before the late answer: the miss happened between two runs.
     between = policy_of(Triggers=no_triggers, Settings=_settings_with_last_run(at(1, 12)))
     [breach] = events(run(late, utc(1, 16), between), "breached")
-    assert breach[1:6] == ["ESC-0001", "breached", "L1", "", "Response SLA"]
-    assert "missed" in breach[7]
+    assert [breach.id, breach.event, breach.from_level, breach.to_level, breach.trigger] == [
+        "ESC-0001", "breached", "L1", "", "Response SLA"]
+    assert "missed" in breach.detail
 
 
 def test_a_due_time_in_the_repeated_dst_hour_is_not_rewritten_on_rerun() -> None:

@@ -56,8 +56,8 @@ def _check(rows: list[list[Any]], now: pd.Timestamp) -> None:
     assert (result["level"].to_numpy() >= log["level"].to_numpy()).all()
     assert (result["id"] != "").all()
     for event in first.events:
-        if event[2] == "escalated":
-            assert int(event[4][1:]) > int(event[3][1:])
+        if event.event == "escalated":
+            assert int(event.to_level[1:]) > int(event.from_level[1:])
 
     # The next run at the same instant, after a sync wrote ID, Level and Escalated at back
     # and appended the events to History.

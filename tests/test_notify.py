@@ -160,7 +160,7 @@ def all_text(*reports: Any) -> str:
     parts: list[str] = []
     for report in reports:
         parts += report.lines()
-        parts += [repr(row) for row in report.history_rows()]
+        parts += [repr(event) for event in report.history_events()]
         parts += [repr(report.problems_by_row())]
     return "\n".join(parts)
 
@@ -408,7 +408,7 @@ def test_targets_outside_the_allowlist_are_refused_and_nothing_is_sent(
         report.problems_by_row()["ESC-0012"][0]
         == f"Notify L2 email boss@evil.test refused: {reason}"
     )
-    assert report.history_rows() == []
+    assert report.history_events() == []
     assert "SeCrEt" not in all_text(report)
 
 
@@ -428,13 +428,14 @@ def test_each_notification_is_sent_once_across_runs(
     notifications = [note("ops@example.com", f"webhook:{http.base}/hook/one-4a2f")]
 
     first = outbox(config).deliver(notifications, set(), NOW)
-    history = first.history_rows()
+    history = first.history_events()
     recorded = recorded_deliveries(
-        {"event": row[2], "trigger": row[5], "detail": row[7]} for row in history
+        {"event": event.event, "trigger": event.trigger, "detail": event.detail}
+        for event in history
     )
     second = outbox(config).deliver(notifications, recorded, LATER)
 
-    assert history == [
+    assert [event.values() for event in history] == [
         [
             NOW,
             "ESC-0012",
@@ -472,7 +473,7 @@ def test_crash_between_send_and_history_record_does_not_resend(
 
     assert len(http.posts) == 1
     assert [d.recovered for d in second.sent] == [True]
-    assert second.history_rows() == first.history_rows()  # At is the real send time
+    assert second.history_events() == first.history_events()  # At is the real send time
     recorded = {(d.dedup_key, d.detail) for d in second.sent}
     third = outbox(config).deliver(notifications, recorded, LATER)
     assert third.sent == [] and len(http.posts) == 1

@@ -49,7 +49,8 @@ def owned(evaluation: Evaluation, key: str) -> Any:
 
 
 def status_events(evaluation: Evaluation) -> list[tuple[Any, ...]]:
-    return [(e[0], e[3], e[4]) for e in evaluation.events if e[2] == "status changed"]
+    return [(e.at, e.from_level, e.to_level) for e in evaluation.events
+            if e.event == "status changed"]
 
 
 def test_pauses_accumulate_across_runs_and_push_resolution_due() -> None:
@@ -112,7 +113,7 @@ def test_first_sight_records_only_rows_waiting_on_the_customer() -> None:
     rows = [basic(id=f"ESC-000{n}", opened=at(1, 9), status=status)
             for n, status in enumerate(["", "Open", "Resolved", "Escalated to vendor", PENDING])]
     evaluation = run(rows, utc(1, 10), QUIET)
-    assert [(e[1], e[4]) for e in evaluation.events if e[2] == "status changed"] == [
+    assert [(e.id, e.to_level) for e in evaluation.events if e.event == "status changed"] == [
         ("ESC-0004", PENDING)]
     assert [math.isnan(v) for v in evaluation.result["paused_hours"]] == [
         True, True, True, True, False]

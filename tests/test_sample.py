@@ -210,17 +210,18 @@ def test_sample_has_the_awkward_cells_people_type(rows: list[dict[str, Any]]) ->
 
 def test_engine_fires_every_trigger_kind_on_the_sample(tabs: dict[str, list[list[Any]]]) -> None:
     from sheets_escalation.core import engine, policy
+    from sheets_escalation.core.events import read_events
 
     tables = {title: Table(title, body) for title, body in tabs.items()}
     loaded = policy.load_policy(tables)
     log = engine.read_log(tables[schema.ESCALATIONS], loaded).log
-    history = engine.read_history(tables[schema.HISTORY], loaded.timezone)
+    history = read_events(tables[schema.HISTORY], loaded.timezone)
     evaluation = engine.evaluate(log, loaded, pd.Timestamp(sample.SAMPLE_NOW), history)
 
     kind_of = {rule.name: rule.kind for rule in loaded.triggers}
     # Automatic escalations show in History events; flagged ones in the Triggers column.
     fired = {name for cell in evaluation.result["triggers"] for name in cell.split("; ") if name}
-    fired |= {event[5] for event in evaluation.events if event[2] == "escalated"}
+    fired |= {event.trigger for event in evaluation.events if event.event == "escalated"}
     assert {kind_of[name] for name in fired} == set(schema.TRIGGER_KINDS)
     flags = set(evaluation.result["flag"])
     assert flags == set(schema.FLAGS)

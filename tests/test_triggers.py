@@ -135,10 +135,10 @@ def test_unresolved_for_fires_after_one_business_day() -> None:
     assert fired(before) == [] and events(before, "escalated") == []
     after = run(rows, utc(2, 10))
     [event] = events(after, "escalated")
-    assert event[3:6] == ["L1", "L2", "Unresolved too long"]
-    assert event[6] == "sheets-escalation"
-    assert "open 8 business hours" in event[7]
-    assert "1 business day" in event[7]
+    assert [event.from_level, event.to_level, event.trigger] == ["L1", "L2", "Unresolved too long"]
+    assert event.by == "sheets-escalation"
+    assert "open 8 business hours" in event.detail
+    assert "1 business day" in event.detail
 
 
 def test_unresolved_for_skips_the_weekend() -> None:
@@ -424,8 +424,8 @@ def test_no_response_fires_at_response_due() -> None:
     assert events(run([_l2()], utc(1, 11, 59)), "escalated") == []
     evaluation = run([_l2()], utc(1, 12))
     [event] = events(evaluation, "escalated")
-    assert event[3:6] == ["L2", "L3", "L2 silent"]
-    assert "no first response by 2026-06-01 12:00" in event[7]
+    assert [event.from_level, event.to_level, event.trigger] == ["L2", "L3", "L2 silent"]
+    assert "no first response by 2026-06-01 12:00" in event.detail
 
 
 def test_no_response_answered_in_time_does_not_fire() -> None:
@@ -436,7 +436,7 @@ def test_no_response_answered_in_time_does_not_fire() -> None:
 
 def test_no_response_earlier_response_at_l1_does_not_count() -> None:
     evaluation = run([_l2(first_response_at=at(1, 9, 15))], utc(1, 12))
-    assert [e[5] for e in events(evaluation, "escalated")] == ["L2 silent"]
+    assert [e.trigger for e in events(evaluation, "escalated")] == ["L2 silent"]
 
 
 def test_no_response_as_a_flag_reports_due_as_fired_at() -> None:

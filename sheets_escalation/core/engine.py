@@ -9,22 +9,22 @@ levels and the few rows that changed.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
-from pandas._libs import lib
 
 from sheets_escalation.core import cells, dates, money, schema
 from sheets_escalation.core.errors import ConfigError, Located
+from sheets_escalation.core.events import UTC_DTYPE, HistoryEvent
+from sheets_escalation.core.grid import raw_frame
 from sheets_escalation.core.policy import Policy, TriggerRule, level_label
-from sheets_escalation.core.table import Table, header_index
+from sheets_escalation.core.table import Table
 from sheets_escalation.core.triggers import KINDS, Context, can_fire
 
 TOOL = "sheets-escalation"
-UTC_DTYPE = "datetime64[ns, UTC]"
 
 
 @dataclass
@@ -44,25 +44,7 @@ class LogRead:
 @dataclass
 class Evaluation:
     result: pd.DataFrame
-    events: list[list[Any]] = field(default_factory=list)  # History rows (HISTORY_HEADERS)
-
-
-def _grid(rows: list[list[Any]], positions: Iterable[int] | None = None) -> pd.DataFrame:
-    """Given a tab's rows, return them as a frame of object columns, one per position in
-    ``positions`` (every position when None) and labelled by it; short rows read as None
-    there (sheets hand over ragged rows)."""
-    if not rows:
-        return pd.DataFrame()
-    width = max(map(len, rows))
-    wanted = range(width) if positions is None else sorted(set(positions))
-    # pandas' own row-to-array routine (what DataFrame(rows) runs) fills short rows with
-    # None in C; taking columns from it costs less than any per-cell Python loop.
-    grid = lib.to_object_array(rows, min_width=width)  # type: ignore[attr-defined]  # untyped stub
-    return pd.DataFrame(
-        {position: grid[:, position].copy() if position < width
-         else np.full(len(rows), None, dtype=object) for position in wanted},
-        index=pd.RangeIndex(len(rows)),
-    )
+    events: list[HistoryEvent] = field(default_factory=list)  # History rows to record
 
 
 def _blank_cells(source: pd.Series) -> np.ndarray:
@@ -119,7 +101,7 @@ def read_header(table: Table | None) -> tuple[dict[str, int], list[Located]]:
 
 def _read_rows(table: Table, columns: dict[str, int], width: int, policy: Policy) -> LogRead:
     body = table.body
-    raw = _grid(body, columns.values()) if body else pd.DataFrame(
+    raw = raw_frame(body, columns.values()) if body else pd.DataFrame(
         {position: pd.Series(dtype=object) for position in columns.values()})
     log = pd.DataFrame(index=raw.index)
     problems_parts: list[pd.Series] = []
@@ -246,7 +228,7 @@ class _Ids(NamedTuple):
     ids: pd.Series  # blanks numbered
     keys: pd.Series  # casefolded, for matching
     repeated: np.ndarray  # the key appeared on an earlier row
-    events: list[list[Any]]  # `id assigned`
+    events: list[HistoryEvent]  # `id assigned`
     problems: pd.Series  # duplicate IDs
 
 
@@ -260,7 +242,7 @@ def _assign_ids(log: pd.DataFrame, now: pd.Timestamp) -> _Ids:
     # Plain list work: pandas' string methods cost several times more per cell here.
     values = log["id"].to_numpy(dtype=object, copy=True)
     blank = values == ""
-    events: list[list[Any]] = []
+    events: list[HistoryEvent] = []
     keys = np.array([text.casefold() for text in values.tolist()], dtype=object)
     if blank.any():
         # One scan of the keys joined by newlines, unless an ID holds a newline itself.
@@ -271,7 +253,7 @@ def _assign_ids(log: pd.DataFrame, now: pd.Timestamp) -> _Ids:
         new_ids = [f"ESC-{n:04d}" for n in range(next_number, next_number + int(blank.sum()))]
         values[blank] = new_ids
         keys[blank] = [new_id.casefold() for new_id in new_ids]
-        events = [[now, new_id, "id assigned", "", "", "", TOOL, f"row {row}"]
+        events = [HistoryEvent(now, new_id, "id assigned", by=TOOL, detail=f"row {row}")
                   for new_id, row in zip(new_ids, log["sheet_row"].to_numpy()[blank].tolist(),
                                          strict=True)]
     key = pd.Series(keys, index=log.index, dtype=object)
@@ -395,7 +377,7 @@ def status_labels(status: pd.Series) -> pd.Series:
 
 def _status_events(ids: pd.Series, keys: pd.Series, repeated: np.ndarray, labels: pd.Series,
                    resolved: np.ndarray, history: pd.DataFrame | None,
-                   now: pd.Timestamp) -> list[list[Any]]:
+                   now: pd.Timestamp) -> list[HistoryEvent]:
     """The `status changed` events this run observes: a Status that differs from the To
     of the ID's last such event; for an ID without one, only a row now waiting on the
     customer (so the first sync of a log does not record every row's status). ``keys``
@@ -413,13 +395,14 @@ def _status_events(ids: pd.Series, keys: pd.Series, repeated: np.ndarray, labels
                          != labels[seen].str.casefold()).to_numpy()
     first = ~seen & (labels == schema.PENDING_CUSTOMER).to_numpy() & ~resolved
     record = ((seen & differs) | first) & ~repeated
-    return [[now, row_id, "status changed", before, after, "", "sheet",
-             "Status edited in the sheet"]
+    return [HistoryEvent(now, row_id, "status changed", before, after, by="sheet",
+                         detail="Status edited in the sheet")
             for row_id, before, after in zip(ids[record], known[record].fillna(""),
                                              labels[record], strict=True)]
 
 
-def _paused_seconds(keys: pd.Series, history: pd.DataFrame | None, events: list[list[Any]],
+def _paused_seconds(keys: pd.Series, history: pd.DataFrame | None,
+                    events: list[HistoryEvent],
                     level_start: pd.Series, until: pd.Series, business: np.ndarray,
                     policy: Policy) -> np.ndarray:
     """Given the rows' IDs (casefolded), the History frame with this run's events, each
@@ -432,11 +415,11 @@ def _paused_seconds(keys: pd.Series, history: pd.DataFrame | None, events: list[
         recorded = history[(history["event"] == "status changed") & (history["id"] != "")]
         frames.append(pd.DataFrame({"key": recorded["id"].str.casefold(),
                                     "at": recorded["at"], "to": recorded["to_level"]}))
-    new = [e for e in events if e[2] == "status changed"]
+    new = [e for e in events if e.event == "status changed"]
     if new:
-        frames.append(pd.DataFrame({"key": [str(e[1]).casefold() for e in new],
-                                    "at": pd.to_datetime([e[0] for e in new], utc=True),
-                                    "to": [e[4] for e in new]}))
+        frames.append(pd.DataFrame({"key": [str(e.id).casefold() for e in new],
+                                    "at": pd.to_datetime([e.at for e in new], utc=True),
+                                    "to": [e.to_level for e in new]}))
     paused = np.zeros(len(keys), dtype=float)
     if not frames:
         return paused
@@ -584,8 +567,10 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
     if id_repeated.any():
         changed &= ~id_keys.duplicated(keep=False).to_numpy()
     for position in np.flatnonzero(changed).tolist():
-        events.append([now, ids.iat[position], "level changed", known.iat[position],
-                       current.iat[position], "", "sheet", "Level edited in the sheet"])
+        events.append(HistoryEvent(now, str(ids.iat[position]), "level changed",
+                                   str(known.iat[position]), str(current.iat[position]),
+                                   by="sheet",
+                                   detail="Level edited in the sheet"))
 
     rules = policy.active_triggers
     applied_trigger = np.full(len(index), "", dtype=object)
@@ -626,7 +611,7 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
             by_rule = raise_by[at] == position
             names[by_rule] = rules[position].name
             whys[by_rule] = result_pass.why[position].to_numpy(dtype=object)[at[by_rule]]
-        events.extend([now, row_id, "escalated", before, after, name, TOOL, why]
+        events.extend(HistoryEvent(now, row_id, "escalated", before, after, name, TOOL, why)
                       for row_id, before, after, name, why in zip(
                           ids.to_numpy()[at].tolist(), _level_labels(level[at]).tolist(),
                           _level_labels(raise_to[at]).tolist(), names.tolist(), whys.tolist(),
@@ -738,7 +723,7 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
             continue
         due_text = _local(due[new], policy).dt.strftime("%Y-%m-%d %H:%M")
         details = name + " " + states[new].str.lower() + " (due " + due_text + ")"
-        events.extend([now, row_id, "breached", label, "", name, TOOL, detail]
+        events.extend(HistoryEvent(now, row_id, "breached", label, "", name, TOOL, detail)
                       for row_id, label, detail in zip(ids[new], labels[new], details,
                                                        strict=True))
 
@@ -767,24 +752,3 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
         "resolution_used": resolution_used,
     }, index=index)
     return Evaluation(result=result, events=events)
-
-
-def read_history(table: Table | None, timezone: str) -> pd.DataFrame:
-    """Given the History tab, return the History frame (CONTRACTS.md); empty if absent."""
-    columns = ["at", "id", "event", "from_level", "to_level", "trigger", "by", "detail"]
-    if table is None or len(table.rows) < 2:
-        frame = pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
-        frame["at"] = pd.Series(dtype=UTC_DTYPE)
-        return frame
-    index = header_index(table.header)
-    raw = _grid(table.body)
-    data: dict[str, pd.Series] = {}
-    for key, header in zip(columns, schema.HISTORY_HEADERS, strict=True):
-        position = index.get(schema.normalize_header(header))
-        source = (raw[position] if position is not None and position in raw.columns
-                  else pd.Series([None] * len(raw)))
-        if key == "at":
-            data[key] = dates.parse_datetimes(source.astype(object), header, timezone).values
-        else:
-            data[key] = cells.parse_text(source.astype(object))
-    return pd.DataFrame(data)

@@ -3,7 +3,7 @@
 A job plans :class:`Notification` records (one message about one row, to the Notify
 targets of one level) without sending anything; the notification adapter
 (``adapters/notify``) sends them once each and answers with a :class:`DeliveryReport` of
-:class:`Delivery` records, which the job records in History as ``notified`` rows. These
+:class:`Delivery` records, which the job records in History as ``notified`` events. These
 records are pure data, so planning, dry runs and tests need no adapter.
 
 Targets stay as typed here: parsing, the allowlist and masking are the adapter's business
@@ -16,6 +16,8 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
+
+from sheets_escalation.core.events import HistoryEvent
 
 BY = "sheets-escalation"
 NOTIFIED = "notified"
@@ -70,9 +72,10 @@ class Delivery:
         """The History ``Detail`` of this delivery: channel and masked target."""
         return f"{self.channel} {self.target}"
 
-    def history_row(self) -> list[object]:
-        """Return the History row (schema.HISTORY_HEADERS order) recording this send."""
-        return [self.at, self.row_id, NOTIFIED, "", self.level, self.dedup_key, BY, self.detail]
+    def history_event(self) -> HistoryEvent:
+        """Return the History event recording this send."""
+        return HistoryEvent(self.at, self.row_id, NOTIFIED, "", self.level, self.dedup_key, BY,
+                            self.detail)
 
     def __str__(self) -> str:
         what = f"{self.dedup_key} -> {self.detail}"
@@ -89,7 +92,7 @@ class Delivery:
 class DeliveryReport:
     """The outcome of delivering notifications (``Outbox.deliver`` in the adapter).
 
-    ``sent``: to record in History now (``history_rows``). ``failed``: not sent, retried
+    ``sent``: to record in History now (``history_events``). ``failed``: not sent, retried
     next run. ``refused``: not allowlisted or unreadable targets, never sent.
     ``planned``: what a dry run would send.
     """
@@ -99,9 +102,9 @@ class DeliveryReport:
     refused: list[Delivery] = field(default_factory=list)
     planned: list[Delivery] = field(default_factory=list)
 
-    def history_rows(self) -> list[list[object]]:
-        """Return the History ``notified`` rows for everything sent."""
-        return [d.history_row() for d in self.sent]
+    def history_events(self) -> list[HistoryEvent]:
+        """Return the History ``notified`` events for everything sent."""
+        return [d.history_event() for d in self.sent]
 
     def lines(self) -> list[str]:
         """Return one human line per delivery, for the run's output."""

@@ -12,6 +12,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
+from sheets_escalation.core import schema
 from sheets_escalation.core.months import shift_month
 
 TREND_MONTHS = 3  # earlier months shown in the trend, and averaged for the headline change
@@ -31,7 +32,6 @@ HOW_COLUMNS = {AUTOMATIC: "Automatic", COMMAND: "Escalate command", BY_HAND: "Ra
 NOT_IN_LOG = "(no longer in the log)"
 BLANK = "(blank)"
 _LEVEL = re.compile(r"^\s*[Ll]?\s*([1-9])\s*$")
-_HISTORY_KEYS = ("at", "id", "event", "from_level", "to_level", "trigger", "by", "detail")
 
 
 class TriggerReplay(Protocol):
@@ -79,8 +79,8 @@ def log_rows(log: pd.DataFrame, result: pd.DataFrame) -> pd.DataFrame:
 
 def history_frame(history: pd.DataFrame) -> pd.DataFrame:
     """History with every expected column, text stripped and At as UTC."""
-    frame = history.reindex(columns=list(_HISTORY_KEYS))
-    for column in _HISTORY_KEYS[1:]:
+    frame = history.reindex(columns=list(schema.HISTORY_KEYS))
+    for column in schema.HISTORY_KEYS[1:]:
         frame[column] = frame[column].fillna("").astype(str).str.strip()
     frame["at"] = pd.to_datetime(frame["at"], utc=True)
     frame["event"] = frame["event"].str.casefold()

@@ -117,7 +117,19 @@ TRIGGERS_HEADERS: tuple[str, ...] = (
 SETTINGS_HEADERS: tuple[str, ...] = ("Key", "Value")
 HOLIDAYS_HEADERS: tuple[str, ...] = ("Date", "Name")
 VIP_HEADERS: tuple[str, ...] = ("Customer", "Note")
-HISTORY_HEADERS: tuple[str, ...] = ("At", "ID", "Event", "From", "To", "Trigger", "By", "Detail")
+# History columns: the frame read from the tab (and every HistoryEvent) names them by key.
+HISTORY_COLUMNS: tuple[Column, ...] = (
+    Column("At", "at", "datetime"),
+    Column("ID", "id"),
+    Column("Event", "event"),
+    Column("From", "from_level"),
+    Column("To", "to_level"),
+    Column("Trigger", "trigger"),
+    Column("By", "by"),
+    Column("Detail", "detail"),
+)
+HISTORY_HEADERS: tuple[str, ...] = tuple(c.header for c in HISTORY_COLUMNS)
+HISTORY_KEYS: tuple[str, ...] = tuple(c.key for c in HISTORY_COLUMNS)
 TEMPLATES_HEADERS: tuple[str, ...] = ("Name", "Subject", "Body")
 
 HISTORY_EVENTS: tuple[str, ...] = (

@@ -9,7 +9,7 @@ decides what is owed, so a dry run can show it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -25,6 +25,7 @@ from sheets_escalation.adapters.notify.messages import (
 )
 from sheets_escalation.core import schema
 from sheets_escalation.core.errors import RefusedError, UsageError
+from sheets_escalation.core.events import HistoryEvent, frame_events
 from sheets_escalation.core.notifications import Notification
 from sheets_escalation.core.policy import Policy, level_label, level_number
 
@@ -108,20 +109,20 @@ def _alert(view: RowView, policy: Policy, level: int, what: str, due: Any) -> tu
     return subject, "\n".join(lines)
 
 
-def _moves(events: list[list[Any]]) -> list[list[Any]]:
-    """Return the events (History row layout) that moved a row up a level."""
+def _moves(events: list[HistoryEvent]) -> list[HistoryEvent]:
+    """Return the events that moved a row up a level."""
     moves = []
     for event in events:
-        if event[2] not in ("escalated", "level changed"):
+        if event.event not in ("escalated", "level changed"):
             continue
-        to_level = level_number(event[4])
-        if to_level is not None and to_level > (level_number(event[3]) or 1):
+        to_level = level_number(event.to_level)
+        if to_level is not None and to_level > (level_number(event.from_level) or 1):
             moves.append(event)
     return moves
 
 
 def _unannounced_moves(result: pd.DataFrame, history: pd.DataFrame,
-                       moved_now: set[str]) -> list[list[Any]]:
+                       moved_now: set[str]) -> list[HistoryEvent]:
     """Given the evaluation, the History frame and the IDs this run moves, return the
     History event that brought each other open row to its current level, while that
     level has not responded yet: its announcement is owed until it is sent (a failed or
@@ -130,44 +131,40 @@ def _unannounced_moves(result: pd.DataFrame, history: pd.DataFrame,
                        & (history["id"] != "")]
     if recorded.empty:
         return []
-    last = {str(row[1]).casefold(): row for row in recorded[
-        ["at", "id", "event", "from_level", "to_level", "trigger", "by", "detail"]
-    ].itertuples(index=False, name=None)}
+    last = {str(event.id).casefold(): event for event in frame_events(recorded)}
     waiting = (result["flag"] != "RESOLVED") & ~result["response_sla"].isin(["Met", "Missed"])
     moves = []
     for identifier, level in zip(result["id"][waiting], result["level"][waiting], strict=True):
         event = last.get(str(identifier).casefold())
         if event is None or identifier.casefold() in moved_now:
             continue
-        if level_number(event[4]) == int(level) and _moves([list(event)]):
-            moves.append([event[0], identifier, *event[2:]])
+        if level_number(event.to_level) == int(level) and _moves([event]):
+            moves.append(replace(event, id=identifier))
     return moves
 
 
-def latest_move_reason(identifier: str, events: list[list[Any]],
+def latest_move_reason(identifier: str, events: list[HistoryEvent],
                        history: pd.DataFrame) -> tuple[str, str] | None:
     """Given a row's ID, this evaluation's events and the History frame, return (triggers,
     why) of the latest event that raised the ID's level, or None if it never moved."""
     key = str(identifier).casefold()
-    moves = [e for e in _moves(events) if str(e[1]).casefold() == key]
+    moves = [e for e in _moves(events) if str(e.id).casefold() == key]
     if not moves and not history.empty:
-        recorded = history[history["id"].str.casefold() == key][
-            ["at", "id", "event", "from_level", "to_level", "trigger", "by", "detail"]]
-        moves = _moves([list(row) for row in recorded.itertuples(index=False, name=None)])
+        moves = _moves(frame_events(history[history["id"].str.casefold() == key]))
     return _reason(moves[-1]) if moves else None
 
 
-def _reason(event: list[Any]) -> tuple[str, str]:
+def _reason(event: HistoryEvent) -> tuple[str, str]:
     """Given an escalation event, return (triggers, why) for its announcement."""
-    trigger, by, detail = str(event[5] or ""), str(event[6] or ""), str(event[7] or "")
-    if event[2] == "level changed":
+    trigger, by, detail = str(event.trigger or ""), str(event.by or ""), str(event.detail or "")
+    if event.event == "level changed":
         return "Level edited in the sheet", detail
     if trigger == "manual":
         return f"manual escalation by {by}" if by else "manual escalation", detail
     return trigger, detail
 
 
-def plan_notifications(log: pd.DataFrame, result: pd.DataFrame, events: list[list[Any]],
+def plan_notifications(log: pd.DataFrame, result: pd.DataFrame, events: list[HistoryEvent],
                        policy: Policy, templates: Mapping[str, Template],
                        history: pd.DataFrame | None = None) -> list[Notification]:
     """Given an evaluation, its History frame, return every notification it owes (the
@@ -183,11 +180,11 @@ def plan_notifications(log: pd.DataFrame, result: pd.DataFrame, events: list[lis
 
     moves = _moves(events)
     if history is not None:
-        moved_now = {str(event[1]).casefold() for event in moves}
+        moved_now = {str(event.id).casefold() for event in moves}
         moves += _unannounced_moves(result, history, moved_now)
     for event in moves:
-        to_level = int(level_number(event[4]) or 0)
-        position = positions.get(event[1])
+        to_level = int(level_number(event.to_level) or 0)
+        position = positions.get(event.id)
         if position is None or not targets(to_level):
             continue
         view = row_view(log, result, position)
@@ -202,7 +199,7 @@ def plan_notifications(log: pd.DataFrame, result: pd.DataFrame, events: list[lis
                                                reason=_reason(event))
             problem = ("; ".join(str(p) for p in error.problems)
                        + "; sent the built-in internal message instead")
-        notifications.append(Notification(event[1], level_label(to_level), "escalated",
+        notifications.append(Notification(event.id, level_label(to_level), "escalated",
                                           targets(to_level), subject, body, problem))
 
     levels = result["level"].to_numpy(dtype=int)

@@ -31,6 +31,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from sheets_escalation.adapters.xlsx.template import new_workbook, workbook_bytes
 from sheets_escalation.core import schema
 from sheets_escalation.core.engine import TOOL
+from sheets_escalation.core.events import HistoryEvent
 
 TIMEZONE = "America/New_York"
 SAMPLE_NOW = dt.datetime(2026, 11, 25, 15, 0, tzinfo=ZoneInfo(TIMEZONE))
@@ -502,9 +503,10 @@ _HOW_RAISED: Mapping[str, tuple[str, str, str]] = {
 }
 
 
-def _history_rows(rows: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
-    """Return the History of the rows already above L1 (see :data:`_HOW_RAISED`)."""
-    events: list[list[Any]] = []
+def _history_events(rows: Sequence[Mapping[str, Any]]) -> list[HistoryEvent]:
+    """Return the History of the rows already above L1 (see :data:`_HOW_RAISED`), each
+    ``at`` a local time as the sample's cells hold it."""
+    events: list[HistoryEvent] = []
     for row in rows:
         how = _HOW_RAISED.get(row["id"])
         if how is None or row.get("level") not in ("L2", "L3"):
@@ -512,15 +514,16 @@ def _history_rows(rows: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
         kind, name, detail = how
         at, level = row["escalated_at"], row["level"]
         if kind == "auto":
-            events.append([at, row["id"], "escalated", "L1", level, name, TOOL, detail])
+            events.append(HistoryEvent(at, row["id"], "escalated", "L1", level, name, TOOL, detail))
         elif kind == "command":
-            events.append([at, row["id"], "escalated", "L1", level, "manual", name, detail])
+            events.append(HistoryEvent(at, row["id"], "escalated", "L1", level, "manual", name,
+                                       detail))
         else:
             # The hourly run after the edit records it.
             noticed = at.replace(minute=0) + dt.timedelta(hours=1)
-            events.append([noticed, row["id"], "level changed", "L1", level, "", "sheet",
-                           "Level edited in the sheet"])
-    events.sort(key=lambda event: event[0])
+            events.append(HistoryEvent(noticed, row["id"], "level changed", "L1", level, "",
+                                       "sheet", "Level edited in the sheet"))
+    events.sort(key=lambda event: event.at)
     return events
 
 
@@ -566,8 +569,8 @@ def build_sample(path: Path) -> None:
         workbook[schema.HOLIDAYS].append(list(holiday))
     for vip in VIP_CUSTOMERS:
         workbook[schema.VIP].append(list(vip))
-    for event in _history_rows(rows):
-        workbook[schema.HISTORY].append(event)
+    for event in _history_events(rows):
+        workbook[schema.HISTORY].append(event.values())
 
     path.parent.mkdir(parents=True, exist_ok=True)
     # Fixed document dates: regenerating an unchanged sample changes nothing in git.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -24,10 +24,10 @@ from sheets_escalation.core.engine import (
     date_order_note,
     evaluate,
     read_header,
-    read_history,
     read_log,
 )
 from sheets_escalation.core.errors import ConfigError, Located
+from sheets_escalation.core.events import HistoryEvent, history_rows, read_events, wall_time
 from sheets_escalation.core.limits import fit_text
 from sheets_escalation.core.notifications import DeliveryReport, recorded_deliveries
 from sheets_escalation.core.plaintext import without_controls
@@ -125,14 +125,14 @@ class SyncReport:
     @property
     def event_counts(self) -> dict[str, int]:
         """How many History events of each kind this run records, in EVENT_ORDER."""
-        counts = Counter(e[2] for e in self.workbook.evaluation.events)
+        counts = Counter(e.event for e in self.workbook.evaluation.events)
         order = {event: i for i, event in enumerate(EVENT_ORDER)}
         return {event: counts[event]
                 for event in sorted(counts, key=lambda e: (order.get(e, len(order)), e))}
 
     @property
-    def escalated(self) -> list[list[Any]]:
-        return [e for e in self.workbook.evaluation.events if e[2] == "escalated"]
+    def escalated(self) -> list[HistoryEvent]:
+        return [e for e in self.workbook.evaluation.events if e.event == "escalated"]
 
     def as_json(self) -> dict[str, Any]:
         result = self.workbook.result
@@ -145,7 +145,8 @@ class SyncReport:
             "dry_run": self.dry_run,
             "rows": len(result),
             "flags": self.flag_counts,
-            "escalated": [{"id": e[1], "from": e[3], "to": e[4], "trigger": e[5]}
+            "escalated": [{"id": e.id, "from": e.from_level, "to": e.to_level,
+                           "trigger": e.trigger}
                           for e in self.escalated],
             "events": len(self.workbook.evaluation.events),
             "cells_planned": len(self.plan.cells),
@@ -227,7 +228,7 @@ def load(backend: Backend, now: pd.Timestamp, *, tabs: dict[str, Table] | None =
     if now.tzinfo is None:
         now = now.tz_localize(policy.timezone)
     log_read = read_log(tabs.get(schema.ESCALATIONS), policy)
-    history = read_history(tabs.get(schema.HISTORY), policy.timezone)
+    history = read_events(tabs.get(schema.HISTORY), policy.timezone)
     evaluation = evaluate(log_read.log, policy, now, history)
     return Workbook(tabs, policy, log_read, history, evaluation, now, backend.max_cell_characters)
 
@@ -455,14 +456,8 @@ def plan_writes(workbook: Workbook, *, describe: bool = True
     events = workbook.evaluation.events
     if events:
         plan_history(workbook, plan, history_rows(events, timezone))
-    _plan_last_run(workbook, plan, _local_value(now, timezone))
+    _plan_last_run(workbook, plan, wall_time(now, timezone))
     return plan, changes
-
-
-def history_rows(events: list[list[Any]], timezone: str) -> list[list[Any]]:
-    """Given an evaluation's events, return them as History rows (HISTORY_HEADERS order),
-    the instant as a local wall time in ``timezone``, as a sync writes them."""
-    return [[_local_value(event[0], timezone), *event[1:]] for event in events]
 
 
 def plan_history(workbook: Workbook, plan: WritePlan, rows: list[list[Any]]) -> None:
@@ -496,11 +491,6 @@ def history_rows_for(table: Table, rows: list[list[Any]]) -> list[list[Any]]:
     return laid_out
 
 
-def _local_value(stamp: pd.Timestamp, timezone: str) -> dt.datetime:
-    local = pd.Timestamp(stamp).tz_convert(timezone).tz_localize(None).round("s")
-    return local.to_pydatetime()
-
-
 def _plan_last_run(workbook: Workbook, plan: WritePlan, stamp: dt.datetime) -> None:
     table = workbook.tabs.get(schema.SETTINGS)
     if table is None or not table.rows:
@@ -532,9 +522,9 @@ def record_reminders(workbook: Workbook) -> list[str]:
     for reminder in plan_reminders(workbook.log, workbook.result, policy, workbook.history):
         if reminder.targets:
             continue
-        workbook.evaluation.events.append([workbook.now, reminder.row_id, "notified", "",
-                                           reminder.level, reminder.dedup_key,
-                                           "sheets-escalation", REMINDER_NO_CHANNEL])
+        workbook.evaluation.events.append(HistoryEvent(
+            workbook.now, reminder.row_id, "notified", "", reminder.level, reminder.dedup_key,
+            "sheets-escalation", REMINDER_NO_CHANNEL))
         # The subject without its "[L1] ESC-0012 " prefix, which the key already says.
         what = reminder.subject.split(" ", 2)[-1]
         lines.append(f"{reminder.dedup_key}: {what}; no Notify target at {reminder.level}, "
@@ -554,9 +544,8 @@ def deliver_notifications(workbook: Workbook, outbox: Outbox | None) -> Delivery
         {str(k): v for k, v in record.items()} for record in workbook.history.to_dict("records")]
     recorded = recorded_deliveries(history_records)
     report = outbox.deliver(notifications, recorded, workbook.now.to_pydatetime())
-    for row in report.history_rows():
-        at: Any = row[0]
-        workbook.evaluation.events.append([pd.Timestamp(at), *row[1:]])
+    workbook.evaluation.events.extend(replace(event, at=pd.Timestamp(event.at))
+                                      for event in report.history_events())
     problems = report.problems_by_row()
     for notification in notifications:
         if notification.problem:
@@ -624,16 +613,17 @@ def run_escalate(backend: Backend, now: pd.Timestamp, identifier: str, to_level:
         ids: list[str] = workbook.result["id"].tolist()
         log.loc[log.index[position], "id"] = ids[position]
         evaluation = evaluate(log, workbook.policy, workbook.now, workbook.history)
-        row_id = evaluation.result["id"].iat[position]
+        row_id = str(evaluation.result["id"].iat[position])
         # The level set above is this command's, not an edit in the sheet.
         evaluation.events[:] = [e for e in evaluation.events
-                                if not (e[2] == "level changed" and e[1] == row_id)]
+                                if not (e.event == "level changed" and e.id == row_id)]
         detail = note or ""
         if force and missing_required(log, position, workbook.policy):
             missing = ", ".join(missing_required(log, position, workbook.policy))
             detail = f"{detail} (forced; missing {missing})".strip()
-        evaluation.events.insert(0, [workbook.now, row_id, "escalated", level_label(from_level),
-                                     level_label(to_level), "manual", by, detail])
+        evaluation.events.insert(0, HistoryEvent(workbook.now, row_id, "escalated",
+                                                 level_label(from_level), level_label(to_level),
+                                                 "manual", by, detail))
         workbook.log_read.log = log
         workbook.evaluation = evaluation
 
