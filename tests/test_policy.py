@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 
 from sheets_escalation.core import schema
 from sheets_escalation.core.clock import Duration
-from sheets_escalation.core.errors import ConfigError, Located
+from sheets_escalation.core.errors import ConfigError
 from sheets_escalation.core.policy import Policy, load_policy
+from sheets_escalation.core.problems import Problem
 from sheets_escalation.core.table import Table
 
 TRIGGERS_HEADER = list(schema.TRIGGERS_HEADERS)
@@ -27,13 +28,13 @@ def load(**tabs: list[list[Any]]) -> Policy:
     return load_policy({name: Table(name, rows) for name, rows in tabs.items()})
 
 
-def problems(**tabs: list[list[Any]]) -> list[Located]:
+def problems(**tabs: list[list[Any]]) -> list[Problem]:
     with pytest.raises(ConfigError) as caught:
         load(**tabs)
     return caught.value.problems
 
 
-def where(found: list[Located]) -> list[tuple[str, str]]:
+def where(found: list[Problem]) -> list[tuple[str, str]]:
     return [(p.tab, p.cell) for p in found]
 
 
@@ -46,7 +47,7 @@ def trigger_row(**changes: Any) -> list[Any]:
     return cells
 
 
-def one_trigger(**changes: Any) -> list[Located]:
+def one_trigger(**changes: Any) -> list[Problem]:
     return problems(Triggers=[TRIGGERS_HEADER, trigger_row(**changes)])
 
 

@@ -56,7 +56,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sheets_escalation.core.errors import ConfigError, Located
+from sheets_escalation.core.errors import ConfigError
+from sheets_escalation.core.problems import Problem
 
 APP = "sheets-escalation"
 CONFIG_ENV = "SHEETS_ESCALATION_CONFIG"
@@ -190,9 +191,9 @@ def load_config(path: Path | None, environ: Mapping[str, str]) -> Config:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         # tomllib's message carries "(at line N, column M)".
-        raise ConfigError([Located(str(path), "", f"invalid TOML: {exc}")]) from exc
+        raise ConfigError([Problem(str(path), "", f"invalid TOML: {exc}")]) from exc
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([Located(str(path), "", f"cannot read: {exc}")]) from exc
+        raise ConfigError([Problem(str(path), "", f"cannot read: {exc}")]) from exc
 
     problems: list[str] = []
     warnings: list[str] = []
@@ -257,7 +258,7 @@ def load_config(path: Path | None, environ: Mapping[str, str]) -> Config:
         _whole(log, "backups", 3, 0, "[log]", problems),
     )
     if problems:
-        raise ConfigError([Located(str(path), "", p) for p in problems])
+        raise ConfigError([Problem(str(path), "", p) for p in problems])
 
     if file_password and _readable_by_others(path):
         warnings.append(

@@ -17,10 +17,11 @@ import numpy as np
 import pandas as pd
 
 from sheets_escalation.core import cells, dates, money, schema
-from sheets_escalation.core.errors import ConfigError, Located
+from sheets_escalation.core.errors import ConfigError
 from sheets_escalation.core.events import UTC_DTYPE, HistoryEvent
 from sheets_escalation.core.grid import raw_frame
 from sheets_escalation.core.policy import Policy, TriggerRule, level_label
+from sheets_escalation.core.problems import Problem, row_problems
 from sheets_escalation.core.table import Table
 from sheets_escalation.core.triggers import KINDS, Context, can_fire
 
@@ -39,12 +40,17 @@ class LogRead:
     # column) of each, and how many rows hold dates that read either way.
     dates_against: list[tuple[int, int]] = field(default_factory=list)
     rows_ambiguous: int = 0
+    # The kept rows' problems as read (the text of log["problems"]), by column.
+    problems: list[Problem] = field(default_factory=list)
 
 
 @dataclass
 class Evaluation:
     result: pd.DataFrame
     events: list[HistoryEvent] = field(default_factory=list)  # History rows to record
+    # The problems this evaluation adds to those read (log["problems"]), by column; with
+    # them, the text of result["problems"].
+    problems: list[Problem] = field(default_factory=list)
 
 
 def _blank_cells(source: pd.Series) -> np.ndarray:
@@ -72,21 +78,21 @@ def read_log(table: Table | None, policy: Policy) -> LogRead:
     return _read_rows(table, columns, width, policy)
 
 
-def read_header(table: Table | None) -> tuple[dict[str, int], list[Located]]:
+def read_header(table: Table | None) -> tuple[dict[str, int], list[Problem]]:
     """Given the Escalations tab, return where each known column lives (column key ->
     0-based sheet column) and every problem with its header row: the tab missing or empty,
     a required header missing, a known header appearing twice."""
     if table is None or not table.rows:
-        return {}, [Located(schema.ESCALATIONS, "", "tab is missing or empty")]
+        return {}, [Problem(schema.ESCALATIONS, "", "tab is missing or empty")]
     header = table.header
-    problems: list[Located] = []
+    problems: list[Problem] = []
     columns: dict[str, int] = {}
     for position, cell in enumerate(header):
         key = schema.KEY_BY_NORMALIZED.get(schema.normalize_header(cell))
         if key is None:
             continue
         if key in columns:
-            problems.append(Located(
+            problems.append(Problem(
                 schema.ESCALATIONS, schema.a1(0, position),
                 f'header "{cell}" appears twice (also {schema.a1(0, columns[key])})'))
             continue
@@ -94,7 +100,7 @@ def read_header(table: Table | None) -> tuple[dict[str, int], list[Located]]:
     for key in schema.REQUIRED_INPUT_KEYS:
         if key not in columns:
             header_text = schema.COLUMN_BY_KEY[key].header
-            problems.append(Located(schema.ESCALATIONS, "1:1",
+            problems.append(Problem(schema.ESCALATIONS, "1:1",
                                     f'missing required header "{header_text}"'))
     return columns, problems
 
@@ -104,7 +110,7 @@ def _read_rows(table: Table, columns: dict[str, int], width: int, policy: Policy
     raw = raw_frame(body, columns.values()) if body else pd.DataFrame(
         {position: pd.Series(dtype=object) for position in columns.values()})
     log = pd.DataFrame(index=raw.index)
-    problems_parts: list[pd.Series] = []
+    problems_parts: list[tuple[str, pd.Series]] = []
     # A row counts only if one of its input cells holds something (the user's own columns
     # do not count): whitespace is nothing. Text columns are stripped by their parser.
     blank = np.ones(len(raw), dtype=bool)
@@ -126,7 +132,7 @@ def _read_rows(table: Table, columns: dict[str, int], width: int, policy: Policy
                                            policy.date_order)
             evidence = dates.date_order_evidence(source, column.header, policy.date_order,
                                                  parsed.values)
-            problems_parts.append(evidence.problems)
+            problems_parts.append((column.header, evidence.problems))
             against_cells += [(int(r), columns[column.key])
                               for r in np.flatnonzero(evidence.against.to_numpy())]
             ambiguous |= evidence.ambiguous.to_numpy()
@@ -138,7 +144,7 @@ def _read_rows(table: Table, columns: dict[str, int], width: int, policy: Policy
         else:
             parsed = cells.parse_levels(source, column.header)
         log[column.key] = parsed.values
-        problems_parts.append(parsed.problems)
+        problems_parts.append((column.header, parsed.problems))
         if column.key == "level":
             # Read as L1 for its clocks, but no escalation may write over what was typed.
             log["level_unreadable"] = (parsed.problems != "").to_numpy()
@@ -161,21 +167,25 @@ def _read_rows(table: Table, columns: dict[str, int], width: int, policy: Policy
                 f"({stamp.day} {stamp:%b %Y}) as Settings Date order says, but other dates "
                 f"here read only {other}"
                 for text, stamp in zip(source[mask], local[mask], strict=True)]
-            problems_parts.append(pd.Series(texts, index=raw.index, dtype=object))
+            problems_parts.append((header, pd.Series(texts, index=raw.index, dtype=object)))
             doubtful |= mask
     log["doubtful_dates"] = doubtful
     # Blank, or a blank marker such as "-" or "n/a": no clock can start without it.
     opened_blank = log["opened"].isna() & (opened_problems == "")
-    problems_parts.append(pd.Series(np.where(opened_blank, "Opened: blank", ""),
-                                    index=raw.index))
-    log["problems"] = cells.combine_problems(*problems_parts)
+    problems_parts.append(("Opened", pd.Series(np.where(opened_blank, "Opened: blank", ""),
+                                               index=raw.index)))
+    log["problems"] = cells.combine_problems(*(texts for _, texts in problems_parts))
     keep = ~blank
     log = log[keep].reset_index(drop=True)
     raw = raw[keep].reset_index(drop=True)
     log["sheet_row"] = np.flatnonzero(keep) + 2
     dates_against = sorted((r + 2, c) for r, c in against_cells if keep[r])
+    problems = row_problems(schema.ESCALATIONS,
+                            [(header, texts[keep].reset_index(drop=True))
+                             for header, texts in problems_parts],
+                            log["sheet_row"].tolist())
     return LogRead(log=log, columns=columns, width=width, raw=raw, dates_against=dates_against,
-                   rows_ambiguous=int((ambiguous & keep).sum()))
+                   rows_ambiguous=int((ambiguous & keep).sum()), problems=problems)
 
 
 def _rows(count: int) -> str:
@@ -215,6 +225,11 @@ def _append(text: pd.Series, mask: np.ndarray, addition: str | pd.Series) -> pd.
     # Object arrays add element-wise in C; Series.__setitem__ with a mask costs far more.
     values[mask] = np.where(current != "", current + "; ", current) + add
     return pd.Series(values, index=text.index, dtype=object)
+
+
+def _flagged(mask: np.ndarray, text: str) -> pd.Series:
+    """Given where a problem holds and its text, return the per-row problem texts."""
+    return pd.Series(np.where(mask, text, ""), dtype=object)
 
 
 def _level_labels(levels: np.ndarray) -> np.ndarray:
@@ -479,10 +494,11 @@ FUTURE_GRACE = pd.Timedelta(minutes=15)
 
 
 def _impossible_timelines(log: pd.DataFrame, policy: Policy,
-                          now: pd.Timestamp) -> tuple[np.ndarray, pd.Series]:
+                          now: pd.Timestamp) -> tuple[np.ndarray, list[tuple[str, pd.Series]]]:
     """Given the log, the policy and ``now``, return where the typed times cannot all be
     true (First response, Escalated or Resolved at before Opened; Escalated at after
-    Resolved at; Opened later than now beyond FUTURE_GRACE) and a problem text per row."""
+    Resolved at; Opened later than now beyond FUTURE_GRACE) and the problem texts per row,
+    by the column they name."""
     def shown(series: pd.Series, mask: np.ndarray) -> list[str]:
         # Formatted for the wrong rows only: strftime over a whole long log costs seconds.
         return _local(series[mask], policy).dt.strftime("%Y-%m-%d %H:%M").tolist()
@@ -496,7 +512,7 @@ def _impossible_timelines(log: pd.DataFrame, policy: Policy,
         (log["escalated_at"], "Escalated at", log["resolved_at"], "after Resolved at"),
     ]
     impossible = np.zeros(len(log), dtype=bool)
-    problems = [pd.Series("", index=log.index, dtype=object)]
+    problems: list[tuple[str, pd.Series]] = []
     for value, header, other, words in checks:
         wrong = (value > other) if words.startswith("after") else (value < other)
         mask = wrong.to_numpy(dtype=bool, na_value=False)
@@ -505,15 +521,15 @@ def _impossible_timelines(log: pd.DataFrame, policy: Policy,
             texts = np.full(len(log), "", dtype=object)
             texts[mask] = [f"{header}: {mine} is {words} ({theirs})" for mine, theirs in
                            zip(shown(value, mask), shown(other, mask), strict=True)]
-            problems.append(pd.Series(texts, index=log.index, dtype=object))
+            problems.append((header, pd.Series(texts, index=log.index, dtype=object)))
     future = (opened > now + FUTURE_GRACE).to_numpy(dtype=bool, na_value=False)
     if future.any():
         impossible |= future
         texts = np.full(len(log), "", dtype=object)
         texts[future] = [f"Opened: {mine} is later than now ({now_text})"
                          for mine in shown(opened, future)]
-        problems.append(pd.Series(texts, index=log.index, dtype=object))
-    return impossible, cells.combine_problems(*problems)
+        problems.append(("Opened", pd.Series(texts, index=log.index, dtype=object)))
+    return impossible, problems
 
 
 def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
@@ -526,7 +542,7 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
     ids, id_keys, id_repeated, events, id_problems = _assign_ids(log, now)
     # Evidence (repeat-issue clusters) names rows by the IDs they have after this run.
     log_with_ids = log.assign(id=ids)
-    problems = cells.combine_problems(log["problems"], id_problems)
+    added: list[tuple[str, pd.Series]] = [("ID", id_problems)]
 
     level = log["level"].to_numpy(dtype=int).copy()
     original_level = level.copy()
@@ -540,12 +556,13 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
     pausing = (labels == schema.PENDING_CUSTOMER).to_numpy() & ~resolved
     events.extend(_status_events(ids, id_keys, id_repeated, labels, resolved, history, now))
     no_resolved_time = resolved & resolved_at.isna().to_numpy()
-    problems = _append(problems, no_resolved_time, "Resolved at: blank although Status is Resolved")
+    added.append(("Resolved at", _flagged(no_resolved_time,
+                                          "Resolved at: blank although Status is Resolved")))
     impossible, timeline_problems = _impossible_timelines(log, policy, now)
     # Rows held at CHECK INPUT: impossible times, or dates read in doubt (read_log).
     if "doubtful_dates" in log:
         impossible = impossible | log["doubtful_dates"].to_numpy(dtype=bool)
-    problems = cells.combine_problems(problems, timeline_problems)
+    added += timeline_problems
 
     # "level changed": a person moved the level since the tool last recorded it, or, for a
     # row History has never seen move, raised it (Escalated at later than the last run).
@@ -622,8 +639,11 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
 
     # Judged after this run's own escalations, which stamp Escalated at themselves.
     missing_start = (level > 1) & escalated_at.isna().to_numpy()
-    problems = _append(problems, missing_start & opened.notna().to_numpy(),
-                       "Escalated at: blank above L1, timing from Opened")
+    added.append(("Escalated at", _flagged(missing_start & opened.notna().to_numpy(),
+                                           "Escalated at: blank above L1, timing from Opened")))
+    problems = cells.combine_problems(log["problems"], *(texts for _, texts in added))
+    sheet_rows = (log["sheet_row"].tolist() if "sheet_row" in log
+                  else list(range(2, len(log) + 2)))
 
     # Final pass at the settled levels: what is still pending.
     triggers_text = pd.Series("", index=index, dtype=object)
@@ -751,4 +771,5 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
         "response_used": response_used,
         "resolution_used": resolution_used,
     }, index=index)
-    return Evaluation(result=result, events=events)
+    return Evaluation(result=result, events=events,
+                      problems=row_problems(schema.ESCALATIONS, added, sheet_rows))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from sheets_escalation.core.problems import Problem
 
 
 class EscalationError(Exception):
@@ -11,27 +11,14 @@ class EscalationError(Exception):
     exit_code = 1
 
 
-@dataclass(frozen=True)
-class Located:
-    """One problem, located by tab and A1 cell (cell may be empty for a whole tab)."""
-
-    tab: str
-    cell: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.tab}!{self.cell}" if self.cell else self.tab
-        return f"{where}: {self.message}"
-
-
 class ConfigError(EscalationError):
     """The policy, the headers or the local configuration are unusable (exit 2)."""
 
     exit_code = 2
 
-    def __init__(self, problems: list[Located] | str) -> None:
+    def __init__(self, problems: list[Problem] | str) -> None:
         if isinstance(problems, str):
-            problems = [Located("", "", problems)]
+            problems = [Problem("", "", problems)]
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
 

@@ -25,7 +25,8 @@ from sheets_escalation.core.clock import (
     parse_work_hours,
 )
 from sheets_escalation.core.dates import parse_datetime_scalar
-from sheets_escalation.core.errors import ConfigError, Located
+from sheets_escalation.core.errors import ConfigError
+from sheets_escalation.core.problems import Problem
 from sheets_escalation.core.table import Table, header_index
 from sheets_escalation.core.text import cell_text
 
@@ -109,13 +110,13 @@ def level_label(level: int) -> str:
 class _Collector:
     """Collects located problems for one tab."""
 
-    def __init__(self, tab: str, problems: list[Located]) -> None:
+    def __init__(self, tab: str, problems: list[Problem]) -> None:
         self.tab = tab
         self.problems = problems
 
     def add(self, row: int, col: int | None, message: str) -> None:
         cell = schema.a1(row, col) if col is not None else str(row + 1)
-        self.problems.append(Located(self.tab, cell, message))
+        self.problems.append(Problem(self.tab, cell, message))
 
 
 def _columns(
@@ -125,7 +126,7 @@ def _columns(
     missing = [h for h in required if schema.normalize_header(h) not in index]
     for header in missing:
         collector.problems.append(
-            Located(table.title, "1:1", f'missing required header "{header}"')
+            Problem(table.title, "1:1", f'missing required header "{header}"')
         )
     return None if missing else index
 
@@ -174,7 +175,7 @@ def _too_long(duration: Duration, calendar: BusinessCalendar | None) -> str:
 
 
 def _load_levels(
-    table: Table | None, problems: list[Located], calendar: BusinessCalendar | None
+    table: Table | None, problems: list[Problem], calendar: BusinessCalendar | None
 ) -> dict[int, LevelPolicy]:
     defaults = {
         level_number(row[0]): LevelPolicy(
@@ -264,7 +265,7 @@ def _parse_amount(value: object) -> float | None:
 
 
 def _load_triggers(
-    table: Table | None, problems: list[Located], calendar: BusinessCalendar | None
+    table: Table | None, problems: list[Problem], calendar: BusinessCalendar | None
 ) -> tuple[TriggerRule, ...]:
     if table is None:
         rows: list[list[Any]] = [list(schema.TRIGGERS_HEADERS)]
@@ -374,7 +375,7 @@ def _load_triggers(
     return tuple(rules)
 
 
-def _load_settings(table: Table | None, problems: list[Located]) -> tuple[dict[str, str], dict[str, tuple[int, int]]]:
+def _load_settings(table: Table | None, problems: list[Problem]) -> tuple[dict[str, str], dict[str, tuple[int, int]]]:
     values = {key: value for key, value in schema.DEFAULT_SETTINGS}
     places: dict[str, tuple[int, int]] = {}
     if table is None:
@@ -441,7 +442,7 @@ def load_policy(
 
     Raise ConfigError listing every problem (tab and A1 cell) if the policy is unusable.
     """
-    problems: list[Located] = []
+    problems: list[Problem] = []
     notes: list[str] = []
     for tab in (schema.LEVELS, schema.TRIGGERS, schema.SETTINGS):
         if tab not in tabs:

@@ -12,9 +12,10 @@ import numpy as np
 import pandas as pd
 
 from sheets_escalation.core import schema
-from sheets_escalation.core.errors import ConfigError, Located, UsageError
+from sheets_escalation.core.errors import ConfigError, UsageError
 from sheets_escalation.core.months import month_name, parse_month
 from sheets_escalation.core.policy import Policy, level_label, level_number
+from sheets_escalation.core.problems import Problem
 from sheets_escalation.core.replay import Replayer, month_rows
 from sheets_escalation.core.review import Chart, Format, Review, Section
 from sheets_escalation.core.table import Table, header_index
@@ -183,7 +184,7 @@ def relocate(error: ConfigError, where: str, sets: Sequence[str]) -> ConfigError
     """Given the proposal's policy errors, where the proposal came from and its --set
     texts, return the errors saying where they came from."""
     suffix = f" (with --set {', '.join(repr(s) for s in sets)})" if sets else ""
-    return ConfigError([Located(f"{where}{p.tab}" if p.tab else where.strip(), p.cell,
+    return ConfigError([Problem(f"{where}{p.tab}" if p.tab else where.strip(), p.cell,
                                 p.message + suffix) for p in error.problems])
 
 

@@ -26,12 +26,13 @@ from sheets_escalation.core.engine import (
     read_header,
     read_log,
 )
-from sheets_escalation.core.errors import ConfigError, Located
+from sheets_escalation.core.errors import ConfigError
 from sheets_escalation.core.events import HistoryEvent, history_rows, read_events, wall_time
 from sheets_escalation.core.limits import fit_text
 from sheets_escalation.core.notifications import DeliveryReport, recorded_deliveries
 from sheets_escalation.core.plaintext import without_controls
 from sheets_escalation.core.policy import Policy, level_label, load_policy
+from sheets_escalation.core.problems import Problem
 from sheets_escalation.core.table import Backend, CellWrite, Table, WritePlan, header_index
 from sheets_escalation.jobs.handoff import (
     REMINDER_NO_CHANNEL,
@@ -238,13 +239,13 @@ class CheckReport:
     """Everything `check` finds, each problem with its tab and cell: ``fatal`` stops a sync
     (exit 2); ``cells`` are rows' own problems and Notify targets no sync will use."""
 
-    fatal: list[Located]
-    cells: list[Located]
+    fatal: list[Problem]
+    cells: list[Problem]
     notes: list[str]
     workbook: Workbook | None
 
     def as_json(self) -> dict[str, Any]:
-        def listed(problems: list[Located]) -> list[dict[str, str]]:
+        def listed(problems: list[Problem]) -> list[dict[str, str]]:
             return [{"tab": p.tab, "cell": p.cell, "message": p.message} for p in problems]
 
         summary: dict[str, Any] = {}
@@ -263,7 +264,7 @@ def check_workbook(backend: Backend, now: pd.Timestamp) -> CheckReport:
     would refuse (policy tabs, Escalations headers, Templates) together with every
     unreadable cell and unusable Notify target, each located. Writes nothing."""
     tabs = backend.read(ALL_TABS)
-    fatal: list[Located] = []
+    fatal: list[Problem] = []
     policy: Policy | None = None
     try:
         policy = load_policy(tabs, spreadsheet_timezone=backend.spreadsheet_timezone())
@@ -283,7 +284,7 @@ def check_workbook(backend: Backend, now: pd.Timestamp) -> CheckReport:
     return CheckReport([], [*cell_problems(workbook), *found], workbook.notes, workbook)
 
 
-def notify_problems(levels: Table | None) -> list[Located]:
+def notify_problems(levels: Table | None) -> list[Problem]:
     """Given the Levels tab, return each Notify target no notification can go to (not an
     email address, Slack webhook or webhook:URL), located in its cell."""
     if levels is None or not levels.rows:
@@ -297,25 +298,22 @@ def notify_problems(levels: Table | None) -> list[Located]:
                                                else None], dtype=object)).iat[0])
         for target in parse_targets([text]):
             if target.channel == "invalid":
-                found.append(Located(schema.LEVELS, schema.a1(offset, position),
+                found.append(Problem(schema.LEVELS, schema.a1(offset, position),
                                      f'Notify: "{mask(target)}": {target.problem}'))
     return found
 
 
-def cell_problems(workbook: Workbook) -> list[Located]:
-    """Given an evaluated workbook, return each row's problems located in the cell they
-    name (the ID cell when they name no known column)."""
+def cell_problems(workbook: Workbook) -> list[Problem]:
+    """Given an evaluated workbook, return each row's problems located in the cell of the
+    column they name (the ID cell when they name no known column), row by row."""
     positions = {schema.COLUMN_BY_KEY[k].header: v
                  for k, v in workbook.log_read.columns.items()}
-    found = []
-    texts: list[str] = workbook.result["problems"].tolist()
-    sheet_rows: list[int] = workbook.log["sheet_row"].tolist()
-    for text, sheet_row in zip(texts, sheet_rows, strict=True):
-        for problem in filter(None, text.split("; ")):
-            header = problem.split(":", 1)[0]
-            column = positions.get(header, positions.get("ID", 0))
-            found.append(Located(schema.ESCALATIONS, schema.a1(sheet_row - 1, column), problem))
-    return found
+    fallback = positions.get("ID", 0)
+    found = sorted([*workbook.log_read.problems, *workbook.evaluation.problems],
+                   key=lambda problem: problem.row or 0)
+    return [replace(problem, cell=schema.a1((problem.row or 1) - 1,
+                                            positions.get(problem.header, fallback)))
+            for problem in found]
 
 
 def _changed(column: schema.Column, old: pd.Series, new: pd.Series, timezone: str) -> np.ndarray:

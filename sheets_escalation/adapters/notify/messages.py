@@ -60,7 +60,8 @@ from jinja2 import meta
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
-from sheets_escalation.core.errors import ConfigError, Located
+from sheets_escalation.core.errors import ConfigError
+from sheets_escalation.core.problems import Problem
 from sheets_escalation.core.schema import DEFAULT_TEMPLATES, TEMPLATES, normalize_header
 
 # Templates are untrusted: cap what one expression may build so a template cannot
@@ -202,7 +203,7 @@ class _Renderer:
                 # What the refused template took may stay in the worker's heap and starve
                 # the next, ordinary template: the next render starts a fresh worker.
                 self.stop()
-            raise TemplateError([Located(TEMPLATES, "", text) for text in answer["error"]])
+            raise TemplateError([Problem(TEMPLATES, "", text) for text in answer["error"]])
         rendered_subject, rendered_body = answer["ok"]
         return str(rendered_subject), str(rendered_body)
 
@@ -266,10 +267,10 @@ def templates_from_rows(rows: Sequence[Sequence[object]]) -> dict[str, Template]
     header = [normalize_header(cell) for cell in rows[0]]
     missing = [h for h in ("Name", "Subject", "Body") if normalize_header(h) not in header]
     if missing:
-        raise ConfigError([Located(TEMPLATES, "A1", f"missing header {h!r}") for h in missing])
+        raise ConfigError([Problem(TEMPLATES, "A1", f"missing header {h!r}") for h in missing])
     columns = [header.index(normalize_header(h)) for h in ("Name", "Subject", "Body")]
     seen: dict[str, int] = {}
-    problems: list[Located] = []
+    problems: list[Problem] = []
     for row_number, row in enumerate(rows[1:], start=2):
         name, subject, body = (_cell(row, c) for c in columns)
         key = name.strip().casefold()
@@ -278,7 +279,7 @@ def templates_from_rows(rows: Sequence[Sequence[object]]) -> dict[str, Template]
         if key in seen:
             cell = f"{_column_letter(columns[0])}{row_number}"
             problems.append(
-                Located(TEMPLATES, cell, f"template {key!r} is already defined in row {seen[key]}")
+                Problem(TEMPLATES, cell, f"template {key!r} is already defined in row {seen[key]}")
             )
             continue
         seen[key] = row_number
@@ -299,7 +300,7 @@ def get_template(templates: Mapping[str, Template], name: str) -> Template:
     except KeyError:
         available = ", ".join(sorted(templates))
         raise TemplateError(
-            [Located(TEMPLATES, "", f"no template named {name!r} (available: {available})")]
+            [Problem(TEMPLATES, "", f"no template named {name!r} (available: {available})")]
         ) from None
 
 
@@ -369,7 +370,7 @@ def _capped(pieces: Any, label: str) -> str:
 
 
 def _error(message: str) -> TemplateError:
-    return TemplateError([Located(TEMPLATES, "", message)])
+    return TemplateError([Problem(TEMPLATES, "", message)])
 
 
 def _display(value: object, timezone: str) -> str:
