@@ -637,7 +637,7 @@ def escalate(source: str | None, identifier: str | None, to_text: str, handler: 
       sheets-escalation escalate escalations.xlsx ESC-0012 --to L2 --handler "Sam" \\
           --note "refund above L1 authority"
     """
-    from sheets_escalation.core.policy import level_number
+    from sheets_escalation.core.levels import level_number
     from sheets_escalation.jobs.sync import run_escalate
 
     source, identifier = source_and_id(source, identifier)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import numbers
-import re
 from collections.abc import Hashable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -28,6 +27,8 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 from pandas._libs import lib
+
+from sheets_escalation.core.levels import level_number
 
 __all__ = [
     "ParsedColumn",
@@ -320,20 +321,13 @@ def _yesno_text(text: str) -> bool | None:
     return None
 
 
-_LEVEL_TEXT = re.compile(
-    r"(?:(?:level|lvl|tier|l)\s*)?(?P<level>[123])(?:\.0+)?(?:(?:\s+|\s*[-–—:(/,|]).*)?",
-    re.DOTALL,
-)
-
-
 def _level_text(text: str) -> int | None:
     """Given trimmed text, return the level it names (1 when blank), None if unreadable."""
     if len(text) > _MAX_TOKEN:
         return None
     if _is_blank_text(text):
         return 1
-    match = _LEVEL_TEXT.fullmatch(text.casefold())
-    return int(match.group("level")) if match else None
+    return level_number(text, note=True)
 
 
 def parse_levels(raw: pd.Series, header: str) -> ParsedColumn:

@@ -20,7 +20,8 @@ from sheets_escalation.core import cells, dates, money, schema
 from sheets_escalation.core.errors import ConfigError
 from sheets_escalation.core.events import UTC_DTYPE, HistoryEvent
 from sheets_escalation.core.grid import raw_frame
-from sheets_escalation.core.policy import Policy, TriggerRule, level_label
+from sheets_escalation.core.levels import level_label
+from sheets_escalation.core.policy import Policy, TriggerRule
 from sheets_escalation.core.problems import Problem, row_problems
 from sheets_escalation.core.table import Table
 from sheets_escalation.core.triggers import KINDS, Context, can_fire

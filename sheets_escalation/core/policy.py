@@ -26,11 +26,11 @@ from sheets_escalation.core.clock import (
 )
 from sheets_escalation.core.dates import parse_datetime_scalar
 from sheets_escalation.core.errors import ConfigError
+from sheets_escalation.core.levels import level_label, level_number
 from sheets_escalation.core.problems import Problem
 from sheets_escalation.core.table import Table, header_index
 from sheets_escalation.core.text import cell_text
 
-LEVEL_PATTERN = re.compile(r"^\s*(?:l(?:evel)?\s*)?([123])(?:\.0)?\s*$", re.IGNORECASE)
 REPEAT_PATTERN = re.compile(
     r"^\s*(\d+)\s*(?:distinct\s+)?customers?\s+(?:in|within)\s+(.+?)\s*$", re.IGNORECASE
 )
@@ -93,18 +93,6 @@ class Policy:
     @property
     def active_triggers(self) -> tuple[TriggerRule, ...]:
         return tuple(t for t in self.triggers if t.enabled)
-
-
-def level_number(value: object) -> int | None:
-    """Given a cell such as "L2", "2" or 2.0, return 2; None if it names no level."""
-    if value is None or isinstance(value, bool):
-        return None
-    match = LEVEL_PATTERN.match(str(value))
-    return int(match.group(1)) if match else None
-
-
-def level_label(level: int) -> str:
-    return f"L{level}"
 
 
 class _Collector:

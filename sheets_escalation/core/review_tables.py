@@ -5,7 +5,6 @@ and one table per section of the review.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Protocol
 
@@ -13,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from sheets_escalation.core import schema
+from sheets_escalation.core.levels import level_numbers
 from sheets_escalation.core.months import shift_month
 
 TREND_MONTHS = 3  # earlier months shown in the trend, and averaged for the headline change
@@ -31,7 +31,6 @@ AUTOMATIC, COMMAND, BY_HAND = "automatic", "escalate command", "raised by hand"
 HOW_COLUMNS = {AUTOMATIC: "Automatic", COMMAND: "Escalate command", BY_HAND: "Raised by hand"}
 NOT_IN_LOG = "(no longer in the log)"
 BLANK = "(blank)"
-_LEVEL = re.compile(r"^\s*[Ll]?\s*([1-9])\s*$")
 
 
 class TriggerReplay(Protocol):
@@ -87,10 +86,6 @@ def history_frame(history: pd.DataFrame) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
-def _level_number(text: pd.Series) -> pd.Series:
-    return pd.to_numeric(text.astype(str).str.extract(_LEVEL, expand=False), errors="coerce")
-
-
 def every_escalation(rows: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
     """Every escalation ever, once per (ID, to-level): columns id, level, at, trigger
     (a list of names as History gives them), how (automatic, escalate command or raised
@@ -99,11 +94,11 @@ def every_escalation(rows: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
     command = escalated["trigger"].str.casefold() == "manual"
     from_history = pd.DataFrame({
         "id": escalated["id"],
-        "level": _level_number(escalated["to_level"]),
+        "level": level_numbers(escalated["to_level"]),
         "at": escalated["at"],
         "trigger": [_trigger_names(text) for text in escalated["trigger"]],
         "how": np.where(command, COMMAND, AUTOMATIC),
-        "from_level": _level_number(escalated["from_level"]),
+        "from_level": level_numbers(escalated["from_level"]),
         "rank": 0,
     })
     above = rows[(rows["level"] >= 2) & rows["escalated_at"].notna()]
@@ -112,11 +107,11 @@ def every_escalation(rows: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
         "trigger": [[LOG_EDIT]] * len(above), "how": BY_HAND, "from_level": np.nan, "rank": 1,
     })
     changed = history[history["event"] == "level changed"]
-    upward = changed[_level_number(changed["to_level"]) > _level_number(changed["from_level"])]
+    upward = changed[level_numbers(changed["to_level"]) > level_numbers(changed["from_level"])]
     from_changes = pd.DataFrame({
-        "id": upward["id"], "level": _level_number(upward["to_level"]), "at": upward["at"],
+        "id": upward["id"], "level": level_numbers(upward["to_level"]), "at": upward["at"],
         "trigger": [[LOG_EDIT]] * len(upward), "how": BY_HAND,
-        "from_level": _level_number(upward["from_level"]), "rank": 2,
+        "from_level": level_numbers(upward["from_level"]), "rank": 2,
     })
     frames = [f for f in (from_history, from_log, from_changes) if len(f)]
     if not frames:
@@ -302,7 +297,7 @@ def breach_table(
         (history["event"] == "breached") & (history["at"] >= start) & (history["at"] < end)
     ]
     for _, event in events.iterrows():
-        number = _level_number(pd.Series([event["from_level"]])).iloc[0]
+        number = level_numbers(pd.Series([event["from_level"]])).iloc[0]
         level = f"L{int(number)}" if pd.notna(number) else event["from_level"]
         target = event["trigger"].removesuffix(" SLA").strip() or "(unknown)"
         records.setdefault((event["id"], level, target), "Recorded in History")

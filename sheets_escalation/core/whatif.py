@@ -13,8 +13,9 @@ import pandas as pd
 
 from sheets_escalation.core import schema
 from sheets_escalation.core.errors import ConfigError, UsageError
+from sheets_escalation.core.levels import level_label, level_number
 from sheets_escalation.core.months import month_name, parse_month
-from sheets_escalation.core.policy import Policy, level_label, level_number
+from sheets_escalation.core.policy import Policy
 from sheets_escalation.core.problems import Problem
 from sheets_escalation.core.replay import Replayer, month_rows
 from sheets_escalation.core.review import Chart, Format, Review, Section

@@ -26,8 +26,9 @@ from sheets_escalation.adapters.notify.messages import (
 from sheets_escalation.core import schema
 from sheets_escalation.core.errors import RefusedError, UsageError
 from sheets_escalation.core.events import HistoryEvent, frame_events
+from sheets_escalation.core.levels import level_label, level_number
 from sheets_escalation.core.notifications import Notification
-from sheets_escalation.core.policy import Policy, level_label, level_number
+from sheets_escalation.core.policy import Policy
 
 BUILT_IN_TEMPLATES: dict[str, Template] = templates_from_rows([])
 # SLA states a level is told about once each, per target.

@@ -28,10 +28,11 @@ from sheets_escalation.core.engine import (
 )
 from sheets_escalation.core.errors import ConfigError
 from sheets_escalation.core.events import HistoryEvent, history_rows, read_events, wall_time
+from sheets_escalation.core.levels import level_label
 from sheets_escalation.core.limits import fit_text
 from sheets_escalation.core.notifications import DeliveryReport, recorded_deliveries
 from sheets_escalation.core.plaintext import without_controls
-from sheets_escalation.core.policy import Policy, level_label, load_policy
+from sheets_escalation.core.policy import Policy, load_policy
 from sheets_escalation.core.problems import Problem
 from sheets_escalation.core.table import Backend, CellWrite, Table, WritePlan, header_index
 from sheets_escalation.jobs.handoff import (
