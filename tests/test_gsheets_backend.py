@@ -17,9 +17,9 @@ from sheets_escalation.adapters.gsheets.backend import (
     RetryingHTTPClient,
     client_with_session,
     open_client,
-    parse_source_key,
     to_api_value,
 )
+from sheets_escalation.adapters.sources import parse_source_key
 from sheets_escalation.core import errors, staleness
 from sheets_escalation.core.table import CellWrite, WritePlan
 from tests.fake_sheets import FakeSheetsAPI, Sheet, Spreadsheet

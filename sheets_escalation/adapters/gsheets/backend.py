@@ -60,7 +60,6 @@ from gspread.urls import SPREADSHEET_BATCH_UPDATE_URL
 from gspread.utils import a1_to_rowcol, rowcol_to_a1
 
 from sheets_escalation.adapters.gsheets.auth import describe_account, load_credentials
-from sheets_escalation.adapters.sources import parse_source_key  # noqa: F401 - part of this API
 from sheets_escalation.core import errors
 from sheets_escalation.core.limits import GOOGLE_CELL_CHARACTERS
 from sheets_escalation.core.review_layout import (
