@@ -25,6 +25,7 @@ from sheets_escalation.adapters.gsheets.http import (
     _json_size,
     client_with_session,
 )
+from sheets_escalation.adapters.gsheets.values import to_api_value
 from sheets_escalation.core import errors, schema
 from sheets_escalation.core.table import CellWrite, WritePlan
 from tests import fake_sheets
@@ -316,7 +317,7 @@ def test_a_datetime_goes_out_as_a_short_serial_that_reads_back_to_the_millisecon
         moment: dt.datetime) -> None:
     from sheets_escalation.core import dates
 
-    serial = gsheets.to_api_value(moment)
+    serial = to_api_value(moment)
     assert len(repr(serial).split(".")[-1]) <= 8
     read = dates.parse_datetimes(pd.Series([serial], dtype=object), "At", "UTC").values
     assert read.dt.tz_convert(None).tolist() == [pd.Timestamp(moment)]

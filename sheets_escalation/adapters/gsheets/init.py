@@ -37,7 +37,7 @@ from typing import Any
 import gspread
 from gspread.utils import rowcol_to_a1
 
-from sheets_escalation.adapters.gsheets.backend import quote_title
+from sheets_escalation.adapters.gsheets.values import quote_title
 from sheets_escalation.core import schema, staleness
 from sheets_escalation.core.layout import (
     DATE_FORMAT,
