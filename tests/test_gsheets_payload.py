@@ -18,8 +18,11 @@ import pandas as pd
 import pytest
 import requests
 
-from sheets_escalation.adapters.gsheets import backend as gsheets
-from sheets_escalation.adapters.gsheets.backend import GoogleSheetsBackend
+from sheets_escalation.adapters.gsheets import payload as gsheets
+from sheets_escalation.adapters.gsheets.backend import (
+    UPDATED_SPREADSHEET_FIELDS,
+    GoogleSheetsBackend,
+)
 from sheets_escalation.adapters.gsheets.http import (
     RetryingHTTPClient,
     _json_size,
@@ -133,7 +136,7 @@ def test_the_fake_answers_a_batch_update_with_the_spreadsheet_after_it() -> None
                      "formattedValue": "2"}]},
     ]  # the blank rows after the last value are left out
 
-    masked = session.post(f"{URL}:batchUpdate", params={"fields": gsheets.UPDATED_SPREADSHEET_FIELDS},
+    masked = session.post(f"{URL}:batchUpdate", params={"fields": UPDATED_SPREADSHEET_FIELDS},
                           json={**body, "requests": [], "responseIncludeGridData": False}).json()
     (sheet,) = masked["updatedSpreadsheet"]["sheets"]
     assert set(masked) == {"updatedSpreadsheet"}
