@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from sheets_escalation.adapters.gsheets import http as gsheets
-from sheets_escalation.adapters.gsheets.backend import CHART_ROWS
+from sheets_escalation.adapters.gsheets.layout import CHART_ROWS
 from sheets_escalation.cli import cli
 from sheets_escalation.core import schema, staleness
 from tests.fake_sheets import FakeSheetsAPI, Spreadsheet
