@@ -51,7 +51,7 @@ from gspread.http_client import HTTPClient
 from gspread.urls import SPREADSHEET_BATCH_UPDATE_URL
 
 from sheets_escalation.adapters.gsheets.auth import describe_account
-from sheets_escalation.adapters.gsheets.init import new_tab_requests
+from sheets_escalation.adapters.gsheets.layout import new_tab_requests
 from sheets_escalation.adapters.gsheets.payload import Targets, request_batches, value_bodies
 from sheets_escalation.adapters.gsheets.values import (
     _from_api,
