@@ -1,4 +1,11 @@
-"""Google Sheets source: gspread's HTTP client + google-auth, with every retry in one place.
+"""A Google Sheet as a backend: what a sync or a review reads and writes, request by request.
+
+The pieces it is built from sit beside it: every request goes through the retrying client of
+:mod:`~sheets_escalation.adapters.gsheets.http` (credentials:
+:mod:`~sheets_escalation.adapters.gsheets.auth`); values convert as
+:mod:`~sheets_escalation.adapters.gsheets.values` says; where each write lands and how writes
+are cut into requests is :mod:`~sheets_escalation.adapters.gsheets.payload`; the look of a
+laid-out tab is :mod:`~sheets_escalation.adapters.gsheets.layout`.
 
 A sync costs four requests whatever the number of rows, the first sync included, as long
 as its values fit in one request body (Google refuses bodies over 10 MiB; a first sync of
@@ -26,13 +33,14 @@ between two requests leaves, and how the next run completes it, is described at
 
 A review costs three requests: the metadata, one ``values:batchGet``, and one
 ``spreadsheets.batchUpdate`` that (re)creates the review tab with its values, formats and
-native charts, all applied at once (see :func:`review_sheet_requests`); a review tab too big
+native charts, all applied at once (see
+:func:`~sheets_escalation.adapters.gsheets.layout.review_sheet_requests`); a review tab too big
 for one request body is filled over several.
 
 Rows may be sorted, inserted or deleted by people while the job runs. Each Escalations write
 carries the ID its row had when read; the re-read (3.) lands it on the row that now carries
-that ID, or the whole write is refused with :class:`ConcurrentEditError` and no value is
-written. The window left is the time between requests 3 and 4 (one round trip; until the
+that ID (:class:`~sheets_escalation.adapters.gsheets.payload.Targets`), or the whole write
+is refused with :class:`ConcurrentEditError` and no value is written. The window left is the time between requests 3 and 4 (one round trip; until the
 last values request when a write is split).
 """
 
@@ -89,8 +97,6 @@ class _Sheet:
     cols: int
     charts: tuple[int, ...] = ()
 
-
-# --------------------------------------------------------------------------- backend
 
 
 class GoogleSheetsBackend:
