@@ -23,7 +23,8 @@ from click.testing import CliRunner
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from sheets_escalation.adapters.gsheets import backend as gsheets
+from sheets_escalation.adapters.gsheets import http as gsheets
+from sheets_escalation.adapters.gsheets.layout import CHART_ROWS
 from sheets_escalation.cli import cli
 from sheets_escalation.core import schema, staleness
 from tests.fake_sheets import FakeSheetsAPI, Spreadsheet
@@ -361,7 +362,7 @@ def test_review_writes_its_tab_with_formats_and_native_charts(fake: FakeSheetsAP
     for chart in tab.charts:
         anchor = chart["position"]["overlayPosition"]["anchorCell"]
         assert anchor["sheetId"] == tab.sheet_id
-        assert all(len(r) <= anchor["columnIndex"] - 1 for r in rows[anchor["rowIndex"]:][:gsheets.CHART_ROWS]
+        assert all(len(r) <= anchor["columnIndex"] - 1 for r in rows[anchor["rowIndex"]:][:CHART_ROWS]
                    if len(r) > 1)  # beside the tables, never over a table cell
 
     level_header = next(r for r, row in enumerate(rows)

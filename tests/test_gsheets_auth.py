@@ -17,9 +17,10 @@ from google.auth import external_account, impersonated_credentials
 from google.oauth2 import credentials as user_credentials
 from google.oauth2 import service_account
 
-from sheets_escalation.adapters.gsheets import backend as gsheets
+from sheets_escalation.adapters.gsheets import http as gsheets
 from sheets_escalation.adapters.gsheets.auth import describe_account
-from sheets_escalation.adapters.gsheets.backend import GoogleSheetsBackend, open_client
+from sheets_escalation.adapters.gsheets.backend import GoogleSheetsBackend
+from sheets_escalation.adapters.gsheets.http import open_client
 from sheets_escalation.cli import cli
 from sheets_escalation.core import errors
 from tests.fake_sheets import FakeSheetsAPI

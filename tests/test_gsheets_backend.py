@@ -12,14 +12,14 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from sheets_escalation.adapters.gsheets.backend import (
-    GoogleSheetsBackend,
+from sheets_escalation.adapters.gsheets.backend import GoogleSheetsBackend
+from sheets_escalation.adapters.gsheets.http import (
     RetryingHTTPClient,
     client_with_session,
     open_client,
-    parse_source_key,
-    to_api_value,
 )
+from sheets_escalation.adapters.gsheets.values import to_api_value
+from sheets_escalation.adapters.sources import parse_source_key
 from sheets_escalation.core import errors, staleness
 from sheets_escalation.core.table import CellWrite, WritePlan
 from tests.fake_sheets import FakeSheetsAPI, Sheet, Spreadsheet

@@ -31,7 +31,8 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from sheets_escalation.adapters.gsheets.backend import GoogleSheetsBackend, client_with_session
+from sheets_escalation.adapters.gsheets.backend import GoogleSheetsBackend
+from sheets_escalation.adapters.gsheets.http import client_with_session
 from sheets_escalation.adapters.xlsx import backend as xlsx
 from sheets_escalation.core import schema
 from tests.both_backends import (

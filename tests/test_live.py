@@ -22,7 +22,7 @@ import requests
 from click.testing import CliRunner
 from requests.adapters import HTTPAdapter
 
-from sheets_escalation.adapters.gsheets import backend as gsheets
+from sheets_escalation.adapters.gsheets import http as gsheets
 from sheets_escalation.adapters.sources import parse_source_key
 from sheets_escalation.cli import cli
 from sheets_escalation.core import schema
