@@ -197,8 +197,8 @@ def test_a_docs_or_drive_url_is_named_as_typed(url: str, message: str, command: 
 @pytest.mark.parametrize("read_only", [False, True])
 def test_check_on_a_google_sheet_names_the_account_and_whether_it_can_write(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, read_only: bool) -> None:
+    from tests.fixtures import write_golden
     from tests.test_google_cli import seed
-    from tests.workbooks import write_golden
 
     fake = FakeSheetsAPI(caller_email=BOT)
     real_open_client = gsheets.open_client

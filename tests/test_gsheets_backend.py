@@ -684,7 +684,7 @@ def test_sync_on_google_matches_xlsx_and_a_rerun_writes_only_last_run(fake: Fake
 
     from sheets_escalation.adapters.xlsx.backend import XlsxBackend
     from sheets_escalation.jobs.sync import run_sync
-    from tests.workbooks import GOLDEN_NOW, write_golden
+    from tests.fixtures import GOLDEN_NOW, write_golden
 
     path = write_golden(tmp_path / "golden.xlsx")
     book = fake.add_spreadsheet(KEY, {

@@ -46,8 +46,8 @@ from tests.both_backends import (
     make_book,
     serial,
 )
+from tests.fixtures import add_chart
 from tests.servers import clear_proxies, recording_server
-from tests.workbooks import add_chart
 
 REPO = Path(__file__).resolve().parents[1]
 LONG_AGO = dt.datetime(2026, 11, 20, 9, 0)  # a Friday: unresolved for over a business day
