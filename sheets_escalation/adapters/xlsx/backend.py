@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import glob
 import hashlib
 import io
 import math
@@ -56,6 +55,7 @@ from openpyxl.utils.datetime import WINDOWS_EPOCH
 from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet.worksheet import Worksheet
 
+from sheets_escalation.adapters import files
 from sheets_escalation.adapters.xlsx import template
 from sheets_escalation.core import layout as tab_layout
 from sheets_escalation.core import schema
@@ -394,28 +394,16 @@ class XlsxBackend:
             mode = os.stat(target).st_mode & 0o7777
         except OSError as error:
             raise SourceError(f"cannot write {self.path}: {error.strerror or error}") from error
-        temporary: str | None = None
-        try:
-            handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
-                                                 suffix=".tmp")
-            with os.fdopen(handle, "w+b") as stream:
-                write(stream)
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.chmod(temporary, mode)
-            # Last look before replacing, with the new file complete on disk: someone may
-            # have saved the file, or opened it, while it was being written.
+        def last_look() -> None:
+            # With the new file complete on disk: someone may have saved the file, or
+            # opened it, while it was being written.
             self._check_unchanged(snapshot)
             self._check_not_open()
-            os.replace(temporary, target)
-            temporary = None
-            _fsync_directory(target.parent)
+
+        try:
+            files.publish(target, write, mode, before=last_look)
         except OSError as error:
             raise SourceError(f"cannot write {self.path}: {error.strerror or error}") from error
-        finally:
-            if temporary is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(temporary)
 
     # -- locking -----------------------------------------------------------------------
 
@@ -434,20 +422,14 @@ class XlsxBackend:
                 "if none is, delete that file"
             ) from error
         try:
-            self._remove_stale_temporaries()
+            # A run killed while saving leaves its temporary file; holding the lock, no
+            # other run can be writing one now.
+            files.remove_stale_temporaries(self._target())
             yield
         finally:
             file_lock.release()
             with contextlib.suppress(OSError):
                 lock_path.unlink()
-
-    def _remove_stale_temporaries(self) -> None:
-        # A run killed while saving leaves its temporary file; holding the lock, no other
-        # run can be writing one now.
-        target = self._target()
-        for stale in target.parent.glob(glob.escape(f".{target.name}.") + "*.tmp"):
-            with contextlib.suppress(OSError):
-                stale.unlink()
 
     def _lock_path(self) -> Path:
         target = self._target()
@@ -1124,12 +1106,3 @@ def _restore_formula_values(xml: bytes, values: dict[bytes, tuple[bytes | None, 
 
     return _CELL_ELEMENT.sub(restore, xml)
 
-
-def _fsync_directory(directory: Path) -> None:
-    # Makes the rename itself durable; not possible (nor needed) on every platform.
-    with contextlib.suppress(OSError, AttributeError):
-        descriptor = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)

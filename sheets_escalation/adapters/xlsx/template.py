@@ -14,7 +14,6 @@ import io
 import os
 import re
 import sys
-import tempfile
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -27,6 +26,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
+from sheets_escalation.adapters import files
 from sheets_escalation.core import schema, staleness
 from sheets_escalation.core.errors import RefusedError, SourceError, UsageError
 from sheets_escalation.core.layout import (
@@ -382,35 +382,13 @@ def init_xlsx(path: Path, settings: Mapping[str, str] | None = None) -> list[str
     workbook = new_workbook(settings)
     data = workbook_bytes(workbook)
     try:
-        handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                stream.write(data)
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.chmod(temporary, 0o666 & ~_umask())
-            _publish_new(Path(temporary), path)
-        finally:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
+        files.publish(path, lambda stream: stream.write(data), 0o666 & ~_umask(),
+                      overwrite=False)
     except FileExistsError as error:
         raise RefusedError(f"{path} already exists; init never overwrites a workbook") from error
     except OSError as error:
         raise SourceError(f"cannot create {path}: {error.strerror or error}") from error
     return list(workbook.sheetnames)
-
-
-def _publish_new(temporary: Path, path: Path) -> None:
-    # A hard link fails if the path appeared meanwhile, where a rename would replace it;
-    # filesystems without hard links get a check-then-rename instead.
-    try:
-        os.link(temporary, path)
-    except FileExistsError:
-        raise
-    except OSError:
-        if path.exists():
-            raise FileExistsError(str(path)) from None
-        os.replace(temporary, path)
 
 
 def _umask() -> int:
