@@ -32,7 +32,6 @@ import io
 import math
 import numbers
 import os
-import posixpath
 import re
 import tempfile
 import warnings
@@ -42,7 +41,6 @@ from copy import copy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
-from xml.etree import ElementTree
 
 import python_calamine
 from filelock import FileLock, Timeout
@@ -56,7 +54,8 @@ from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet.worksheet import Worksheet
 
 from sheets_escalation.adapters import files
-from sheets_escalation.adapters.xlsx import template
+from sheets_escalation.adapters.xlsx import ooxml, template
+from sheets_escalation.adapters.xlsx import patch as xlsx_patch
 from sheets_escalation.core import layout as tab_layout
 from sheets_escalation.core import schema
 from sheets_escalation.core.errors import (
@@ -66,7 +65,6 @@ from sheets_escalation.core.errors import (
     SourceError,
 )
 from sheets_escalation.core.limits import XLSX_CELL_CHARACTERS
-from sheets_escalation.core.plaintext import without_controls
 from sheets_escalation.core.table import Table, Value, WritePlan
 
 # Tabs the tool writes whole ("Review 2026-03", "What-if 2026-03"); their charts were drawn
@@ -106,10 +104,6 @@ _EXTENSIONS = {
 }
 _SHAPE_TAGS = (b"<xdr:sp>", b"<xdr:sp ", b"<xdr:grpSp", b"<xdr:cxnSp", b"<mc:AlternateContent")
 
-_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
-_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
-_STRICT = b"http://purl.oclc.org/ooxml/spreadsheetml/main"
-_R_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 
 _ERROR_CELL = re.compile(
     rb'<c r="(?P<col>[A-Z]+)(?P<row>[0-9]+)"[^>]*?\bt="e"[^>]*>(?:(?!</c>).)*?<v>(?P<value>[^<]*)</v>',
@@ -125,9 +119,6 @@ _NEGATIVE_INFINITY = re.compile(rb"<v>-inf(?:inity)?</v>", re.IGNORECASE)
 _INFINITE_CELL = re.compile(
     rb"<c\b(?P<attrs>[^>/]*)>(?P<body>(?:<f\b[^>]*?(?:/>|>[^<]*</f>))?<v>-inf(?:inity)?</v>)</c>",
     re.IGNORECASE)
-_OOXML_ESCAPE = re.compile(r"_x[0-9A-Fa-f]{4}_")
-# Characters XML 1.0 cannot hold that are not control characters (see plaintext).
-_NOT_XML = re.compile("[\ufffe\uffff\ud800-\udfff]")
 # A non-empty cell element (worksheet cells never nest, and their attributes hold no "/").
 _CELL_ELEMENT = re.compile(rb"<c\b(?P<attrs>[^>/]*)>(?P<body>.*?)</c>", re.DOTALL)
 _CELL_REF = re.compile(rb'\br="(?P<ref>[A-Z]+[0-9]+)"')
@@ -199,7 +190,7 @@ class XlsxBackend:
         try:
             tables: dict[str, Table] = {}
             for wanted in tabs:
-                title = _resolve(wanted, workbook.sheetnames)
+                title = ooxml.resolve(wanted, workbook.sheetnames)
                 if title is None:
                     continue
                 worksheet = workbook[title]
@@ -263,9 +254,6 @@ class XlsxBackend:
         if plan.is_empty():
             return
         plan.fit(self.max_cell_characters)
-        # Imported here: the patch module builds on this module's helpers.
-        from sheets_escalation.adapters.xlsx import patch as xlsx_patch
-
         snapshot = self._snapshot or self._take_snapshot()
         self._check_unchanged(snapshot)
         self._check_not_open()
@@ -498,7 +486,7 @@ def _check_xlsx(data: bytes, path: Path) -> frozenset[str]:
                 if "xl/workbook.bin" in names:
                     raise SourceError(f"{path} is a binary .xlsb workbook; save it as .xlsx")
                 raise SourceError(f"{path} is not an .xlsx workbook (no xl/workbook.xml inside)")
-            strict = _STRICT in archive.read("xl/workbook.xml")
+            strict = ooxml.STRICT in archive.read("xl/workbook.xml")
     except zipfile.BadZipFile as error:
         raise SourceError(f"{path} is not an .xlsx workbook (it is not a zip file)") from error
     if strict:
@@ -508,22 +496,12 @@ def _check_xlsx(data: bytes, path: Path) -> frozenset[str]:
     return names
 
 
-def _resolve(wanted: str, titles: Sequence[str]) -> str | None:
-    """Given a tab title, return the workbook's title for it: exact, else ignoring case and
-    spaces when that matches a single tab; None if absent."""
-    if wanted in titles:
-        return wanted
-    key = schema.normalize_header(wanted)
-    matches = [t for t in titles if schema.normalize_header(t) == key]
-    return matches[0] if len(matches) == 1 else None
-
-
 def _read_calamine(data: bytes, tabs: Sequence[str]) -> dict[str, Table]:
     workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
     try:
         tables: dict[str, Table] = {}
         for wanted in tabs:
-            title = _resolve(wanted, workbook.sheet_names)
+            title = ooxml.resolve(wanted, workbook.sheet_names)
             if title is None:
                 continue
             tables[wanted] = Table(title, _trim_rows(_sheet_rows(
@@ -592,10 +570,10 @@ def _raw_cells(snapshot: _Snapshot, tabs: Sequence[str]) -> _RawCells:
     values: dict[str, list[tuple[int, int, Value]]] = {}
     unreadable: dict[str, bytes] = {}
     with zipfile.ZipFile(io.BytesIO(snapshot.data)) as archive:
-        parts = _sheet_parts(archive, snapshot.names)
-        date1904 = _date1904(archive.read("xl/workbook.xml"))
+        parts = ooxml.sheet_parts(archive, snapshot.names)
+        date1904 = ooxml.date1904(archive.read("xl/workbook.xml"))
         for wanted in tabs:
-            title = _resolve(wanted, list(parts))
+            title = ooxml.resolve(wanted, list(parts))
             if title is None or title in values:
                 continue
             xml = archive.read(parts[title])
@@ -618,7 +596,7 @@ def _raw_cells(snapshot: _Snapshot, tabs: Sequence[str]) -> _RawCells:
             values[title] = found
     if not unreadable:
         return _RawCells(snapshot.data, values, date1904)
-    return _RawCells(_with_parts(snapshot.data, unreadable), values, date1904)
+    return _RawCells(ooxml.with_parts(snapshot.data, unreadable), values, date1904)
 
 
 def _infinity_as_text(xml: bytes) -> bytes:
@@ -640,18 +618,11 @@ def _readable(data: bytes, names: frozenset[str]) -> bytes:
     (see :func:`_infinity_as_text`); the same bytes for the usual file."""
     replaced: dict[str, bytes] = {}
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        for part in _sheet_parts(archive, names).values():
+        for part in ooxml.sheet_parts(archive, names).values():
             xml = archive.read(part)
             if b"<v>-" in xml and (readable := _infinity_as_text(xml)) is not xml:
                 replaced[part] = readable
-    return _with_parts(data, replaced) if replaced else data
-
-
-def _date1904(workbook_xml: bytes) -> bool:
-    """Whether the workbook counts dates from 1904 (old Mac Excel; serial 0 = 1904-01-01)."""
-    root = ElementTree.fromstring(workbook_xml)  # noqa: S314 - the user's own file
-    properties = root.find(f"{_MAIN}workbookPr")
-    return properties is not None and properties.get("date1904", "0").lower() in ("1", "true")
+    return ooxml.with_parts(data, replaced) if replaced else data
 
 
 # Columns holding datetimes, by tab: a plain number in one is a serial of the file's epoch.
@@ -680,16 +651,6 @@ def _shift_1904_serials(tables: dict[str, Table]) -> None:
                 if isinstance(value, int | float) and not isinstance(value, bool) \
                         and math.isfinite(value) and value >= 0:
                     row[i] = value + _DAYS_1900_TO_1904
-
-
-def _with_parts(data: bytes, replaced: dict[str, bytes]) -> bytes:
-    """Given a package's bytes and new contents for some members, return the new package."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as source, \
-            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            target.writestr(info, replaced.get(info.filename) or source.read(info.filename))
-    return out.getvalue()
 
 
 def _clean(value: Any) -> Value:
@@ -756,38 +717,10 @@ def _lossy_parts(data: bytes, names: frozenset[str], keep_vba: bool) -> list[str
     return found
 
 
-def _relationships(archive: zipfile.ZipFile, names: frozenset[str], part: str) -> dict[str, tuple[str, str]]:
-    """Given a part, return its relationships: id -> (type suffix, target part path)."""
-    folder, file = posixpath.split(part)
-    rels = posixpath.join(folder, "_rels", file + ".rels")
-    if rels not in names:
-        return {}
-    found: dict[str, tuple[str, str]] = {}
-    for element in ElementTree.fromstring(archive.read(rels)).iter(_REL):  # noqa: S314 - the user's own file
-        target = element.get("Target", "")
-        if element.get("TargetMode") == "External":
-            continue
-        path = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(folder, target))
-        found[element.get("Id", "")] = (element.get("Type", "").rsplit("/", 1)[-1], path)
-    return found
-
-
-def _sheet_parts(archive: zipfile.ZipFile, names: frozenset[str]) -> dict[str, str]:
-    """Return tab title -> the zip part holding that worksheet."""
-    workbook_rels = _relationships(archive, names, "xl/workbook.xml")
-    root = ElementTree.fromstring(archive.read("xl/workbook.xml"))  # noqa: S314 - the user's own file
-    parts: dict[str, str] = {}
-    for sheet in root.iter(f"{_MAIN}sheet"):
-        relation = workbook_rels.get(sheet.get(_R_ID, ""))
-        if relation is not None and relation[1] in names:
-            parts[sheet.get("name", "")] = relation[1]
-    return parts
-
-
 def _sheet_drawings(archive: zipfile.ZipFile, names: frozenset[str]) -> Iterator[tuple[str, str]]:
     """Yield (tab title, drawing part) for each drawing on a worksheet."""
-    for title, sheet_part in _sheet_parts(archive, names).items():
-        for kind, part in _relationships(archive, names, sheet_part).values():
+    for title, sheet_part in ooxml.sheet_parts(archive, names).items():
+        for kind, part in ooxml.relationships(archive, names, sheet_part).values():
             if kind == "drawing" and part in names:
                 yield title, part
 
@@ -798,7 +731,7 @@ def _drawing_losses(archive: zipfile.ZipFile, names: frozenset[str], title: str,
         losses.append(f"shapes or text boxes on tab {title!r}")
     if TOOL_TAB.match(title):
         return losses
-    kinds = {kind for kind, _ in _relationships(archive, names, drawing).values()}
+    kinds = {kind for kind, _ in ooxml.relationships(archive, names, drawing).values()}
     if "chart" in kinds:
         losses.append(f"charts on tab {title!r} (their formatting)")
     if "image" in kinds:
@@ -813,11 +746,11 @@ def _apply(workbook: Workbook, plan: WritePlan) -> None:
     """Given a loaded workbook, apply every write of ``plan`` in memory. Raise
     ConcurrentEditError if the plan targets a tab that is missing, or creates one that exists."""
     for title, rows in plan.new_tabs.items():
-        if _resolve(title, workbook.sheetnames) is not None:
+        if ooxml.resolve(title, workbook.sheetnames) is not None:
             raise ConcurrentEditError(f"tab {title!r} already exists; nothing was written")
         _write_new_tab(workbook.create_sheet(title), rows)
     for title, rows in plan.replace_tabs.items():
-        existing = _resolve(title, workbook.sheetnames)
+        existing = ooxml.resolve(title, workbook.sheetnames)
         index = len(workbook.sheetnames)
         if existing is not None:
             index = workbook.sheetnames.index(existing)
@@ -832,7 +765,7 @@ def _apply(workbook: Workbook, plan: WritePlan) -> None:
 
     def writer_for(tab: str) -> _SheetWriter:
         if tab not in writers:
-            title = _resolve(tab, workbook.sheetnames)
+            title = ooxml.resolve(tab, workbook.sheetnames)
             if title is None:
                 raise ConcurrentEditError(f"tab {tab!r} is missing; nothing was written")
             writers[tab] = _SheetWriter(workbook[title])
@@ -866,7 +799,7 @@ class _SheetWriter:
         set_value(cell, value)
         layout = tab_layout.layout_for(self.worksheet.title)
         if was_blank and layout is not None and isinstance(value, str):
-            header = _layout_header(layout, value)
+            header = template.layout_header(layout, value)
             if header is not None and header in layout.owned:
                 _isolate_column(self.worksheet, col + 1)
                 template.style_column(self.worksheet, layout, header, col + 1)
@@ -941,11 +874,6 @@ def _isolate_column(worksheet: Worksheet, column: int) -> None:
             dimensions[part.index] = part
 
 
-def _layout_header(layout: tab_layout.TabLayout, value: str) -> str | None:
-    key = schema.normalize_header(value)
-    return next((h for h in layout.headers if schema.normalize_header(h) == key), None)
-
-
 def _last_nonblank_row(worksheet: Worksheet) -> int:
     """Return the 1-based number of the last row holding a value (0 for an empty tab)."""
     # The cell store is read directly: openpyxl's row iterators create the cells they visit.
@@ -955,14 +883,14 @@ def _last_nonblank_row(worksheet: Worksheet) -> int:
 
 def set_value(cell: Cell, value: Value) -> None:
     """Given a cell, store ``value`` as a plain value. Text is always text (never a formula
-    or an error code) and reads back as written (see :func:`_storable_text`); naive datetimes
+    or an error code) and reads back as written (see :func:`~sheets_escalation.adapters.xlsx.ooxml.storable_text`); naive datetimes
     become date cells shown as ``yyyy-mm-dd hh:mm`` unless the cell already has a date
     format; NaN and infinities become blanks. Raise ValueError for a datetime with a zone,
     TypeError for a value of another type."""
     if value is None:
         cell.value = None
     elif isinstance(value, str):
-        cell.value = _storable_text(value)
+        cell.value = ooxml.storable_text(value)
         cell.data_type = "s"
     elif isinstance(value, bool):
         cell.value = value
@@ -987,23 +915,11 @@ def set_value(cell: Cell, value: Value) -> None:
         raise TypeError(f"cannot write {type(value).__name__} value {value!r} to a cell")
 
 
-def _storable_text(text: str) -> str:
-    """Given text, return what to store so that reading the cell gives the same text back
-    (so a rerun finds nothing to change): without control characters (which a cell cannot
-    hold, or a terminal would act on), with line ends as the file format keeps them (LF; XML
-    turns CR LF into LF), and with a literal ``_xHHHH_`` escaped, since readers decode that
-    as a character."""
-    text = _NOT_XML.sub("", without_controls(text))
-    if "_x" in text:
-        text = _OOXML_ESCAPE.sub(r"_x005F\g<0>", text)
-    return text
-
-
 def _write_new_tab(worksheet: Worksheet, rows: Sequence[Sequence[Value]]) -> None:
     layout = tab_layout.layout_for(worksheet.title)
     if layout is not None and rows:
         for col, value in enumerate(rows[0], start=1):
-            header = _layout_header(layout, value) if isinstance(value, str) else None
+            header = template.layout_header(layout, value) if isinstance(value, str) else None
             if header is not None:
                 template.style_column(worksheet, layout, header, col)
         worksheet.freeze_panes = layout.freeze
@@ -1049,7 +965,7 @@ def _keep_cached_values(original: bytes, saved: bytes) -> bytes:
     with zipfile.ZipFile(io.BytesIO(original)) as archive:
         names = frozenset(archive.namelist())
         cached: dict[str, dict[bytes, tuple[bytes | None, bytes]]] = {}
-        for title, part in _sheet_parts(archive, names).items():
+        for title, part in ooxml.sheet_parts(archive, names).items():
             values = _formula_values(archive.read(part))
             if values:
                 cached[title] = values
@@ -1057,7 +973,7 @@ def _keep_cached_values(original: bytes, saved: bytes) -> bytes:
         return saved
     source = zipfile.ZipFile(io.BytesIO(saved))
     parts = {part: cached[title] for title, part in
-             _sheet_parts(source, frozenset(source.namelist())).items() if title in cached}
+             ooxml.sheet_parts(source, frozenset(source.namelist())).items() if title in cached}
     out = io.BytesIO()
     with source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
         for info in source.infolist():

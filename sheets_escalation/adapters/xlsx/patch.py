@@ -40,15 +40,7 @@ from openpyxl.styles.numbers import BUILTIN_FORMATS, BUILTIN_FORMATS_REVERSE, is
 from openpyxl.utils import column_index_from_string, get_column_letter
 from openpyxl.utils.datetime import MAC_EPOCH, WINDOWS_EPOCH, to_excel
 
-from sheets_escalation.adapters.xlsx.backend import (
-    _MAIN,
-    _date1904,
-    _layout_header,
-    _relationships,
-    _resolve,
-    _sheet_parts,
-    _storable_text,
-)
+from sheets_escalation.adapters.xlsx import ooxml, template
 from sheets_escalation.core import layout as tab_layout
 from sheets_escalation.core.table import CellWrite, Value, WritePlan
 
@@ -117,10 +109,10 @@ class _Patch:
         self.archive = archive
         self.data = data
         self.names = frozenset(archive.namelist())
-        parts = _sheet_parts(archive, self.names)
+        parts = ooxml.sheet_parts(archive, self.names)
         self.styles = _Styles(archive.read(_STYLES) if _STYLES in self.names else None)
         workbook_xml = archive.read(_WORKBOOK)
-        self.epoch = MAC_EPOCH if _date1904(workbook_xml) else WINDOWS_EPOCH
+        self.epoch = MAC_EPOCH if ooxml.date1904(workbook_xml) else WINDOWS_EPOCH
         self.calc_chain = _calc_chain(archive, self.names, workbook_xml, parts)
         self.sheets: dict[str, _Sheet] = {}  # by worksheet part
         self.by_tab: dict[str, _Sheet] = {}  # by the tab name the plan uses
@@ -138,7 +130,7 @@ class _Patch:
         sheet = self.by_tab.get(tab)
         if sheet is not None:
             return sheet
-        title = _resolve(tab, list(parts))
+        title = ooxml.resolve(tab, list(parts))
         if title is None:
             raise Unsupported(f"tab {tab!r} is missing")
         part = parts[title]
@@ -206,7 +198,7 @@ class _Patch:
         if value is None:
             return None
         if isinstance(value, str):
-            text = _storable_text(value)[:_MAX_TEXT]
+            text = ooxml.storable_text(value)[:_MAX_TEXT]
             if not text:
                 return None
             if not text.strip():
@@ -252,7 +244,7 @@ class _Sheet:
         if write.row == 0:
             layout = tab_layout.layout_for(self.title)
             if layout is not None and isinstance(write.value, str):
-                name = _layout_header(layout, write.value)
+                name = template.layout_header(layout, write.value)
                 if name is not None and name in layout.owned:
                     self.restyled.add(write.col + 1)
 
@@ -261,7 +253,7 @@ class _Sheet:
         rows after the last row holding a value (after the cell writes, as openpyxl does)."""
         cells = self.cells
         if any(w.row == 0 for w in cells):
-            if any(kind == "table" for kind, _ in _relationships(patch.archive, patch.names, self.part).values()):
+            if any(kind == "table" for kind, _ in ooxml.relationships(patch.archive, patch.names, self.part).values()):
                 # A table's column names must match its header cells; openpyxl keeps them in step.
                 raise Unsupported(f"header written on tab {self.title!r}, which holds a table")
         for write in cells:
@@ -596,14 +588,14 @@ class _Styles:
         root = ElementTree.fromstring(xml)  # noqa: S314 - the user's own file
         # Only <numFmts> defines cell formats; the <numFmt> inside <dxfs> belong to colour
         # rules and table styles, and may reuse an id with another code.
-        defined = root.find(f"{_MAIN}numFmts")
+        defined = root.find(f"{ooxml.MAIN}numFmts")
         self.formats = {int(fmt.get("numFmtId", "0")): fmt.get("formatCode", "")
-                        for fmt in (defined.iter(f"{_MAIN}numFmt") if defined is not None else ())}
-        self.taken_ids = {int(fmt.get("numFmtId", "0")) for fmt in root.iter(f"{_MAIN}numFmt")}
-        cell_xfs = root.find(f"{_MAIN}cellXfs")
+                        for fmt in (defined.iter(f"{ooxml.MAIN}numFmt") if defined is not None else ())}
+        self.taken_ids = {int(fmt.get("numFmtId", "0")) for fmt in root.iter(f"{ooxml.MAIN}numFmt")}
+        cell_xfs = root.find(f"{ooxml.MAIN}cellXfs")
         if cell_xfs is None:
             raise Unsupported("styles without cell formats")
-        xfs = list(cell_xfs.iter(f"{_MAIN}xf"))
+        xfs = list(cell_xfs.iter(f"{ooxml.MAIN}xf"))
         start = xml.index(b"<cellXfs")
         end = xml.index(b"</cellXfs>")
         self.raw = [m.group(0) for m in _XF.finditer(xml, start, end)]
@@ -859,10 +851,10 @@ def _is_zero_xf(xf: ElementTree.Element, formats: dict[int, str]) -> bool:
         return False
     if xf.get("pivotButton", "0").lower() in _TRUE or xf.get("quotePrefix", "0").lower() in _TRUE:
         return False
-    alignment = xf.find(f"{_MAIN}alignment")
+    alignment = xf.find(f"{ooxml.MAIN}alignment")
     if alignment is not None and any(value not in ("0", "") for value in alignment.attrib.values()):
         return False
-    protection = xf.find(f"{_MAIN}protection")
+    protection = xf.find(f"{ooxml.MAIN}protection")
     return protection is None or (protection.get("locked", "1").lower() in _TRUE
                                   and protection.get("hidden", "0").lower() not in _TRUE)
 
@@ -965,7 +957,7 @@ def _calc_chain(archive: zipfile.ZipFile, names: frozenset[str], workbook_xml: b
     if _CALC_CHAIN not in names:
         return {}
     root = ElementTree.fromstring(workbook_xml)  # noqa: S314 - the user's own file
-    sheets = list(root.iter(f"{_MAIN}sheet"))
+    sheets = list(root.iter(f"{ooxml.MAIN}sheet"))
     owners: dict[str, list[str]] = {}
     for position, sheet in enumerate(sheets, start=1):
         title = sheet.get("name", "")
@@ -974,7 +966,7 @@ def _calc_chain(archive: zipfile.ZipFile, names: frozenset[str], workbook_xml: b
             owners.setdefault(str(position), []).append(title)
     cells: dict[str, set[tuple[int, int]]] = {}
     sheet_id = ""
-    for element in ElementTree.fromstring(archive.read(_CALC_CHAIN)).iter(f"{_MAIN}c"):  # noqa: S314
+    for element in ElementTree.fromstring(archive.read(_CALC_CHAIN)).iter(f"{ooxml.MAIN}c"):  # noqa: S314
         sheet_id = element.get("i", sheet_id)
         top, left, _, _ = _bounds(element.get("r", "").encode())
         for title in owners.get(sheet_id, []):

@@ -129,6 +129,13 @@ def style_column(ws: Worksheet, layout: TabLayout, header: str, column: int) -> 
         )
 
 
+def layout_header(layout: TabLayout, value: str) -> str | None:
+    """Given a tab's layout and a header cell's text, return the layout's header it names
+    (ignoring case and spaces), or None."""
+    key = schema.normalize_header(value)
+    return next((h for h in layout.headers if schema.normalize_header(h) == key), None)
+
+
 def _format_seed_cell(ws: Worksheet, layout: TabLayout, header: str, row: int, column: int) -> None:
     # openpyxl does not let cells inherit the column style, so seeded cells get it explicitly.
     cell = ws.cell(row=row, column=column)
