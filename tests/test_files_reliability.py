@@ -23,6 +23,7 @@ from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
 from sheets_escalation.adapters.xlsx import backend as xlsx
 from sheets_escalation.adapters.xlsx import patch as xlsx_patch
+from sheets_escalation.adapters.xlsx import reader as xlsx_reader
 from sheets_escalation.core import schema
 from tests.both_backends import (
     INPUT_HEADER,
@@ -206,7 +207,7 @@ def test_a_panic_inside_calamine_falls_back_to_openpyxl(
     def panicking(*_: Any) -> None:
         raise panic("called `Option::unwrap()` on a `None` value")
 
-    monkeypatch.setattr(xlsx, "_read_calamine", panicking)
+    monkeypatch.setattr(xlsx_reader, "read_calamine", panicking)
     run = book.sync()
     assert (run.code, run.err) == (0, "")
     assert book.by_id()["ESC-0001"]["Flag"] == "OK"

@@ -21,6 +21,9 @@ MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 STRICT = b"http://purl.oclc.org/ooxml/spreadsheetml/main"
 R_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 
+# A cell's type attribute, with the space before it.
+CELL_TYPE = re.compile(rb'\s*\bt="(?P<type>[^"]*)"')
+
 _OOXML_ESCAPE = re.compile(r"_x[0-9A-Fa-f]{4}_")
 # Characters XML 1.0 cannot hold that are not control characters (see plaintext).
 _NOT_XML = re.compile("[\ufffe\uffff\ud800-\udfff]")
