@@ -248,7 +248,7 @@ def complete_workbook(workbook: Workbook,
     keys = [cell.value for (row, column), cell in settings._cells.items()
             if row > 1 and column == key_column]
     if not any(isinstance(key, str) and schema.normalize_header(key) == wanted for key in keys):
-        row = _last_used_row(settings) + 1
+        row = last_nonblank_row(settings) + 1
         settings.cell(row=row, column=key_column, value=staleness.STALE_AFTER_KEY)
         settings.cell(row=row, column=value_column, value=staleness.DEFAULT_STALE_AFTER)
         added.append(f"{settings.title} row {staleness.STALE_AFTER_KEY}")
@@ -280,7 +280,10 @@ def _used_columns(ws: Worksheet) -> int:
                 if cell.value is not None and cell.value != ""), default=0)
 
 
-def _last_used_row(ws: Worksheet) -> int:
+def last_nonblank_row(ws: Worksheet) -> int:
+    """Given a worksheet, return the 1-based number of the last row holding a value (0 for
+    an empty tab)."""
+    # The cell store is read directly: openpyxl's row iterators create the cells they visit.
     return max((row for (row, _), cell in ws._cells.items()
                 if cell.value is not None and cell.value != ""), default=0)
 
