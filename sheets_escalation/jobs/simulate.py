@@ -651,7 +651,7 @@ def run_simulate(backend: Backend, now: pd.Timestamp, month: str | None, *,
     broken); nothing is written then."""
     # Imported here: the replay itself (and the review's threshold search) needs neither
     # the workbook job nor the renderers.
-    from sheets_escalation.adapters.export.files import SUFFIXES, export
+    from sheets_escalation.adapters.export.formats import SUFFIXES, export
     from sheets_escalation.jobs.review import write_review_tab
     from sheets_escalation.jobs.sync import load
 
