@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sheets_escalation.adapters.export.files import export, write_review_sheet
+from sheets_escalation.adapters.export.formats import export
+from sheets_escalation.adapters.export.sheet import write_review_sheet
 from sheets_escalation.core.errors import UsageError
 from sheets_escalation.core.months import resolve_month
 from sheets_escalation.core.replay import MonthReplay
