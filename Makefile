@@ -39,7 +39,7 @@ package: $(STAMP)
 # Opt-in: runs against the real Google Sheet named by SHEETS_ESCALATION_LIVE_SHEET (see
 # docs/google-sheets.md); skipped when it or the credentials are missing.
 live-test: $(STAMP)
-	$(BIN)/python -m pytest -m live -rs tests/test_live.py
+	$(BIN)/python -m pytest -m live -rs tests/cli/test_live.py
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run --sizes 1000,10000,100000

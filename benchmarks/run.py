@@ -130,7 +130,7 @@ def _api_value(value: Any) -> Any:
 
 
 def _fake_sheet(rows: int, seed: int) -> Any:
-    from tests.fake_sheets import FakeSheetsAPI
+    from tests.support.fake_sheets import FakeSheetsAPI
 
     fake = FakeSheetsAPI()
     tabs = {schema.ESCALATIONS: generate.generate_rows(rows, seed, NOW)}
@@ -147,7 +147,7 @@ def measure_api_requests(ctx: Context) -> list[Line]:
     """Sheets API requests of one sync (fake Sheets API), at 10 rows and the largest size;
     and what a rerun on the unchanged sheet writes."""
     name = "Sheets API requests per sync"
-    reason = _missing("tests.fake_sheets", "sheets_escalation.adapters.gsheets.backend",
+    reason = _missing("tests.support.fake_sheets", "sheets_escalation.adapters.gsheets.backend",
                       "sheets_escalation.jobs.sync")
     if reason:
         return [_not_measured(name, "10 / largest", reason),

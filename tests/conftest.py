@@ -1,5 +1,5 @@
 """The pytest fixtures every test module may ask for by name. Sockets are blocked except
-loopback (pytest-socket, see pyproject). The helpers behind them live in tests/fixtures.py;
+loopback (pytest-socket, see pyproject). The helpers behind them live in tests/support/fixtures.py;
 ``fake`` is the fake Sheets API with the CLI pointed at it (a module may define its own)."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures import fake  # noqa: F401  (a fixture, found by name)
-from tests.servers import Recorder, Smtp, clear_proxies, recording_server, smtp_server
+from tests.support.fixtures import fake  # noqa: F401  (a fixture, found by name)
+from tests.support.servers import Recorder, Smtp, clear_proxies, recording_server, smtp_server
 
 UTC = dt.UTC
 

@@ -23,7 +23,7 @@ from click.testing import CliRunner
 from sheets_escalation.adapters.sources import parse_source_key
 from sheets_escalation.cli import cli
 from sheets_escalation.jobs.sample import sample_path
-from tests.fake_sheets import FakeSheetsAPI
+from tests.support.fake_sheets import FakeSheetsAPI
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCUMENTS = sorted([ROOT / "README.md", ROOT / "CHANGELOG.md", *(ROOT / "docs").glob("*.md")])
