@@ -14,9 +14,10 @@ import pandas as pd
 import pytest
 
 from sheets_escalation.core import schema
-from sheets_escalation.core.engine import Evaluation, evaluate, read_log
+from sheets_escalation.core.engine import Evaluation, evaluate
 from sheets_escalation.core.errors import ConfigError
 from sheets_escalation.core.events import HistoryEvent, read_events
+from sheets_escalation.core.log import read_log
 from sheets_escalation.core.policy import Policy, load_policy
 from sheets_escalation.core.table import Table
 from sheets_escalation.jobs.sync import run_sync
