@@ -21,6 +21,7 @@ from sheets_escalation.core.events import UTC_DTYPE, HistoryEvent
 from sheets_escalation.core.levels import level_label
 from sheets_escalation.core.policy import Policy, TriggerRule
 from sheets_escalation.core.problems import Problem, row_problems
+from sheets_escalation.core.sla import level_targets, paused_seconds, sla_state
 from sheets_escalation.core.triggers import KINDS, Context, can_fire
 
 TOOL = "sheets-escalation"
@@ -112,17 +113,6 @@ class _Pass:
     why: dict[int, pd.Series]
 
 
-def _level_targets(policy: Policy, level: np.ndarray, which: str) -> tuple[np.ndarray, np.ndarray]:
-    seconds = np.zeros(len(level), dtype=float)
-    business = np.zeros(len(level), dtype=bool)
-    for number, level_policy in policy.levels.items():
-        duration = level_policy.response if which == "response" else level_policy.resolution
-        mask = level == number
-        seconds[mask] = policy.calendar.seconds(duration)
-        business[mask] = duration.is_business
-    return seconds, business
-
-
 def _run_triggers(context: Context, rules: Sequence[TriggerRule], full_index: pd.Index) -> _Pass:
     """Run ``rules`` on the context's rows; return what fired, spread over every row of the
     log (``full_index``; rows outside the context never fire)."""
@@ -158,42 +148,13 @@ def _context(log: pd.DataFrame, policy: Policy, now: pd.Timestamp, level: np.nda
     rows = log.iloc[live]
     level_here = level[live]
     start = level_start.iloc[live]
-    seconds, business = _level_targets(policy, level_here, "response")
+    seconds, business = level_targets(policy, level_here, "response")
     response_due = policy.calendar.add(start, seconds, business)
     first = rows["first_response_at"]
     first_here = first.where(first >= start)
     return Context(log=rows, level=level_here, level_start=start, response_due=response_due,
                    first_response=first_here, now=now, policy=policy, reports=log, rows=live, reports_open=~resolved,
                    memo=memo)
-
-
-def _sla_state(start: pd.Series, due: pd.Series, met_at: pd.Series, now: pd.Timestamp,
-               seconds: np.ndarray, business: np.ndarray, policy: Policy,
-               paused: np.ndarray | None = None,
-               pausing: np.ndarray | None = None) -> tuple[pd.Series, np.ndarray]:
-    """Given a target's clock (start, due, when met) as of ``now``, return each row's SLA
-    state and the share of the target used so far (paused seconds not counted). Rows
-    ``pausing`` (waiting on the customer) and still unmet are ``Paused``."""
-    state = pd.Series("", index=start.index, dtype=object)
-    has_due = due.notna().to_numpy()
-    met = met_at.notna().to_numpy() & has_due
-    on_time = (met_at <= due).to_numpy(dtype=bool, na_value=False)
-    state[met & on_time] = "Met"
-    state[met & ~on_time] = "Missed"
-    unmet = has_due & ~met
-    overdue = unmet & (due < now).to_numpy(dtype=bool, na_value=False)
-    elapsed = policy.calendar.elapsed(start, pd.Series(now, index=start.index), business)
-    if paused is not None:
-        elapsed = np.clip(elapsed - paused, 0.0, None)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        share = np.where(seconds > 0, elapsed / seconds, 0.0)
-    at_risk = unmet & ~overdue & (share >= policy.at_risk)
-    state[overdue] = "Overdue"
-    state[at_risk] = "At risk"
-    state[unmet & ~overdue & ~at_risk] = "On track"
-    if pausing is not None:
-        state[unmet & pausing] = "Paused"
-    return state, np.where(unmet, share, np.nan)
 
 
 def status_labels(status: pd.Series) -> pd.Series:
@@ -234,50 +195,6 @@ def _status_events(ids: pd.Series, keys: pd.Series, repeated: np.ndarray, labels
                          detail="Status edited in the sheet")
             for row_id, before, after in zip(ids[record], known[record].fillna(""),
                                              labels[record], strict=True)]
-
-
-def _paused_seconds(keys: pd.Series, history: pd.DataFrame | None,
-                    events: list[HistoryEvent],
-                    level_start: pd.Series, until: pd.Series, business: np.ndarray,
-                    policy: Policy) -> np.ndarray:
-    """Given the rows' IDs (casefolded), the History frame with this run's events, each
-    row's level start, the end of its clock (now, or Resolved at) and whether its resolution target
-    is in business time, return the seconds each row waited on the customer at its
-    current level: every interval from a `status changed` event into Pending customer to
-    the ID's next such event (or ``until``), cut to [level start, until], summed."""
-    frames = []
-    if history is not None and not history.empty:
-        recorded = history[(history["event"] == "status changed") & (history["id"] != "")]
-        frames.append(pd.DataFrame({"key": recorded["id"].str.casefold(),
-                                    "at": recorded["at"], "to": recorded["to_level"]}))
-    new = [e for e in events if e.event == "status changed"]
-    if new:
-        frames.append(pd.DataFrame({"key": [str(e.id).casefold() for e in new],
-                                    "at": pd.to_datetime([e.at for e in new], utc=True),
-                                    "to": [e.to_level for e in new]}))
-    paused = np.zeros(len(keys), dtype=float)
-    if not frames:
-        return paused
-    changes = pd.concat(frames, ignore_index=True).dropna(subset=["at"])
-    changes = changes.sort_values(["key", "at"], kind="stable")
-    changes["next"] = changes.groupby("key")["at"].shift(-1)
-    pending = changes[changes["to"].str.strip().str.casefold()
-                      == schema.PENDING_CUSTOMER.casefold()]
-    # Few IDs ever waited on the customer: pick their rows before joining.
-    waited = keys.isin(pending["key"]).to_numpy()
-    rows = pd.DataFrame({"key": keys.to_numpy()[waited], "position": np.flatnonzero(waited)})
-    spans = pending.merge(rows, on="key")
-    if spans.empty:
-        return paused
-    position = spans["position"].to_numpy()
-    start = level_start.iloc[position].reset_index(drop=True)
-    stop = until.iloc[position].reset_index(drop=True)
-    begin = pd.to_datetime(spans["at"], utc=True).reset_index(drop=True)
-    begin = begin.where(begin >= start, start)
-    end = pd.to_datetime(spans["next"], utc=True).reset_index(drop=True)
-    end = end.where(end.notna() & (end <= stop), stop)
-    seconds = np.nan_to_num(policy.calendar.elapsed(begin, end, business[position]))
-    return np.bincount(position, weights=seconds, minlength=len(keys))
 
 
 def _local(series: pd.Series, policy: Policy) -> pd.Series:
@@ -484,13 +401,13 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
 
     # SLA clocks at the current level.
     level_start = opened.where(level == 1, escalated_at.fillna(opened))
-    response_seconds, response_business = _level_targets(policy, level, "response")
-    resolution_seconds, resolution_business = _level_targets(policy, level, "resolution")
+    response_seconds, response_business = level_targets(policy, level, "response")
+    resolution_seconds, resolution_business = level_targets(policy, level, "resolution")
     response_due = policy.calendar.add(level_start, response_seconds, response_business)
     # The resolution clock stops while the row waits on the customer: its due moves out
     # by the paused time, measured on the same clock.
     clock_end = resolved_at.where(resolved_at < now, now).fillna(now)
-    paused = _paused_seconds(id_keys, history, events, level_start, clock_end,
+    paused = paused_seconds(id_keys, history, events, level_start, clock_end,
                              resolution_business, policy)
     resolution_due = policy.calendar.add(level_start, resolution_seconds + paused,
                                          resolution_business)
@@ -499,9 +416,9 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
     # Resolving a row answers it: a resolved row without a recorded response met its
     # response target when it was resolved.
     responded = first_here.fillna(resolved_at.where(resolved_at >= level_start))
-    response_sla, response_used = _sla_state(level_start, response_due, responded, now,
+    response_sla, response_used = sla_state(level_start, response_due, responded, now,
                                              response_seconds, response_business, policy)
-    resolution_sla, resolution_used = _sla_state(level_start, resolution_due, resolved_at, now,
+    resolution_sla, resolution_used = sla_state(level_start, resolution_due, resolved_at, now,
                                                  resolution_seconds, resolution_business,
                                                  policy, paused, pausing)
     resolution_sla[no_resolved_time] = ""
