@@ -21,7 +21,7 @@ from sheets_escalation.core.events import UTC_DTYPE, HistoryEvent
 from sheets_escalation.core.levels import level_label
 from sheets_escalation.core.policy import Policy, TriggerRule
 from sheets_escalation.core.problems import Problem, row_problems
-from sheets_escalation.core.sla import level_targets, paused_seconds, sla_state
+from sheets_escalation.core.sla import Clocks, level_targets, sla_clocks
 from sheets_escalation.core.triggers import KINDS, Context, can_fire
 
 TOOL = "sheets-escalation"
@@ -269,48 +269,114 @@ def _impossible_timelines(log: pd.DataFrame, policy: Policy,
     return impossible, problems
 
 
+@dataclass(frozen=True)
+class _Rows:
+    """Each row as typed, before this run's escalations."""
+
+    level: np.ndarray  # as typed (L1 where it could not be read)
+    level_unreadable: np.ndarray
+    escalated_at: pd.Series
+    status: pd.Series  # as History records it (status_labels)
+    resolved: np.ndarray
+    pausing: np.ndarray  # open and waiting on the customer
+    no_resolved_time: np.ndarray  # Status Resolved, Resolved at blank
+    impossible: np.ndarray  # held at CHECK INPUT: times that cannot all be true, or in doubt
+    problems: list[tuple[str, pd.Series]]  # found here, by the column they name
+
+
+@dataclass(frozen=True)
+class _Escalation:
+    """The rows' levels after this run's automatic escalations."""
+
+    level: np.ndarray
+    escalated_at: pd.Series
+    applied_trigger: np.ndarray  # the rule that raised each row this run ("" if none)
+    events: list[HistoryEvent]  # `escalated`
+    last_pass: _Pass  # the triggers fired at the settled levels
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """What the triggers still ask for at the settled levels."""
+
+    triggers: pd.Series
+    why: pd.Series
+    target: np.ndarray  # the highest level asked for (0 if none)
+    escalate_by: pd.Series
+    pending: np.ndarray  # a target above the row's level
+
+
 def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
              history: pd.DataFrame | None = None) -> Evaluation:
-    """Given the log as :func:`read_log` parsed it (text trimmed), the policy, the History
-    frame and ``now`` (tz-aware), return the owned columns of every row, the rows' levels
-    after automatic escalations, and the History events this evaluation records."""
+    """Given the log as :func:`~sheets_escalation.core.log.read_log` parsed it (text
+    trimmed), the policy, the History frame and ``now`` (tz-aware), return the owned
+    columns of every row, the rows' levels after automatic escalations, and the History
+    events this evaluation records."""
     now = pd.Timestamp(now).tz_convert("UTC")
-    index = log.index
-    ids, id_keys, id_repeated, events, id_problems = _assign_ids(log, now)
-    # Evidence (repeat-issue clusters) names rows by the IDs they have after this run.
-    log_with_ids = log.assign(id=ids)
-    added: list[tuple[str, pd.Series]] = [("ID", id_problems)]
+    previous_run = _previous_run(policy)
+    ids = _assign_ids(log, now)
+    rows = _open_rows(log, policy, now)
+    edits = _sheet_edits(ids, rows, history, previous_run, now)
+    escalation = _escalate(log, ids, rows, policy, now)
+    pending = _pending(escalation, policy)
+    clocks = sla_clocks(log, escalation.level, escalation.escalated_at, ids.keys, history,
+                        edits, rows.pausing, rows.no_resolved_time, policy, now)
+    added = [("ID", ids.problems), *rows.problems, _escalated_at_blank(log, escalation)]
+    problems = cells.combine_problems(log["problems"], *(texts for _, texts in added))
+    flag = _flags(rows, pending, clocks, problems, now)
+    breaches = _breach_events(ids, rows, escalation.level, clocks, history, previous_run,
+                              policy, now)
+    missing = _missing_info(log, policy, (escalation.level > 1) | pending.pending)
+    result = _result(ids, rows, escalation, pending, clocks, flag, missing, problems)
+    sheet_rows = (log["sheet_row"].tolist() if "sheet_row" in log
+                  else list(range(2, len(log) + 2)))
+    return Evaluation(result=result, events=[*ids.events, *edits, *escalation.events, *breaches],
+                      problems=row_problems(schema.ESCALATIONS, added, sheet_rows))
 
-    level = log["level"].to_numpy(dtype=int).copy()
-    original_level = level.copy()
+
+def _open_rows(log: pd.DataFrame, policy: Policy, now: pd.Timestamp) -> _Rows:
+    """Given the log as read, the policy and ``now``, return each row's level and status
+    as typed, which rows are resolved, waiting on the customer or held for impossible or
+    doubtful times, and the problems found on the way."""
     level_unreadable = log["level_unreadable"].to_numpy(dtype=bool) \
-        if "level_unreadable" in log else np.zeros(len(index), dtype=bool)
-    escalated_at = log["escalated_at"].copy()
-    opened = log["opened"]
-    resolved_at = log["resolved_at"]
+        if "level_unreadable" in log else np.zeros(len(log), dtype=bool)
     labels = status_labels(log["status"])
+    resolved_at = log["resolved_at"]
     resolved = (resolved_at.notna() | (labels == "Resolved")).to_numpy()
     pausing = (labels == schema.PENDING_CUSTOMER).to_numpy() & ~resolved
-    events.extend(_status_events(ids, id_keys, id_repeated, labels, resolved, history, now))
     no_resolved_time = resolved & resolved_at.isna().to_numpy()
-    added.append(("Resolved at", _flagged(no_resolved_time,
-                                          "Resolved at: blank although Status is Resolved")))
+    problems = [("Resolved at", _flagged(no_resolved_time,
+                                         "Resolved at: blank although Status is Resolved"))]
     impossible, timeline_problems = _impossible_timelines(log, policy, now)
     # Rows held at CHECK INPUT: impossible times, or dates read in doubt (read_log).
     if "doubtful_dates" in log:
         impossible = impossible | log["doubtful_dates"].to_numpy(dtype=bool)
-    added += timeline_problems
+    return _Rows(level=log["level"].to_numpy(dtype=int).copy(),
+                 level_unreadable=level_unreadable, escalated_at=log["escalated_at"].copy(),
+                 status=labels, resolved=resolved, pausing=pausing,
+                 no_resolved_time=no_resolved_time, impossible=impossible,
+                 problems=problems + timeline_problems)
 
+
+def _sheet_edits(ids: _Ids, rows: _Rows, history: pd.DataFrame | None,
+                 previous_run: pd.Timestamp | None, now: pd.Timestamp) -> list[HistoryEvent]:
+    """Given the rows' IDs and state as typed, History, the previous run and ``now``,
+    return the edits people made in the sheet that History records: `status changed`,
+    then `level changed`."""
+    events = _status_events(ids.ids, ids.keys, ids.repeated, rows.status, rows.resolved,
+                            history, now)
     # "level changed": a person moved the level since the tool last recorded it, or, for a
     # row History has never seen move, raised it (Escalated at later than the last run).
+    index = ids.ids.index
+    level = rows.level
+    escalated_at = rows.escalated_at
     last_levels = _last_levels(history)
-    known = id_keys.map(last_levels).fillna("").astype(object) \
+    known = ids.keys.map(last_levels).fillna("").astype(object) \
         if not last_levels.empty else pd.Series("", index=index, dtype=object)
     current = pd.Series(_level_labels(level), index=index, dtype=object)
     changed = np.zeros(len(index), dtype=bool)
     if not last_levels.empty:
         changed = ((known != "") & (known != current)).to_numpy().copy()
-    previous_run = _previous_run(policy)
     if previous_run is not None:
         changed |= ((known == "").to_numpy() & (level > 1)
                     & (escalated_at > previous_run).to_numpy(dtype=bool, na_value=False)
@@ -318,25 +384,40 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
     # History knows an ID, not a row: rows sharing an ID (flagged as duplicates) would
     # record a change on every run, flipping between their levels. They wait until the
     # duplicate is fixed.
-    if id_repeated.any():
-        changed &= ~id_keys.duplicated(keep=False).to_numpy()
+    if ids.repeated.any():
+        changed &= ~ids.keys.duplicated(keep=False).to_numpy()
     for position in np.flatnonzero(changed).tolist():
-        events.append(HistoryEvent(now, str(ids.iat[position]), "level changed",
+        events.append(HistoryEvent(now, str(ids.ids.iat[position]), "level changed",
                                    str(known.iat[position]), str(current.iat[position]),
                                    by="sheet",
                                    detail="Level edited in the sheet"))
+    return events
 
+
+def _escalate(log: pd.DataFrame, ids: _Ids, rows: _Rows, policy: Policy,
+              now: pd.Timestamp) -> _Escalation:
+    """Given the log, the rows' IDs and state as typed, the policy and ``now``, return the
+    levels after running the triggers at the rows' levels and applying every automatic
+    escalation that is due, pass after pass until no row moves."""
+    index = log.index
+    # Evidence (repeat-issue clusters) names rows by the IDs they have after this run.
+    log_with_ids = log.assign(id=ids.ids)
+    level = rows.level
+    escalated_at = rows.escalated_at
+    opened = log["opened"]
     rules = policy.active_triggers
     applied_trigger = np.full(len(index), "", dtype=object)
+    events: list[HistoryEvent] = []
     memo: dict[str, Any] = {}
     # Triggers can only raise open rows below the top level (levels only go up below), so
     # years of resolved history are evaluated as reports, never as candidates.
     # A row whose times cannot all be true is not judged on them: no trigger runs on it
     # (so nothing is applied or asked for) until a person fixes the times.
-    live = np.flatnonzero(~resolved & ~impossible & (level < max(policy.levels)))
+    live = np.flatnonzero(~rows.resolved & ~rows.impossible & (level < max(policy.levels)))
     for _ in range(len(schema.LEVEL_NAMES)):
         level_start = opened.where(level == 1, escalated_at.fillna(opened))
-        context = _context(log_with_ids, policy, now, level, level_start, resolved, live, memo)
+        context = _context(log_with_ids, policy, now, level, level_start, rows.resolved, live,
+                           memo)
         result_pass = _run_triggers(context, rules, index)
         raise_to = np.zeros(len(index), dtype=int)
         raise_by = np.full(len(index), -1)  # position in ``rules`` of the rule applied
@@ -355,7 +436,7 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
         # History, notices and their dedup keys know the ID, and would take its escalation
         # for the first row's. So does a row whose Level could not be read: raising it
         # would overwrite what someone typed there.
-        moving = (raise_to > level) & ~id_repeated & ~level_unreadable
+        moving = (raise_to > level) & ~ids.repeated & ~rows.level_unreadable
         if not moving.any():
             break
         at = np.flatnonzero(moving)
@@ -367,66 +448,51 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
             whys[by_rule] = result_pass.why[position].to_numpy(dtype=object)[at[by_rule]]
         events.extend(HistoryEvent(now, row_id, "escalated", before, after, name, TOOL, why)
                       for row_id, before, after, name, why in zip(
-                          ids.to_numpy()[at].tolist(), _level_labels(level[at]).tolist(),
+                          ids.ids.to_numpy()[at].tolist(), _level_labels(level[at]).tolist(),
                           _level_labels(raise_to[at]).tolist(), names.tolist(), whys.tolist(),
                           strict=True))
         applied_trigger[at] = names
         level = np.where(moving, raise_to, level)
         escalated_at = escalated_at.where(~moving, now)
+    return _Escalation(level, escalated_at, applied_trigger, events, result_pass)
 
-    # Judged after this run's own escalations, which stamp Escalated at themselves.
-    missing_start = (level > 1) & escalated_at.isna().to_numpy()
-    added.append(("Escalated at", _flagged(missing_start & opened.notna().to_numpy(),
-                                           "Escalated at: blank above L1, timing from Opened")))
-    problems = cells.combine_problems(log["problems"], *(texts for _, texts in added))
-    sheet_rows = (log["sheet_row"].tolist() if "sheet_row" in log
-                  else list(range(2, len(log) + 2)))
 
-    # Final pass at the settled levels: what is still pending.
+def _pending(escalation: _Escalation, policy: Policy) -> _Pending:
+    """Given the levels after escalation (and the triggers fired at them) and the policy,
+    return what is still pending: the triggers fired and why, the level they ask for and
+    the time by which to escalate."""
+    last_pass = escalation.last_pass
+    index = escalation.escalated_at.index
+    rules = policy.active_triggers
     triggers_text = pd.Series("", index=index, dtype=object)
     why_text = pd.Series("", index=index, dtype=object)
     target = np.zeros(len(index), dtype=int)
     escalate_by = pd.Series(pd.NaT, index=index, dtype=UTC_DTYPE)
-    for position, mask in result_pass.fired.items():
+    for position, mask in last_pass.fired.items():
         rule = rules[position]
         triggers_text = _append(triggers_text, mask, rule.name)
-        why_text = _append(why_text, mask, rule.name + ": " + result_pass.why[position])
+        why_text = _append(why_text, mask, rule.name + ": " + last_pass.why[position])
         target = np.where(mask, np.maximum(target, rule.to_level), target)
-        by = policy.calendar.add(result_pass.fired_at[position], rule.timeframe_seconds,
+        by = policy.calendar.add(last_pass.fired_at[position], rule.timeframe_seconds,
                                  rule.timeframe_business)
         earlier = mask & ((by < escalate_by) | escalate_by.isna()).to_numpy(dtype=bool,
                                                                            na_value=True)
         escalate_by = escalate_by.where(~earlier, by)
-    pending = target > level
+    return _Pending(triggers_text, why_text, target, escalate_by, target > escalation.level)
 
-    # SLA clocks at the current level.
-    level_start = opened.where(level == 1, escalated_at.fillna(opened))
-    response_seconds, response_business = level_targets(policy, level, "response")
-    resolution_seconds, resolution_business = level_targets(policy, level, "resolution")
-    response_due = policy.calendar.add(level_start, response_seconds, response_business)
-    # The resolution clock stops while the row waits on the customer: its due moves out
-    # by the paused time, measured on the same clock.
-    clock_end = resolved_at.where(resolved_at < now, now).fillna(now)
-    paused = paused_seconds(id_keys, history, events, level_start, clock_end,
-                             resolution_business, policy)
-    resolution_due = policy.calendar.add(level_start, resolution_seconds + paused,
-                                         resolution_business)
-    first = log["first_response_at"]
-    first_here = first.where(first >= level_start)
-    # Resolving a row answers it: a resolved row without a recorded response met its
-    # response target when it was resolved.
-    responded = first_here.fillna(resolved_at.where(resolved_at >= level_start))
-    response_sla, response_used = sla_state(level_start, response_due, responded, now,
-                                             response_seconds, response_business, policy)
-    resolution_sla, resolution_used = sla_state(level_start, resolution_due, resolved_at, now,
-                                                 resolution_seconds, resolution_business,
-                                                 policy, paused, pausing)
-    resolution_sla[no_resolved_time] = ""
-    response_hours = policy.calendar.elapsed(level_start, first_here, response_business) / 3600
-    resolution_hours = policy.calendar.elapsed(opened, resolved_at, resolution_business) / 3600
 
-    # Missing info for rows above L1 or with a pending escalation.
-    needs_info = (level > 1) | pending
+def _escalated_at_blank(log: pd.DataFrame, escalation: _Escalation) -> tuple[str, pd.Series]:
+    """Given the log and the levels after escalation, return the problem of rows above L1
+    without an Escalated at (this run's escalations stamp it themselves)."""
+    missing_start = (escalation.level > 1) & escalation.escalated_at.isna().to_numpy()
+    return ("Escalated at", _flagged(missing_start & log["opened"].notna().to_numpy(),
+                                     "Escalated at: blank above L1, timing from Opened"))
+
+
+def _missing_info(log: pd.DataFrame, policy: Policy, needs_info: np.ndarray) -> pd.Series:
+    """Given the log, the policy and the rows that must hold the required info (above L1
+    or with a pending escalation), return the headers of the blank ones per row."""
+    index = log.index
     asked = np.flatnonzero(needs_info)
     missing = pd.Series("", index=index, dtype=object)
     for header in policy.required_info:
@@ -439,41 +505,57 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
         # read_log trims text
         blank[asked] = (values == "").to_numpy() if kind == "text" else values.isna().to_numpy()
         missing = _append(missing, blank, header)
+    return missing
 
-    flag = pd.Series("OK", index=index, dtype=object)
-    sla_states = np.stack([response_sla.to_numpy(), resolution_sla.to_numpy()])
+
+def _flags(rows: _Rows, pending: _Pending, clocks: Clocks, problems: pd.Series,
+           now: pd.Timestamp) -> pd.Series:
+    """Given the rows as typed, what is pending, the SLA clocks, the rows' problems and
+    ``now``, return each row's Flag; a later rule overrides an earlier one."""
+    flag = pd.Series("OK", index=problems.index, dtype=object)
+    sla_states = np.stack([clocks.response_sla.to_numpy(), clocks.resolution_sla.to_numpy()])
     overdue = (sla_states == "Overdue").any(axis=0)
     at_risk = (sla_states == "At risk").any(axis=0)
     has_problems = (problems != "").to_numpy()
-    late_escalation = pending & (escalate_by < now).to_numpy(dtype=bool, na_value=False)
+    late_escalation = pending.pending & (pending.escalate_by < now).to_numpy(dtype=bool,
+                                                                             na_value=False)
     flag[at_risk] = "AT RISK"
-    flag[resolved] = "RESOLVED"
+    flag[rows.resolved] = "RESOLVED"
     flag[has_problems] = "CHECK INPUT"
-    flag[overdue & ~resolved] = "OVERDUE"
-    flag[pending] = "ESCALATE"
+    flag[overdue & ~rows.resolved] = "OVERDUE"
+    flag[pending.pending] = "ESCALATE"
     flag[late_escalation] = "ESCALATION OVERDUE"
-    flag[impossible] = "CHECK INPUT"
+    flag[rows.impossible] = "CHECK INPUT"
+    return flag
 
-    # "breached": the first time a target is seen overdue at a level, or seen missed when
-    # it was met late since the previous run (between two runs). Targets missed before
-    # the tool first looked are left to the log's SLA columns, so a first sync on years
-    # of history does not flood History.
+
+def _breach_events(ids: _Ids, rows: _Rows, level: np.ndarray, clocks: Clocks,
+                   history: pd.DataFrame | None, previous_run: pd.Timestamp | None,
+                   policy: Policy, now: pd.Timestamp) -> list[HistoryEvent]:
+    """Given the rows, their settled levels and SLA clocks, History, the previous run, the
+    policy and ``now``, return the `breached` events: the first time a target is seen
+    overdue at a level, or seen missed when it was met late since the previous run
+    (between two runs). Targets missed before the tool first looked are left to the log's
+    SLA columns, so a first sync on years of history does not flood History."""
+    events: list[HistoryEvent] = []
     recorded = _recorded_breaches(history)
-    labels = pd.Series(_level_labels(level), index=index, dtype=object)
+    labels = pd.Series(_level_labels(level), index=ids.ids.index, dtype=object)
+    held = rows.impossible | rows.level_unreadable
     for name, states, due, met_at in (
-            ("Response SLA", response_sla, response_due, responded),
-            ("Resolution SLA", resolution_sla, resolution_due, resolved_at)):
+            ("Response SLA", clocks.response_sla, clocks.response_due, clocks.response_met),
+            ("Resolution SLA", clocks.resolution_sla, clocks.resolution_due,
+             clocks.resolution_met)):
         # Not for a row whose Level cannot be read: its targets are judged at a guessed
         # level, and History, never rewritten, would keep that guess.
-        seen = (states == "Overdue").to_numpy() & ~impossible & ~level_unreadable
+        seen = (states == "Overdue").to_numpy() & ~held
         if previous_run is not None:
             # Met late between the two runs: a time typed later than now waits until then.
-            seen |= ((states == "Missed").to_numpy() & ~impossible & ~level_unreadable
+            seen |= ((states == "Missed").to_numpy() & ~held
                      & (met_at > previous_run).to_numpy(dtype=bool, na_value=False)
                      & (met_at <= now).to_numpy(dtype=bool, na_value=False))
         if not seen.any():
             continue
-        keys = id_keys[seen] + "/" + labels[seen] + "/" + name
+        keys = ids.keys[seen] + "/" + labels[seen] + "/" + name
         new = seen.copy()
         new[seen] = (~keys.isin(recorded) & ~keys.duplicated()).to_numpy()
         if not new.any():
@@ -481,32 +563,40 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
         due_text = _local(due[new], policy).dt.strftime("%Y-%m-%d %H:%M")
         details = name + " " + states[new].str.lower() + " (due " + due_text + ")"
         events.extend(HistoryEvent(now, row_id, "breached", label, "", name, TOOL, detail)
-                      for row_id, label, detail in zip(ids[new], labels[new], details,
+                      for row_id, label, detail in zip(ids.ids[new], labels[new], details,
                                                        strict=True))
+    return events
 
-    result = pd.DataFrame({
-        "id": ids,
+
+def _result(ids: _Ids, rows: _Rows, escalation: _Escalation, pending: _Pending,
+            clocks: Clocks, flag: pd.Series, missing: pd.Series,
+            problems: pd.Series) -> pd.DataFrame:
+    """Given what the stages found, return the evaluation's frame: the owned columns of
+    every row, and the columns the jobs read beside them."""
+    level = escalation.level
+    paused = clocks.paused
+    return pd.DataFrame({
+        "id": ids.ids,
         "level": level,
-        "escalated_at": escalated_at,
+        "escalated_at": escalation.escalated_at,
         "flag": flag,
-        "triggers": triggers_text,
-        "why": why_text,
-        "target_level": np.where(pending, _level_labels(target), ""),
-        "escalate_by": escalate_by.where(pending),
-        "response_due": response_due,
-        "resolution_due": resolution_due,
-        "response_sla": response_sla,
-        "resolution_sla": resolution_sla,
-        "response_hours": np.round(response_hours, 2),
-        "resolution_hours": np.round(resolution_hours, 2),
-        "paused_hours": np.where((paused > 0) | pausing, np.round(paused / 3600, 2), np.nan),
+        "triggers": pending.triggers,
+        "why": pending.why,
+        "target_level": np.where(pending.pending, _level_labels(pending.target), ""),
+        "escalate_by": pending.escalate_by.where(pending.pending),
+        "response_due": clocks.response_due,
+        "resolution_due": clocks.resolution_due,
+        "response_sla": clocks.response_sla,
+        "resolution_sla": clocks.resolution_sla,
+        "response_hours": np.round(clocks.response_hours, 2),
+        "resolution_hours": np.round(clocks.resolution_hours, 2),
+        "paused_hours": np.where((paused > 0) | rows.pausing, np.round(paused / 3600, 2),
+                                 np.nan),
         "missing_info": missing,
         "problems": problems,
-        "applied_trigger": applied_trigger,
-        "level_raised": level != original_level,
+        "applied_trigger": escalation.applied_trigger,
+        "level_raised": level != rows.level,
         # Share of each unmet target used so far (paused time not counted), for reminders.
-        "response_used": response_used,
-        "resolution_used": resolution_used,
-    }, index=index)
-    return Evaluation(result=result, events=events,
-                      problems=row_problems(schema.ESCALATIONS, added, sheet_rows))
+        "response_used": clocks.response_used,
+        "resolution_used": clocks.resolution_used,
+    }, index=ids.ids.index)

@@ -4,6 +4,8 @@ as of ``now`` (Met, Missed, Overdue, At risk, On track, Paused) with the share u
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -96,3 +98,61 @@ def paused_seconds(keys: pd.Series, history: pd.DataFrame | None,
     end = end.where(end.notna() & (end <= stop), stop)
     seconds = np.nan_to_num(policy.calendar.elapsed(begin, end, business[position]))
     return np.bincount(position, weights=seconds, minlength=len(keys))
+
+
+@dataclass(frozen=True)
+class Clocks:
+    """Both targets' clocks at each row's settled level, as of ``now``."""
+
+    level_start: pd.Series
+    response_due: pd.Series
+    resolution_due: pd.Series  # moved out by the time paused
+    response_met: pd.Series  # when the response target was met (resolving answers it)
+    resolution_met: pd.Series  # Resolved at
+    response_sla: pd.Series
+    resolution_sla: pd.Series
+    response_used: np.ndarray  # share of each unmet target used so far
+    resolution_used: np.ndarray
+    response_hours: np.ndarray
+    resolution_hours: np.ndarray
+    paused: np.ndarray  # seconds waited on the customer at this level
+
+
+def sla_clocks(log: pd.DataFrame, level: np.ndarray, escalated_at: pd.Series,
+               keys: pd.Series, history: pd.DataFrame | None, events: list[HistoryEvent],
+               pausing: np.ndarray, no_resolved_time: np.ndarray, policy: Policy,
+               now: pd.Timestamp) -> Clocks:
+    """Given the log, each row's settled level and Escalated at, the rows' IDs
+    (casefolded), the History frame with this run's events, where rows wait on the
+    customer or are resolved without a Resolved at, the policy and ``now``, return both
+    targets' clocks at the current level."""
+    opened = log["opened"]
+    resolved_at = log["resolved_at"]
+    level_start = opened.where(level == 1, escalated_at.fillna(opened))
+    response_seconds, response_business = level_targets(policy, level, "response")
+    resolution_seconds, resolution_business = level_targets(policy, level, "resolution")
+    response_due = policy.calendar.add(level_start, response_seconds, response_business)
+    # The resolution clock stops while the row waits on the customer: its due moves out
+    # by the paused time, measured on the same clock.
+    clock_end = resolved_at.where(resolved_at < now, now).fillna(now)
+    paused = paused_seconds(keys, history, events, level_start, clock_end,
+                            resolution_business, policy)
+    resolution_due = policy.calendar.add(level_start, resolution_seconds + paused,
+                                         resolution_business)
+    first = log["first_response_at"]
+    first_here = first.where(first >= level_start)
+    # Resolving a row answers it: a resolved row without a recorded response met its
+    # response target when it was resolved.
+    responded = first_here.fillna(resolved_at.where(resolved_at >= level_start))
+    response_sla, response_used = sla_state(level_start, response_due, responded, now,
+                                            response_seconds, response_business, policy)
+    resolution_sla, resolution_used = sla_state(level_start, resolution_due, resolved_at, now,
+                                                resolution_seconds, resolution_business,
+                                                policy, paused, pausing)
+    resolution_sla[no_resolved_time] = ""
+    response_hours = policy.calendar.elapsed(level_start, first_here, response_business) / 3600
+    resolution_hours = policy.calendar.elapsed(opened, resolved_at, resolution_business) / 3600
+    return Clocks(level_start, response_due, resolution_due, responded, resolved_at,
+                  response_sla,
+                  resolution_sla, response_used, resolution_used, response_hours,
+                  resolution_hours, paused)
