@@ -9,7 +9,6 @@ levels and the few rows that changed.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -19,10 +18,10 @@ import pandas as pd
 from sheets_escalation.core import cells, dates, schema
 from sheets_escalation.core.events import UTC_DTYPE, HistoryEvent
 from sheets_escalation.core.levels import level_label
-from sheets_escalation.core.policy import Policy, TriggerRule
+from sheets_escalation.core.passes import TriggerPass, run_triggers, trigger_context
+from sheets_escalation.core.policy import Policy
 from sheets_escalation.core.problems import Problem, row_problems
-from sheets_escalation.core.sla import Clocks, level_targets, sla_clocks
-from sheets_escalation.core.triggers import KINDS, Context, can_fire
+from sheets_escalation.core.sla import Clocks, sla_clocks
 
 TOOL = "sheets-escalation"
 
@@ -102,59 +101,6 @@ def _assign_ids(log: pd.DataFrame, now: pd.Timestamp) -> _Ids:
         problems[repeated] = "ID: duplicate of row " + first_row[repeated].astype(str)
     return _Ids(pd.Series(values, index=log.index, dtype=object), key, repeated, events,
                 problems)
-
-
-@dataclass
-class _Pass:
-    """One evaluation of the trigger matrix at the rows' current levels."""
-
-    fired: dict[int, np.ndarray]
-    fired_at: dict[int, pd.Series]
-    why: dict[int, pd.Series]
-
-
-def _run_triggers(context: Context, rules: Sequence[TriggerRule], full_index: pd.Index) -> _Pass:
-    """Run ``rules`` on the context's rows; return what fired, spread over every row of the
-    log (``full_index``; rows outside the context never fire)."""
-    fired: dict[int, np.ndarray] = {}
-    fired_at: dict[int, pd.Series] = {}
-    why: dict[int, pd.Series] = {}
-    size = len(full_index)
-    for position, rule in enumerate(rules):
-        applicable = can_fire(context, rule)
-        if not applicable.any():
-            continue
-        firing = KINDS[rule.kind](context, rule)
-        mask = firing.fired & applicable
-        if mask.any():
-            fired[position] = np.zeros(size, dtype=bool)
-            fired[position][context.rows] = mask
-            # Spread as datetime64 values: a tz-aware Series.to_numpy() would box every
-            # instant as a Timestamp object.
-            instants = np.full(size, np.datetime64("NaT", "ns"))
-            instants[context.rows] = firing.fired_at.dt.tz_convert("UTC").dt.tz_localize(
-                None).to_numpy(dtype="datetime64[ns]")
-            fired_at[position] = pd.Series(instants, index=full_index).dt.tz_localize("UTC")
-            spread = np.full(size, "", dtype=object)
-            spread[context.rows] = firing.why.to_numpy(dtype=object)
-            why[position] = pd.Series(spread, index=full_index, dtype=object)
-    return _Pass(fired, fired_at, why)
-
-
-def _context(log: pd.DataFrame, policy: Policy, now: pd.Timestamp, level: np.ndarray,
-             level_start: pd.Series, resolved: np.ndarray, live: np.ndarray,
-             memo: dict[str, Any]) -> Context:
-    """The trigger context for the ``live`` rows (positions) of ``log`` at ``level``."""
-    rows = log.iloc[live]
-    level_here = level[live]
-    start = level_start.iloc[live]
-    seconds, business = level_targets(policy, level_here, "response")
-    response_due = policy.calendar.add(start, seconds, business)
-    first = rows["first_response_at"]
-    first_here = first.where(first >= start)
-    return Context(log=rows, level=level_here, level_start=start, response_due=response_due,
-                   first_response=first_here, now=now, policy=policy, reports=log, rows=live, reports_open=~resolved,
-                   memo=memo)
 
 
 def status_labels(status: pd.Series) -> pd.Series:
@@ -292,7 +238,7 @@ class _Escalation:
     escalated_at: pd.Series
     applied_trigger: np.ndarray  # the rule that raised each row this run ("" if none)
     events: list[HistoryEvent]  # `escalated`
-    last_pass: _Pass  # the triggers fired at the settled levels
+    last_pass: TriggerPass  # the triggers fired at the settled levels
 
 
 @dataclass(frozen=True)
@@ -416,9 +362,9 @@ def _escalate(log: pd.DataFrame, ids: _Ids, rows: _Rows, policy: Policy,
     live = np.flatnonzero(~rows.resolved & ~rows.impossible & (level < max(policy.levels)))
     for _ in range(len(schema.LEVEL_NAMES)):
         level_start = opened.where(level == 1, escalated_at.fillna(opened))
-        context = _context(log_with_ids, policy, now, level, level_start, rows.resolved, live,
-                           memo)
-        result_pass = _run_triggers(context, rules, index)
+        context = trigger_context(log_with_ids, policy, now, level, level_start,
+                                  rows.resolved, live, memo)
+        result_pass = run_triggers(context, rules, index)
         raise_to = np.zeros(len(index), dtype=int)
         raise_by = np.full(len(index), -1)  # position in ``rules`` of the rule applied
         for position, mask in result_pass.fired.items():
