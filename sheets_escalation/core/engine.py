@@ -22,6 +22,7 @@ from sheets_escalation.core.passes import TriggerPass, run_triggers, trigger_con
 from sheets_escalation.core.policy import Policy
 from sheets_escalation.core.problems import Problem, row_problems
 from sheets_escalation.core.sla import Clocks, sla_clocks
+from sheets_escalation.core.text import local_minute, local_minutes
 
 TOOL = "sheets-escalation"
 
@@ -143,10 +144,6 @@ def _status_events(ids: pd.Series, keys: pd.Series, repeated: np.ndarray, labels
                                              labels[record], strict=True)]
 
 
-def _local(series: pd.Series, policy: Policy) -> pd.Series:
-    return series.dt.tz_convert(policy.timezone)
-
-
 def _last_levels(history: pd.DataFrame | None) -> pd.Series:
     if history is None or history.empty:
         return pd.Series(dtype=object)
@@ -184,10 +181,10 @@ def _impossible_timelines(log: pd.DataFrame, policy: Policy,
     by the column they name."""
     def shown(series: pd.Series, mask: np.ndarray) -> list[str]:
         # Formatted for the wrong rows only: strftime over a whole long log costs seconds.
-        return _local(series[mask], policy).dt.strftime("%Y-%m-%d %H:%M").tolist()
+        return local_minutes(series[mask], policy.timezone).tolist()
 
     opened = log["opened"]
-    now_text = pd.Timestamp(now).tz_convert(policy.timezone).strftime("%Y-%m-%d %H:%M")
+    now_text = local_minute(pd.Timestamp(now), policy.timezone)
     checks = [
         (log["first_response_at"], "First response at", opened, "before Opened"),
         (log["escalated_at"], "Escalated at", opened, "before Opened"),
@@ -506,7 +503,7 @@ def _breach_events(ids: _Ids, rows: _Rows, level: np.ndarray, clocks: Clocks,
         new[seen] = (~keys.isin(recorded) & ~keys.duplicated()).to_numpy()
         if not new.any():
             continue
-        due_text = _local(due[new], policy).dt.strftime("%Y-%m-%d %H:%M")
+        due_text = local_minutes(due[new], policy.timezone)
         details = name + " " + states[new].str.lower() + " (due " + due_text + ")"
         events.extend(HistoryEvent(now, row_id, "breached", label, "", name, TOOL, detail)
                       for row_id, label, detail in zip(ids.ids[new], labels[new], details,
