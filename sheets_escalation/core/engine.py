@@ -4,13 +4,18 @@ No I/O, no clock, no environment: ``now`` and everything read from the workbook 
 arguments, so the same engine serves xlsx, Google Sheets, the what-if replay and tests.
 Everything is vectorised over the log; the only Python loops run over trigger rules,
 levels and the few rows that changed.
+
+:func:`evaluate` runs in stages, in this order: IDs, the rows as typed, the edits people
+made in the sheet, automatic escalation (passes of the trigger matrix, core/passes.py),
+what is still pending, the SLA clocks (core/sla.py), problems and flags, `breached`
+events, and the result frame. Reading the tab into the log is core/log.py.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,6 +34,9 @@ TOOL = "sheets-escalation"
 
 @dataclass
 class Evaluation:
+    """What one evaluation found: the owned columns of every row (``result``), the History
+    events to record and the problems it adds."""
+
     result: pd.DataFrame
     events: list[HistoryEvent] = field(default_factory=list)  # History rows to record
     # The problems this evaluation adds to those read (log["problems"]), by column; with
@@ -36,180 +44,15 @@ class Evaluation:
     problems: list[Problem] = field(default_factory=list)
 
 
-def _append(text: pd.Series, mask: np.ndarray, addition: str | pd.Series) -> pd.Series:
-    """Append ``addition`` ("; "-separated) to ``text`` where ``mask`` holds."""
-    if not mask.any():
-        return text
-    values = text.to_numpy(dtype=object, copy=True)
-    add = addition if isinstance(addition, str) else addition.to_numpy(dtype=object)[mask]
-    current = values[mask]
-    # Object arrays add element-wise in C; Series.__setitem__ with a mask costs far more.
-    values[mask] = np.where(current != "", current + "; ", current) + add
-    return pd.Series(values, index=text.index, dtype=object)
+@dataclass(frozen=True)
+class _Ids:
+    """The rows' IDs after this run numbers the blank ones."""
 
-
-def _flagged(mask: np.ndarray, text: str) -> pd.Series:
-    """Given where a problem holds and its text, return the per-row problem texts."""
-    return pd.Series(np.where(mask, text, ""), dtype=object)
-
-
-def _level_labels(levels: np.ndarray) -> np.ndarray:
-    """Given level numbers (0 and up), return their labels (L1, L2…) as an object array."""
-    names = np.array([level_label(n) for n in range(int(levels.max(initial=0)) + 1)],
-                     dtype=object)
-    return names[levels]
-
-
-class _Ids(NamedTuple):
     ids: pd.Series  # blanks numbered
     keys: pd.Series  # casefolded, for matching
     repeated: np.ndarray  # the key appeared on an earlier row
     events: list[HistoryEvent]  # `id assigned`
     problems: pd.Series  # duplicate IDs
-
-
-# A typed ID the tool would have assigned, casefolded, one per line; new IDs continue
-# after the highest.
-_OWN_ID = re.compile(r"^esc-([0-9]+)$", re.MULTILINE)
-
-
-def _assign_ids(log: pd.DataFrame, now: pd.Timestamp) -> _Ids:
-    """Number the blank IDs and find the repeated ones."""
-    # Plain list work: pandas' string methods cost several times more per cell here.
-    values = log["id"].to_numpy(dtype=object, copy=True)
-    blank = values == ""
-    events: list[HistoryEvent] = []
-    keys = np.array([text.casefold() for text in values.tolist()], dtype=object)
-    if blank.any():
-        # One scan of the keys joined by newlines, unless an ID holds a newline itself.
-        joined = "\n".join(keys.tolist())
-        numbers = (_OWN_ID.findall(joined) if joined.count("\n") == len(keys) - 1 else
-                   [match[1] for key in keys.tolist() if (match := _OWN_ID.fullmatch(key))])
-        next_number = max(map(int, numbers)) + 1 if numbers else 1
-        new_ids = [f"ESC-{n:04d}" for n in range(next_number, next_number + int(blank.sum()))]
-        values[blank] = new_ids
-        keys[blank] = [new_id.casefold() for new_id in new_ids]
-        events = [HistoryEvent(now, new_id, "id assigned", by=TOOL, detail=f"row {row}")
-                  for new_id, row in zip(new_ids, log["sheet_row"].to_numpy()[blank].tolist(),
-                                         strict=True)]
-    key = pd.Series(keys, index=log.index, dtype=object)
-    # IDs are usually all distinct: a set says so for half the cost of duplicated().
-    repeated = (np.zeros(len(keys), dtype=bool) if len(set(keys.tolist())) == len(keys)
-                else key.duplicated(keep="first").to_numpy())
-    problems = pd.Series("", index=log.index, dtype=object)
-    if repeated.any():
-        first_row = log["sheet_row"].groupby(key).transform("first")
-        problems[repeated] = "ID: duplicate of row " + first_row[repeated].astype(str)
-    return _Ids(pd.Series(values, index=log.index, dtype=object), key, repeated, events,
-                problems)
-
-
-def status_labels(status: pd.Series) -> pd.Series:
-    """Given Status as read, return each row's status as History records it: the
-    vocabulary's spelling for a known status (any case or spacing), ``Open`` for a blank
-    cell, anything else as typed."""
-    # A log has a handful of distinct statuses: label those, then spread by code.
-    codes, uniques = pd.factorize(status.fillna(""))
-    known = {s.casefold(): s for s in schema.STATUSES}
-    spelled = []
-    for text in uniques.tolist():
-        normalized = " ".join(str(text).split()).casefold()
-        spelled.append("Open" if not normalized else known.get(normalized, str(text).strip()))
-    return pd.Series(np.asarray(spelled, dtype=object)[codes], index=status.index, dtype=object)
-
-
-def _status_events(ids: pd.Series, keys: pd.Series, repeated: np.ndarray, labels: pd.Series,
-                   resolved: np.ndarray, history: pd.DataFrame | None,
-                   now: pd.Timestamp) -> list[HistoryEvent]:
-    """The `status changed` events this run observes: a Status that differs from the To
-    of the ID's last such event; for an ID without one, only a row now waiting on the
-    customer (so the first sync of a log does not record every row's status). ``keys``
-    are the IDs casefolded; a ``repeated`` ID's later rows record nothing."""
-    known = pd.Series(np.nan, index=ids.index, dtype=object)
-    if history is not None and not history.empty:
-        changes = history[(history["event"] == "status changed") & (history["id"] != "")]
-        if not changes.empty:
-            last = changes.groupby(changes["id"].str.casefold())["to_level"].last()
-            known = keys.map(last)
-    seen = known.notna().to_numpy()
-    differs = np.zeros(len(seen), dtype=bool)
-    if seen.any():
-        differs[seen] = (known[seen].astype(str).str.casefold()
-                         != labels[seen].str.casefold()).to_numpy()
-    first = ~seen & (labels == schema.PENDING_CUSTOMER).to_numpy() & ~resolved
-    record = ((seen & differs) | first) & ~repeated
-    return [HistoryEvent(now, row_id, "status changed", before, after, by="sheet",
-                         detail="Status edited in the sheet")
-            for row_id, before, after in zip(ids[record], known[record].fillna(""),
-                                             labels[record], strict=True)]
-
-
-def _last_levels(history: pd.DataFrame | None) -> pd.Series:
-    if history is None or history.empty:
-        return pd.Series(dtype=object)
-    moves = history[history["event"].isin(["escalated", "level changed"])
-                    & (history["id"] != "")]
-    if moves.empty:
-        return pd.Series(dtype=object)
-    return moves.groupby(moves["id"].str.casefold())["to_level"].last()
-
-
-def _previous_run(policy: Policy) -> pd.Timestamp | None:
-    """The Settings `Last run` written by the previous run, if readable."""
-    return dates.parse_datetime_scalar(policy.settings.get("Last run") or None,
-                                       policy.timezone, policy.date_order)
-
-
-def _recorded_breaches(history: pd.DataFrame | None) -> set[str]:
-    if history is None or history.empty:
-        return set()
-    breached = history[history["event"] == "breached"]
-    return set((breached["id"].str.casefold() + "/" + breached["from_level"] + "/"
-                + breached["trigger"]).tolist())
-
-
-# Opened may run this far ahead of the run's clock (a typing machine's clock a little
-# fast, a row typed just before a sync) before it counts as impossible.
-FUTURE_GRACE = pd.Timedelta(minutes=15)
-
-
-def _impossible_timelines(log: pd.DataFrame, policy: Policy,
-                          now: pd.Timestamp) -> tuple[np.ndarray, list[tuple[str, pd.Series]]]:
-    """Given the log, the policy and ``now``, return where the typed times cannot all be
-    true (First response, Escalated or Resolved at before Opened; Escalated at after
-    Resolved at; Opened later than now beyond FUTURE_GRACE) and the problem texts per row,
-    by the column they name."""
-    def shown(series: pd.Series, mask: np.ndarray) -> list[str]:
-        # Formatted for the wrong rows only: strftime over a whole long log costs seconds.
-        return local_minutes(series[mask], policy.timezone).tolist()
-
-    opened = log["opened"]
-    now_text = local_minute(pd.Timestamp(now), policy.timezone)
-    checks = [
-        (log["first_response_at"], "First response at", opened, "before Opened"),
-        (log["escalated_at"], "Escalated at", opened, "before Opened"),
-        (log["resolved_at"], "Resolved at", opened, "before Opened"),
-        (log["escalated_at"], "Escalated at", log["resolved_at"], "after Resolved at"),
-    ]
-    impossible = np.zeros(len(log), dtype=bool)
-    problems: list[tuple[str, pd.Series]] = []
-    for value, header, other, words in checks:
-        wrong = (value > other) if words.startswith("after") else (value < other)
-        mask = wrong.to_numpy(dtype=bool, na_value=False)
-        if mask.any():
-            impossible |= mask
-            texts = np.full(len(log), "", dtype=object)
-            texts[mask] = [f"{header}: {mine} is {words} ({theirs})" for mine, theirs in
-                           zip(shown(value, mask), shown(other, mask), strict=True)]
-            problems.append((header, pd.Series(texts, index=log.index, dtype=object)))
-    future = (opened > now + FUTURE_GRACE).to_numpy(dtype=bool, na_value=False)
-    if future.any():
-        impossible |= future
-        texts = np.full(len(log), "", dtype=object)
-        texts[future] = [f"Opened: {mine} is later than now ({now_text})"
-                         for mine in shown(opened, future)]
-        problems.append(("Opened", pd.Series(texts, index=log.index, dtype=object)))
-    return impossible, problems
 
 
 @dataclass(frozen=True)
@@ -275,6 +118,44 @@ def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
                   else list(range(2, len(log) + 2)))
     return Evaluation(result=result, events=[*ids.events, *edits, *escalation.events, *breaches],
                       problems=row_problems(schema.ESCALATIONS, added, sheet_rows))
+
+
+# A typed ID the tool would have assigned, casefolded, one per line; new IDs continue
+# after the highest.
+_OWN_ID = re.compile(r"^esc-([0-9]+)$", re.MULTILINE)
+
+
+def _assign_ids(log: pd.DataFrame, now: pd.Timestamp) -> _Ids:
+    """Given the log and ``now``, return its IDs with the blank ones numbered (and their
+    `id assigned` events), casefolded for matching, and the rows repeating an earlier
+    row's ID with their problem text."""
+    # Plain list work: pandas' string methods cost several times more per cell here.
+    values = log["id"].to_numpy(dtype=object, copy=True)
+    blank = values == ""
+    events: list[HistoryEvent] = []
+    keys = np.array([text.casefold() for text in values.tolist()], dtype=object)
+    if blank.any():
+        # One scan of the keys joined by newlines, unless an ID holds a newline itself.
+        joined = "\n".join(keys.tolist())
+        numbers = (_OWN_ID.findall(joined) if joined.count("\n") == len(keys) - 1 else
+                   [match[1] for key in keys.tolist() if (match := _OWN_ID.fullmatch(key))])
+        next_number = max(map(int, numbers)) + 1 if numbers else 1
+        new_ids = [f"ESC-{n:04d}" for n in range(next_number, next_number + int(blank.sum()))]
+        values[blank] = new_ids
+        keys[blank] = [new_id.casefold() for new_id in new_ids]
+        events = [HistoryEvent(now, new_id, "id assigned", by=TOOL, detail=f"row {row}")
+                  for new_id, row in zip(new_ids, log["sheet_row"].to_numpy()[blank].tolist(),
+                                         strict=True)]
+    key = pd.Series(keys, index=log.index, dtype=object)
+    # IDs are usually all distinct: a set says so for half the cost of duplicated().
+    repeated = (np.zeros(len(keys), dtype=bool) if len(set(keys.tolist())) == len(keys)
+                else key.duplicated(keep="first").to_numpy())
+    problems = pd.Series("", index=log.index, dtype=object)
+    if repeated.any():
+        first_row = log["sheet_row"].groupby(key).transform("first")
+        problems[repeated] = "ID: duplicate of row " + first_row[repeated].astype(str)
+    return _Ids(pd.Series(values, index=log.index, dtype=object), key, repeated, events,
+                problems)
 
 
 def _open_rows(log: pd.DataFrame, policy: Policy, now: pd.Timestamp) -> _Rows:
@@ -432,25 +313,6 @@ def _escalated_at_blank(log: pd.DataFrame, escalation: _Escalation) -> tuple[str
                                      "Escalated at: blank above L1, timing from Opened"))
 
 
-def _missing_info(log: pd.DataFrame, policy: Policy, needs_info: np.ndarray) -> pd.Series:
-    """Given the log, the policy and the rows that must hold the required info (above L1
-    or with a pending escalation), return the headers of the blank ones per row."""
-    index = log.index
-    asked = np.flatnonzero(needs_info)
-    missing = pd.Series("", index=index, dtype=object)
-    for header in policy.required_info:
-        key = schema.KEY_BY_NORMALIZED[schema.normalize_header(header)]
-        kind = schema.COLUMN_BY_KEY[key].kind
-        if kind in ("yesno", "level"):
-            continue  # a blank yes/no cell means "no", a blank Level L1: never missing
-        values = log[key].iloc[asked]
-        blank = np.zeros(len(index), dtype=bool)
-        # read_log trims text
-        blank[asked] = (values == "").to_numpy() if kind == "text" else values.isna().to_numpy()
-        missing = _append(missing, blank, header)
-    return missing
-
-
 def _flags(rows: _Rows, pending: _Pending, clocks: Clocks, problems: pd.Series,
            now: pd.Timestamp) -> pd.Series:
     """Given the rows as typed, what is pending, the SLA clocks, the rows' problems and
@@ -511,6 +373,25 @@ def _breach_events(ids: _Ids, rows: _Rows, level: np.ndarray, clocks: Clocks,
     return events
 
 
+def _missing_info(log: pd.DataFrame, policy: Policy, needs_info: np.ndarray) -> pd.Series:
+    """Given the log, the policy and the rows that must hold the required info (above L1
+    or with a pending escalation), return the headers of the blank ones per row."""
+    index = log.index
+    asked = np.flatnonzero(needs_info)
+    missing = pd.Series("", index=index, dtype=object)
+    for header in policy.required_info:
+        key = schema.KEY_BY_NORMALIZED[schema.normalize_header(header)]
+        kind = schema.COLUMN_BY_KEY[key].kind
+        if kind in ("yesno", "level"):
+            continue  # a blank yes/no cell means "no", a blank Level L1: never missing
+        values = log[key].iloc[asked]
+        blank = np.zeros(len(index), dtype=bool)
+        # read_log trims text
+        blank[asked] = (values == "").to_numpy() if kind == "text" else values.isna().to_numpy()
+        missing = _append(missing, blank, header)
+    return missing
+
+
 def _result(ids: _Ids, rows: _Rows, escalation: _Escalation, pending: _Pending,
             clocks: Clocks, flag: pd.Series, missing: pd.Series,
             problems: pd.Series) -> pd.DataFrame:
@@ -543,3 +424,141 @@ def _result(ids: _Ids, rows: _Rows, escalation: _Escalation, pending: _Pending,
         "response_used": clocks.response_used,
         "resolution_used": clocks.resolution_used,
     }, index=ids.ids.index)
+
+
+def status_labels(status: pd.Series) -> pd.Series:
+    """Given Status as read, return each row's status as History records it: the
+    vocabulary's spelling for a known status (any case or spacing), ``Open`` for a blank
+    cell, anything else as typed."""
+    # A log has a handful of distinct statuses: label those, then spread by code.
+    codes, uniques = pd.factorize(status.fillna(""))
+    known = {s.casefold(): s for s in schema.STATUSES}
+    spelled = []
+    for text in uniques.tolist():
+        normalized = " ".join(str(text).split()).casefold()
+        spelled.append("Open" if not normalized else known.get(normalized, str(text).strip()))
+    return pd.Series(np.asarray(spelled, dtype=object)[codes], index=status.index, dtype=object)
+
+
+def _status_events(ids: pd.Series, keys: pd.Series, repeated: np.ndarray, labels: pd.Series,
+                   resolved: np.ndarray, history: pd.DataFrame | None,
+                   now: pd.Timestamp) -> list[HistoryEvent]:
+    """Given the rows' IDs, their statuses and which are resolved, History and ``now``,
+    return the `status changed` events this run observes: a Status that differs from the To
+    of the ID's last such event; for an ID without one, only a row now waiting on the
+    customer (so the first sync of a log does not record every row's status). ``keys``
+    are the IDs casefolded; a ``repeated`` ID's later rows record nothing."""
+    known = pd.Series(np.nan, index=ids.index, dtype=object)
+    if history is not None and not history.empty:
+        changes = history[(history["event"] == "status changed") & (history["id"] != "")]
+        if not changes.empty:
+            last = changes.groupby(changes["id"].str.casefold())["to_level"].last()
+            known = keys.map(last)
+    seen = known.notna().to_numpy()
+    differs = np.zeros(len(seen), dtype=bool)
+    if seen.any():
+        differs[seen] = (known[seen].astype(str).str.casefold()
+                         != labels[seen].str.casefold()).to_numpy()
+    first = ~seen & (labels == schema.PENDING_CUSTOMER).to_numpy() & ~resolved
+    record = ((seen & differs) | first) & ~repeated
+    return [HistoryEvent(now, row_id, "status changed", before, after, by="sheet",
+                         detail="Status edited in the sheet")
+            for row_id, before, after in zip(ids[record], known[record].fillna(""),
+                                             labels[record], strict=True)]
+
+
+def _last_levels(history: pd.DataFrame | None) -> pd.Series:
+    """Given History, return the level each ID (casefolded) was last recorded moving to."""
+    if history is None or history.empty:
+        return pd.Series(dtype=object)
+    moves = history[history["event"].isin(["escalated", "level changed"])
+                    & (history["id"] != "")]
+    if moves.empty:
+        return pd.Series(dtype=object)
+    return moves.groupby(moves["id"].str.casefold())["to_level"].last()
+
+
+def _previous_run(policy: Policy) -> pd.Timestamp | None:
+    """Given the policy, return the Settings `Last run` written by the previous run, or None
+    if it is blank or unreadable."""
+    return dates.parse_datetime_scalar(policy.settings.get("Last run") or None,
+                                       policy.timezone, policy.date_order)
+
+
+def _recorded_breaches(history: pd.DataFrame | None) -> set[str]:
+    """Given History, return the breaches it records as "id/level/target" keys (ID
+    casefolded)."""
+    if history is None or history.empty:
+        return set()
+    breached = history[history["event"] == "breached"]
+    return set((breached["id"].str.casefold() + "/" + breached["from_level"] + "/"
+                + breached["trigger"]).tolist())
+
+
+# Opened may run this far ahead of the run's clock (a typing machine's clock a little
+# fast, a row typed just before a sync) before it counts as impossible.
+FUTURE_GRACE = pd.Timedelta(minutes=15)
+
+
+def _impossible_timelines(log: pd.DataFrame, policy: Policy,
+                          now: pd.Timestamp) -> tuple[np.ndarray, list[tuple[str, pd.Series]]]:
+    """Given the log, the policy and ``now``, return where the typed times cannot all be
+    true (First response, Escalated or Resolved at before Opened; Escalated at after
+    Resolved at; Opened later than now beyond FUTURE_GRACE) and the problem texts per row,
+    by the column they name."""
+    def shown(series: pd.Series, mask: np.ndarray) -> list[str]:
+        # Formatted for the wrong rows only: strftime over a whole long log costs seconds.
+        return local_minutes(series[mask], policy.timezone).tolist()
+
+    opened = log["opened"]
+    now_text = local_minute(pd.Timestamp(now), policy.timezone)
+    checks = [
+        (log["first_response_at"], "First response at", opened, "before Opened"),
+        (log["escalated_at"], "Escalated at", opened, "before Opened"),
+        (log["resolved_at"], "Resolved at", opened, "before Opened"),
+        (log["escalated_at"], "Escalated at", log["resolved_at"], "after Resolved at"),
+    ]
+    impossible = np.zeros(len(log), dtype=bool)
+    problems: list[tuple[str, pd.Series]] = []
+    for value, header, other, words in checks:
+        wrong = (value > other) if words.startswith("after") else (value < other)
+        mask = wrong.to_numpy(dtype=bool, na_value=False)
+        if mask.any():
+            impossible |= mask
+            texts = np.full(len(log), "", dtype=object)
+            texts[mask] = [f"{header}: {mine} is {words} ({theirs})" for mine, theirs in
+                           zip(shown(value, mask), shown(other, mask), strict=True)]
+            problems.append((header, pd.Series(texts, index=log.index, dtype=object)))
+    future = (opened > now + FUTURE_GRACE).to_numpy(dtype=bool, na_value=False)
+    if future.any():
+        impossible |= future
+        texts = np.full(len(log), "", dtype=object)
+        texts[future] = [f"Opened: {mine} is later than now ({now_text})"
+                         for mine in shown(opened, future)]
+        problems.append(("Opened", pd.Series(texts, index=log.index, dtype=object)))
+    return impossible, problems
+
+
+def _append(text: pd.Series, mask: np.ndarray, addition: str | pd.Series) -> pd.Series:
+    """Given per-row texts, where to add and what, return the texts with ``addition``
+    appended ("; "-separated) where ``mask`` holds."""
+    if not mask.any():
+        return text
+    values = text.to_numpy(dtype=object, copy=True)
+    add = addition if isinstance(addition, str) else addition.to_numpy(dtype=object)[mask]
+    current = values[mask]
+    # Object arrays add element-wise in C; Series.__setitem__ with a mask costs far more.
+    values[mask] = np.where(current != "", current + "; ", current) + add
+    return pd.Series(values, index=text.index, dtype=object)
+
+
+def _flagged(mask: np.ndarray, text: str) -> pd.Series:
+    """Given where a problem holds and its text, return the per-row problem texts."""
+    return pd.Series(np.where(mask, text, ""), dtype=object)
+
+
+def _level_labels(levels: np.ndarray) -> np.ndarray:
+    """Given level numbers (0 and up), return their labels (L1, L2…) as an object array."""
+    names = np.array([level_label(n) for n in range(int(levels.max(initial=0)) + 1)],
+                     dtype=object)
+    return names[levels]
