@@ -226,13 +226,15 @@ def measure_engine(ctx: Context) -> list[Line]:
     a DataFrame from the same raw cell values, at every size; the read before it
     (read_log: raw cells to the typed table) reported beside it; then how each grows."""
     name = "engine time (evaluate on the read table)"
-    reason = _missing("sheets_escalation.core.engine", "sheets_escalation.core.policy")
+    reason = _missing("sheets_escalation.core.engine", "sheets_escalation.core.log",
+                      "sheets_escalation.core.policy")
     if reason:
         return [_not_measured(name, "all", reason)]
     import pandas as pd
 
     from sheets_escalation.core import engine, policy
     from sheets_escalation.core.events import read_events
+    from sheets_escalation.core.log import read_log
     from sheets_escalation.core.table import Table
 
     tables = {title: Table(title, body) for title, body in generate.side_tabs(ctx.seed).items()}
@@ -245,9 +247,9 @@ def measure_engine(ctx: Context) -> list[Line]:
         ctx.progress(f"engine, {rows:,} rows")
         raw = generate.generate_rows(rows, ctx.seed, NOW)
         table = Table(schema.ESCALATIONS, raw)
-        log = engine.read_log(table, loaded).log
+        log = read_log(table, loaded).log
         # Best of three each: one slow pass (a page fault, a neighbour) says nothing.
-        read = _best(3, partial(engine.read_log, table, loaded))
+        read = _best(3, partial(read_log, table, loaded))
         evaluated = _best(3, partial(engine.evaluate, log, loaded, now, history))
 
         def baseline(raw: list[list[Any]] = raw) -> None:

@@ -4,49 +4,39 @@ No I/O, no clock, no environment: ``now`` and everything read from the workbook 
 arguments, so the same engine serves xlsx, Google Sheets, the what-if replay and tests.
 Everything is vectorised over the log; the only Python loops run over trigger rules,
 levels and the few rows that changed.
+
+:func:`evaluate` runs in stages, in this order: IDs, the rows as typed, the edits people
+made in the sheet, automatic escalation (passes of the trigger matrix, core/passes.py),
+what is still pending, the SLA clocks (core/sla.py), problems and flags, `breached`
+events, and the result frame. Reading the tab into the log is core/log.py.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from sheets_escalation.core import cells, dates, money, schema
-from sheets_escalation.core.errors import ConfigError
+from sheets_escalation.core import cells, dates, schema
 from sheets_escalation.core.events import UTC_DTYPE, HistoryEvent
-from sheets_escalation.core.grid import raw_frame
 from sheets_escalation.core.levels import level_label
-from sheets_escalation.core.policy import Policy, TriggerRule
+from sheets_escalation.core.passes import TriggerPass, run_triggers, trigger_context
+from sheets_escalation.core.policy import Policy
 from sheets_escalation.core.problems import Problem, row_problems
-from sheets_escalation.core.table import Table
-from sheets_escalation.core.triggers import KINDS, Context, can_fire
+from sheets_escalation.core.sla import Clocks, sla_clocks
+from sheets_escalation.core.text import local_minute, local_minutes
 
 TOOL = "sheets-escalation"
 
 
 @dataclass
-class LogRead:
-    """The Escalations tab as read: the parsed log and where each known column lives."""
-
-    log: pd.DataFrame
-    columns: dict[str, int]  # column key -> 0-based sheet column (known headers only)
-    width: int  # number of header cells (where missing owned columns are appended)
-    raw: pd.DataFrame  # the kept rows' raw cells, columns = 0-based sheet columns
-    # Typed dates that read only against the Settings Date order: (sheet row, 0-based
-    # column) of each, and how many rows hold dates that read either way.
-    dates_against: list[tuple[int, int]] = field(default_factory=list)
-    rows_ambiguous: int = 0
-    # The kept rows' problems as read (the text of log["problems"]), by column.
-    problems: list[Problem] = field(default_factory=list)
-
-
-@dataclass
 class Evaluation:
+    """What one evaluation found: the owned columns of every row (``result``), the History
+    events to record and the problems it adds."""
+
     result: pd.DataFrame
     events: list[HistoryEvent] = field(default_factory=list)  # History rows to record
     # The problems this evaluation adds to those read (log["problems"]), by column; with
@@ -54,198 +44,80 @@ class Evaluation:
     problems: list[Problem] = field(default_factory=list)
 
 
-def _blank_cells(source: pd.Series) -> np.ndarray:
-    """Given raw cells (object dtype), return where they are empty or only whitespace."""
-    blank = source.isna().to_numpy()
-    try:
-        stripped = source.str.strip()
-    except AttributeError:  # no text at all in the column (dates, numbers)
-        return blank
-    return blank | stripped.eq("").to_numpy(dtype=bool, na_value=False)
+@dataclass(frozen=True)
+class _Ids:
+    """The rows' IDs after this run numbers the blank ones."""
 
-
-def read_log(table: Table | None, policy: Policy) -> LogRead:
-    """Given the Escalations tab, return the parsed log.
-
-    Raise ConfigError naming the tab and cell if the tab or a required header is missing,
-    or a known header appears twice.
-    """
-    columns, problems = read_header(table)
-    if problems:
-        raise ConfigError(problems)
-    assert table is not None  # a missing tab is a problem above
-
-    width = max(len(table.header), 1)
-    return _read_rows(table, columns, width, policy)
-
-
-def read_header(table: Table | None) -> tuple[dict[str, int], list[Problem]]:
-    """Given the Escalations tab, return where each known column lives (column key ->
-    0-based sheet column) and every problem with its header row: the tab missing or empty,
-    a required header missing, a known header appearing twice."""
-    if table is None or not table.rows:
-        return {}, [Problem(schema.ESCALATIONS, "", "tab is missing or empty")]
-    header = table.header
-    problems: list[Problem] = []
-    columns: dict[str, int] = {}
-    for position, cell in enumerate(header):
-        key = schema.KEY_BY_NORMALIZED.get(schema.normalize_header(cell))
-        if key is None:
-            continue
-        if key in columns:
-            problems.append(Problem(
-                schema.ESCALATIONS, schema.a1(0, position),
-                f'header "{cell}" appears twice (also {schema.a1(0, columns[key])})'))
-            continue
-        columns[key] = position
-    for key in schema.REQUIRED_INPUT_KEYS:
-        if key not in columns:
-            header_text = schema.COLUMN_BY_KEY[key].header
-            problems.append(Problem(schema.ESCALATIONS, "1:1",
-                                    f'missing required header "{header_text}"'))
-    return columns, problems
-
-
-def _read_rows(table: Table, columns: dict[str, int], width: int, policy: Policy) -> LogRead:
-    body = table.body
-    raw = raw_frame(body, columns.values()) if body else pd.DataFrame(
-        {position: pd.Series(dtype=object) for position in columns.values()})
-    log = pd.DataFrame(index=raw.index)
-    problems_parts: list[tuple[str, pd.Series]] = []
-    # A row counts only if one of its input cells holds something (the user's own columns
-    # do not count): whitespace is nothing. Text columns are stripped by their parser.
-    blank = np.ones(len(raw), dtype=bool)
-    empty = pd.Series([None] * len(raw), index=raw.index, dtype=object)
-    against_cells: list[tuple[int, int]] = []  # (raw row, column), in reading order
-    ambiguous = np.zeros(len(raw), dtype=bool)
-    either_way: list[tuple[str, pd.Series, pd.Series, pd.Series]] = []
-    for column in schema.INPUT_COLUMNS:
-        source = raw[columns[column.key]] if column.key in columns else empty
-        source = source.astype(object)
-        if column.kind == "text":
-            log[column.key] = cells.parse_text(source)
-            blank &= (log[column.key] == "").to_numpy()
-            continue
-        if blank.any():  # only rows with every text column blank can still be blank
-            blank[blank] = _blank_cells(source[blank])
-        if column.kind == "datetime":
-            parsed = dates.parse_datetimes(source, column.header, policy.timezone,
-                                           policy.date_order)
-            evidence = dates.date_order_evidence(source, column.header, policy.date_order,
-                                                 parsed.values)
-            problems_parts.append((column.header, evidence.problems))
-            against_cells += [(int(r), columns[column.key])
-                              for r in np.flatnonzero(evidence.against.to_numpy())]
-            ambiguous |= evidence.ambiguous.to_numpy()
-            either_way.append((column.header, source, parsed.values, evidence.ambiguous))
-        elif column.kind == "money":
-            parsed = money.parse_money(source, column.header)
-        elif column.kind == "yesno":
-            parsed = cells.parse_yesno(source, column.header)
-        else:
-            parsed = cells.parse_levels(source, column.header)
-        log[column.key] = parsed.values
-        problems_parts.append((column.header, parsed.problems))
-        if column.key == "level":
-            # Read as L1 for its clocks, but no escalation may write over what was typed.
-            log["level_unreadable"] = (parsed.problems != "").to_numpy()
-        if column.key == "opened":
-            opened_problems = parsed.problems
-    # Dates that read either way are in doubt once other dates in the log read only the
-    # other way round: those rows are reported and held (see evaluate) rather than acted on.
-    doubtful = np.zeros(len(raw), dtype=bool)
-    if against_cells:
-        mine, other = ("day-first", "month-first") if policy.date_order == "DMY" else (
-            "month-first", "day-first")
-        for header, source, values, either in either_way:
-            mask = either.to_numpy()
-            if not mask.any():
-                continue
-            local = values.dt.tz_convert(policy.timezone)
-            texts = np.full(len(raw), "", dtype=object)
-            texts[mask] = [
-                f'{header}: "{cells.format_value(text)}" reads either way and was read {mine} '
-                f"({stamp.day} {stamp:%b %Y}) as Settings Date order says, but other dates "
-                f"here read only {other}"
-                for text, stamp in zip(source[mask], local[mask], strict=True)]
-            problems_parts.append((header, pd.Series(texts, index=raw.index, dtype=object)))
-            doubtful |= mask
-    log["doubtful_dates"] = doubtful
-    # Blank, or a blank marker such as "-" or "n/a": no clock can start without it.
-    opened_blank = log["opened"].isna() & (opened_problems == "")
-    problems_parts.append(("Opened", pd.Series(np.where(opened_blank, "Opened: blank", ""),
-                                               index=raw.index)))
-    log["problems"] = cells.combine_problems(*(texts for _, texts in problems_parts))
-    keep = ~blank
-    log = log[keep].reset_index(drop=True)
-    raw = raw[keep].reset_index(drop=True)
-    log["sheet_row"] = np.flatnonzero(keep) + 2
-    dates_against = sorted((r + 2, c) for r, c in against_cells if keep[r])
-    problems = row_problems(schema.ESCALATIONS,
-                            [(header, texts[keep].reset_index(drop=True))
-                             for header, texts in problems_parts],
-                            log["sheet_row"].tolist())
-    return LogRead(log=log, columns=columns, width=width, raw=raw, dates_against=dates_against,
-                   rows_ambiguous=int((ambiguous & keep).sum()), problems=problems)
-
-
-def _rows(count: int) -> str:
-    return f"{count} row" if count == 1 else f"{count} rows"
-
-
-def date_order_note(log_read: LogRead, date_order: str) -> str | None:
-    """Given the log as read and the Settings date order, return the note saying the typed
-    dates contradict that order (the cells that read only the other way, and how many rows
-    read either way and so may be misread), or None when nothing contradicts it."""
-    if not log_read.dates_against:
-        return None
-    other, mine = ("month-first", "day-first") if date_order == "DMY" else (
-        "day-first", "month-first")
-    rows_against = len({row for row, _ in log_read.dates_against})
-    shown = ", ".join(f"{schema.ESCALATIONS}!{schema.a1(row - 1, col)}"
-                      for row, col in log_read.dates_against[:3])
-    more = ", …" if len(log_read.dates_against) > 3 else ""
-    holds = "holds a date that reads" if rows_against == 1 else "hold dates that read"
-    text = (f"Settings Date order is {date_order}, but {_rows(rows_against)} {holds} only "
-            f"{other} ({shown}{more})")
-    if log_read.rows_ambiguous:
-        either = ("holds a date that reads either way and was" if log_read.rows_ambiguous == 1
-                  else "hold dates that read either way and were")
-        text += f"; {_rows(log_read.rows_ambiguous)} {either} read {mine}"
-    swap = "MDY" if date_order == "DMY" else "DMY"
-    return f"{text}. If dates here are typed {other}, set Date order to {swap} in Settings."
-
-
-def _append(text: pd.Series, mask: np.ndarray, addition: str | pd.Series) -> pd.Series:
-    """Append ``addition`` ("; "-separated) to ``text`` where ``mask`` holds."""
-    if not mask.any():
-        return text
-    values = text.to_numpy(dtype=object, copy=True)
-    add = addition if isinstance(addition, str) else addition.to_numpy(dtype=object)[mask]
-    current = values[mask]
-    # Object arrays add element-wise in C; Series.__setitem__ with a mask costs far more.
-    values[mask] = np.where(current != "", current + "; ", current) + add
-    return pd.Series(values, index=text.index, dtype=object)
-
-
-def _flagged(mask: np.ndarray, text: str) -> pd.Series:
-    """Given where a problem holds and its text, return the per-row problem texts."""
-    return pd.Series(np.where(mask, text, ""), dtype=object)
-
-
-def _level_labels(levels: np.ndarray) -> np.ndarray:
-    """Given level numbers (0 and up), return their labels (L1, L2…) as an object array."""
-    names = np.array([level_label(n) for n in range(int(levels.max(initial=0)) + 1)],
-                     dtype=object)
-    return names[levels]
-
-
-class _Ids(NamedTuple):
     ids: pd.Series  # blanks numbered
     keys: pd.Series  # casefolded, for matching
     repeated: np.ndarray  # the key appeared on an earlier row
     events: list[HistoryEvent]  # `id assigned`
     problems: pd.Series  # duplicate IDs
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """Each row as typed, before this run's escalations."""
+
+    level: np.ndarray  # as typed (L1 where it could not be read)
+    level_unreadable: np.ndarray
+    escalated_at: pd.Series
+    status: pd.Series  # as History records it (status_labels)
+    resolved: np.ndarray
+    pausing: np.ndarray  # open and waiting on the customer
+    no_resolved_time: np.ndarray  # Status Resolved, Resolved at blank
+    impossible: np.ndarray  # held at CHECK INPUT: times that cannot all be true, or in doubt
+    problems: list[tuple[str, pd.Series]]  # found here, by the column they name
+
+
+@dataclass(frozen=True)
+class _Escalation:
+    """The rows' levels after this run's automatic escalations."""
+
+    level: np.ndarray
+    escalated_at: pd.Series
+    applied_trigger: np.ndarray  # the rule that raised each row this run ("" if none)
+    events: list[HistoryEvent]  # `escalated`
+    last_pass: TriggerPass  # the triggers fired at the settled levels
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """What the triggers still ask for at the settled levels."""
+
+    triggers: pd.Series
+    why: pd.Series
+    target: np.ndarray  # the highest level asked for (0 if none)
+    escalate_by: pd.Series
+    pending: np.ndarray  # a target above the row's level
+
+
+def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
+             history: pd.DataFrame | None = None) -> Evaluation:
+    """Given the log as :func:`~sheets_escalation.core.log.read_log` parsed it (text
+    trimmed), the policy, the History frame and ``now`` (tz-aware), return the owned
+    columns of every row, the rows' levels after automatic escalations, and the History
+    events this evaluation records."""
+    now = pd.Timestamp(now).tz_convert("UTC")
+    previous_run = _previous_run(policy)
+    ids = _assign_ids(log, now)
+    rows = _open_rows(log, policy, now)
+    edits = _sheet_edits(ids, rows, history, previous_run, now)
+    escalation = _escalate(log, ids, rows, policy, now)
+    pending = _pending(escalation, policy)
+    clocks = sla_clocks(log, escalation.level, escalation.escalated_at, ids.keys, history,
+                        edits, rows.pausing, rows.no_resolved_time, policy, now)
+    added = [("ID", ids.problems), *rows.problems, _escalated_at_blank(log, escalation)]
+    problems = cells.combine_problems(log["problems"], *(texts for _, texts in added))
+    flag = _flags(rows, pending, clocks, problems, now)
+    breaches = _breach_events(ids, rows, escalation.level, clocks, history, previous_run,
+                              policy, now)
+    missing = _missing_info(log, policy, (escalation.level > 1) | pending.pending)
+    result = _result(ids, rows, escalation, pending, clocks, flag, missing, problems)
+    sheet_rows = (log["sheet_row"].tolist() if "sheet_row" in log
+                  else list(range(2, len(log) + 2)))
+    return Evaluation(result=result, events=[*ids.events, *edits, *escalation.events, *breaches],
+                      problems=row_problems(schema.ESCALATIONS, added, sheet_rows))
 
 
 # A typed ID the tool would have assigned, casefolded, one per line; new IDs continue
@@ -254,7 +126,9 @@ _OWN_ID = re.compile(r"^esc-([0-9]+)$", re.MULTILINE)
 
 
 def _assign_ids(log: pd.DataFrame, now: pd.Timestamp) -> _Ids:
-    """Number the blank IDs and find the repeated ones."""
+    """Given the log and ``now``, return its IDs with the blank ones numbered (and their
+    `id assigned` events), casefolded for matching, and the rows repeating an earlier
+    row's ID with their problem text."""
     # Plain list work: pandas' string methods cost several times more per cell here.
     values = log["id"].to_numpy(dtype=object, copy=True)
     blank = values == ""
@@ -284,97 +158,272 @@ def _assign_ids(log: pd.DataFrame, now: pd.Timestamp) -> _Ids:
                 problems)
 
 
-@dataclass
-class _Pass:
-    """One evaluation of the trigger matrix at the rows' current levels."""
+def _open_rows(log: pd.DataFrame, policy: Policy, now: pd.Timestamp) -> _Rows:
+    """Given the log as read, the policy and ``now``, return each row's level and status
+    as typed, which rows are resolved, waiting on the customer or held for impossible or
+    doubtful times, and the problems found on the way."""
+    level_unreadable = log["level_unreadable"].to_numpy(dtype=bool) \
+        if "level_unreadable" in log else np.zeros(len(log), dtype=bool)
+    labels = status_labels(log["status"])
+    resolved_at = log["resolved_at"]
+    resolved = (resolved_at.notna() | (labels == "Resolved")).to_numpy()
+    pausing = (labels == schema.PENDING_CUSTOMER).to_numpy() & ~resolved
+    no_resolved_time = resolved & resolved_at.isna().to_numpy()
+    problems = [("Resolved at", _flagged(no_resolved_time,
+                                         "Resolved at: blank although Status is Resolved"))]
+    impossible, timeline_problems = _impossible_timelines(log, policy, now)
+    # Rows held at CHECK INPUT: impossible times, or dates read in doubt (read_log).
+    if "doubtful_dates" in log:
+        impossible = impossible | log["doubtful_dates"].to_numpy(dtype=bool)
+    return _Rows(level=log["level"].to_numpy(dtype=int).copy(),
+                 level_unreadable=level_unreadable, escalated_at=log["escalated_at"].copy(),
+                 status=labels, resolved=resolved, pausing=pausing,
+                 no_resolved_time=no_resolved_time, impossible=impossible,
+                 problems=problems + timeline_problems)
 
-    fired: dict[int, np.ndarray]
-    fired_at: dict[int, pd.Series]
-    why: dict[int, pd.Series]
+
+def _sheet_edits(ids: _Ids, rows: _Rows, history: pd.DataFrame | None,
+                 previous_run: pd.Timestamp | None, now: pd.Timestamp) -> list[HistoryEvent]:
+    """Given the rows' IDs and state as typed, History, the previous run and ``now``,
+    return the edits people made in the sheet that History records: `status changed`,
+    then `level changed`."""
+    events = _status_events(ids.ids, ids.keys, ids.repeated, rows.status, rows.resolved,
+                            history, now)
+    # "level changed": a person moved the level since the tool last recorded it, or, for a
+    # row History has never seen move, raised it (Escalated at later than the last run).
+    index = ids.ids.index
+    level = rows.level
+    escalated_at = rows.escalated_at
+    last_levels = _last_levels(history)
+    known = ids.keys.map(last_levels).fillna("").astype(object) \
+        if not last_levels.empty else pd.Series("", index=index, dtype=object)
+    current = pd.Series(_level_labels(level), index=index, dtype=object)
+    changed = np.zeros(len(index), dtype=bool)
+    if not last_levels.empty:
+        changed = ((known != "") & (known != current)).to_numpy().copy()
+    if previous_run is not None:
+        changed |= ((known == "").to_numpy() & (level > 1)
+                    & (escalated_at > previous_run).to_numpy(dtype=bool, na_value=False)
+                    & (escalated_at <= now).to_numpy(dtype=bool, na_value=False))
+    # History knows an ID, not a row: rows sharing an ID (flagged as duplicates) would
+    # record a change on every run, flipping between their levels. They wait until the
+    # duplicate is fixed.
+    if ids.repeated.any():
+        changed &= ~ids.keys.duplicated(keep=False).to_numpy()
+    for position in np.flatnonzero(changed).tolist():
+        events.append(HistoryEvent(now, str(ids.ids.iat[position]), "level changed",
+                                   str(known.iat[position]), str(current.iat[position]),
+                                   by="sheet",
+                                   detail="Level edited in the sheet"))
+    return events
 
 
-def _level_targets(policy: Policy, level: np.ndarray, which: str) -> tuple[np.ndarray, np.ndarray]:
-    seconds = np.zeros(len(level), dtype=float)
-    business = np.zeros(len(level), dtype=bool)
-    for number, level_policy in policy.levels.items():
-        duration = level_policy.response if which == "response" else level_policy.resolution
-        mask = level == number
-        seconds[mask] = policy.calendar.seconds(duration)
-        business[mask] = duration.is_business
-    return seconds, business
+def _escalate(log: pd.DataFrame, ids: _Ids, rows: _Rows, policy: Policy,
+              now: pd.Timestamp) -> _Escalation:
+    """Given the log, the rows' IDs and state as typed, the policy and ``now``, return the
+    levels after running the triggers at the rows' levels and applying every automatic
+    escalation that is due, pass after pass until no row moves."""
+    index = log.index
+    # Evidence (repeat-issue clusters) names rows by the IDs they have after this run.
+    log_with_ids = log.assign(id=ids.ids)
+    level = rows.level
+    escalated_at = rows.escalated_at
+    opened = log["opened"]
+    rules = policy.active_triggers
+    applied_trigger = np.full(len(index), "", dtype=object)
+    events: list[HistoryEvent] = []
+    memo: dict[str, Any] = {}
+    # Triggers can only raise open rows below the top level (levels only go up below), so
+    # years of resolved history are evaluated as reports, never as candidates.
+    # A row whose times cannot all be true is not judged on them: no trigger runs on it
+    # (so nothing is applied or asked for) until a person fixes the times.
+    live = np.flatnonzero(~rows.resolved & ~rows.impossible & (level < max(policy.levels)))
+    for _ in range(len(schema.LEVEL_NAMES)):
+        level_start = opened.where(level == 1, escalated_at.fillna(opened))
+        context = trigger_context(log_with_ids, policy, now, level, level_start,
+                                  rows.resolved, live, memo)
+        result_pass = run_triggers(context, rules, index)
+        raise_to = np.zeros(len(index), dtype=int)
+        raise_by = np.full(len(index), -1)  # position in ``rules`` of the rule applied
+        for position, mask in result_pass.fired.items():
+            rule = rules[position]
+            if not rule.auto:
+                continue
+            # An automatic escalation happens once its Timeframe has run out (Automatic = 0).
+            due = policy.calendar.add(result_pass.fired_at[position], rule.timeframe_seconds,
+                                      rule.timeframe_business)
+            mask = mask & (due <= now).to_numpy(dtype=bool, na_value=True)
+            higher = mask & (rule.to_level > raise_to)
+            raise_to[higher] = rule.to_level
+            raise_by[higher] = position
+        # A later row repeating an ID waits (ESCALATE, with the duplicate in Problems):
+        # History, notices and their dedup keys know the ID, and would take its escalation
+        # for the first row's. So does a row whose Level could not be read: raising it
+        # would overwrite what someone typed there.
+        moving = (raise_to > level) & ~ids.repeated & ~rows.level_unreadable
+        if not moving.any():
+            break
+        at = np.flatnonzero(moving)
+        names = np.empty(len(at), dtype=object)
+        whys = np.empty(len(at), dtype=object)
+        for position in np.unique(raise_by[at]).tolist():
+            by_rule = raise_by[at] == position
+            names[by_rule] = rules[position].name
+            whys[by_rule] = result_pass.why[position].to_numpy(dtype=object)[at[by_rule]]
+        events.extend(HistoryEvent(now, row_id, "escalated", before, after, name, TOOL, why)
+                      for row_id, before, after, name, why in zip(
+                          ids.ids.to_numpy()[at].tolist(), _level_labels(level[at]).tolist(),
+                          _level_labels(raise_to[at]).tolist(), names.tolist(), whys.tolist(),
+                          strict=True))
+        applied_trigger[at] = names
+        level = np.where(moving, raise_to, level)
+        escalated_at = escalated_at.where(~moving, now)
+    return _Escalation(level, escalated_at, applied_trigger, events, result_pass)
 
 
-def _run_triggers(context: Context, rules: Sequence[TriggerRule], full_index: pd.Index) -> _Pass:
-    """Run ``rules`` on the context's rows; return what fired, spread over every row of the
-    log (``full_index``; rows outside the context never fire)."""
-    fired: dict[int, np.ndarray] = {}
-    fired_at: dict[int, pd.Series] = {}
-    why: dict[int, pd.Series] = {}
-    size = len(full_index)
-    for position, rule in enumerate(rules):
-        applicable = can_fire(context, rule)
-        if not applicable.any():
+def _pending(escalation: _Escalation, policy: Policy) -> _Pending:
+    """Given the levels after escalation (and the triggers fired at them) and the policy,
+    return what is still pending: the triggers fired and why, the level they ask for and
+    the time by which to escalate."""
+    last_pass = escalation.last_pass
+    index = escalation.escalated_at.index
+    rules = policy.active_triggers
+    triggers_text = pd.Series("", index=index, dtype=object)
+    why_text = pd.Series("", index=index, dtype=object)
+    target = np.zeros(len(index), dtype=int)
+    escalate_by = pd.Series(pd.NaT, index=index, dtype=UTC_DTYPE)
+    for position, mask in last_pass.fired.items():
+        rule = rules[position]
+        triggers_text = _append(triggers_text, mask, rule.name)
+        why_text = _append(why_text, mask, rule.name + ": " + last_pass.why[position])
+        target = np.where(mask, np.maximum(target, rule.to_level), target)
+        by = policy.calendar.add(last_pass.fired_at[position], rule.timeframe_seconds,
+                                 rule.timeframe_business)
+        earlier = mask & ((by < escalate_by) | escalate_by.isna()).to_numpy(dtype=bool,
+                                                                           na_value=True)
+        escalate_by = escalate_by.where(~earlier, by)
+    return _Pending(triggers_text, why_text, target, escalate_by, target > escalation.level)
+
+
+def _escalated_at_blank(log: pd.DataFrame, escalation: _Escalation) -> tuple[str, pd.Series]:
+    """Given the log and the levels after escalation, return the problem of rows above L1
+    without an Escalated at (this run's escalations stamp it themselves)."""
+    missing_start = (escalation.level > 1) & escalation.escalated_at.isna().to_numpy()
+    return ("Escalated at", _flagged(missing_start & log["opened"].notna().to_numpy(),
+                                     "Escalated at: blank above L1, timing from Opened"))
+
+
+def _flags(rows: _Rows, pending: _Pending, clocks: Clocks, problems: pd.Series,
+           now: pd.Timestamp) -> pd.Series:
+    """Given the rows as typed, what is pending, the SLA clocks, the rows' problems and
+    ``now``, return each row's Flag; a later rule overrides an earlier one."""
+    flag = pd.Series("OK", index=problems.index, dtype=object)
+    sla_states = np.stack([clocks.response_sla.to_numpy(), clocks.resolution_sla.to_numpy()])
+    overdue = (sla_states == "Overdue").any(axis=0)
+    at_risk = (sla_states == "At risk").any(axis=0)
+    has_problems = (problems != "").to_numpy()
+    late_escalation = pending.pending & (pending.escalate_by < now).to_numpy(dtype=bool,
+                                                                             na_value=False)
+    flag[at_risk] = "AT RISK"
+    flag[rows.resolved] = "RESOLVED"
+    flag[has_problems] = "CHECK INPUT"
+    flag[overdue & ~rows.resolved] = "OVERDUE"
+    flag[pending.pending] = "ESCALATE"
+    flag[late_escalation] = "ESCALATION OVERDUE"
+    flag[rows.impossible] = "CHECK INPUT"
+    return flag
+
+
+def _breach_events(ids: _Ids, rows: _Rows, level: np.ndarray, clocks: Clocks,
+                   history: pd.DataFrame | None, previous_run: pd.Timestamp | None,
+                   policy: Policy, now: pd.Timestamp) -> list[HistoryEvent]:
+    """Given the rows, their settled levels and SLA clocks, History, the previous run, the
+    policy and ``now``, return the `breached` events: the first time a target is seen
+    overdue at a level, or seen missed when it was met late since the previous run
+    (between two runs). Targets missed before the tool first looked are left to the log's
+    SLA columns, so a first sync on years of history does not flood History."""
+    events: list[HistoryEvent] = []
+    recorded = _recorded_breaches(history)
+    labels = pd.Series(_level_labels(level), index=ids.ids.index, dtype=object)
+    held = rows.impossible | rows.level_unreadable
+    for name, states, due, met_at in (
+            ("Response SLA", clocks.response_sla, clocks.response_due, clocks.response_met),
+            ("Resolution SLA", clocks.resolution_sla, clocks.resolution_due,
+             clocks.resolution_met)):
+        # Not for a row whose Level cannot be read: its targets are judged at a guessed
+        # level, and History, never rewritten, would keep that guess.
+        seen = (states == "Overdue").to_numpy() & ~held
+        if previous_run is not None:
+            # Met late between the two runs: a time typed later than now waits until then.
+            seen |= ((states == "Missed").to_numpy() & ~held
+                     & (met_at > previous_run).to_numpy(dtype=bool, na_value=False)
+                     & (met_at <= now).to_numpy(dtype=bool, na_value=False))
+        if not seen.any():
             continue
-        firing = KINDS[rule.kind](context, rule)
-        mask = firing.fired & applicable
-        if mask.any():
-            fired[position] = np.zeros(size, dtype=bool)
-            fired[position][context.rows] = mask
-            # Spread as datetime64 values: a tz-aware Series.to_numpy() would box every
-            # instant as a Timestamp object.
-            instants = np.full(size, np.datetime64("NaT", "ns"))
-            instants[context.rows] = firing.fired_at.dt.tz_convert("UTC").dt.tz_localize(
-                None).to_numpy(dtype="datetime64[ns]")
-            fired_at[position] = pd.Series(instants, index=full_index).dt.tz_localize("UTC")
-            spread = np.full(size, "", dtype=object)
-            spread[context.rows] = firing.why.to_numpy(dtype=object)
-            why[position] = pd.Series(spread, index=full_index, dtype=object)
-    return _Pass(fired, fired_at, why)
+        keys = ids.keys[seen] + "/" + labels[seen] + "/" + name
+        new = seen.copy()
+        new[seen] = (~keys.isin(recorded) & ~keys.duplicated()).to_numpy()
+        if not new.any():
+            continue
+        due_text = local_minutes(due[new], policy.timezone)
+        details = name + " " + states[new].str.lower() + " (due " + due_text + ")"
+        events.extend(HistoryEvent(now, row_id, "breached", label, "", name, TOOL, detail)
+                      for row_id, label, detail in zip(ids.ids[new], labels[new], details,
+                                                       strict=True))
+    return events
 
 
-def _context(log: pd.DataFrame, policy: Policy, now: pd.Timestamp, level: np.ndarray,
-             level_start: pd.Series, resolved: np.ndarray, live: np.ndarray,
-             memo: dict[str, Any]) -> Context:
-    """The trigger context for the ``live`` rows (positions) of ``log`` at ``level``."""
-    rows = log.iloc[live]
-    level_here = level[live]
-    start = level_start.iloc[live]
-    seconds, business = _level_targets(policy, level_here, "response")
-    response_due = policy.calendar.add(start, seconds, business)
-    first = rows["first_response_at"]
-    first_here = first.where(first >= start)
-    return Context(log=rows, level=level_here, level_start=start, response_due=response_due,
-                   first_response=first_here, now=now, policy=policy, reports=log, rows=live, reports_open=~resolved,
-                   memo=memo)
+def _missing_info(log: pd.DataFrame, policy: Policy, needs_info: np.ndarray) -> pd.Series:
+    """Given the log, the policy and the rows that must hold the required info (above L1
+    or with a pending escalation), return the headers of the blank ones per row."""
+    index = log.index
+    asked = np.flatnonzero(needs_info)
+    missing = pd.Series("", index=index, dtype=object)
+    for header in policy.required_info:
+        key = schema.KEY_BY_NORMALIZED[schema.normalize_header(header)]
+        kind = schema.COLUMN_BY_KEY[key].kind
+        if kind in ("yesno", "level"):
+            continue  # a blank yes/no cell means "no", a blank Level L1: never missing
+        values = log[key].iloc[asked]
+        blank = np.zeros(len(index), dtype=bool)
+        # read_log trims text
+        blank[asked] = (values == "").to_numpy() if kind == "text" else values.isna().to_numpy()
+        missing = _append(missing, blank, header)
+    return missing
 
 
-def _sla_state(start: pd.Series, due: pd.Series, met_at: pd.Series, now: pd.Timestamp,
-               seconds: np.ndarray, business: np.ndarray, policy: Policy,
-               paused: np.ndarray | None = None,
-               pausing: np.ndarray | None = None) -> tuple[pd.Series, np.ndarray]:
-    """Given a target's clock (start, due, when met) as of ``now``, return each row's SLA
-    state and the share of the target used so far (paused seconds not counted). Rows
-    ``pausing`` (waiting on the customer) and still unmet are ``Paused``."""
-    state = pd.Series("", index=start.index, dtype=object)
-    has_due = due.notna().to_numpy()
-    met = met_at.notna().to_numpy() & has_due
-    on_time = (met_at <= due).to_numpy(dtype=bool, na_value=False)
-    state[met & on_time] = "Met"
-    state[met & ~on_time] = "Missed"
-    unmet = has_due & ~met
-    overdue = unmet & (due < now).to_numpy(dtype=bool, na_value=False)
-    elapsed = policy.calendar.elapsed(start, pd.Series(now, index=start.index), business)
-    if paused is not None:
-        elapsed = np.clip(elapsed - paused, 0.0, None)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        share = np.where(seconds > 0, elapsed / seconds, 0.0)
-    at_risk = unmet & ~overdue & (share >= policy.at_risk)
-    state[overdue] = "Overdue"
-    state[at_risk] = "At risk"
-    state[unmet & ~overdue & ~at_risk] = "On track"
-    if pausing is not None:
-        state[unmet & pausing] = "Paused"
-    return state, np.where(unmet, share, np.nan)
+def _result(ids: _Ids, rows: _Rows, escalation: _Escalation, pending: _Pending,
+            clocks: Clocks, flag: pd.Series, missing: pd.Series,
+            problems: pd.Series) -> pd.DataFrame:
+    """Given what the stages found, return the evaluation's frame: the owned columns of
+    every row, and the columns the jobs read beside them."""
+    level = escalation.level
+    paused = clocks.paused
+    return pd.DataFrame({
+        "id": ids.ids,
+        "level": level,
+        "escalated_at": escalation.escalated_at,
+        "flag": flag,
+        "triggers": pending.triggers,
+        "why": pending.why,
+        "target_level": np.where(pending.pending, _level_labels(pending.target), ""),
+        "escalate_by": pending.escalate_by.where(pending.pending),
+        "response_due": clocks.response_due,
+        "resolution_due": clocks.resolution_due,
+        "response_sla": clocks.response_sla,
+        "resolution_sla": clocks.resolution_sla,
+        "response_hours": np.round(clocks.response_hours, 2),
+        "resolution_hours": np.round(clocks.resolution_hours, 2),
+        "paused_hours": np.where((paused > 0) | rows.pausing, np.round(paused / 3600, 2),
+                                 np.nan),
+        "missing_info": missing,
+        "problems": problems,
+        "applied_trigger": escalation.applied_trigger,
+        "level_raised": level != rows.level,
+        # Share of each unmet target used so far (paused time not counted), for reminders.
+        "response_used": clocks.response_used,
+        "resolution_used": clocks.resolution_used,
+    }, index=ids.ids.index)
 
 
 def status_labels(status: pd.Series) -> pd.Series:
@@ -394,7 +443,8 @@ def status_labels(status: pd.Series) -> pd.Series:
 def _status_events(ids: pd.Series, keys: pd.Series, repeated: np.ndarray, labels: pd.Series,
                    resolved: np.ndarray, history: pd.DataFrame | None,
                    now: pd.Timestamp) -> list[HistoryEvent]:
-    """The `status changed` events this run observes: a Status that differs from the To
+    """Given the rows' IDs, their statuses and which are resolved, History and ``now``,
+    return the `status changed` events this run observes: a Status that differs from the To
     of the ID's last such event; for an ID without one, only a row now waiting on the
     customer (so the first sync of a log does not record every row's status). ``keys``
     are the IDs casefolded; a ``repeated`` ID's later rows record nothing."""
@@ -417,55 +467,8 @@ def _status_events(ids: pd.Series, keys: pd.Series, repeated: np.ndarray, labels
                                              labels[record], strict=True)]
 
 
-def _paused_seconds(keys: pd.Series, history: pd.DataFrame | None,
-                    events: list[HistoryEvent],
-                    level_start: pd.Series, until: pd.Series, business: np.ndarray,
-                    policy: Policy) -> np.ndarray:
-    """Given the rows' IDs (casefolded), the History frame with this run's events, each
-    row's level start, the end of its clock (now, or Resolved at) and whether its resolution target
-    is in business time, return the seconds each row waited on the customer at its
-    current level: every interval from a `status changed` event into Pending customer to
-    the ID's next such event (or ``until``), cut to [level start, until], summed."""
-    frames = []
-    if history is not None and not history.empty:
-        recorded = history[(history["event"] == "status changed") & (history["id"] != "")]
-        frames.append(pd.DataFrame({"key": recorded["id"].str.casefold(),
-                                    "at": recorded["at"], "to": recorded["to_level"]}))
-    new = [e for e in events if e.event == "status changed"]
-    if new:
-        frames.append(pd.DataFrame({"key": [str(e.id).casefold() for e in new],
-                                    "at": pd.to_datetime([e.at for e in new], utc=True),
-                                    "to": [e.to_level for e in new]}))
-    paused = np.zeros(len(keys), dtype=float)
-    if not frames:
-        return paused
-    changes = pd.concat(frames, ignore_index=True).dropna(subset=["at"])
-    changes = changes.sort_values(["key", "at"], kind="stable")
-    changes["next"] = changes.groupby("key")["at"].shift(-1)
-    pending = changes[changes["to"].str.strip().str.casefold()
-                      == schema.PENDING_CUSTOMER.casefold()]
-    # Few IDs ever waited on the customer: pick their rows before joining.
-    waited = keys.isin(pending["key"]).to_numpy()
-    rows = pd.DataFrame({"key": keys.to_numpy()[waited], "position": np.flatnonzero(waited)})
-    spans = pending.merge(rows, on="key")
-    if spans.empty:
-        return paused
-    position = spans["position"].to_numpy()
-    start = level_start.iloc[position].reset_index(drop=True)
-    stop = until.iloc[position].reset_index(drop=True)
-    begin = pd.to_datetime(spans["at"], utc=True).reset_index(drop=True)
-    begin = begin.where(begin >= start, start)
-    end = pd.to_datetime(spans["next"], utc=True).reset_index(drop=True)
-    end = end.where(end.notna() & (end <= stop), stop)
-    seconds = np.nan_to_num(policy.calendar.elapsed(begin, end, business[position]))
-    return np.bincount(position, weights=seconds, minlength=len(keys))
-
-
-def _local(series: pd.Series, policy: Policy) -> pd.Series:
-    return series.dt.tz_convert(policy.timezone)
-
-
 def _last_levels(history: pd.DataFrame | None) -> pd.Series:
+    """Given History, return the level each ID (casefolded) was last recorded moving to."""
     if history is None or history.empty:
         return pd.Series(dtype=object)
     moves = history[history["event"].isin(["escalated", "level changed"])
@@ -476,12 +479,15 @@ def _last_levels(history: pd.DataFrame | None) -> pd.Series:
 
 
 def _previous_run(policy: Policy) -> pd.Timestamp | None:
-    """The Settings `Last run` written by the previous run, if readable."""
+    """Given the policy, return the Settings `Last run` written by the previous run, or None
+    if it is blank or unreadable."""
     return dates.parse_datetime_scalar(policy.settings.get("Last run") or None,
                                        policy.timezone, policy.date_order)
 
 
 def _recorded_breaches(history: pd.DataFrame | None) -> set[str]:
+    """Given History, return the breaches it records as "id/level/target" keys (ID
+    casefolded)."""
     if history is None or history.empty:
         return set()
     breached = history[history["event"] == "breached"]
@@ -502,10 +508,10 @@ def _impossible_timelines(log: pd.DataFrame, policy: Policy,
     by the column they name."""
     def shown(series: pd.Series, mask: np.ndarray) -> list[str]:
         # Formatted for the wrong rows only: strftime over a whole long log costs seconds.
-        return _local(series[mask], policy).dt.strftime("%Y-%m-%d %H:%M").tolist()
+        return local_minutes(series[mask], policy.timezone).tolist()
 
     opened = log["opened"]
-    now_text = pd.Timestamp(now).tz_convert(policy.timezone).strftime("%Y-%m-%d %H:%M")
+    now_text = local_minute(pd.Timestamp(now), policy.timezone)
     checks = [
         (log["first_response_at"], "First response at", opened, "before Opened"),
         (log["escalated_at"], "Escalated at", opened, "before Opened"),
@@ -533,244 +539,26 @@ def _impossible_timelines(log: pd.DataFrame, policy: Policy,
     return impossible, problems
 
 
-def evaluate(log: pd.DataFrame, policy: Policy, now: pd.Timestamp,
-             history: pd.DataFrame | None = None) -> Evaluation:
-    """Given the log as :func:`read_log` parsed it (text trimmed), the policy, the History
-    frame and ``now`` (tz-aware), return the owned columns of every row, the rows' levels
-    after automatic escalations, and the History events this evaluation records."""
-    now = pd.Timestamp(now).tz_convert("UTC")
-    index = log.index
-    ids, id_keys, id_repeated, events, id_problems = _assign_ids(log, now)
-    # Evidence (repeat-issue clusters) names rows by the IDs they have after this run.
-    log_with_ids = log.assign(id=ids)
-    added: list[tuple[str, pd.Series]] = [("ID", id_problems)]
+def _append(text: pd.Series, mask: np.ndarray, addition: str | pd.Series) -> pd.Series:
+    """Given per-row texts, where to add and what, return the texts with ``addition``
+    appended ("; "-separated) where ``mask`` holds."""
+    if not mask.any():
+        return text
+    values = text.to_numpy(dtype=object, copy=True)
+    add = addition if isinstance(addition, str) else addition.to_numpy(dtype=object)[mask]
+    current = values[mask]
+    # Object arrays add element-wise in C; Series.__setitem__ with a mask costs far more.
+    values[mask] = np.where(current != "", current + "; ", current) + add
+    return pd.Series(values, index=text.index, dtype=object)
 
-    level = log["level"].to_numpy(dtype=int).copy()
-    original_level = level.copy()
-    level_unreadable = log["level_unreadable"].to_numpy(dtype=bool) \
-        if "level_unreadable" in log else np.zeros(len(index), dtype=bool)
-    escalated_at = log["escalated_at"].copy()
-    opened = log["opened"]
-    resolved_at = log["resolved_at"]
-    labels = status_labels(log["status"])
-    resolved = (resolved_at.notna() | (labels == "Resolved")).to_numpy()
-    pausing = (labels == schema.PENDING_CUSTOMER).to_numpy() & ~resolved
-    events.extend(_status_events(ids, id_keys, id_repeated, labels, resolved, history, now))
-    no_resolved_time = resolved & resolved_at.isna().to_numpy()
-    added.append(("Resolved at", _flagged(no_resolved_time,
-                                          "Resolved at: blank although Status is Resolved")))
-    impossible, timeline_problems = _impossible_timelines(log, policy, now)
-    # Rows held at CHECK INPUT: impossible times, or dates read in doubt (read_log).
-    if "doubtful_dates" in log:
-        impossible = impossible | log["doubtful_dates"].to_numpy(dtype=bool)
-    added += timeline_problems
 
-    # "level changed": a person moved the level since the tool last recorded it, or, for a
-    # row History has never seen move, raised it (Escalated at later than the last run).
-    last_levels = _last_levels(history)
-    known = id_keys.map(last_levels).fillna("").astype(object) \
-        if not last_levels.empty else pd.Series("", index=index, dtype=object)
-    current = pd.Series(_level_labels(level), index=index, dtype=object)
-    changed = np.zeros(len(index), dtype=bool)
-    if not last_levels.empty:
-        changed = ((known != "") & (known != current)).to_numpy().copy()
-    previous_run = _previous_run(policy)
-    if previous_run is not None:
-        changed |= ((known == "").to_numpy() & (level > 1)
-                    & (escalated_at > previous_run).to_numpy(dtype=bool, na_value=False)
-                    & (escalated_at <= now).to_numpy(dtype=bool, na_value=False))
-    # History knows an ID, not a row: rows sharing an ID (flagged as duplicates) would
-    # record a change on every run, flipping between their levels. They wait until the
-    # duplicate is fixed.
-    if id_repeated.any():
-        changed &= ~id_keys.duplicated(keep=False).to_numpy()
-    for position in np.flatnonzero(changed).tolist():
-        events.append(HistoryEvent(now, str(ids.iat[position]), "level changed",
-                                   str(known.iat[position]), str(current.iat[position]),
-                                   by="sheet",
-                                   detail="Level edited in the sheet"))
+def _flagged(mask: np.ndarray, text: str) -> pd.Series:
+    """Given where a problem holds and its text, return the per-row problem texts."""
+    return pd.Series(np.where(mask, text, ""), dtype=object)
 
-    rules = policy.active_triggers
-    applied_trigger = np.full(len(index), "", dtype=object)
-    memo: dict[str, Any] = {}
-    # Triggers can only raise open rows below the top level (levels only go up below), so
-    # years of resolved history are evaluated as reports, never as candidates.
-    # A row whose times cannot all be true is not judged on them: no trigger runs on it
-    # (so nothing is applied or asked for) until a person fixes the times.
-    live = np.flatnonzero(~resolved & ~impossible & (level < max(policy.levels)))
-    for _ in range(len(schema.LEVEL_NAMES)):
-        level_start = opened.where(level == 1, escalated_at.fillna(opened))
-        context = _context(log_with_ids, policy, now, level, level_start, resolved, live, memo)
-        result_pass = _run_triggers(context, rules, index)
-        raise_to = np.zeros(len(index), dtype=int)
-        raise_by = np.full(len(index), -1)  # position in ``rules`` of the rule applied
-        for position, mask in result_pass.fired.items():
-            rule = rules[position]
-            if not rule.auto:
-                continue
-            # An automatic escalation happens once its Timeframe has run out (Automatic = 0).
-            due = policy.calendar.add(result_pass.fired_at[position], rule.timeframe_seconds,
-                                      rule.timeframe_business)
-            mask = mask & (due <= now).to_numpy(dtype=bool, na_value=True)
-            higher = mask & (rule.to_level > raise_to)
-            raise_to[higher] = rule.to_level
-            raise_by[higher] = position
-        # A later row repeating an ID waits (ESCALATE, with the duplicate in Problems):
-        # History, notices and their dedup keys know the ID, and would take its escalation
-        # for the first row's. So does a row whose Level could not be read: raising it
-        # would overwrite what someone typed there.
-        moving = (raise_to > level) & ~id_repeated & ~level_unreadable
-        if not moving.any():
-            break
-        at = np.flatnonzero(moving)
-        names = np.empty(len(at), dtype=object)
-        whys = np.empty(len(at), dtype=object)
-        for position in np.unique(raise_by[at]).tolist():
-            by_rule = raise_by[at] == position
-            names[by_rule] = rules[position].name
-            whys[by_rule] = result_pass.why[position].to_numpy(dtype=object)[at[by_rule]]
-        events.extend(HistoryEvent(now, row_id, "escalated", before, after, name, TOOL, why)
-                      for row_id, before, after, name, why in zip(
-                          ids.to_numpy()[at].tolist(), _level_labels(level[at]).tolist(),
-                          _level_labels(raise_to[at]).tolist(), names.tolist(), whys.tolist(),
-                          strict=True))
-        applied_trigger[at] = names
-        level = np.where(moving, raise_to, level)
-        escalated_at = escalated_at.where(~moving, now)
 
-    # Judged after this run's own escalations, which stamp Escalated at themselves.
-    missing_start = (level > 1) & escalated_at.isna().to_numpy()
-    added.append(("Escalated at", _flagged(missing_start & opened.notna().to_numpy(),
-                                           "Escalated at: blank above L1, timing from Opened")))
-    problems = cells.combine_problems(log["problems"], *(texts for _, texts in added))
-    sheet_rows = (log["sheet_row"].tolist() if "sheet_row" in log
-                  else list(range(2, len(log) + 2)))
-
-    # Final pass at the settled levels: what is still pending.
-    triggers_text = pd.Series("", index=index, dtype=object)
-    why_text = pd.Series("", index=index, dtype=object)
-    target = np.zeros(len(index), dtype=int)
-    escalate_by = pd.Series(pd.NaT, index=index, dtype=UTC_DTYPE)
-    for position, mask in result_pass.fired.items():
-        rule = rules[position]
-        triggers_text = _append(triggers_text, mask, rule.name)
-        why_text = _append(why_text, mask, rule.name + ": " + result_pass.why[position])
-        target = np.where(mask, np.maximum(target, rule.to_level), target)
-        by = policy.calendar.add(result_pass.fired_at[position], rule.timeframe_seconds,
-                                 rule.timeframe_business)
-        earlier = mask & ((by < escalate_by) | escalate_by.isna()).to_numpy(dtype=bool,
-                                                                           na_value=True)
-        escalate_by = escalate_by.where(~earlier, by)
-    pending = target > level
-
-    # SLA clocks at the current level.
-    level_start = opened.where(level == 1, escalated_at.fillna(opened))
-    response_seconds, response_business = _level_targets(policy, level, "response")
-    resolution_seconds, resolution_business = _level_targets(policy, level, "resolution")
-    response_due = policy.calendar.add(level_start, response_seconds, response_business)
-    # The resolution clock stops while the row waits on the customer: its due moves out
-    # by the paused time, measured on the same clock.
-    clock_end = resolved_at.where(resolved_at < now, now).fillna(now)
-    paused = _paused_seconds(id_keys, history, events, level_start, clock_end,
-                             resolution_business, policy)
-    resolution_due = policy.calendar.add(level_start, resolution_seconds + paused,
-                                         resolution_business)
-    first = log["first_response_at"]
-    first_here = first.where(first >= level_start)
-    # Resolving a row answers it: a resolved row without a recorded response met its
-    # response target when it was resolved.
-    responded = first_here.fillna(resolved_at.where(resolved_at >= level_start))
-    response_sla, response_used = _sla_state(level_start, response_due, responded, now,
-                                             response_seconds, response_business, policy)
-    resolution_sla, resolution_used = _sla_state(level_start, resolution_due, resolved_at, now,
-                                                 resolution_seconds, resolution_business,
-                                                 policy, paused, pausing)
-    resolution_sla[no_resolved_time] = ""
-    response_hours = policy.calendar.elapsed(level_start, first_here, response_business) / 3600
-    resolution_hours = policy.calendar.elapsed(opened, resolved_at, resolution_business) / 3600
-
-    # Missing info for rows above L1 or with a pending escalation.
-    needs_info = (level > 1) | pending
-    asked = np.flatnonzero(needs_info)
-    missing = pd.Series("", index=index, dtype=object)
-    for header in policy.required_info:
-        key = schema.KEY_BY_NORMALIZED[schema.normalize_header(header)]
-        kind = schema.COLUMN_BY_KEY[key].kind
-        if kind in ("yesno", "level"):
-            continue  # a blank yes/no cell means "no", a blank Level L1: never missing
-        values = log[key].iloc[asked]
-        blank = np.zeros(len(index), dtype=bool)
-        # read_log trims text
-        blank[asked] = (values == "").to_numpy() if kind == "text" else values.isna().to_numpy()
-        missing = _append(missing, blank, header)
-
-    flag = pd.Series("OK", index=index, dtype=object)
-    sla_states = np.stack([response_sla.to_numpy(), resolution_sla.to_numpy()])
-    overdue = (sla_states == "Overdue").any(axis=0)
-    at_risk = (sla_states == "At risk").any(axis=0)
-    has_problems = (problems != "").to_numpy()
-    late_escalation = pending & (escalate_by < now).to_numpy(dtype=bool, na_value=False)
-    flag[at_risk] = "AT RISK"
-    flag[resolved] = "RESOLVED"
-    flag[has_problems] = "CHECK INPUT"
-    flag[overdue & ~resolved] = "OVERDUE"
-    flag[pending] = "ESCALATE"
-    flag[late_escalation] = "ESCALATION OVERDUE"
-    flag[impossible] = "CHECK INPUT"
-
-    # "breached": the first time a target is seen overdue at a level, or seen missed when
-    # it was met late since the previous run (between two runs). Targets missed before
-    # the tool first looked are left to the log's SLA columns, so a first sync on years
-    # of history does not flood History.
-    recorded = _recorded_breaches(history)
-    labels = pd.Series(_level_labels(level), index=index, dtype=object)
-    for name, states, due, met_at in (
-            ("Response SLA", response_sla, response_due, responded),
-            ("Resolution SLA", resolution_sla, resolution_due, resolved_at)):
-        # Not for a row whose Level cannot be read: its targets are judged at a guessed
-        # level, and History, never rewritten, would keep that guess.
-        seen = (states == "Overdue").to_numpy() & ~impossible & ~level_unreadable
-        if previous_run is not None:
-            # Met late between the two runs: a time typed later than now waits until then.
-            seen |= ((states == "Missed").to_numpy() & ~impossible & ~level_unreadable
-                     & (met_at > previous_run).to_numpy(dtype=bool, na_value=False)
-                     & (met_at <= now).to_numpy(dtype=bool, na_value=False))
-        if not seen.any():
-            continue
-        keys = id_keys[seen] + "/" + labels[seen] + "/" + name
-        new = seen.copy()
-        new[seen] = (~keys.isin(recorded) & ~keys.duplicated()).to_numpy()
-        if not new.any():
-            continue
-        due_text = _local(due[new], policy).dt.strftime("%Y-%m-%d %H:%M")
-        details = name + " " + states[new].str.lower() + " (due " + due_text + ")"
-        events.extend(HistoryEvent(now, row_id, "breached", label, "", name, TOOL, detail)
-                      for row_id, label, detail in zip(ids[new], labels[new], details,
-                                                       strict=True))
-
-    result = pd.DataFrame({
-        "id": ids,
-        "level": level,
-        "escalated_at": escalated_at,
-        "flag": flag,
-        "triggers": triggers_text,
-        "why": why_text,
-        "target_level": np.where(pending, _level_labels(target), ""),
-        "escalate_by": escalate_by.where(pending),
-        "response_due": response_due,
-        "resolution_due": resolution_due,
-        "response_sla": response_sla,
-        "resolution_sla": resolution_sla,
-        "response_hours": np.round(response_hours, 2),
-        "resolution_hours": np.round(resolution_hours, 2),
-        "paused_hours": np.where((paused > 0) | pausing, np.round(paused / 3600, 2), np.nan),
-        "missing_info": missing,
-        "problems": problems,
-        "applied_trigger": applied_trigger,
-        "level_raised": level != original_level,
-        # Share of each unmet target used so far (paused time not counted), for reminders.
-        "response_used": response_used,
-        "resolution_used": resolution_used,
-    }, index=index)
-    return Evaluation(result=result, events=events,
-                      problems=row_problems(schema.ESCALATIONS, added, sheet_rows))
+def _level_labels(levels: np.ndarray) -> np.ndarray:
+    """Given level numbers (0 and up), return their labels (L1, L2…) as an object array."""
+    names = np.array([level_label(n) for n in range(int(levels.max(initial=0)) + 1)],
+                     dtype=object)
+    return names[levels]

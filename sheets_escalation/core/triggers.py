@@ -19,6 +19,7 @@ import pandas as pd
 from rapidfuzz import fuzz, process, utils
 
 from sheets_escalation.core.policy import Policy, TriggerRule
+from sheets_escalation.core.text import local_minutes
 
 # token_set_ratio >= this counts as "the same issue" for descriptions without an Issue key.
 FUZZY_THRESHOLD = 85.0
@@ -178,8 +179,8 @@ def no_response(context: Context, rule: TriggerRule) -> Firing:
     fired = (due <= context.now).to_numpy(dtype=bool, na_value=False) & ~answered_in_time
     why = pd.Series("", index=context.log.index, dtype=object)
     if fired.any():
-        why[fired] = "no first response by " + due[fired].dt.tz_convert(
-            context.policy.timezone).dt.strftime("%Y-%m-%d %H:%M")
+        why[fired] = "no first response by " + local_minutes(due[fired],
+                                                             context.policy.timezone)
     return Firing(fired, due, why)
 
 

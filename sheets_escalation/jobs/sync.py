@@ -18,18 +18,12 @@ import pandas as pd
 from sheets_escalation.adapters.notify.outbox import Outbox
 from sheets_escalation.adapters.notify.targets import mask, parse_targets
 from sheets_escalation.core import cells, dates, schema
-from sheets_escalation.core.engine import (
-    Evaluation,
-    LogRead,
-    date_order_note,
-    evaluate,
-    read_header,
-    read_log,
-)
+from sheets_escalation.core.engine import Evaluation, evaluate
 from sheets_escalation.core.errors import ConfigError
 from sheets_escalation.core.events import HistoryEvent, history_rows, read_events, wall_time
 from sheets_escalation.core.levels import level_label
 from sheets_escalation.core.limits import fit_text
+from sheets_escalation.core.log import LogRead, date_order_note, read_header, read_log
 from sheets_escalation.core.notifications import DeliveryReport, recorded_deliveries
 from sheets_escalation.core.plaintext import without_controls
 from sheets_escalation.core.policy import Policy, load_policy

@@ -14,9 +14,10 @@ import pandas as pd
 import pytest
 
 from sheets_escalation.core import schema
-from sheets_escalation.core.engine import evaluate, read_log
+from sheets_escalation.core.engine import evaluate
 from sheets_escalation.core.errors import ConfigError
 from sheets_escalation.core.events import HistoryEvent
+from sheets_escalation.core.log import read_log
 from sheets_escalation.core.policy import Policy
 from sheets_escalation.core.table import Table
 from sheets_escalation.jobs.sync import run_sync

@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sheets_escalation.core import schema
-from sheets_escalation.core.engine import evaluate, read_log
+from sheets_escalation.core.engine import evaluate
+from sheets_escalation.core.log import read_log
 from sheets_escalation.core.table import Table
 from tests.support.fixtures import HEADERS, ROWS, _cell, at, history_of, policy_of, row
 

@@ -211,10 +211,11 @@ def test_sample_has_the_awkward_cells_people_type(rows: list[dict[str, Any]]) ->
 def test_engine_fires_every_trigger_kind_on_the_sample(tabs: dict[str, list[list[Any]]]) -> None:
     from sheets_escalation.core import engine, policy
     from sheets_escalation.core.events import read_events
+    from sheets_escalation.core.log import read_log
 
     tables = {title: Table(title, body) for title, body in tabs.items()}
     loaded = policy.load_policy(tables)
-    log = engine.read_log(tables[schema.ESCALATIONS], loaded).log
+    log = read_log(tables[schema.ESCALATIONS], loaded).log
     history = read_events(tables[schema.HISTORY], loaded.timezone)
     evaluation = engine.evaluate(log, loaded, pd.Timestamp(sample.SAMPLE_NOW), history)
 

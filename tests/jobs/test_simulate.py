@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from sheets_escalation.core import schema
-from sheets_escalation.core.engine import read_log
+from sheets_escalation.core.log import read_log
 from sheets_escalation.core.replay import MonthReplay
 from sheets_escalation.core.review_answers import ThresholdOption, threshold_suggestions
 from sheets_escalation.core.table import Table

@@ -28,8 +28,9 @@ from sheets_escalation.adapters.gsheets import http as gsheets
 from sheets_escalation.adapters.xlsx.template import new_workbook
 from sheets_escalation.cli import cli
 from sheets_escalation.core import schema, staleness
-from sheets_escalation.core.engine import Evaluation, evaluate, read_log
+from sheets_escalation.core.engine import Evaluation, evaluate
 from sheets_escalation.core.events import HistoryEvent, read_events
+from sheets_escalation.core.log import read_log
 from sheets_escalation.core.policy import Policy, load_policy
 from sheets_escalation.core.table import Table
 from tests.support.fake_sheets import FakeSheetsAPI, Spreadsheet
