@@ -16,40 +16,20 @@ import numpy as np
 import pandas as pd
 
 from sheets_escalation.adapters.notify.outbox import Outbox
-from sheets_escalation.adapters.notify.targets import mask, parse_targets
 from sheets_escalation.core import cells, dates, schema
-from sheets_escalation.core.engine import (
-    Evaluation,
-    LogRead,
-    date_order_note,
-    evaluate,
-    read_header,
-    read_log,
-)
-from sheets_escalation.core.errors import ConfigError
-from sheets_escalation.core.events import HistoryEvent, history_rows, read_events, wall_time
+from sheets_escalation.core.events import HistoryEvent, history_rows, wall_time
 from sheets_escalation.core.levels import level_label
 from sheets_escalation.core.limits import fit_text
 from sheets_escalation.core.notifications import DeliveryReport, recorded_deliveries
 from sheets_escalation.core.plaintext import without_controls
-from sheets_escalation.core.policy import Policy, load_policy
-from sheets_escalation.core.problems import Problem
 from sheets_escalation.core.table import Backend, CellWrite, Table, WritePlan, header_index
 from sheets_escalation.jobs.handoff import (
     REMINDER_NO_CHANNEL,
-    check_escalation,
-    find_row,
-    missing_required,
     plan_notifications,
     plan_reminders,
     templates_of,
 )
-
-ALL_TABS: tuple[str, ...] = (
-    schema.ESCALATIONS, schema.LEVELS, schema.TRIGGERS, schema.SETTINGS, schema.HOLIDAYS,
-    schema.VIP, schema.HISTORY, schema.TEMPLATES,
-)
-
+from sheets_escalation.jobs.workbook import Workbook, load
 
 EVENT_ORDER: tuple[str, ...] = ("escalated", "level changed", "notified", "breached",
                                 "id assigned", "status changed")
@@ -64,47 +44,6 @@ class Change:
     header: str
     old: Any
     new: Any
-
-
-@dataclass
-class Workbook:
-    """Everything read from a source and evaluated, before anything is written."""
-
-    tabs: dict[str, Table]
-    policy: Policy
-    log_read: LogRead
-    history: pd.DataFrame
-    evaluation: Evaluation
-    now: pd.Timestamp
-    # The backend's most characters per cell: texts are compared as they will be written.
-    cell_limit: int
-
-    def release_raw(self) -> None:
-        """Drop the raw Escalations cells (kept for planning only) from this workbook."""
-        table = self.tabs[schema.ESCALATIONS]
-        self.tabs[schema.ESCALATIONS] = Table(table.title, table.rows[:1])
-        self.log_read.raw = self.log_read.raw.iloc[:0]
-
-    @property
-    def notes(self) -> list[str]:
-        """Advice that does not stop the run: defaults in use, triggers that cannot fire."""
-        return [*self.policy.notes, *self.warnings]
-
-    @property
-    def warnings(self) -> list[str]:
-        """The notes that change results (a blank Timezone, dates contradicting the Date
-        order, triggers that cannot fire): said even by a quiet run."""
-        date_note = date_order_note(self.log_read, self.policy.date_order)
-        return [*self.policy.warnings, *([date_note] if date_note else []),
-                *blind_triggers(self.policy, self.log_read.columns)]
-
-    @property
-    def log(self) -> pd.DataFrame:
-        return self.log_read.log
-
-    @property
-    def result(self) -> pd.DataFrame:
-        return self.evaluation.result
 
 
 @dataclass
@@ -172,31 +111,6 @@ class SyncReport:
         }
 
 
-# The Escalations columns each trigger kind reads (any one of them is enough).
-TRIGGER_INPUTS: dict[str, tuple[str, ...]] = {
-    "manager_requested": ("manager_requested",),
-    "financial_loss_over": ("financial_impact",),
-    "mentions": ("description", "steps_tried", "notes"),
-    "repeat_issue": ("issue_key", "description"),
-    "public_mention": ("public_mention", "channel"),
-    "beyond_authority": ("beyond_l2",),
-    "no_response": ("first_response_at",),
-}
-
-
-def blind_triggers(policy: Policy, columns: dict[str, int]) -> list[str]:
-    """Given the policy and the Escalations columns found, return a note for each enabled
-    trigger that cannot fire because the columns it reads are missing (a renamed header)."""
-    notes = []
-    for rule in policy.active_triggers:
-        needed = TRIGGER_INPUTS.get(rule.kind, ())
-        if needed and not any(key in columns for key in needed):
-            headers = " or ".join(f'"{schema.COLUMN_BY_KEY[k].header}"' for k in needed)
-            notes.append(f'trigger "{rule.name}" cannot fire: {schema.ESCALATIONS} has no '
-                         f"{headers} column")
-    return notes
-
-
 def local_naive(series: pd.Series, timezone: str) -> pd.Series:
     """Given UTC datetimes, return naive local datetimes rounded to the second."""
     return series.dt.tz_convert(timezone).dt.tz_localize(None).dt.round("s")
@@ -217,104 +131,6 @@ def to_cell(value: Any) -> Any:
     return value
 
 
-def load(backend: Backend, now: pd.Timestamp, *, tabs: dict[str, Table] | None = None,
-         policy: Policy | None = None) -> Workbook:
-    """Given a backend and ``now`` (and the tabs and policy when already read), read and
-    evaluate the workbook. Raise ConfigError (exit 2) for a broken policy or missing
-    headers; nothing has been written then."""
-    if tabs is None:
-        tabs = backend.read(ALL_TABS)
-    if policy is None:
-        policy = load_policy(tabs, spreadsheet_timezone=backend.spreadsheet_timezone())
-    now = pd.Timestamp(now)
-    if now.tzinfo is None:
-        now = now.tz_localize(policy.timezone)
-    log_read = read_log(tabs.get(schema.ESCALATIONS), policy)
-    history = read_events(tabs.get(schema.HISTORY), policy.timezone)
-    evaluation = evaluate(log_read.log, policy, now, history)
-    return Workbook(tabs, policy, log_read, history, evaluation, now, backend.max_cell_characters)
-
-
-@dataclass
-class CheckReport:
-    """Everything `check` finds, each problem with its tab and cell: ``fatal`` stops a sync
-    (exit 2); ``cells`` are rows' own problems and Notify targets no sync will use."""
-
-    fatal: list[Problem]
-    cells: list[Problem]
-    notes: list[str]
-    workbook: Workbook | None
-
-    def as_json(self) -> dict[str, Any]:
-        def listed(problems: list[Problem]) -> list[dict[str, str]]:
-            return [{"tab": p.tab, "cell": p.cell, "message": p.message} for p in problems]
-
-        summary: dict[str, Any] = {}
-        if self.workbook is not None:
-            policy = self.workbook.policy
-            summary = {"levels": len(policy.levels),
-                       "active_triggers": len(policy.active_triggers),
-                       "timezone": policy.timezone, "date_order": policy.date_order,
-                       "rows": len(self.workbook.log)}
-        return {"ok": not self.fatal, "fatal": listed(self.fatal), "cells": listed(self.cells),
-                "notes": self.notes, **summary}
-
-
-def check_workbook(backend: Backend, now: pd.Timestamp) -> CheckReport:
-    """Given a backend and ``now``, read the workbook once and return every problem a sync
-    would refuse (policy tabs, Escalations headers, Templates) together with every
-    unreadable cell and unusable Notify target, each located. Writes nothing."""
-    tabs = backend.read(ALL_TABS)
-    fatal: list[Problem] = []
-    policy: Policy | None = None
-    try:
-        policy = load_policy(tabs, spreadsheet_timezone=backend.spreadsheet_timezone())
-    except ConfigError as error:
-        fatal += error.problems
-    columns, header_problems = read_header(tabs.get(schema.ESCALATIONS))
-    fatal += header_problems
-    try:
-        templates_of(tabs)
-    except ConfigError as error:
-        fatal += error.problems
-    found = notify_problems(tabs.get(schema.LEVELS))
-    if fatal or policy is None:
-        return CheckReport(fatal, found, [*policy.notes, *policy.warnings] if policy else [],
-                           None)
-    workbook = load(backend, now, tabs=tabs, policy=policy)
-    return CheckReport([], [*cell_problems(workbook), *found], workbook.notes, workbook)
-
-
-def notify_problems(levels: Table | None) -> list[Problem]:
-    """Given the Levels tab, return each Notify target no notification can go to (not an
-    email address, Slack webhook or webhook:URL), located in its cell."""
-    if levels is None or not levels.rows:
-        return []
-    position = header_index(levels.header).get(schema.normalize_header("Notify"))
-    if position is None:
-        return []
-    found = []
-    for offset, row in enumerate(levels.body, start=1):
-        text = str(cells.parse_text(pd.Series([row[position] if position < len(row)
-                                               else None], dtype=object)).iat[0])
-        for target in parse_targets([text]):
-            if target.channel == "invalid":
-                found.append(Problem(schema.LEVELS, schema.a1(offset, position),
-                                     f'Notify: "{mask(target)}": {target.problem}'))
-    return found
-
-
-def cell_problems(workbook: Workbook) -> list[Problem]:
-    """Given an evaluated workbook, return each row's problems located in the cell of the
-    column they name (the ID cell when they name no known column), row by row."""
-    positions = {schema.COLUMN_BY_KEY[k].header: v
-                 for k, v in workbook.log_read.columns.items()}
-    fallback = positions.get("ID", 0)
-    found = sorted([*workbook.log_read.problems, *workbook.evaluation.problems],
-                   key=lambda problem: problem.row or 0)
-    return [replace(problem, cell=schema.a1((problem.row or 1) - 1,
-                                            positions.get(problem.header, fallback)))
-            for problem in found]
 
 
 def _changed(column: schema.Column, old: pd.Series, new: pd.Series, timezone: str) -> np.ndarray:
@@ -566,10 +382,10 @@ def run_sync(backend: Backend, now: pd.Timestamp, *, dry_run: bool = False,
     nothing is written or sent. Raise ConfigError (exit 2, nothing written), LockHeldError,
     SourceError or ConcurrentEditError (exit 1)."""
     with backend.lock():
-        return _notify_and_write(backend, load(backend, now), outbox, dry_run)
+        return notify_and_write(backend, load(backend, now), outbox, dry_run)
 
 
-def _notify_and_write(backend: Backend, workbook: Workbook, outbox: Outbox | None,
+def notify_and_write(backend: Backend, workbook: Workbook, outbox: Outbox | None,
                       dry_run: bool, handover: Callable[[], None] | None = None) -> SyncReport:
     """Send what the evaluated workbook owes, then plan and (unless ``dry_run``) write.
     ``handover`` runs between the two: changes that must not show in the messages."""
@@ -590,45 +406,3 @@ def _notify_and_write(backend: Backend, workbook: Workbook, outbox: Outbox | Non
                       notes=workbook.notes, delivery=delivery,
                       reminders=reminders)
 
-
-def run_escalate(backend: Backend, now: pd.Timestamp, identifier: str, to_level: int, *,
-                 handler: str | None = None, note: str | None = None, force: bool = False,
-                 by: str = "escalate command", outbox: Outbox | None = None,
-                 dry_run: bool = False) -> SyncReport:
-    """Given a row ID and a level above its own, raise it: set Level, Escalated at (now)
-    and Handler, record an `escalated` History event, notify the new level, and bring the
-    row's owned columns up to date. Raise RefusedError (never lowers; Required info
-    missing unless ``force``) or UsageError (unknown ID); nothing is written then."""
-    with backend.lock():
-        workbook = load(backend, now)
-        position = find_row(workbook.result, identifier)
-        check_escalation(workbook.log, workbook.result, position, to_level, workbook.policy,
-                         force)
-        log = workbook.log.copy()
-        levels: list[int] = workbook.result["level"].tolist()
-        from_level = levels[position]
-        log.loc[log.index[position], "level"] = to_level
-        log.loc[log.index[position], "escalated_at"] = workbook.now
-        ids: list[str] = workbook.result["id"].tolist()
-        log.loc[log.index[position], "id"] = ids[position]
-        evaluation = evaluate(log, workbook.policy, workbook.now, workbook.history)
-        row_id = str(evaluation.result["id"].iat[position])
-        # The level set above is this command's, not an edit in the sheet.
-        evaluation.events[:] = [e for e in evaluation.events
-                                if not (e.event == "level changed" and e.id == row_id)]
-        detail = note or ""
-        if force and missing_required(log, position, workbook.policy):
-            missing = ", ".join(missing_required(log, position, workbook.policy))
-            detail = f"{detail} (forced; missing {missing})".strip()
-        evaluation.events.insert(0, HistoryEvent(workbook.now, row_id, "escalated",
-                                                 level_label(from_level), level_label(to_level),
-                                                 "manual", by, detail))
-        workbook.log_read.log = log
-        workbook.evaluation = evaluation
-
-        def hand_over() -> None:
-            # The new handler takes over after the message naming the previous one.
-            if handler:
-                log.loc[log.index[position], "handler"] = handler
-
-        return _notify_and_write(backend, workbook, outbox, dry_run, hand_over)
