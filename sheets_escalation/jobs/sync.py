@@ -1,14 +1,19 @@
-"""The job: read -> evaluate -> plan the writes -> write -> record history.
+"""The sync job: read -> evaluate -> plan -> execute.
 
-Knows backends only through their protocol. Computing the plan is kept apart from
-executing it, so ``--dry-run`` shows exactly what a real run would write.
+:func:`plan_sync` computes everything a run will do (the cell writes, the History rows,
+the notifications owed, the reminders) without sending or writing anything.
+:func:`execute_sync` sends the planned notifications, records what became of them
+(History rows, refused targets in the rows' Problems) in the writes, then writes.
+``--dry-run`` stops after planning: :func:`preview_sync` only asks the Outbox, itself in
+its dry run, what it would send, so the output shows what a real run would do.
+Knows backends only through their protocol.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -20,8 +25,13 @@ from sheets_escalation.core import cells, dates, schema
 from sheets_escalation.core.events import HistoryEvent, history_rows, wall_time
 from sheets_escalation.core.levels import level_label
 from sheets_escalation.core.limits import fit_text
-from sheets_escalation.core.notifications import DeliveryReport, recorded_deliveries
+from sheets_escalation.core.notifications import (
+    DeliveryReport,
+    Notification,
+    recorded_deliveries,
+)
 from sheets_escalation.core.plaintext import without_controls
+from sheets_escalation.core.problems import Problem
 from sheets_escalation.core.table import Backend, CellWrite, Table, WritePlan, header_index
 from sheets_escalation.jobs.handoff import (
     REMINDER_NO_CHANNEL,
@@ -327,53 +337,189 @@ def _plan_last_run(workbook: Workbook, plan: WritePlan, stamp: dt.datetime) -> N
     plan.appends.setdefault(schema.SETTINGS, []).append(row_out)
 
 
-def record_reminders(workbook: Workbook) -> list[str]:
-    """Record the reminders owed to handlers at levels without Notify targets as History
-    `notified` events (Trigger = the dedup key, Detail = "reminder (no channel)"), and
-    return one line per reminder for the run's output. Reminders of levels with targets
-    go out with the other notifications."""
-    policy = workbook.policy
-    lines = []
-    for reminder in plan_reminders(workbook.log, workbook.result, policy, workbook.history):
+@dataclass(frozen=True)
+class SyncPlan:
+    """What a sync will do, computed without sending or writing anything.
+
+    ``workbook`` is the evaluated workbook the writes bring the sheet to. ``writes`` and
+    ``changes`` (described only with ``describe``) are planned before any notification
+    goes out; executing records the deliveries into them. ``notifications`` are what the
+    run owes when it ``notify``s (the Outbox drops the pairs in ``recorded``, the (dedup
+    key, detail) pairs History already has); ``reminders`` are the reminders of levels
+    without Notify targets, recorded as History events, said in ``reminder_lines``.
+    """
+
+    workbook: Workbook
+    writes: WritePlan
+    changes: tuple[Change, ...]
+    notify: bool
+    notifications: tuple[Notification, ...]
+    recorded: frozenset[tuple[str, str]]
+    reminders: tuple[HistoryEvent, ...]
+    reminder_lines: tuple[str, ...]
+    describe: bool
+
+    @property
+    def history_events(self) -> tuple[HistoryEvent, ...]:
+        """The History events planned before any send: the evaluation's, then the
+        reminders'. Executing puts the sends' `notified` events between the two."""
+        return (*self.workbook.evaluation.events, *self.reminders)
+
+
+def silent_reminders(workbook: Workbook) -> tuple[list[HistoryEvent], list[str]]:
+    """Given an evaluated workbook, return the reminders owed to handlers at levels without
+    Notify targets as History `notified` events (Trigger = the dedup key, Detail =
+    "reminder (no channel)") and one line per reminder for the run's output. Reminders of
+    levels with targets go out with the other notifications."""
+    events, lines = [], []
+    for reminder in plan_reminders(workbook.log, workbook.result, workbook.policy,
+                                   workbook.history):
         if reminder.targets:
             continue
-        workbook.evaluation.events.append(HistoryEvent(
+        events.append(HistoryEvent(
             workbook.now, reminder.row_id, "notified", "", reminder.level, reminder.dedup_key,
             "sheets-escalation", REMINDER_NO_CHANNEL))
         # The subject without its "[L1] ESC-0012 " prefix, which the key already says.
         what = reminder.subject.split(" ", 2)[-1]
         lines.append(f"{reminder.dedup_key}: {what}; no Notify target at {reminder.level}, "
                      "recorded in History")
-    return lines
+    return events, lines
 
 
-def deliver_notifications(workbook: Workbook, outbox: Outbox | None) -> DeliveryReport | None:
-    """Send what the evaluation owes through ``outbox``; record the sends as History events
-    and refused or failed targets in the rows' Problems (and so in their Flag)."""
-    if outbox is None:
-        return None
-    log, result, policy = workbook.log, workbook.result, workbook.policy
-    notifications = plan_notifications(log, result, workbook.evaluation.events, policy,
-                                       templates_of(workbook.tabs), workbook.history)
-    history_records: list[dict[str, Any]] = [
-        {str(k): v for k, v in record.items()} for record in workbook.history.to_dict("records")]
-    recorded = recorded_deliveries(history_records)
-    report = outbox.deliver(notifications, recorded, workbook.now.to_pydatetime())
-    workbook.evaluation.events.extend(replace(event, at=pd.Timestamp(event.at))
-                                      for event in report.history_events())
-    problems = report.problems_by_row()
-    for notification in notifications:
+def _with_events(workbook: Workbook, events: list[HistoryEvent],
+                 result: pd.DataFrame | None = None,
+                 problems: Sequence[Problem] = ()) -> Workbook:
+    evaluation = workbook.evaluation
+    return replace(workbook, evaluation=replace(
+        evaluation, events=events, result=evaluation.result if result is None else result,
+        problems=[*evaluation.problems, *problems]))
+
+
+def plan_sync(workbook: Workbook, *, notify: bool = True, describe: bool = True,
+              written: Workbook | None = None) -> SyncPlan:
+    """Given an evaluated workbook, return what a sync will do: with ``notify``, the
+    notifications it owes; the reminders without a channel; the History rows and cell
+    writes, with ``describe`` described for people too. ``written`` is the workbook the
+    writes bring the sheet to when it is not the one the messages are about (a hand-over
+    that follows the announcement). Sends, writes and changes nothing. Raise ConfigError
+    if ``notify`` and the Templates tab cannot be read."""
+    notifications: tuple[Notification, ...] = ()
+    recorded: frozenset[tuple[str, str]] = frozenset()
+    if notify:
+        notifications = tuple(plan_notifications(
+            workbook.log, workbook.result, workbook.evaluation.events, workbook.policy,
+            templates_of(workbook.tabs), workbook.history))
+        recorded = frozenset(recorded_deliveries(
+            [{str(k): v for k, v in record.items()}
+             for record in workbook.history.to_dict("records")]))
+    reminders, lines = silent_reminders(workbook)
+    target = workbook if written is None else written
+    writes, changes = plan_writes(
+        _with_events(target, [*target.evaluation.events, *reminders]), describe=describe)
+    return SyncPlan(target, writes, tuple(changes), notify, notifications, recorded,
+                    tuple(reminders), tuple(lines), describe)
+
+
+def delivery_problems(plan: SyncPlan, delivery: DeliveryReport) -> list[Problem]:
+    """Given a plan and what became of its notifications, return the problems to show in
+    the rows concerned, row by row: a template that failed (the built-in message went
+    instead), then each refused or failed target."""
+    by_id = delivery.problems_by_row()
+    for notification in plan.notifications:
         if notification.problem:
-            problems.setdefault(notification.row_id, []).insert(0, notification.problem)
-    if problems:
-        extra = result["id"].map(lambda i: "; ".join(problems.get(i, []))).fillna("")
-        has = (extra != "").to_numpy()
-        current = result["problems"]
-        result.loc[has, "problems"] = np.where(current[has] != "", current[has] + "; ", "") \
-            + extra[has]
-        # A refused or failed notification is reported in the row, but it is no problem
-        # with the row's own input: it leaves the row's Flag alone.
-    return report
+            by_id.setdefault(notification.row_id, []).insert(0, notification.problem)
+    if not by_id:
+        return []
+    ids: list[Any] = plan.workbook.result["id"].tolist()
+    sheet_rows: list[int] = plan.workbook.log["sheet_row"].tolist()
+    return [Problem(schema.ESCALATIONS, "", message, row=int(sheet_row))
+            for identifier, sheet_row in zip(ids, sheet_rows, strict=True)
+            for message in by_id.get(identifier, [])]
+
+
+def _with_problems(workbook: Workbook, problems: Sequence[Problem]) -> pd.DataFrame:
+    """The evaluation's result with ``problems`` added to its rows' Problems text. They are
+    no problem with a row's own input: the rows' Flag stays as it is."""
+    by_row: dict[int | None, list[str]] = {}
+    for problem in problems:
+        by_row.setdefault(problem.row, []).append(problem.message)
+    result = workbook.result.copy()
+    extra = pd.Series(["; ".join(by_row.get(int(r), [])) for r in workbook.log["sheet_row"]],
+                      index=result.index, dtype=object)
+    has = (extra != "").to_numpy()
+    current = result["problems"]
+    result.loc[has, "problems"] = np.where(current[has] != "", current[has] + "; ", "") \
+        + extra[has]
+    return result
+
+
+def record_deliveries(plan: SyncPlan, delivery: DeliveryReport | None
+                      ) -> tuple[Workbook, WritePlan, list[Change]]:
+    """Given a plan and what became of its notifications (None: none were sent), return
+    the workbook with the deliveries recorded (the sends as History `notified` events
+    between the evaluation's and the reminders', refused or failed targets as problems of
+    their rows) and the writes and changes that bring the sheet to it."""
+    workbook = plan.workbook
+    sent = [] if delivery is None else [replace(event, at=pd.Timestamp(event.at))
+                                        for event in delivery.history_events()]
+    problems = [] if delivery is None else delivery_problems(plan, delivery)
+    recorded = _with_events(workbook, [*workbook.evaluation.events, *sent, *plan.reminders],
+                            _with_problems(workbook, problems) if problems else None, problems)
+    if not sent and not problems:
+        return recorded, plan.writes, list(plan.changes)
+    writes, changes = plan_writes(recorded, describe=plan.describe)
+    return recorded, writes, changes
+
+
+def _deliver(plan: SyncPlan, outbox: Outbox | None) -> DeliveryReport | None:
+    if outbox is None or not plan.notify:
+        return None
+    return outbox.deliver(plan.notifications, plan.recorded, plan.workbook.now.to_pydatetime())
+
+
+def execute_sync(backend: Backend, plan: SyncPlan, outbox: Outbox | None) -> SyncReport:
+    """Given a backend, a plan and the Outbox, send the plan's notifications, record what
+    became of them into the writes and write. Raise JournalError or LockHeldError (another
+    run sending) before anything is written, SourceError or ConcurrentEditError (exit 1)."""
+    delivery = _deliver(plan, outbox)
+    workbook, writes, changes = record_deliveries(plan, delivery)
+    reminders = list(plan.reminder_lines)
+    # The raw cells are not needed past planning; let them go before the backend loads
+    # the whole workbook (openpyxl), which is the run's memory peak.
+    workbook.release_raw()
+    backend.write(writes)
+    return SyncReport(backend.name, workbook.now, workbook, writes, changes, False,
+                      notes=workbook.notes, delivery=delivery, reminders=reminders)
+
+
+def preview_sync(source: str, plan: SyncPlan, outbox: Outbox | None) -> SyncReport:
+    """Given the source's name, a plan and a dry-run Outbox, return the report a run would
+    give, sending and writing nothing: the Outbox says what it would send, refuse or
+    record from its journal, and the writes shown include that."""
+    delivery = _deliver(plan, outbox)
+    workbook, writes, changes = record_deliveries(plan, delivery)
+    return SyncReport(source, workbook.now, workbook, writes, changes, True,
+                      notes=workbook.notes, delivery=delivery,
+                      reminders=list(plan.reminder_lines))
+
+
+def plan_and_run(backend: Backend, read: Callable[[], tuple[Workbook, Workbook | None]],
+                 outbox: Outbox | None, dry_run: bool) -> SyncReport:
+    """Given a backend and what reads the evaluated workbook (the one the messages are
+    about and, when a hand-over follows them, the one written), plan the sync, then
+    preview it (``dry_run``) or execute it."""
+    def planned() -> SyncPlan:
+        workbook, written = read()
+        if not dry_run:
+            # Nothing is announced that could not then be written (an .xlsx open in Excel).
+            backend.check_writable()
+        return plan_sync(workbook, notify=outbox is not None, describe=dry_run,
+                         written=written)
+
+    if dry_run:
+        return preview_sync(backend.name, planned(), outbox)
+    # The plan is handed on, not kept here, so executing it can let its raw cells go.
+    return execute_sync(backend, planned(), outbox)
 
 
 def run_sync(backend: Backend, now: pd.Timestamp, *, dry_run: bool = False,
@@ -382,27 +528,4 @@ def run_sync(backend: Backend, now: pd.Timestamp, *, dry_run: bool = False,
     nothing is written or sent. Raise ConfigError (exit 2, nothing written), LockHeldError,
     SourceError or ConcurrentEditError (exit 1)."""
     with backend.lock():
-        return notify_and_write(backend, load(backend, now), outbox, dry_run)
-
-
-def notify_and_write(backend: Backend, workbook: Workbook, outbox: Outbox | None,
-                      dry_run: bool, handover: Callable[[], None] | None = None) -> SyncReport:
-    """Send what the evaluated workbook owes, then plan and (unless ``dry_run``) write.
-    ``handover`` runs between the two: changes that must not show in the messages."""
-    if not dry_run:
-        # Nothing is announced that could not then be written (an .xlsx open in Excel).
-        backend.check_writable()
-    delivery = deliver_notifications(workbook, outbox)
-    reminders = record_reminders(workbook)
-    if handover is not None:
-        handover()
-    plan, changes = plan_writes(workbook, describe=dry_run)
-    if not dry_run:
-        # The raw cells are not needed past planning; let them go before the backend loads
-        # the whole workbook (openpyxl), which is the run's memory peak.
-        workbook.release_raw()
-        backend.write(plan)
-    return SyncReport(backend.name, workbook.now, workbook, plan, changes, dry_run,
-                      notes=workbook.notes, delivery=delivery,
-                      reminders=reminders)
-
+        return plan_and_run(backend, lambda: (load(backend, now), None), outbox, dry_run)
