@@ -4,6 +4,8 @@ lists the notifications; ``execute_sync`` sends exactly those, then writes."""
 from __future__ import annotations
 
 import copy
+import gc
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -124,3 +126,30 @@ def test_a_second_plan_owes_nothing_already_sent(tmp_path: Path) -> None:
     execute_sync(backend, again, make_outbox(tmp_path, sender))
 
     assert sender.sent == []
+
+
+class Watching(MemoryBackend):
+    """Says, when asked to write, whether the raw cells read are still held."""
+
+    raw: weakref.ref[pd.DataFrame] | None = None
+    raw_held: bool | None = None
+
+    def write(self, plan: Any) -> None:
+        gc.collect()
+        assert self.raw is not None
+        self.raw_held = self.raw() is not None
+        super().write(plan)
+
+
+def test_executing_lets_the_raw_cells_go_before_writing(tmp_path: Path) -> None:
+    backend = Watching(golden_backend(tmp_path).tabs, timezone="UTC")
+
+    def planned() -> SyncPlan:
+        workbook = load(backend, pd.Timestamp(GOLDEN_NOW))
+        backend.raw = weakref.ref(workbook.log_read.raw)
+        return plan_sync(workbook, notify=False, describe=False)
+
+    report = execute_sync(backend, planned(), None)
+
+    assert backend.raw_held is False
+    assert report.workbook.log_read.raw.empty

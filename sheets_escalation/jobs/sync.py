@@ -482,11 +482,13 @@ def execute_sync(backend: Backend, plan: SyncPlan, outbox: Outbox | None) -> Syn
     became of them into the writes and write. Raise JournalError or LockHeldError (another
     run sending) before anything is written, SourceError or ConcurrentEditError (exit 1)."""
     delivery = _deliver(plan, outbox)
-    workbook, writes, changes = record_deliveries(plan, delivery)
+    recorded, writes, changes = record_deliveries(plan, delivery)
     reminders = list(plan.reminder_lines)
     # The raw cells are not needed past planning; let them go before the backend loads
-    # the whole workbook (openpyxl), which is the run's memory peak.
-    workbook.release_raw()
+    # the whole workbook (openpyxl), which is the run's memory peak: the caller hands the
+    # plan on without keeping it, so these are the last references to them.
+    workbook = recorded.release_raw()
+    del plan, recorded
     backend.write(writes)
     return SyncReport(backend.name, workbook.now, workbook, writes, changes, False,
                       notes=workbook.notes, delivery=delivery, reminders=reminders)

@@ -3,7 +3,7 @@ its evaluation as of ``now``. Every job starts from :func:`load`; nothing here w
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
@@ -19,9 +19,10 @@ ALL_TABS: tuple[str, ...] = (
 )
 
 
-@dataclass
+@dataclass(frozen=True)
 class Workbook:
-    """Everything read from a source and evaluated, before anything is written."""
+    """Everything read from a source and evaluated, before anything is written. A job
+    that changes what it holds (an escalation, a run's deliveries) makes a new one."""
 
     tabs: dict[str, Table]
     policy: Policy
@@ -32,11 +33,13 @@ class Workbook:
     # The backend's most characters per cell: texts are compared as they will be written.
     cell_limit: int
 
-    def release_raw(self) -> None:
-        """Drop the raw Escalations cells (kept for planning only) from this workbook."""
+    def release_raw(self) -> Workbook:
+        """Return this workbook without the raw Escalations cells (kept for planning only):
+        once nothing holds this one, they can go."""
         table = self.tabs[schema.ESCALATIONS]
-        self.tabs[schema.ESCALATIONS] = Table(table.title, table.rows[:1])
-        self.log_read.raw = self.log_read.raw.iloc[:0]
+        return replace(self, tabs={**self.tabs,
+                                   schema.ESCALATIONS: Table(table.title, table.rows[:1])},
+                       log_read=replace(self.log_read, raw=self.log_read.raw.iloc[:0]))
 
     @property
     def notes(self) -> list[str]:
