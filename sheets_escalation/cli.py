@@ -415,7 +415,7 @@ def check(source: str, now_text: str | None, as_json: bool, credentials: str | N
       sheets-escalation check escalations.xlsx
       sheets-escalation check escalations.xlsx --json
     """
-    from sheets_escalation.jobs.sync import check_workbook
+    from sheets_escalation.jobs.check import check_workbook
 
     backend = open_source_warned(source, credentials=credentials, oauth=oauth)
     report = check_workbook(backend, parse_now(now_text))
@@ -638,7 +638,7 @@ def escalate(source: str | None, identifier: str | None, to_text: str, handler: 
           --note "refund above L1 authority"
     """
     from sheets_escalation.core.levels import level_number
-    from sheets_escalation.jobs.sync import run_escalate
+    from sheets_escalation.jobs.escalate import run_escalate
 
     source, identifier = source_and_id(source, identifier)
     to_level = level_number(to_text)
@@ -687,7 +687,7 @@ def message(source: str | None, identifier: str | None, name: str, level_text: s
         row_view,
         templates_of,
     )
-    from sheets_escalation.jobs.sync import load
+    from sheets_escalation.jobs.workbook import load
 
     source, identifier = source_and_id(source, identifier)
     now = parse_now(now_text)

@@ -19,7 +19,7 @@ from sheets_escalation.core.review import Review, build_review
 from sheets_escalation.core.review_layout import review_rows
 from sheets_escalation.core.table import Backend, WritePlan
 from sheets_escalation.jobs.review_send import ReviewDelivery, ReviewSendReport
-from sheets_escalation.jobs.sync import Workbook, load
+from sheets_escalation.jobs.workbook import Workbook, load
 
 
 @dataclass

@@ -42,7 +42,8 @@ from sheets_escalation.core.notifications import BY, DeliveryReport, Notificatio
 from sheets_escalation.core.review import Review
 from sheets_escalation.core.review_layout import headline_text, inert_review, section_text
 from sheets_escalation.core.table import Backend, WritePlan
-from sheets_escalation.jobs.sync import Workbook, plan_history
+from sheets_escalation.jobs.sync import plan_history
+from sheets_escalation.jobs.workbook import Workbook
 
 REVIEW_SENT = "review sent"
 TOP_TRIGGERS = 3

@@ -24,7 +24,7 @@ from sheets_escalation.core.whatif import (
     relocate,
 )
 from sheets_escalation.jobs.review import write_review_tab
-from sheets_escalation.jobs.sync import load
+from sheets_escalation.jobs.workbook import load
 
 
 @dataclass

@@ -1,14 +1,19 @@
-"""The job: read -> evaluate -> plan the writes -> write -> record history.
+"""The sync job: read -> evaluate -> plan -> execute.
 
-Knows backends only through their protocol. Computing the plan is kept apart from
-executing it, so ``--dry-run`` shows exactly what a real run would write.
+:func:`plan_sync` computes everything a run will do (the cell writes, the History rows,
+the notifications owed, the reminders) without sending or writing anything.
+:func:`execute_sync` sends the planned notifications, records what became of them
+(History rows, refused targets in the rows' Problems) in the writes, then writes.
+``--dry-run`` stops after planning: :func:`preview_sync` only asks the Outbox, itself in
+its dry run, what it would send, so the output shows what a real run would do.
+Knows backends only through their protocol.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -16,34 +21,25 @@ import numpy as np
 import pandas as pd
 
 from sheets_escalation.adapters.notify.outbox import Outbox
-from sheets_escalation.adapters.notify.targets import mask, parse_targets
 from sheets_escalation.core import cells, dates, schema
-from sheets_escalation.core.engine import Evaluation, evaluate
-from sheets_escalation.core.errors import ConfigError
-from sheets_escalation.core.events import HistoryEvent, history_rows, read_events, wall_time
+from sheets_escalation.core.events import HistoryEvent, history_rows, wall_time
 from sheets_escalation.core.levels import level_label
 from sheets_escalation.core.limits import fit_text
-from sheets_escalation.core.log import LogRead, date_order_note, read_header, read_log
-from sheets_escalation.core.notifications import DeliveryReport, recorded_deliveries
+from sheets_escalation.core.notifications import (
+    DeliveryReport,
+    Notification,
+    recorded_deliveries,
+)
 from sheets_escalation.core.plaintext import without_controls
-from sheets_escalation.core.policy import Policy, load_policy
 from sheets_escalation.core.problems import Problem
 from sheets_escalation.core.table import Backend, CellWrite, Table, WritePlan, header_index
 from sheets_escalation.jobs.handoff import (
     REMINDER_NO_CHANNEL,
-    check_escalation,
-    find_row,
-    missing_required,
     plan_notifications,
     plan_reminders,
     templates_of,
 )
-
-ALL_TABS: tuple[str, ...] = (
-    schema.ESCALATIONS, schema.LEVELS, schema.TRIGGERS, schema.SETTINGS, schema.HOLIDAYS,
-    schema.VIP, schema.HISTORY, schema.TEMPLATES,
-)
-
+from sheets_escalation.jobs.workbook import Workbook, load
 
 EVENT_ORDER: tuple[str, ...] = ("escalated", "level changed", "notified", "breached",
                                 "id assigned", "status changed")
@@ -58,47 +54,6 @@ class Change:
     header: str
     old: Any
     new: Any
-
-
-@dataclass
-class Workbook:
-    """Everything read from a source and evaluated, before anything is written."""
-
-    tabs: dict[str, Table]
-    policy: Policy
-    log_read: LogRead
-    history: pd.DataFrame
-    evaluation: Evaluation
-    now: pd.Timestamp
-    # The backend's most characters per cell: texts are compared as they will be written.
-    cell_limit: int
-
-    def release_raw(self) -> None:
-        """Drop the raw Escalations cells (kept for planning only) from this workbook."""
-        table = self.tabs[schema.ESCALATIONS]
-        self.tabs[schema.ESCALATIONS] = Table(table.title, table.rows[:1])
-        self.log_read.raw = self.log_read.raw.iloc[:0]
-
-    @property
-    def notes(self) -> list[str]:
-        """Advice that does not stop the run: defaults in use, triggers that cannot fire."""
-        return [*self.policy.notes, *self.warnings]
-
-    @property
-    def warnings(self) -> list[str]:
-        """The notes that change results (a blank Timezone, dates contradicting the Date
-        order, triggers that cannot fire): said even by a quiet run."""
-        date_note = date_order_note(self.log_read, self.policy.date_order)
-        return [*self.policy.warnings, *([date_note] if date_note else []),
-                *blind_triggers(self.policy, self.log_read.columns)]
-
-    @property
-    def log(self) -> pd.DataFrame:
-        return self.log_read.log
-
-    @property
-    def result(self) -> pd.DataFrame:
-        return self.evaluation.result
 
 
 @dataclass
@@ -166,31 +121,6 @@ class SyncReport:
         }
 
 
-# The Escalations columns each trigger kind reads (any one of them is enough).
-TRIGGER_INPUTS: dict[str, tuple[str, ...]] = {
-    "manager_requested": ("manager_requested",),
-    "financial_loss_over": ("financial_impact",),
-    "mentions": ("description", "steps_tried", "notes"),
-    "repeat_issue": ("issue_key", "description"),
-    "public_mention": ("public_mention", "channel"),
-    "beyond_authority": ("beyond_l2",),
-    "no_response": ("first_response_at",),
-}
-
-
-def blind_triggers(policy: Policy, columns: dict[str, int]) -> list[str]:
-    """Given the policy and the Escalations columns found, return a note for each enabled
-    trigger that cannot fire because the columns it reads are missing (a renamed header)."""
-    notes = []
-    for rule in policy.active_triggers:
-        needed = TRIGGER_INPUTS.get(rule.kind, ())
-        if needed and not any(key in columns for key in needed):
-            headers = " or ".join(f'"{schema.COLUMN_BY_KEY[k].header}"' for k in needed)
-            notes.append(f'trigger "{rule.name}" cannot fire: {schema.ESCALATIONS} has no '
-                         f"{headers} column")
-    return notes
-
-
 def local_naive(series: pd.Series, timezone: str) -> pd.Series:
     """Given UTC datetimes, return naive local datetimes rounded to the second."""
     return series.dt.tz_convert(timezone).dt.tz_localize(None).dt.round("s")
@@ -211,104 +141,6 @@ def to_cell(value: Any) -> Any:
     return value
 
 
-def load(backend: Backend, now: pd.Timestamp, *, tabs: dict[str, Table] | None = None,
-         policy: Policy | None = None) -> Workbook:
-    """Given a backend and ``now`` (and the tabs and policy when already read), read and
-    evaluate the workbook. Raise ConfigError (exit 2) for a broken policy or missing
-    headers; nothing has been written then."""
-    if tabs is None:
-        tabs = backend.read(ALL_TABS)
-    if policy is None:
-        policy = load_policy(tabs, spreadsheet_timezone=backend.spreadsheet_timezone())
-    now = pd.Timestamp(now)
-    if now.tzinfo is None:
-        now = now.tz_localize(policy.timezone)
-    log_read = read_log(tabs.get(schema.ESCALATIONS), policy)
-    history = read_events(tabs.get(schema.HISTORY), policy.timezone)
-    evaluation = evaluate(log_read.log, policy, now, history)
-    return Workbook(tabs, policy, log_read, history, evaluation, now, backend.max_cell_characters)
-
-
-@dataclass
-class CheckReport:
-    """Everything `check` finds, each problem with its tab and cell: ``fatal`` stops a sync
-    (exit 2); ``cells`` are rows' own problems and Notify targets no sync will use."""
-
-    fatal: list[Problem]
-    cells: list[Problem]
-    notes: list[str]
-    workbook: Workbook | None
-
-    def as_json(self) -> dict[str, Any]:
-        def listed(problems: list[Problem]) -> list[dict[str, str]]:
-            return [{"tab": p.tab, "cell": p.cell, "message": p.message} for p in problems]
-
-        summary: dict[str, Any] = {}
-        if self.workbook is not None:
-            policy = self.workbook.policy
-            summary = {"levels": len(policy.levels),
-                       "active_triggers": len(policy.active_triggers),
-                       "timezone": policy.timezone, "date_order": policy.date_order,
-                       "rows": len(self.workbook.log)}
-        return {"ok": not self.fatal, "fatal": listed(self.fatal), "cells": listed(self.cells),
-                "notes": self.notes, **summary}
-
-
-def check_workbook(backend: Backend, now: pd.Timestamp) -> CheckReport:
-    """Given a backend and ``now``, read the workbook once and return every problem a sync
-    would refuse (policy tabs, Escalations headers, Templates) together with every
-    unreadable cell and unusable Notify target, each located. Writes nothing."""
-    tabs = backend.read(ALL_TABS)
-    fatal: list[Problem] = []
-    policy: Policy | None = None
-    try:
-        policy = load_policy(tabs, spreadsheet_timezone=backend.spreadsheet_timezone())
-    except ConfigError as error:
-        fatal += error.problems
-    columns, header_problems = read_header(tabs.get(schema.ESCALATIONS))
-    fatal += header_problems
-    try:
-        templates_of(tabs)
-    except ConfigError as error:
-        fatal += error.problems
-    found = notify_problems(tabs.get(schema.LEVELS))
-    if fatal or policy is None:
-        return CheckReport(fatal, found, [*policy.notes, *policy.warnings] if policy else [],
-                           None)
-    workbook = load(backend, now, tabs=tabs, policy=policy)
-    return CheckReport([], [*cell_problems(workbook), *found], workbook.notes, workbook)
-
-
-def notify_problems(levels: Table | None) -> list[Problem]:
-    """Given the Levels tab, return each Notify target no notification can go to (not an
-    email address, Slack webhook or webhook:URL), located in its cell."""
-    if levels is None or not levels.rows:
-        return []
-    position = header_index(levels.header).get(schema.normalize_header("Notify"))
-    if position is None:
-        return []
-    found = []
-    for offset, row in enumerate(levels.body, start=1):
-        text = str(cells.parse_text(pd.Series([row[position] if position < len(row)
-                                               else None], dtype=object)).iat[0])
-        for target in parse_targets([text]):
-            if target.channel == "invalid":
-                found.append(Problem(schema.LEVELS, schema.a1(offset, position),
-                                     f'Notify: "{mask(target)}": {target.problem}'))
-    return found
-
-
-def cell_problems(workbook: Workbook) -> list[Problem]:
-    """Given an evaluated workbook, return each row's problems located in the cell of the
-    column they name (the ID cell when they name no known column), row by row."""
-    positions = {schema.COLUMN_BY_KEY[k].header: v
-                 for k, v in workbook.log_read.columns.items()}
-    fallback = positions.get("ID", 0)
-    found = sorted([*workbook.log_read.problems, *workbook.evaluation.problems],
-                   key=lambda problem: problem.row or 0)
-    return [replace(problem, cell=schema.a1((problem.row or 1) - 1,
-                                            positions.get(problem.header, fallback)))
-            for problem in found]
 
 
 def _changed(column: schema.Column, old: pd.Series, new: pd.Series, timezone: str) -> np.ndarray:
@@ -505,53 +337,191 @@ def _plan_last_run(workbook: Workbook, plan: WritePlan, stamp: dt.datetime) -> N
     plan.appends.setdefault(schema.SETTINGS, []).append(row_out)
 
 
-def record_reminders(workbook: Workbook) -> list[str]:
-    """Record the reminders owed to handlers at levels without Notify targets as History
-    `notified` events (Trigger = the dedup key, Detail = "reminder (no channel)"), and
-    return one line per reminder for the run's output. Reminders of levels with targets
-    go out with the other notifications."""
-    policy = workbook.policy
-    lines = []
-    for reminder in plan_reminders(workbook.log, workbook.result, policy, workbook.history):
+@dataclass(frozen=True)
+class SyncPlan:
+    """What a sync will do, computed without sending or writing anything.
+
+    ``workbook`` is the evaluated workbook the writes bring the sheet to. ``writes`` and
+    ``changes`` (described only with ``describe``) are planned before any notification
+    goes out; executing records the deliveries into them. ``notifications`` are what the
+    run owes when it ``notify``s (the Outbox drops the pairs in ``recorded``, the (dedup
+    key, detail) pairs History already has); ``reminders`` are the reminders of levels
+    without Notify targets, recorded as History events, said in ``reminder_lines``.
+    """
+
+    workbook: Workbook
+    writes: WritePlan
+    changes: tuple[Change, ...]
+    notify: bool
+    notifications: tuple[Notification, ...]
+    recorded: frozenset[tuple[str, str]]
+    reminders: tuple[HistoryEvent, ...]
+    reminder_lines: tuple[str, ...]
+    describe: bool
+
+    @property
+    def history_events(self) -> tuple[HistoryEvent, ...]:
+        """The History events planned before any send: the evaluation's, then the
+        reminders'. Executing puts the sends' `notified` events between the two."""
+        return (*self.workbook.evaluation.events, *self.reminders)
+
+
+def silent_reminders(workbook: Workbook) -> tuple[list[HistoryEvent], list[str]]:
+    """Given an evaluated workbook, return the reminders owed to handlers at levels without
+    Notify targets as History `notified` events (Trigger = the dedup key, Detail =
+    "reminder (no channel)") and one line per reminder for the run's output. Reminders of
+    levels with targets go out with the other notifications."""
+    events, lines = [], []
+    for reminder in plan_reminders(workbook.log, workbook.result, workbook.policy,
+                                   workbook.history):
         if reminder.targets:
             continue
-        workbook.evaluation.events.append(HistoryEvent(
+        events.append(HistoryEvent(
             workbook.now, reminder.row_id, "notified", "", reminder.level, reminder.dedup_key,
             "sheets-escalation", REMINDER_NO_CHANNEL))
         # The subject without its "[L1] ESC-0012 " prefix, which the key already says.
         what = reminder.subject.split(" ", 2)[-1]
         lines.append(f"{reminder.dedup_key}: {what}; no Notify target at {reminder.level}, "
                      "recorded in History")
-    return lines
+    return events, lines
 
 
-def deliver_notifications(workbook: Workbook, outbox: Outbox | None) -> DeliveryReport | None:
-    """Send what the evaluation owes through ``outbox``; record the sends as History events
-    and refused or failed targets in the rows' Problems (and so in their Flag)."""
-    if outbox is None:
-        return None
-    log, result, policy = workbook.log, workbook.result, workbook.policy
-    notifications = plan_notifications(log, result, workbook.evaluation.events, policy,
-                                       templates_of(workbook.tabs), workbook.history)
-    history_records: list[dict[str, Any]] = [
-        {str(k): v for k, v in record.items()} for record in workbook.history.to_dict("records")]
-    recorded = recorded_deliveries(history_records)
-    report = outbox.deliver(notifications, recorded, workbook.now.to_pydatetime())
-    workbook.evaluation.events.extend(replace(event, at=pd.Timestamp(event.at))
-                                      for event in report.history_events())
-    problems = report.problems_by_row()
-    for notification in notifications:
+def _with_events(workbook: Workbook, events: list[HistoryEvent],
+                 result: pd.DataFrame | None = None,
+                 problems: Sequence[Problem] = ()) -> Workbook:
+    evaluation = workbook.evaluation
+    return replace(workbook, evaluation=replace(
+        evaluation, events=events, result=evaluation.result if result is None else result,
+        problems=[*evaluation.problems, *problems]))
+
+
+def plan_sync(workbook: Workbook, *, notify: bool = True, describe: bool = True,
+              written: Workbook | None = None) -> SyncPlan:
+    """Given an evaluated workbook, return what a sync will do: with ``notify``, the
+    notifications it owes; the reminders without a channel; the History rows and cell
+    writes, with ``describe`` described for people too. ``written`` is the workbook the
+    writes bring the sheet to when it is not the one the messages are about (a hand-over
+    that follows the announcement). Sends, writes and changes nothing. Raise ConfigError
+    if ``notify`` and the Templates tab cannot be read."""
+    notifications: tuple[Notification, ...] = ()
+    recorded: frozenset[tuple[str, str]] = frozenset()
+    if notify:
+        notifications = tuple(plan_notifications(
+            workbook.log, workbook.result, workbook.evaluation.events, workbook.policy,
+            templates_of(workbook.tabs), workbook.history))
+        recorded = frozenset(recorded_deliveries(
+            [{str(k): v for k, v in record.items()}
+             for record in workbook.history.to_dict("records")]))
+    reminders, lines = silent_reminders(workbook)
+    target = workbook if written is None else written
+    writes, changes = plan_writes(
+        _with_events(target, [*target.evaluation.events, *reminders]), describe=describe)
+    return SyncPlan(target, writes, tuple(changes), notify, notifications, recorded,
+                    tuple(reminders), tuple(lines), describe)
+
+
+def delivery_problems(plan: SyncPlan, delivery: DeliveryReport) -> list[Problem]:
+    """Given a plan and what became of its notifications, return the problems to show in
+    the rows concerned, row by row: a template that failed (the built-in message went
+    instead), then each refused or failed target."""
+    by_id = delivery.problems_by_row()
+    for notification in plan.notifications:
         if notification.problem:
-            problems.setdefault(notification.row_id, []).insert(0, notification.problem)
-    if problems:
-        extra = result["id"].map(lambda i: "; ".join(problems.get(i, []))).fillna("")
-        has = (extra != "").to_numpy()
-        current = result["problems"]
-        result.loc[has, "problems"] = np.where(current[has] != "", current[has] + "; ", "") \
-            + extra[has]
-        # A refused or failed notification is reported in the row, but it is no problem
-        # with the row's own input: it leaves the row's Flag alone.
-    return report
+            by_id.setdefault(notification.row_id, []).insert(0, notification.problem)
+    if not by_id:
+        return []
+    ids: list[Any] = plan.workbook.result["id"].tolist()
+    sheet_rows: list[int] = plan.workbook.log["sheet_row"].tolist()
+    return [Problem(schema.ESCALATIONS, "", message, row=int(sheet_row))
+            for identifier, sheet_row in zip(ids, sheet_rows, strict=True)
+            for message in by_id.get(identifier, [])]
+
+
+def _with_problems(workbook: Workbook, problems: Sequence[Problem]) -> pd.DataFrame:
+    """The evaluation's result with ``problems`` added to its rows' Problems text. They are
+    no problem with a row's own input: the rows' Flag stays as it is."""
+    by_row: dict[int | None, list[str]] = {}
+    for problem in problems:
+        by_row.setdefault(problem.row, []).append(problem.message)
+    result = workbook.result.copy()
+    extra = pd.Series(["; ".join(by_row.get(int(r), [])) for r in workbook.log["sheet_row"]],
+                      index=result.index, dtype=object)
+    has = (extra != "").to_numpy()
+    current = result["problems"]
+    result.loc[has, "problems"] = np.where(current[has] != "", current[has] + "; ", "") \
+        + extra[has]
+    return result
+
+
+def record_deliveries(plan: SyncPlan, delivery: DeliveryReport | None
+                      ) -> tuple[Workbook, WritePlan, list[Change]]:
+    """Given a plan and what became of its notifications (None: none were sent), return
+    the workbook with the deliveries recorded (the sends as History `notified` events
+    between the evaluation's and the reminders', refused or failed targets as problems of
+    their rows) and the writes and changes that bring the sheet to it."""
+    workbook = plan.workbook
+    sent = [] if delivery is None else [replace(event, at=pd.Timestamp(event.at))
+                                        for event in delivery.history_events()]
+    problems = [] if delivery is None else delivery_problems(plan, delivery)
+    recorded = _with_events(workbook, [*workbook.evaluation.events, *sent, *plan.reminders],
+                            _with_problems(workbook, problems) if problems else None, problems)
+    if not sent and not problems:
+        return recorded, plan.writes, list(plan.changes)
+    writes, changes = plan_writes(recorded, describe=plan.describe)
+    return recorded, writes, changes
+
+
+def _deliver(plan: SyncPlan, outbox: Outbox | None) -> DeliveryReport | None:
+    if outbox is None or not plan.notify:
+        return None
+    return outbox.deliver(plan.notifications, plan.recorded, plan.workbook.now.to_pydatetime())
+
+
+def execute_sync(backend: Backend, plan: SyncPlan, outbox: Outbox | None) -> SyncReport:
+    """Given a backend, a plan and the Outbox, send the plan's notifications, record what
+    became of them into the writes and write. Raise JournalError or LockHeldError (another
+    run sending) before anything is written, SourceError or ConcurrentEditError (exit 1)."""
+    delivery = _deliver(plan, outbox)
+    recorded, writes, changes = record_deliveries(plan, delivery)
+    reminders = list(plan.reminder_lines)
+    # The raw cells are not needed past planning; let them go before the backend loads
+    # the whole workbook (openpyxl), which is the run's memory peak: the caller hands the
+    # plan on without keeping it, so these are the last references to them.
+    workbook = recorded.release_raw()
+    del plan, recorded
+    backend.write(writes)
+    return SyncReport(backend.name, workbook.now, workbook, writes, changes, False,
+                      notes=workbook.notes, delivery=delivery, reminders=reminders)
+
+
+def preview_sync(source: str, plan: SyncPlan, outbox: Outbox | None) -> SyncReport:
+    """Given the source's name, a plan and a dry-run Outbox, return the report a run would
+    give, sending and writing nothing: the Outbox says what it would send, refuse or
+    record from its journal, and the writes shown include that."""
+    delivery = _deliver(plan, outbox)
+    workbook, writes, changes = record_deliveries(plan, delivery)
+    return SyncReport(source, workbook.now, workbook, writes, changes, True,
+                      notes=workbook.notes, delivery=delivery,
+                      reminders=list(plan.reminder_lines))
+
+
+def plan_and_run(backend: Backend, read: Callable[[], tuple[Workbook, Workbook | None]],
+                 outbox: Outbox | None, dry_run: bool) -> SyncReport:
+    """Given a backend and what reads the evaluated workbook (the one the messages are
+    about and, when a hand-over follows them, the one written), plan the sync, then
+    preview it (``dry_run``) or execute it."""
+    def planned() -> SyncPlan:
+        workbook, written = read()
+        if not dry_run:
+            # Nothing is announced that could not then be written (an .xlsx open in Excel).
+            backend.check_writable()
+        return plan_sync(workbook, notify=outbox is not None, describe=dry_run,
+                         written=written)
+
+    if dry_run:
+        return preview_sync(backend.name, planned(), outbox)
+    # The plan is handed on, not kept here, so executing it can let its raw cells go.
+    return execute_sync(backend, planned(), outbox)
 
 
 def run_sync(backend: Backend, now: pd.Timestamp, *, dry_run: bool = False,
@@ -560,69 +530,4 @@ def run_sync(backend: Backend, now: pd.Timestamp, *, dry_run: bool = False,
     nothing is written or sent. Raise ConfigError (exit 2, nothing written), LockHeldError,
     SourceError or ConcurrentEditError (exit 1)."""
     with backend.lock():
-        return _notify_and_write(backend, load(backend, now), outbox, dry_run)
-
-
-def _notify_and_write(backend: Backend, workbook: Workbook, outbox: Outbox | None,
-                      dry_run: bool, handover: Callable[[], None] | None = None) -> SyncReport:
-    """Send what the evaluated workbook owes, then plan and (unless ``dry_run``) write.
-    ``handover`` runs between the two: changes that must not show in the messages."""
-    if not dry_run:
-        # Nothing is announced that could not then be written (an .xlsx open in Excel).
-        backend.check_writable()
-    delivery = deliver_notifications(workbook, outbox)
-    reminders = record_reminders(workbook)
-    if handover is not None:
-        handover()
-    plan, changes = plan_writes(workbook, describe=dry_run)
-    if not dry_run:
-        # The raw cells are not needed past planning; let them go before the backend loads
-        # the whole workbook (openpyxl), which is the run's memory peak.
-        workbook.release_raw()
-        backend.write(plan)
-    return SyncReport(backend.name, workbook.now, workbook, plan, changes, dry_run,
-                      notes=workbook.notes, delivery=delivery,
-                      reminders=reminders)
-
-
-def run_escalate(backend: Backend, now: pd.Timestamp, identifier: str, to_level: int, *,
-                 handler: str | None = None, note: str | None = None, force: bool = False,
-                 by: str = "escalate command", outbox: Outbox | None = None,
-                 dry_run: bool = False) -> SyncReport:
-    """Given a row ID and a level above its own, raise it: set Level, Escalated at (now)
-    and Handler, record an `escalated` History event, notify the new level, and bring the
-    row's owned columns up to date. Raise RefusedError (never lowers; Required info
-    missing unless ``force``) or UsageError (unknown ID); nothing is written then."""
-    with backend.lock():
-        workbook = load(backend, now)
-        position = find_row(workbook.result, identifier)
-        check_escalation(workbook.log, workbook.result, position, to_level, workbook.policy,
-                         force)
-        log = workbook.log.copy()
-        levels: list[int] = workbook.result["level"].tolist()
-        from_level = levels[position]
-        log.loc[log.index[position], "level"] = to_level
-        log.loc[log.index[position], "escalated_at"] = workbook.now
-        ids: list[str] = workbook.result["id"].tolist()
-        log.loc[log.index[position], "id"] = ids[position]
-        evaluation = evaluate(log, workbook.policy, workbook.now, workbook.history)
-        row_id = str(evaluation.result["id"].iat[position])
-        # The level set above is this command's, not an edit in the sheet.
-        evaluation.events[:] = [e for e in evaluation.events
-                                if not (e.event == "level changed" and e.id == row_id)]
-        detail = note or ""
-        if force and missing_required(log, position, workbook.policy):
-            missing = ", ".join(missing_required(log, position, workbook.policy))
-            detail = f"{detail} (forced; missing {missing})".strip()
-        evaluation.events.insert(0, HistoryEvent(workbook.now, row_id, "escalated",
-                                                 level_label(from_level), level_label(to_level),
-                                                 "manual", by, detail))
-        workbook.log_read.log = log
-        workbook.evaluation = evaluation
-
-        def hand_over() -> None:
-            # The new handler takes over after the message naming the previous one.
-            if handler:
-                log.loc[log.index[position], "handler"] = handler
-
-        return _notify_and_write(backend, workbook, outbox, dry_run, hand_over)
+        return plan_and_run(backend, lambda: (load(backend, now), None), outbox, dry_run)
