@@ -21,6 +21,7 @@ import click
 import pandas as pd
 
 from sheets_escalation import __version__
+from sheets_escalation.adapters.machine import machine_locale, machine_timezone
 from sheets_escalation.adapters.sources import DEFAULT_SOURCE
 from sheets_escalation.adapters.sources import open_source as open_backend
 from sheets_escalation.cli.output import echo, plural, print_report, print_review
@@ -221,47 +222,6 @@ def init(path: str, sheet: str | None, dry_run: bool, credentials: str | None, o
         echo("dry run, nothing written")
     echo(f"{'would create' if dry_run else 'created'} {path} with tabs: {', '.join(tabs)}")
     echo(said)
-
-
-def _zone_name(name: str) -> str | None:
-    import zoneinfo
-
-    name = name.strip().removeprefix(":")
-    if not name or name.startswith("/"):
-        return None
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return None
-    return name
-
-
-def machine_timezone() -> str:
-    """Return this machine's IANA time zone name ($TZ, else /etc/localtime's target, else
-    /etc/timezone), or UTC when none can be told."""
-    candidates = [os.environ.get("TZ", "")]
-    localtime = Path("/etc/localtime")
-    if localtime.is_symlink():
-        target = str(localtime.resolve())
-        if "zoneinfo/" in target:
-            candidates.append(target.split("zoneinfo/", 1)[1])
-    try:
-        candidates.append(Path("/etc/timezone").read_text(encoding="utf-8"))
-    except OSError:
-        pass
-    for candidate in candidates:
-        name = _zone_name(candidate)
-        if name is not None:
-            return name
-    return "UTC"
-
-
-def machine_locale() -> str:
-    """Return the locale that formats dates here (LC_ALL, else LC_TIME, else LANG)."""
-    for variable in ("LC_ALL", "LC_TIME", "LANG"):
-        if os.environ.get(variable):
-            return os.environ[variable]
-    return ""
 
 
 @cli.command()
