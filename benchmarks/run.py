@@ -154,7 +154,8 @@ def measure_api_requests(ctx: Context) -> list[Line]:
                 _not_measured("cells written by a rerun", "largest", reason)]
     import pandas as pd
 
-    from sheets_escalation.adapters.gsheets.backend import GoogleSheetsBackend, client_with_session
+    from sheets_escalation.adapters.gsheets.backend import GoogleSheetsBackend
+    from sheets_escalation.adapters.gsheets.http import client_with_session
     from sheets_escalation.jobs.sync import run_sync
 
     lines: list[Line] = []

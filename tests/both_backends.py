@@ -18,7 +18,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from sheets_escalation.adapters.gsheets import backend as gsheets
+from sheets_escalation.adapters.gsheets import http as gsheets
 from sheets_escalation.adapters.xlsx.template import new_workbook
 from sheets_escalation.cli import cli
 from sheets_escalation.core import schema

@@ -7,18 +7,14 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from click.testing import CliRunner
 
 from sheets_escalation.cli import cli
 from sheets_escalation.core import schema
-from tests.workbooks import GOLDEN_NOW, write_golden
+from tests.fixtures import GOLDEN_NOW, run, write_golden
 
 COMMANDS = sorted(cli.commands)
 
 
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args))
-    return result.exit_code, result.stdout, result.stderr
 
 
 def values(path: Path, tab: str = schema.ESCALATIONS) -> list[list[object]]:

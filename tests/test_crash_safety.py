@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 import requests
 
-from sheets_escalation.adapters.gsheets import backend as gsheets
+from sheets_escalation.adapters.gsheets import http as gsheets
 from sheets_escalation.adapters.xlsx.backend import XlsxBackend
 from sheets_escalation.core import layout, schema
 from tests.both_backends import INPUT_HEADER, KEY, NOW, good_row, make_book

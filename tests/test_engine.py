@@ -14,92 +14,28 @@ import pandas as pd
 import pytest
 
 from sheets_escalation.core import schema
-from sheets_escalation.core.engine import Evaluation, evaluate, read_log
+from sheets_escalation.core.engine import evaluate, read_log
 from sheets_escalation.core.errors import ConfigError
-from sheets_escalation.core.events import HistoryEvent, read_events
-from sheets_escalation.core.policy import Policy, load_policy
+from sheets_escalation.core.events import HistoryEvent
+from sheets_escalation.core.policy import Policy
 from sheets_escalation.core.table import Table
 from sheets_escalation.jobs.sync import run_sync
+from tests.fixtures import (
+    HEADERS,
+    at,
+    basic,
+    default_trigger,
+    evaluate_rows,
+    events,
+    fired,
+    history_of,
+    policy_of,
+    sync_tabs,
+    text,
+    triggers_tab,
+    utc,
+)
 from tests.memory_backend import MemoryBackend
-
-HEADERS = [c.header for c in schema.INPUT_COLUMNS]
-KEYS = [c.key for c in schema.INPUT_COLUMNS]
-TRIGGERS_HEADER = list(schema.TRIGGERS_HEADERS)
-
-
-def at(day: int, hour: int, minute: int = 0) -> dt.datetime:
-    """A naive wall time in June 2026 (Mon 1 .. Sun 7, Mon 8 ...)."""
-    return dt.datetime(2026, 6, day, hour, minute)
-
-
-def utc(day: int, hour: int, minute: int = 0) -> pd.Timestamp:
-    return pd.Timestamp(at(day, hour, minute), tz="UTC")
-
-
-def row(**values: Any) -> list[Any]:
-    """One Escalations row in schema order; keyword names are column keys."""
-    cells: list[Any] = [None] * len(KEYS)
-    for key, value in values.items():
-        cells[KEYS.index(key)] = value
-    return cells
-
-
-def policy_of(**tabs: list[list[Any]]) -> Policy:
-    """Given tab rows by name (``Triggers=[...]``), return the loaded policy."""
-    return load_policy({name: Table(name, rows) for name, rows in tabs.items()})
-
-
-def triggers_tab(*rows: tuple[str, ...]) -> list[list[Any]]:
-    return [TRIGGERS_HEADER, *[list(r) for r in rows]]
-
-
-def default_trigger(name: str, **changes: str) -> tuple[str, ...]:
-    """The default Triggers row called ``name``, with columns replaced by header key."""
-    found = next(list(r) for r in schema.DEFAULT_TRIGGERS if r[0] == name)
-    for header, value in changes.items():
-        found[TRIGGERS_HEADER.index(header)] = value
-    return tuple(found)
-
-
-def run(rows: list[list[Any]], now: pd.Timestamp, policy: Policy | None = None,
-        history: pd.DataFrame | None = None) -> Evaluation:
-    policy = policy or policy_of()
-    log = read_log(Table(schema.ESCALATIONS, [HEADERS, *rows]), policy).log
-    return evaluate(log, policy, now, history)
-
-
-def text(evaluation: Evaluation, key: str, position: int = 0) -> str:
-    """The text of an owned column in one row."""
-    return str(evaluation.result[key].tolist()[position])
-
-
-def fired(evaluation: Evaluation, position: int = 0) -> list[str]:
-    names = text(evaluation, "triggers", position)
-    return names.split("; ") if names else []
-
-
-def events(evaluation: Evaluation, kind: str) -> list[HistoryEvent]:
-    return [e for e in evaluation.events if e.event == kind]
-
-
-def history_of(evaluation: Evaluation) -> pd.DataFrame:
-    """The History frame as the next run would read it after this run's events."""
-    rows = [list(schema.HISTORY_HEADERS)]
-    rows += [[e.at.tz_convert("UTC").tz_localize(None).to_pydatetime(), *e.values()[1:]]
-             for e in evaluation.events]
-    return read_events(Table(schema.HISTORY, rows), "UTC")
-
-
-def basic(**values: Any) -> list[Any]:
-    """A complete, plain L1 row: every Required info field filled."""
-    defaults: dict[str, Any] = {
-        "customer": "Plain Co", "contact": "p@example.com", "channel": "Email",
-        "description": "question about invoices", "steps_tried": "checked the account",
-        "sentiment": "Calm", "urgency": "Low",
-    }
-    defaults.update(values)
-    return row(**defaults)
-
 
 # ---------------------------------------------------------------------------------------
 # read_log
@@ -194,7 +130,7 @@ def test_read_log_cell_problems_are_reported_per_row() -> None:
 
 
 def test_auto_escalation_raises_level_and_stamps_escalated_at() -> None:
-    evaluation = run([basic(id="ESC-0001", opened=at(1, 10))], utc(2, 11))
+    evaluation = evaluate_rows([basic(id="ESC-0001", opened=at(1, 10))], utc(2, 11))
     result = evaluation.result
     assert result["level"].iat[0] == 2
     assert result["escalated_at"].iat[0] == utc(2, 11)
@@ -209,7 +145,7 @@ def test_auto_escalation_raises_level_and_stamps_escalated_at() -> None:
 
 
 def test_after_raising_triggers_show_what_fires_at_the_new_level() -> None:
-    evaluation = run([basic(opened=at(1, 10), description="our lawyer will call")], utc(2, 11))
+    evaluation = evaluate_rows([basic(opened=at(1, 10), description="our lawyer will call")], utc(2, 11))
     result = evaluation.result
     assert result["level"].iat[0] == 2
     assert fired(evaluation) == ["Legal threat"]
@@ -222,7 +158,7 @@ def test_auto_escalation_can_chain_through_two_levels() -> None:
     policy = policy_of(Triggers=triggers_tab(
         default_trigger("Unresolved too long"),
         ("Any to L3", "manager_requested", "", "L2", "L3", "Automatic", "auto", "Yes")))
-    evaluation = run([basic(opened=at(1, 10), manager_requested="yes")], utc(2, 11), policy)
+    evaluation = evaluate_rows([basic(opened=at(1, 10), manager_requested="yes")], utc(2, 11), policy)
     assert evaluation.result["level"].iat[0] == 3
     assert [[e.from_level, e.to_level, e.trigger] for e in events(evaluation, "escalated")] == [
         ["L1", "L2", "Unresolved too long"], ["L2", "L3", "Any to L3"]]
@@ -232,7 +168,7 @@ def test_auto_escalation_never_lowers_a_level() -> None:
     policy = policy_of(Triggers=triggers_tab(
         ("Big money", "financial_loss_over", "100", "Any", "L2", "Automatic", "auto", "Yes")))
     rows = [basic(opened=at(1, 9), financial_impact=900, level="L3", escalated_at=at(1, 10))]
-    evaluation = run(rows, utc(1, 11), policy)
+    evaluation = evaluate_rows(rows, utc(1, 11), policy)
     assert evaluation.result["level"].iat[0] == 3
     assert events(evaluation, "escalated") == []
 
@@ -240,16 +176,13 @@ def test_auto_escalation_never_lowers_a_level() -> None:
 def test_flag_triggers_never_change_the_level() -> None:
     rows = [basic(opened=at(1, 9), manager_requested="yes", financial_impact=900,
                   description="lawyer", channel="Social", beyond_l2="yes")]
-    evaluation = run(rows, utc(1, 12))
+    evaluation = evaluate_rows(rows, utc(1, 12))
     assert evaluation.result["level"].iat[0] == 1
     assert evaluation.result["escalated_at"].isna().all()
     assert events(evaluation, "escalated") == []
     assert evaluation.result["target_level"].iat[0] == "L3"
 
 
-def _sync_tabs(rows: list[list[Any]]) -> dict[str, list[list[Any]]]:
-    return {schema.ESCALATIONS: [HEADERS, *rows],
-            schema.SETTINGS: [["Key", "Value"], *[list(s) for s in schema.DEFAULT_SETTINGS]]}
 
 
 def test_sync_twice_with_the_same_now_changes_only_last_run() -> None:
@@ -260,7 +193,7 @@ def test_sync_twice_with_the_same_now_changes_only_last_run() -> None:
         basic(opened=at(2, 9, 30), resolved_at=at(2, 10), first_response_at=at(2, 9, 45)),
         basic(opened="31/02/2026"),
     ]
-    backend = MemoryBackend(_sync_tabs(rows))
+    backend = MemoryBackend(sync_tabs(rows))
     now = utc(2, 12)
     first = run_sync(backend, now)
     escalations = {(c.row, c.col): c.value for c in first.plan.cells
@@ -288,7 +221,7 @@ def test_a_response_time_typed_later_than_now_is_recorded_as_breached_once_it_ha
     # Response due 12:00; the response is typed as 14:00 while it is 10:00 (a typo, or
     # another timezone). Runs before 14:00 record nothing; the first run after it records
     # the late response, once.
-    backend = MemoryBackend(_sync_tabs([basic(id="ESC-0001", opened=at(1, 9),
+    backend = MemoryBackend(sync_tabs([basic(id="ESC-0001", opened=at(1, 9),
                                               first_response_at=at(1, 14))]))
 
     def breaches(now: pd.Timestamp) -> list[HistoryEvent]:
@@ -301,7 +234,7 @@ def test_a_response_time_typed_later_than_now_is_recorded_as_breached_once_it_ha
 
 
 def test_sync_in_another_timezone_is_still_idempotent() -> None:
-    tabs = _sync_tabs([basic(opened=at(1, 10), description="we were hacked"),
+    tabs = sync_tabs([basic(opened=at(1, 10), description="we were hacked"),
                        basic(opened=at(2, 9), channel="Social")])
     tabs[schema.SETTINGS] = [["Key", "Value"], ["Timezone", "America/New_York"],
                              ["Last run", None]]
@@ -338,7 +271,7 @@ def _flag(*features: str) -> str:
     for feature in features:
         values.update(FEATURES[feature])
     policy = policy_of(Triggers=triggers_tab(*PRECEDENCE_POLICY))
-    return str(run([basic(**values)], NOW, policy).result["flag"].iat[0])
+    return str(evaluate_rows([basic(**values)], NOW, policy).result["flag"].iat[0])
 
 
 @pytest.mark.parametrize("flag", list(FEATURES))
@@ -368,7 +301,7 @@ def test_flag_precedence(higher: str, lower: str) -> None:
 
 def test_overdue_beats_at_risk() -> None:
     # Opened Tuesday noon: response overdue since Tue 16:00, resolution due exactly now.
-    row_result = run([basic(opened=at(2, 12))], NOW,
+    row_result = evaluate_rows([basic(opened=at(2, 12))], NOW,
                      policy_of(Triggers=triggers_tab())).result.iloc[0]
     assert (row_result["response_sla"], row_result["resolution_sla"]) == ("Overdue", "At risk")
     assert row_result["flag"] == "OVERDUE"
@@ -388,8 +321,8 @@ def test_resolved_rows_are_never_escalate_or_overdue_or_at_risk() -> None:
 def test_escalation_overdue_needs_now_past_escalate_by() -> None:
     rows = [basic(opened=at(3, 11), financial_impact=900)]
     policy = policy_of(Triggers=triggers_tab(*PRECEDENCE_POLICY))
-    assert run(rows, utc(3, 11), policy).result["flag"].iat[0] == "ESCALATE"
-    assert run(rows, utc(3, 11, 1), policy).result["flag"].iat[0] == "ESCALATION OVERDUE"
+    assert evaluate_rows(rows, utc(3, 11), policy).result["flag"].iat[0] == "ESCALATE"
+    assert evaluate_rows(rows, utc(3, 11, 1), policy).result["flag"].iat[0] == "ESCALATION OVERDUE"
 
 
 # ---------------------------------------------------------------------------------------
@@ -398,7 +331,7 @@ def test_escalation_overdue_needs_now_past_escalate_by() -> None:
 
 def _sla(now: pd.Timestamp, policy: Policy | None = None, **values: Any) -> pd.Series:
     policy = policy or policy_of(Triggers=triggers_tab())
-    return run([basic(**values)], now, policy).result.iloc[0]
+    return evaluate_rows([basic(**values)], now, policy).result.iloc[0]
 
 
 @pytest.mark.parametrize(("now", "state"), [
@@ -490,7 +423,7 @@ def test_missing_info_only_above_l1_or_pending() -> None:
         basic(opened=at(1, 9), manager_requested="yes", **bare),
         basic(opened=at(1, 9), manager_requested="yes"),
     ]
-    result = run(rows, utc(1, 11)).result
+    result = evaluate_rows(rows, utc(1, 11)).result
     assert list(result["missing_info"]) == [
         "", "Contact; Steps tried; Urgency", "Contact; Steps tried; Urgency", ""]
 
@@ -498,20 +431,20 @@ def test_missing_info_only_above_l1_or_pending() -> None:
 def test_missing_info_follows_required_info_setting() -> None:
     policy = policy_of(Settings=[["Key", "Value"], ["Required info", "Handler, Issue type"]])
     rows = [basic(opened=at(1, 9), level="L2", escalated_at=at(1, 10), contact="")]
-    assert run(rows, utc(1, 11), policy).result["missing_info"].iat[0] == "Handler; Issue type"
+    assert evaluate_rows(rows, utc(1, 11), policy).result["missing_info"].iat[0] == "Handler; Issue type"
 
 
 def test_problems_make_check_input_and_other_rows_carry_on() -> None:
     rows = [basic(opened="31/02/2026"), basic(opened=at(1, 9), financial_impact="ten bucks"),
             basic(opened=at(1, 9))]
-    evaluation = run(rows, utc(1, 9, 30))
+    evaluation = evaluate_rows(rows, utc(1, 9, 30))
     assert text(evaluation, "problems", 0) == 'Opened: cannot read "31/02/2026" as a date'
     assert 'Financial impact: cannot read "ten bucks"' in text(evaluation, "problems", 1)
     assert list(evaluation.result["flag"]) == ["CHECK INPUT", "CHECK INPUT", "OK"]
 
 
 def test_resolved_status_without_resolved_at_is_a_problem() -> None:
-    evaluation = run([basic(opened=at(1, 9), status="Resolved")], utc(1, 10))
+    evaluation = evaluate_rows([basic(opened=at(1, 9), status="Resolved")], utc(1, 10))
     assert "Resolved at" in text(evaluation, "problems")
     assert text(evaluation, "flag") == "CHECK INPUT"
 
@@ -523,7 +456,7 @@ def test_resolved_status_without_resolved_at_is_a_problem() -> None:
 def test_blank_ids_get_the_next_free_number() -> None:
     rows = [basic(id="ESC-0041", opened=at(1, 9)), basic(opened=at(1, 9)),
             basic(id="esc-0007", opened=at(1, 9)), basic(opened=at(1, 9))]
-    evaluation = run(rows, utc(1, 10))
+    evaluation = evaluate_rows(rows, utc(1, 10))
     assert list(evaluation.result["id"]) == ["ESC-0041", "ESC-0042", "esc-0007", "ESC-0043"]
     assigned = events(evaluation, "id assigned")
     assert [(e.id, e.detail) for e in assigned] == [("ESC-0042", "row 3"), ("ESC-0043", "row 5")]
@@ -535,9 +468,9 @@ def test_next_free_number_reads_only_ids_the_tool_could_have_assigned() -> None:
     rows = [basic(id="TICKET-9000", opened=at(1, 9)), basic(id="xESC-5000", opened=at(1, 9)),
             basic(id="ESC-12a", opened=at(1, 9)), basic(id="ESC-0030", opened=at(1, 9)),
             basic(id="ESC-77\nlater", opened=at(1, 9)), basic(opened=at(1, 9))]
-    assert run(rows, utc(1, 10)).result["id"].iat[-1] == "ESC-0031"
+    assert evaluate_rows(rows, utc(1, 10)).result["id"].iat[-1] == "ESC-0031"
     huge = [basic(id="ESC-99999999999999999999", opened=at(1, 9)), basic(opened=at(1, 9))]
-    assert run(huge, utc(1, 10)).result["id"].iat[-1] == "ESC-100000000000000000000"
+    assert evaluate_rows(huge, utc(1, 10)).result["id"].iat[-1] == "ESC-100000000000000000000"
 
 
 def test_first_id_is_esc_0001_and_blank_rows_are_not_assigned() -> None:
@@ -553,7 +486,7 @@ def test_first_id_is_esc_0001_and_blank_rows_are_not_assigned() -> None:
 def test_duplicate_ids_are_reported() -> None:
     rows = [basic(id="ESC-0001", opened=at(1, 9)), basic(id="esc-0001 ", opened=at(1, 9)),
             basic(id="ESC-0002", opened=at(1, 9))]
-    result = run(rows, utc(1, 10)).result
+    result = evaluate_rows(rows, utc(1, 10)).result
     assert list(result["problems"]) == ["", "ID: duplicate of row 2", ""]
     assert list(result["flag"]) == ["OK", "CHECK INPUT", "OK"]
 
@@ -565,38 +498,38 @@ def test_duplicate_ids_are_reported() -> None:
 def test_breached_is_recorded_once() -> None:
     rows = [basic(id="ESC-0001", opened=at(1, 9))]
     policy = policy_of(Triggers=triggers_tab())
-    first = run(rows, utc(2, 10), policy)
+    first = evaluate_rows(rows, utc(2, 10), policy)
     breaches = events(first, "breached")
     assert [(e.id, e.from_level, e.trigger) for e in breaches] == [
         ("ESC-0001", "L1", "Response SLA"), ("ESC-0001", "L1", "Resolution SLA")]
     assert "due 2026-06-01 13:00" in breaches[0].detail
-    second = run(rows, utc(2, 11), policy, history=history_of(first))
+    second = evaluate_rows(rows, utc(2, 11), policy, history=history_of(first))
     assert events(second, "breached") == []
 
 
 def test_breach_at_a_new_level_is_recorded_again() -> None:
     policy = policy_of(Triggers=triggers_tab())
-    first = run([basic(id="ESC-0001", opened=at(1, 9))], utc(1, 14), policy)
+    first = evaluate_rows([basic(id="ESC-0001", opened=at(1, 9))], utc(1, 14), policy)
     assert len(events(first, "breached")) == 1
     moved = [basic(id="ESC-0001", opened=at(1, 9), level="L2", escalated_at=at(1, 14))]
-    second = run(moved, utc(1, 17), policy, history=history_of(first))
+    second = evaluate_rows(moved, utc(1, 17), policy, history=history_of(first))
     assert [(e.from_level, e.trigger) for e in events(second, "breached")] == [("L2", "Response SLA")]
 
 
 def test_level_changed_when_a_person_edits_level() -> None:
     policy = policy_of(Triggers=triggers_tab())
-    first = run([basic(id="ESC-0001", opened=at(1, 10))], utc(2, 11))
+    first = evaluate_rows([basic(id="ESC-0001", opened=at(1, 10))], utc(2, 11))
     assert events(first, "escalated")
     edited = [basic(id="ESC-0001", opened=at(1, 10), level="L3", escalated_at=at(2, 12))]
-    second = run(edited, utc(2, 13), policy, history=history_of(first))
+    second = evaluate_rows(edited, utc(2, 13), policy, history=history_of(first))
     [event] = events(second, "level changed")
     assert [event.id, event.event, event.from_level, event.to_level] == [
         "ESC-0001", "level changed", "L2", "L3"]
     unchanged = [basic(id="ESC-0001", opened=at(1, 10), level="L2", escalated_at=at(2, 11))]
-    assert events(run(unchanged, utc(2, 13), policy, history=history_of(first)),
+    assert events(evaluate_rows(unchanged, utc(2, 13), policy, history=history_of(first)),
                   "level changed") == []
     history = pd.concat([history_of(first), history_of(second)], ignore_index=True)
-    assert events(run(edited, utc(2, 14), policy, history=history), "level changed") == []
+    assert events(evaluate_rows(edited, utc(2, 14), policy, history=history), "level changed") == []
 
 
 def test_rows_sharing_an_id_record_each_event_once() -> None:
@@ -605,25 +538,25 @@ def test_rows_sharing_an_id_record_each_event_once() -> None:
     # ID, not the row. History then says L2 for the ID while the later row is at L1; no run
     # records a "level changed" for that (each would flip the ID's level every hour).
     rows = [basic(id="ESC-0001", opened=at(1, 10)), basic(id="ESC-0001", opened=at(1, 11))]
-    first = run(rows, utc(2, 17))
+    first = evaluate_rows(rows, utc(2, 17))
     assert [[e.from_level, e.to_level] for e in events(first, "escalated")] == [["L1", "L2"]]
     assert list(first.result["level"]) == [2, 1]
     assert first.result["flag"].iat[1] == "ESCALATION OVERDUE"
     assert first.result["problems"].iat[1] == "ID: duplicate of row 2"
     written = [basic(id="ESC-0001", opened=at(1, 10), level="L2", escalated_at=at(2, 17)),
                basic(id="ESC-0001", opened=at(1, 11))]
-    assert run(written, utc(2, 17), history=history_of(first)).events == []
+    assert evaluate_rows(written, utc(2, 17), history=history_of(first)).events == []
 
 
 def test_evaluate_handles_an_empty_log() -> None:
-    evaluation = run([], utc(1, 9))
+    evaluation = evaluate_rows([], utc(1, 9))
     assert evaluation.result.empty and evaluation.events == []
 
 
 def test_unreadable_opened_does_not_hide_a_fired_trigger() -> None:
     rows = [basic(opened="31/02/2026", description="our lawyer is copied"),
             basic(opened="31/02/2026")]
-    evaluation = run(rows, utc(1, 10))
+    evaluation = evaluate_rows(rows, utc(1, 10))
     assert fired(evaluation) == ["Legal threat"]
     assert text(evaluation, "target_level") == "L3"
     assert evaluation.result["escalate_by"].isna().all()  # no level start to count from
@@ -640,14 +573,14 @@ def _settings_with_last_run(last_run: dt.datetime) -> list[list[Any]]:
 def test_first_level_edit_by_a_person_is_recorded_after_the_last_run() -> None:
     policy = policy_of(Triggers=triggers_tab(), Settings=_settings_with_last_run(at(2, 12)))
     raised = [basic(id="ESC-0001", opened=at(1, 10), level="L2", escalated_at=at(2, 12, 30))]
-    [event] = events(run(raised, utc(2, 13), policy), "level changed")
+    [event] = events(evaluate_rows(raised, utc(2, 13), policy), "level changed")
     assert [event.id, event.event, event.from_level, event.to_level] == [
         "ESC-0001", "level changed", "", "L2"]
     # Raised before the last run: the tool already saw it, so nothing new is recorded.
     older = [basic(id="ESC-0001", opened=at(1, 10), level="L2", escalated_at=at(2, 11))]
-    assert events(run(older, utc(2, 13), policy), "level changed") == []
+    assert events(evaluate_rows(older, utc(2, 13), policy), "level changed") == []
     # No Last run yet (a first sync): old edits cannot be told from new ones.
-    assert events(run(raised, utc(2, 13), policy_of(Triggers=triggers_tab())),
+    assert events(evaluate_rows(raised, utc(2, 13), policy_of(Triggers=triggers_tab())),
                   "level changed") == []
 
 
@@ -656,11 +589,11 @@ def test_an_automatic_trigger_waits_for_its_timeframe() -> None:
     policy = policy_of(Triggers=triggers_tab(slow))
     rows = [basic(id="ESC-0001", opened=at(1, 10))]
     # Fired Tue 10:00 (1 business day after Opened); applied only from Tue 12:00.
-    waiting = run(rows, utc(2, 11), policy)
+    waiting = evaluate_rows(rows, utc(2, 11), policy)
     assert waiting.result["level"].iat[0] == 1
     assert text(waiting, "flag") == "ESCALATE"
     assert text(waiting, "escalate_by").startswith("2026-06-02 12:00")
-    applied = run(rows, utc(2, 12), policy)
+    applied = evaluate_rows(rows, utc(2, 12), policy)
     assert applied.result["level"].iat[0] == 2
     assert [e.trigger for e in events(applied, "escalated")] == ["Unresolved too long"]
 
@@ -670,12 +603,12 @@ def test_a_target_missed_before_the_tool_looked_is_not_a_new_breach() -> None:
     late = [basic(id="ESC-0001", opened=at(1, 9), first_response_at=at(1, 14),
                   resolved_at=at(1, 15))]
     no_triggers = triggers_tab()
-    first_sync = run(late, utc(2, 10), policy_of(Triggers=no_triggers))
+    first_sync = evaluate_rows(late, utc(2, 10), policy_of(Triggers=no_triggers))
     assert text(first_sync, "response_sla") == "Missed"
     assert events(first_sync, "breached") == []
     # The previous run was before the late answer: the miss happened between two runs.
     between = policy_of(Triggers=no_triggers, Settings=_settings_with_last_run(at(1, 12)))
-    [breach] = events(run(late, utc(1, 16), between), "breached")
+    [breach] = events(evaluate_rows(late, utc(1, 16), between), "breached")
     assert [breach.id, breach.event, breach.from_level, breach.to_level, breach.trigger] == [
         "ESC-0001", "breached", "L1", "", "Response SLA"]
     assert "missed" in breach.detail
@@ -705,7 +638,7 @@ def test_a_row_raised_from_a_blank_escalated_at_is_settled_in_one_run() -> None:
     # L2 with a blank Escalated at (timed from Opened) goes L2 -> L3 (L2 silent); the run
     # stamps Escalated at itself, so the problem must not be reported for the new level.
     rows = [basic(id="ESC-0001", opened=at(1, 9), level="L2")]
-    backend = MemoryBackend(_sync_tabs(rows))
+    backend = MemoryBackend(sync_tabs(rows))
     first = run_sync(backend, utc(3, 12))
     assert first.workbook.result["level"].iat[0] == 3
     assert first.workbook.result["problems"].iat[0] == ""

@@ -13,37 +13,15 @@ from hypothesis import strategies as st
 from sheets_escalation.core import schema
 from sheets_escalation.core.engine import evaluate, read_log
 from sheets_escalation.core.table import Table
-from tests.test_engine import HEADERS, at, history_of, policy_of, row
+from tests.fixtures import HEADERS, ROWS, _cell, at, history_of, policy_of, row
 
 POLICY = policy_of()  # the default levels and trigger matrix, UTC, 09:00-17:00
 
 
-def _instant() -> st.SearchStrategy[Any]:
-    return st.builds(at, st.integers(1, 4), st.integers(0, 23), st.sampled_from([0, 5, 30]))
 
 
-def _cell(*values: Any) -> st.SearchStrategy[Any]:
-    return st.sampled_from(values)
 
 
-ROWS = st.builds(
-    lambda **cells: row(**cells),
-    id=_cell(None, "ESC-0001", "esc-0001", "ESC-0007", "T-1"),
-    opened=st.one_of(_instant(), _cell(None, "2026-06-02 10:00", "soon")),
-    customer=_cell("Acme", "acme ", "Beta", "Gamma", "Delta", None),
-    issue_type=_cell("Login", "Billing", None),
-    issue_key=_cell(None, "K1", "k1 ", "K2"),
-    description=_cell("cannot log in", "Cannot log in!", "cannot log in again today",
-                      "invoice wrong", "our lawyer will call about the refund", None),
-    level=_cell(None, "L1", "L2", "L3", "2"),
-    escalated_at=st.one_of(st.none(), _instant()),
-    first_response_at=st.one_of(st.none(), _instant()),
-    resolved_at=st.one_of(st.none(), st.none(), _instant()),
-    status=_cell(None, "Open", "Resolved", "Pending customer", "pending  CUSTOMER"),
-    manager_requested=_cell(None, "yes", "no"),
-    financial_impact=_cell(None, 100, "$6,000", "lots"),
-    public_mention=_cell(None, "yes"),
-)
 
 
 def _check(rows: list[list[Any]], now: pd.Timestamp) -> None:

@@ -19,7 +19,7 @@ from sheets_escalation.adapters.export.files import export, write_review_sheet
 from sheets_escalation.core.errors import UsageError
 from sheets_escalation.core.review import Chart, Review, Section, build_review
 from sheets_escalation.core.review_layout import review_rows, table_places
-from tests.test_review import LEVELS, TZ, golden_frames
+from tests.fixtures import LEVELS, TZ, golden_frames
 
 FORMULA = '=HYPERLINK("http://evil.example","click")'
 SCRIPT = "<script>alert(1)</script>"

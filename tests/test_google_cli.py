@@ -19,15 +19,14 @@ from typing import Any
 
 import openpyxl
 import pytest
-from click.testing import CliRunner
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from sheets_escalation.adapters.gsheets import backend as gsheets
-from sheets_escalation.cli import cli
+from sheets_escalation.adapters.gsheets import http as gsheets
+from sheets_escalation.adapters.gsheets.layout import CHART_ROWS
 from sheets_escalation.core import schema, staleness
 from tests.fake_sheets import FakeSheetsAPI, Spreadsheet
-from tests.workbooks import GOLDEN_NOW, write_golden
+from tests.fixtures import GOLDEN_NOW, run, write_golden
 
 KEY = "1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-xyz"
 URL = f"https://docs.google.com/spreadsheets/d/{KEY}/edit#gid=0"
@@ -85,9 +84,6 @@ def _assert_every_write_is_raw(api: FakeSheetsAPI) -> None:
             assert all(staleness.is_indicator(json.loads(f)) for f in formulas), formulas
 
 
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args))
-    return result.exit_code, result.stdout, result.stderr
 
 
 def seed(fake: FakeSheetsAPI, path: Path, time_zone: str = "UTC") -> Spreadsheet:
@@ -361,7 +357,7 @@ def test_review_writes_its_tab_with_formats_and_native_charts(fake: FakeSheetsAP
     for chart in tab.charts:
         anchor = chart["position"]["overlayPosition"]["anchorCell"]
         assert anchor["sheetId"] == tab.sheet_id
-        assert all(len(r) <= anchor["columnIndex"] - 1 for r in rows[anchor["rowIndex"]:][:gsheets.CHART_ROWS]
+        assert all(len(r) <= anchor["columnIndex"] - 1 for r in rows[anchor["rowIndex"]:][:CHART_ROWS]
                    if len(r) > 1)  # beside the tables, never over a table cell
 
     level_header = next(r for r, row in enumerate(rows)
@@ -458,7 +454,7 @@ def test_simulate_writes_its_what_if_tab_on_the_google_sheet(fake: FakeSheetsAPI
 def _outage(count: int) -> list[list[Any]]:
     """``count`` customers reporting one outage in an hour, under long IDs: the repeat-issue
     evidence lists every ID, far past what one cell holds."""
-    from tests.workbooks import row
+    from tests.fixtures import row
     opened = dt.datetime(2026, 11, 24, 10, 0)
     return [row(id=f"OUTAGE-{n:04d}-{'x' * 50}", opened=opened + dt.timedelta(seconds=n),
                 customer=f"Customer {n}", issue_type="Login", issue_key="OUTAGE-7",

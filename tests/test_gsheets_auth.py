@@ -17,9 +17,10 @@ from google.auth import external_account, impersonated_credentials
 from google.oauth2 import credentials as user_credentials
 from google.oauth2 import service_account
 
-from sheets_escalation.adapters.gsheets import backend as gsheets
+from sheets_escalation.adapters.gsheets import http as gsheets
 from sheets_escalation.adapters.gsheets.auth import describe_account
-from sheets_escalation.adapters.gsheets.backend import GoogleSheetsBackend, open_client
+from sheets_escalation.adapters.gsheets.backend import GoogleSheetsBackend
+from sheets_escalation.adapters.gsheets.http import open_client
 from sheets_escalation.cli import cli
 from sheets_escalation.core import errors
 from tests.fake_sheets import FakeSheetsAPI
@@ -196,8 +197,8 @@ def test_a_docs_or_drive_url_is_named_as_typed(url: str, message: str, command: 
 @pytest.mark.parametrize("read_only", [False, True])
 def test_check_on_a_google_sheet_names_the_account_and_whether_it_can_write(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, read_only: bool) -> None:
+    from tests.fixtures import write_golden
     from tests.test_google_cli import seed
-    from tests.workbooks import write_golden
 
     fake = FakeSheetsAPI(caller_email=BOT)
     real_open_client = gsheets.open_client

@@ -12,14 +12,14 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from sheets_escalation.adapters.gsheets.backend import (
-    GoogleSheetsBackend,
+from sheets_escalation.adapters.gsheets.backend import GoogleSheetsBackend
+from sheets_escalation.adapters.gsheets.http import (
     RetryingHTTPClient,
     client_with_session,
     open_client,
-    parse_source_key,
-    to_api_value,
 )
+from sheets_escalation.adapters.gsheets.values import to_api_value
+from sheets_escalation.adapters.sources import parse_source_key
 from sheets_escalation.core import errors, staleness
 from sheets_escalation.core.table import CellWrite, WritePlan
 from tests.fake_sheets import FakeSheetsAPI, Sheet, Spreadsheet
@@ -684,7 +684,7 @@ def test_sync_on_google_matches_xlsx_and_a_rerun_writes_only_last_run(fake: Fake
 
     from sheets_escalation.adapters.xlsx.backend import XlsxBackend
     from sheets_escalation.jobs.sync import run_sync
-    from tests.workbooks import GOLDEN_NOW, write_golden
+    from tests.fixtures import GOLDEN_NOW, write_golden
 
     path = write_golden(tmp_path / "golden.xlsx")
     book = fake.add_spreadsheet(KEY, {

@@ -16,11 +16,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from sheets_escalation.adapters.gsheets.backend import (
-    GoogleSheetsBackend,
-    _grids_in_response,
-    client_with_session,
-)
+from sheets_escalation.adapters.gsheets.backend import GoogleSheetsBackend
+from sheets_escalation.adapters.gsheets.http import client_with_session
+from sheets_escalation.adapters.gsheets.values import _grids_in_response
 from sheets_escalation.core import errors, schema
 from sheets_escalation.core.table import CellWrite, WritePlan
 from tests.both_backends import INPUT_HEADER, KEY, Book, good_row, make_book

@@ -18,8 +18,17 @@ import pandas as pd
 import pytest
 import requests
 
-from sheets_escalation.adapters.gsheets import backend as gsheets
-from sheets_escalation.adapters.gsheets.backend import GoogleSheetsBackend, client_with_session
+from sheets_escalation.adapters.gsheets import payload as gsheets
+from sheets_escalation.adapters.gsheets.backend import (
+    UPDATED_SPREADSHEET_FIELDS,
+    GoogleSheetsBackend,
+)
+from sheets_escalation.adapters.gsheets.http import (
+    RetryingHTTPClient,
+    _json_size,
+    client_with_session,
+)
+from sheets_escalation.adapters.gsheets.values import to_api_value
 from sheets_escalation.core import errors, schema
 from sheets_escalation.core.table import CellWrite, WritePlan
 from tests import fake_sheets
@@ -35,7 +44,7 @@ TOO_LARGE = {"error": {"code": 400, "status": "INVALID_ARGUMENT",
 
 @pytest.fixture
 def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(gsheets.RetryingHTTPClient, "sleep", staticmethod(lambda seconds: None))
+    monkeypatch.setattr(RetryingHTTPClient, "sleep", staticmethod(lambda seconds: None))
 
 
 def _rows(count: int) -> list[list[Any]]:
@@ -127,7 +136,7 @@ def test_the_fake_answers_a_batch_update_with_the_spreadsheet_after_it() -> None
                      "formattedValue": "2"}]},
     ]  # the blank rows after the last value are left out
 
-    masked = session.post(f"{URL}:batchUpdate", params={"fields": gsheets.UPDATED_SPREADSHEET_FIELDS},
+    masked = session.post(f"{URL}:batchUpdate", params={"fields": UPDATED_SPREADSHEET_FIELDS},
                           json={**body, "requests": [], "responseIncludeGridData": False}).json()
     (sheet,) = masked["updatedSpreadsheet"]["sheets"]
     assert set(masked) == {"updatedSpreadsheet"}
@@ -201,7 +210,7 @@ def test_a_run_dying_between_two_requests_is_completed_by_the_next_without_dupli
 
     def fail_the_second(fake: FakeSheetsAPI) -> None:
         fake.before_next("values:batchUpdate", lambda f: f.fail_next(
-            gsheets.RetryingHTTPClient.attempts, status=503, match="values:batchUpdate"))
+            RetryingHTTPClient.attempts, status=503, match="values:batchUpdate"))
 
     book.fake.before_next("values:batchUpdate", fail_the_second)
     run = book.sync("--quiet")
@@ -294,13 +303,13 @@ def test_bodies_go_out_as_compact_json_of_the_size_the_cap_counts() -> None:
             response._content = b"{}"
             return response
 
-    client = gsheets.RetryingHTTPClient(None, Recorder())
+    client = RetryingHTTPClient(None, Recorder())
     body = {"valueInputOption": "RAW", "data": [{"range": "'Log'!A1:B1", "values": [["a", 1.5]]}]}
     client.request("post", "https://sheets.googleapis.com/v4/x", json=body)
     (kwargs,) = sent
     assert kwargs["json"] is None and kwargs["headers"]["Content-Type"] == "application/json"
     assert kwargs["data"] == b'{"valueInputOption":"RAW","data":[{"range":"\'Log\'!A1:B1","values":[["a",1.5]]}]}'
-    assert len(kwargs["data"]) == gsheets._json_size(body)
+    assert len(kwargs["data"]) == _json_size(body)
 
 
 @pytest.mark.parametrize("moment", [dt.datetime(2026, 11, 25, 15, 0),
@@ -311,7 +320,7 @@ def test_a_datetime_goes_out_as_a_short_serial_that_reads_back_to_the_millisecon
         moment: dt.datetime) -> None:
     from sheets_escalation.core import dates
 
-    serial = gsheets.to_api_value(moment)
+    serial = to_api_value(moment)
     assert len(repr(serial).split(".")[-1]) <= 8
     read = dates.parse_datetimes(pd.Series([serial], dtype=object), "At", "UTC").values
     assert read.dt.tz_convert(None).tolist() == [pd.Timestamp(moment)]

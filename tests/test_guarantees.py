@@ -31,7 +31,8 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from sheets_escalation.adapters.gsheets.backend import GoogleSheetsBackend, client_with_session
+from sheets_escalation.adapters.gsheets.backend import GoogleSheetsBackend
+from sheets_escalation.adapters.gsheets.http import client_with_session
 from sheets_escalation.adapters.xlsx import backend as xlsx
 from sheets_escalation.core import schema
 from tests.both_backends import (
@@ -45,8 +46,8 @@ from tests.both_backends import (
     make_book,
     serial,
 )
+from tests.fixtures import add_chart
 from tests.servers import clear_proxies, recording_server
-from tests.workbooks import add_chart
 
 REPO = Path(__file__).resolve().parents[1]
 LONG_AGO = dt.datetime(2026, 11, 20, 9, 0)  # a Friday: unresolved for over a business day

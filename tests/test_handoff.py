@@ -5,140 +5,44 @@ server recording webhook and Slack posts, aiosmtpd receiving mail)."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import openpyxl
 import pytest
-from click.testing import CliRunner
 
 from sheets_escalation.adapters.xlsx.backend import XlsxBackend
-from sheets_escalation.cli import cli
 from sheets_escalation.core import schema
 from sheets_escalation.core.errors import SourceError
+from tests.fixtures import (
+    ACME,
+    BY,
+    GOLDEN_ROWS,
+    L1_HOOK,
+    L2_HOOK,
+    L2_MAIL,
+    L3_HOOK,
+    NOW,
+    SECRET_PATH,
+    SLACK_PATH,
+    Setup,
+    cell,
+    complete_row,
+    history,
+    l2_targets,
+    make_setup,
+    notified,
+    notify_lines,
+    run,
+    set_templates,
+    values,
+)
 from tests.servers import (
     Recorder,
     Smtp,
     crash_after_first_webhook,
     free_port,
 )
-from tests.workbooks import GOLDEN_NOW, GOLDEN_ROWS, row, write_golden
-
-L1_HOOK = "/hooks/front-line-f1f1"
-L2_HOOK = "/hooks/specialist-s2s2"
-L3_HOOK = "/hooks/executive-e3e3"
-SLACK_PATH = "/services/T0/B0/SlackTokenL2x9"
-SECRET_PATH = "/private/SeCrEtToKeN-9xYz"
-L2_MAIL = "l2-team@example.com"
-NOW = GOLDEN_NOW.removesuffix("+00:00")  # a naive --now is in the Settings timezone
-ACME = GOLDEN_ROWS[0]  # opened Monday 10:00; unresolved for a business day at Tuesday 15:00
-BY = "sheets-escalation"
-
-
-@dataclass
-class Setup:
-    """A golden workbook, its local config and the servers its Notify cells point at."""
-
-    path: Path
-    config: Path
-    state: Path
-    http: Recorder
-    smtp: Smtp
-
-    def sync(self, now: str = NOW, *extra: str) -> tuple[int, str, str]:
-        return run("sync", str(self.path), "--now", now, "--config", str(self.config), *extra)
-
-    def escalate(self, identifier: str, *extra: str, now: str = NOW) -> tuple[int, str, str]:
-        return run("escalate", str(self.path), identifier, "--now", now,
-                   "--config", str(self.config), *extra)
-
-    def write_config(self, smtp_port: int | None = None) -> None:
-        base = self.http.base
-        self.config.write_text(
-            "[notify]\n"
-            f'allow = ["webhook:{base}/hooks/*", "slack:{base}/services/*", "*@example.com"]\n'
-            "timeout = 5\n"
-            "[smtp]\n"
-            'host = "127.0.0.1"\n'
-            f"port = {smtp_port or self.smtp.config.port}\n"
-            "starttls = false\n"
-            'from = "esc@example.com"\n'
-            "[state]\n"
-            f'dir = "{self.state}"\n',
-            encoding="utf-8",
-        )
-
-    def posts(self) -> list[tuple[str, str]]:
-        """(path, dedup key) of every post the HTTP server received, in order."""
-        return [(p["path"], p["headers"]["Idempotency-Key"] if "Idempotency-Key" in
-                 p["headers"] else "slack") for p in self.http.posts]
-
-    def mails(self) -> list[tuple[list[str], str]]:
-        return [(to, message["X-Sheets-Escalation-Key"])
-                for _, to, message in self.smtp.mailbox.messages]
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args))
-    return result.exit_code, result.stdout, result.stderr
-
-
-def values(path: Path, tab: str) -> list[list[Any]]:
-    workbook = openpyxl.load_workbook(path)
-    return [list(r) for r in workbook[tab].iter_rows(values_only=True)]
-
-
-def cell(path: Path, identifier: str, header: str) -> Any:
-    rows = values(path, schema.ESCALATIONS)
-    ids, position = rows[0].index("ID"), rows[0].index(header)
-    [found] = [r[position] for r in rows[1:] if r[ids] == identifier]
-    return found
-
-
-def history(path: Path) -> list[list[Any]]:
-    rows = values(path, schema.HISTORY)
-    assert rows[0] == list(schema.HISTORY_HEADERS)
-    return rows[1:]
-
-
-def notified(path: Path) -> list[tuple[Any, ...]]:
-    """(ID, To, dedup key, Detail) of every `notified` History row."""
-    return [(r[1], r[4], r[5], r[7]) for r in history(path) if r[2] == "notified"]
-
-
-def notify_lines(out: str) -> list[str]:
-    return [line for line in out.splitlines() if line.startswith("notify ")]
-
-
-def make_setup(tmp_path: Path, http: Recorder, smtp: Smtp, rows: list[list[Any]],
-               notify: dict[int, str], triggers: list[list[Any]] | None = None) -> Setup:
-    """Write a golden workbook with ``rows`` and the Levels tab's Notify cells set."""
-    path = write_golden(tmp_path / "log.xlsx", rows=rows, triggers=triggers)
-    workbook = openpyxl.load_workbook(path)
-    levels = workbook[schema.LEVELS]
-    notify_column = schema.LEVELS_HEADERS.index("Notify") + 1
-    for level, text in notify.items():
-        assert levels.cell(level + 1, 1).value == f"L{level}"
-        levels.cell(level + 1, notify_column).value = text
-    workbook.save(path)
-    setup = Setup(path, tmp_path / "config.toml", tmp_path / "state", http, smtp)
-    setup.write_config()
-    return setup
-
-
-def l2_targets(http: Recorder) -> str:
-    return f"webhook:{http.base}{L2_HOOK}, {L2_MAIL}, slack:{http.base}{SLACK_PATH}"
-
-
-def complete_row(identifier: str, opened: dt.datetime, **values: Any) -> list[Any]:
-    """An Escalations row with every Required info field filled."""
-    fields = dict(id=identifier, opened=opened, customer="Fern Florist", contact="f@fern.test",
-                  channel="Email", issue_type="Billing", description="Refund not received",
-                  steps_tried="Checked the refund queue", sentiment="Frustrated",
-                  urgency="High")
-    return row(**{**fields, **values})
-
 
 # --- automatic escalation in sync ---------------------------------------------------------
 
@@ -611,13 +515,6 @@ def message(setup: Setup, identifier: str, *extra: str) -> tuple[int, str, str]:
     return run("message", str(setup.path), identifier, "--now", NOW, *extra)
 
 
-def set_templates(path: Path, rows: list[list[str]]) -> None:
-    workbook = openpyxl.load_workbook(path)
-    sheet = workbook[schema.TEMPLATES]
-    sheet.delete_rows(2, sheet.max_row)
-    for values_ in rows:
-        sheet.append(values_)
-    workbook.save(path)
 
 
 def test_message_renders_the_default_customer_template_from_the_row(

@@ -17,16 +17,13 @@ from click.testing import CliRunner
 from sheets_escalation.cli import cli
 from sheets_escalation.core import dates, schema
 from sheets_escalation.core.layout import date_order_for_locale
-from tests.workbooks import row, write_golden
+from tests.fixtures import row, run, write_golden
 
 NOW = "2026-12-04T12:00:00+00:00"
 FILLED = dict(customer="Acme", contact="a@acme.test", description="Order lost",
               steps_tried="Tracked", sentiment="Calm", urgency="Medium")
 
 
-def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args), env=env)
-    return result.exit_code, result.stdout, result.stderr
 
 
 def sheet_rows(path: Path, tab: str = schema.ESCALATIONS) -> list[list[Any]]:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from sheets_escalation.cli import cli
 from sheets_escalation.core.limits import fit_text
 from sheets_escalation.core.table import CellWrite, WritePlan
-from tests.workbooks import GOLDEN_NOW, row, write_golden
+from tests.fixtures import GOLDEN_NOW, row, write_golden
 
 
 def test_a_text_that_fits_is_unchanged() -> None:

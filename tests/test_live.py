@@ -19,14 +19,12 @@ from typing import Any
 
 import pytest
 import requests
-from click.testing import CliRunner
 from requests.adapters import HTTPAdapter
 
-from sheets_escalation.adapters.gsheets import backend as gsheets
+from sheets_escalation.adapters.gsheets import http as gsheets
 from sheets_escalation.adapters.sources import parse_source_key
-from sheets_escalation.cli import cli
 from sheets_escalation.core import schema
-from tests.workbooks import GOLDEN_NOW, GOLDEN_ROWS
+from tests.fixtures import GOLDEN_NOW, GOLDEN_ROWS, run
 
 SHEET = os.environ.get("SHEETS_ESCALATION_LIVE_SHEET", "")
 WRITES = (":batchUpdate", "values:batchUpdate", ":append", ":clear")
@@ -81,9 +79,6 @@ def log(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[tuple[str, str,
     return recorded
 
 
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args))
-    return result.exit_code, result.stdout, result.stderr
 
 
 def _typed(value: Any) -> Any:

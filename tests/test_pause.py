@@ -21,8 +21,17 @@ from click.testing import CliRunner
 from sheets_escalation.cli import cli
 from sheets_escalation.core import schema
 from sheets_escalation.core.engine import Evaluation
-from tests.test_engine import TRIGGERS_HEADER, at, basic, history_of, policy_of, run, utc
-from tests.workbooks import row, write_golden
+from tests.fixtures import (
+    TRIGGERS_HEADER,
+    at,
+    basic,
+    evaluate_rows,
+    history_of,
+    policy_of,
+    row,
+    utc,
+    write_golden,
+)
 
 PENDING = "Pending customer"
 # No triggers: the clocks alone decide (Unresolved too long would move rows to L2).
@@ -36,7 +45,7 @@ class Log:
         self.history: pd.DataFrame | None = None
 
     def run(self, now: pd.Timestamp, **values: Any) -> Evaluation:
-        evaluation = run([basic(id="ESC-0001", opened=at(1, 9), **values)], now, QUIET,
+        evaluation = evaluate_rows([basic(id="ESC-0001", opened=at(1, 9), **values)], now, QUIET,
                          self.history)
         new = history_of(evaluation)
         self.history = new if self.history is None else pd.concat(
@@ -95,7 +104,7 @@ def test_pauses_accumulate_across_runs_and_push_resolution_due() -> None:
 
 
 def test_a_paused_row_is_not_overdue_or_at_risk_on_resolution() -> None:
-    evaluation = run([basic(opened=at(1, 9), first_response_at=at(1, 9, 30),
+    evaluation = evaluate_rows([basic(opened=at(1, 9), first_response_at=at(1, 9, 30),
                             status="pending  CUSTOMER")], utc(2, 15), QUIET)
     assert owned(evaluation, "resolution_sla") == "Paused"
     assert owned(evaluation, "response_sla") == "Met"
@@ -104,7 +113,7 @@ def test_a_paused_row_is_not_overdue_or_at_risk_on_resolution() -> None:
 
 
 def test_the_response_clock_does_not_pause() -> None:
-    evaluation = run([basic(opened=at(1, 9), status=PENDING)], utc(1, 14), QUIET)
+    evaluation = evaluate_rows([basic(opened=at(1, 9), status=PENDING)], utc(1, 14), QUIET)
     assert owned(evaluation, "response_sla") == "Overdue"
     assert owned(evaluation, "flag") == "OVERDUE"
 
@@ -112,7 +121,7 @@ def test_the_response_clock_does_not_pause() -> None:
 def test_first_sight_records_only_rows_waiting_on_the_customer() -> None:
     rows = [basic(id=f"ESC-000{n}", opened=at(1, 9), status=status)
             for n, status in enumerate(["", "Open", "Resolved", "Escalated to vendor", PENDING])]
-    evaluation = run(rows, utc(1, 10), QUIET)
+    evaluation = evaluate_rows(rows, utc(1, 10), QUIET)
     assert [(e.id, e.to_level) for e in evaluation.events if e.event == "status changed"] == [
         ("ESC-0004", PENDING)]
     assert [math.isnan(v) for v in evaluation.result["paused_hours"]] == [

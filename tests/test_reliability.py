@@ -24,8 +24,7 @@ from sheets_escalation.core import schema
 from sheets_escalation.core.clock import BusinessCalendar, Duration, parse_duration
 from sheets_escalation.core.notifications import Notification
 from tests.both_backends import INPUT_HEADER, good_row, make_book, template_tabs
-from tests.servers import Recorder, Smtp, free_port
-from tests.test_handoff import (
+from tests.fixtures import (
     ACME,
     L2_HOOK,
     cell,
@@ -34,6 +33,7 @@ from tests.test_handoff import (
     run,
     set_templates,
 )
+from tests.servers import Recorder, Smtp, free_port
 
 NOW_UTC = dt.datetime(2026, 11, 24, 15, tzinfo=dt.UTC)
 OPENED_AN_HOUR_AGO = {"Opened": "2026-11-24 14:00", "First response at": None}

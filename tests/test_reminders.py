@@ -14,20 +14,15 @@ from typing import Any
 
 import openpyxl
 import pytest
-from click.testing import CliRunner
 
-from sheets_escalation.cli import cli
 from sheets_escalation.core import schema
+from tests.fixtures import row, run, write_golden
 from tests.servers import Recorder
-from tests.workbooks import row, write_golden
 
 HOOK = "/hooks/front-line-f1f1"
 NO_CHANNEL = "reminder (no channel)"
 
 
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args))
-    return result.exit_code, result.stdout, result.stderr
 
 
 def workbook(tmp_path: Path, notify: str = "", remind_at: str | None = None,

@@ -14,16 +14,13 @@ from typing import Any
 import openpyxl
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 
-from sheets_escalation.cli import cli
 from sheets_escalation.core import schema
 from sheets_escalation.core.engine import read_log
 from sheets_escalation.core.replay import MonthReplay
 from sheets_escalation.core.review_answers import ThresholdOption, threshold_suggestions
 from sheets_escalation.core.table import Table
-from tests.test_engine import HEADERS, policy_of
-from tests.workbooks import row, write_golden
+from tests.fixtures import HEADERS, policy_of, row, run, write_golden
 
 NOW = "2026-11-02T12:00"
 TAB = "What-if 2026-10"
@@ -60,9 +57,6 @@ ROWS = [
 ]
 
 
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args))
-    return result.exit_code, result.stdout, result.stderr
 
 
 def tabs(path: Path) -> dict[str, list[list[Any]]]:

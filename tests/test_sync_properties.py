@@ -21,9 +21,8 @@ from hypothesis import strategies as st
 from sheets_escalation.core import schema
 from sheets_escalation.core.cells import parse_levels
 from sheets_escalation.jobs.sync import SyncReport, run_sync
+from tests.fixtures import HEADERS, ROWS, at, sync_tabs
 from tests.memory_backend import MemoryBackend
-from tests.test_engine import HEADERS, _sync_tabs, at
-from tests.test_engine_properties import ROWS
 
 LOGS = st.lists(ROWS, min_size=1, max_size=20)
 NOWS = st.builds(lambda day, hour: pd.Timestamp(at(day, hour), tz="UTC"),
@@ -40,7 +39,7 @@ NEW_ID = re.compile(r"^ESC-[0-9]{4,}$")
 
 
 def _sync(rows: list[list[Any]], now: pd.Timestamp) -> tuple[MemoryBackend, SyncReport]:
-    backend = MemoryBackend(_sync_tabs(rows))
+    backend = MemoryBackend(sync_tabs(rows))
     return backend, run_sync(backend, now)
 
 

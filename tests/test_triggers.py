@@ -12,14 +12,14 @@ import pandas as pd
 import pytest
 
 from sheets_escalation.core import schema
-from tests.test_engine import (
+from tests.fixtures import (
     at,
     basic,
     default_trigger,
+    evaluate_rows,
     events,
     fired,
     policy_of,
-    run,
     text,
     triggers_tab,
     utc,
@@ -33,7 +33,7 @@ def only(*names: str, **changes: dict[str, str]) -> Any:
 
 
 def result_at(rows: list[list[Any]], now: pd.Timestamp, **kwargs: Any) -> pd.DataFrame:
-    return run(rows, now, **kwargs).result
+    return evaluate_rows(rows, now, **kwargs).result
 
 
 # ---------------------------------------------------------------------------------------
@@ -46,7 +46,7 @@ def test_from_level_filter_fires_only_at_the_from_level() -> None:
         basic(opened=at(1, 9), manager_requested="yes", level="L2", escalated_at=at(1, 10)),
         basic(opened=at(1, 9), manager_requested="yes", level="L3", escalated_at=at(1, 10)),
     ]
-    evaluation = run(rows, utc(1, 11))
+    evaluation = evaluate_rows(rows, utc(1, 11))
     assert fired(evaluation, 0) == ["Manager requested"]
     assert fired(evaluation, 1) == []
     assert fired(evaluation, 2) == []
@@ -60,7 +60,7 @@ def test_any_fires_at_every_level_below_to() -> None:
         basic(opened=at(1, 9), description="we will call a lawyer", level="L3",
               escalated_at=at(1, 10)),
     ]
-    evaluation = run(rows, utc(1, 11))
+    evaluation = evaluate_rows(rows, utc(1, 11))
     assert fired(evaluation, 0) == ["Legal threat"]
     assert fired(evaluation, 1) == ["Legal threat"]
     assert fired(evaluation, 2) == []  # already at To
@@ -75,7 +75,7 @@ def test_any_fires_at_every_level_below_to() -> None:
 def test_resolved_rows_never_fire(resolution: dict[str, Any]) -> None:
     rows = [basic(opened=at(1, 9), manager_requested="yes", financial_impact=9000,
                   description="lawyer and data breach", channel="Social", **resolution)]
-    evaluation = run(rows, utc(5, 12))
+    evaluation = evaluate_rows(rows, utc(5, 12))
     assert fired(evaluation) == []
     assert evaluation.result["target_level"].iat[0] == ""
     assert events(evaluation, "escalated") == []
@@ -83,7 +83,7 @@ def test_resolved_rows_never_fire(resolution: dict[str, Any]) -> None:
 
 def test_disabled_trigger_never_fires() -> None:
     policy = only("Manager requested", **{"Manager requested": {"Enabled": "No"}})
-    evaluation = run([basic(opened=at(1, 9), manager_requested="yes")], utc(1, 10), policy)
+    evaluation = evaluate_rows([basic(opened=at(1, 9), manager_requested="yes")], utc(1, 10), policy)
     assert fired(evaluation) == []
 
 
@@ -106,7 +106,7 @@ def test_one_hour_timeframe_is_calendar_time() -> None:
     # Opened Friday 16:30: 1 calendar hour later is 17:30 the same day, not Monday.
     rows = [basic(opened=at(5, 16, 30), channel="Social")]
     result = result_at(rows, utc(5, 17))
-    assert fired(run(rows, utc(5, 17))) == ["Public complaint"]
+    assert fired(evaluate_rows(rows, utc(5, 17))) == ["Public complaint"]
     assert result["escalate_by"].iat[0] == utc(5, 17, 30)
     assert result["flag"].iat[0] == "ESCALATE"
     assert result_at(rows, utc(5, 17, 31))["flag"].iat[0] == "ESCALATION OVERDUE"
@@ -131,9 +131,9 @@ def test_escalate_by_is_the_earliest_of_the_fired_triggers() -> None:
 
 def test_unresolved_for_fires_after_one_business_day() -> None:
     rows = [basic(opened=at(1, 10))]
-    before = run(rows, utc(2, 9, 59))
+    before = evaluate_rows(rows, utc(2, 9, 59))
     assert fired(before) == [] and events(before, "escalated") == []
-    after = run(rows, utc(2, 10))
+    after = evaluate_rows(rows, utc(2, 10))
     [event] = events(after, "escalated")
     assert [event.from_level, event.to_level, event.trigger] == ["L1", "L2", "Unresolved too long"]
     assert event.by == "sheets-escalation"
@@ -143,16 +143,16 @@ def test_unresolved_for_fires_after_one_business_day() -> None:
 
 def test_unresolved_for_skips_the_weekend() -> None:
     rows = [basic(opened=at(5, 15))]  # Friday 15:00: 2h Friday + 6h Monday
-    assert events(run(rows, utc(8, 14, 59)), "escalated") == []
-    assert len(events(run(rows, utc(8, 15)), "escalated")) == 1
+    assert events(evaluate_rows(rows, utc(8, 14, 59)), "escalated") == []
+    assert len(events(evaluate_rows(rows, utc(8, 15)), "escalated")) == 1
 
 
 def test_unresolved_for_skips_a_holiday() -> None:
     holidays: list[list[Any]] = [["Date", "Name"], [at(8, 0).date(), "Closed"]]
     policy = policy_of(Holidays=holidays)
     rows = [basic(opened=at(5, 15))]
-    assert events(run(rows, utc(9, 14, 59), policy), "escalated") == []
-    assert len(events(run(rows, utc(9, 15), policy), "escalated")) == 1
+    assert events(evaluate_rows(rows, utc(9, 14, 59), policy), "escalated") == []
+    assert len(events(evaluate_rows(rows, utc(9, 15), policy), "escalated")) == 1
 
 
 def test_unresolved_for_skips_a_holiday_country_closure() -> None:
@@ -160,9 +160,9 @@ def test_unresolved_for_skips_a_holiday_country_closure() -> None:
     policy = policy_of(Settings=[["Key", "Value"], ["Holiday country", "US"]])
     opened = pd.Timestamp("2026-11-25 15:00").to_pydatetime()
     rows = [basic(opened=opened)]
-    assert events(run(rows, pd.Timestamp("2026-11-27 14:59", tz="UTC"), policy),
+    assert events(evaluate_rows(rows, pd.Timestamp("2026-11-27 14:59", tz="UTC"), policy),
                   "escalated") == []
-    assert len(events(run(rows, pd.Timestamp("2026-11-27 15:00", tz="UTC"), policy),
+    assert len(events(evaluate_rows(rows, pd.Timestamp("2026-11-27 15:00", tz="UTC"), policy),
                       "escalated")) == 1
 
 
@@ -181,14 +181,14 @@ def test_unresolved_for_counts_from_opened_not_level_start() -> None:
 
 @pytest.mark.parametrize("answer", ["yes", "Y", "TRUE", "1", "x", "✓", True, 1])
 def test_manager_requested_yes(answer: Any) -> None:
-    evaluation = run([basic(opened=at(1, 9), manager_requested=answer)], utc(1, 9, 30))
+    evaluation = evaluate_rows([basic(opened=at(1, 9), manager_requested=answer)], utc(1, 9, 30))
     assert fired(evaluation) == ["Manager requested"]
     assert "manager" in text(evaluation, "why")
 
 
 @pytest.mark.parametrize("answer", ["no", "", None, False, 0])
 def test_manager_requested_no(answer: Any) -> None:
-    assert fired(run([basic(opened=at(1, 9), manager_requested=answer)], utc(1, 9, 30))) == []
+    assert fired(evaluate_rows([basic(opened=at(1, 9), manager_requested=answer)], utc(1, 9, 30))) == []
 
 
 @pytest.mark.parametrize(("impact", "fires"), [
@@ -196,12 +196,12 @@ def test_manager_requested_no(answer: Any) -> None:
     (None, False), ("", False), (-900, False),
 ])
 def test_financial_loss_over_500(impact: Any, fires: bool) -> None:
-    evaluation = run([basic(opened=at(1, 9), financial_impact=impact)], utc(1, 9, 30))
+    evaluation = evaluate_rows([basic(opened=at(1, 9), financial_impact=impact)], utc(1, 9, 30))
     assert (fired(evaluation) == ["Financial loss"]) is fires
 
 
 def test_financial_loss_why_names_the_amount() -> None:
-    evaluation = run([basic(opened=at(1, 9), financial_impact="$1,200.50")], utc(1, 9, 30))
+    evaluation = evaluate_rows([basic(opened=at(1, 9), financial_impact="$1,200.50")], utc(1, 9, 30))
     why = text(evaluation, "why")
     assert why.startswith("Financial loss: ")
     assert "1,200.50" in why and "500" in why
@@ -213,7 +213,7 @@ def test_beyond_authority_fires_only_at_l2() -> None:
         basic(opened=at(1, 9), beyond_l2="yes", level="L2", escalated_at=at(1, 10)),
         basic(opened=at(1, 9), beyond_l2="no", level="L2", escalated_at=at(1, 10)),
     ]
-    evaluation = run(rows, utc(1, 10, 30))
+    evaluation = evaluate_rows(rows, utc(1, 10, 30))
     assert [fired(evaluation, i) for i in range(3)] == [[], ["Beyond L2 authority"], []]
     assert evaluation.result["target_level"].iat[1] == "L3"
     assert evaluation.result["escalate_by"].iat[1] == utc(1, 10)
@@ -233,7 +233,7 @@ def test_beyond_authority_fires_only_at_l2() -> None:
     ("description", "will take legal\naction"),
 ])
 def test_legal_threat_matches_whole_words(field: str, text: str) -> None:
-    evaluation = run([basic(opened=at(1, 9), **{field: text})], utc(1, 9, 30))
+    evaluation = evaluate_rows([basic(opened=at(1, 9), **{field: text})], utc(1, 9, 30))
     assert fired(evaluation) == ["Legal threat"]
 
 
@@ -242,19 +242,19 @@ def test_legal_threat_matches_whole_words(field: str, text: str) -> None:
     "lawyers' fees", "suede shoes", "legal", "action",
 ])
 def test_legal_threat_ignores_words_inside_words(text: str) -> None:
-    evaluation = run([basic(opened=at(1, 9), description=text, steps_tried=text, notes=text)],
+    evaluation = evaluate_rows([basic(opened=at(1, 9), description=text, steps_tried=text, notes=text)],
                      utc(1, 9, 30))
     assert "Legal threat" not in fired(evaluation)
 
 
 def test_mentions_ignores_other_columns() -> None:
-    evaluation = run([basic(opened=at(1, 9), customer="Sue", issue_type="lawsuit",
+    evaluation = evaluate_rows([basic(opened=at(1, 9), customer="Sue", issue_type="lawsuit",
                             handler="court")], utc(1, 9, 30))
     assert fired(evaluation) == []
 
 
 def test_security_phrase_across_spaces_and_why_quotes_the_keyword() -> None:
-    evaluation = run([basic(opened=at(1, 9), notes="possible DATA   Breach on account")],
+    evaluation = evaluate_rows([basic(opened=at(1, 9), notes="possible DATA   Breach on account")],
                      utc(1, 9, 30))
     assert fired(evaluation) == ["Security incident"]
     assert text(evaluation, "why") == 'Security incident: "data breach" in Notes'
@@ -262,7 +262,7 @@ def test_security_phrase_across_spaces_and_why_quotes_the_keyword() -> None:
 
 
 def test_both_mentions_rules_fire_and_why_lists_each() -> None:
-    evaluation = run([basic(opened=at(1, 9), description="lawyer says we were hacked")],
+    evaluation = evaluate_rows([basic(opened=at(1, 9), description="lawyer says we were hacked")],
                      utc(1, 9, 30))
     assert fired(evaluation) == ["Legal threat", "Security incident"]
     why = text(evaluation, "why")
@@ -282,7 +282,7 @@ def _cluster(*specs: tuple[str, Any], key: str = "OUTAGE-7", **extra: Any) -> li
 
 def test_repeat_issue_three_customers_within_24h_fires_at_the_third() -> None:
     rows = _cluster(("Ann", at(1, 16)), ("Bob", at(1, 22)), ("Cy", at(2, 10)))
-    evaluation = run(rows, utc(2, 10, 30))
+    evaluation = evaluate_rows(rows, utc(2, 10, 30))
     assert [fired(evaluation, i) for i in range(3)] == [["Repeat issue"]] * 3
     result = evaluation.result
     # Fired at = Opened of the 3rd report; Timeframe 1 hour.
@@ -294,19 +294,19 @@ def test_repeat_issue_three_customers_within_24h_fires_at_the_third() -> None:
 
 def test_repeat_issue_not_before_the_nth_report_is_opened() -> None:
     rows = _cluster(("Ann", at(1, 9)), ("Bob", at(1, 15)), ("Cy", at(2, 8)))
-    evaluation = run(rows, utc(2, 7))
+    evaluation = evaluate_rows(rows, utc(2, 7))
     assert all(fired(evaluation, i) == [] for i in range(3))
 
 
 def test_repeat_issue_same_customer_thrice_does_not_fire() -> None:
     rows = _cluster(("Ann", at(1, 9)), ("ann ", at(1, 10)), ("ANN", at(1, 11)))
-    evaluation = run(rows, utc(1, 12))
+    evaluation = evaluate_rows(rows, utc(1, 12))
     assert all(fired(evaluation, i) == [] for i in range(3))
 
 
 def test_repeat_issue_spread_over_30_hours_does_not_fire() -> None:
     rows = _cluster(("Ann", at(1, 9)), ("Bob", at(1, 23, 59)), ("Cy", at(2, 15)))
-    evaluation = run(rows, utc(2, 16))
+    evaluation = evaluate_rows(rows, utc(2, 16))
     assert all(fired(evaluation, i) == [] for i in range(3))
 
 
@@ -314,7 +314,7 @@ def test_repeat_issue_key_matches_any_case_and_spacing() -> None:
     rows = [basic(id="ESC-0001", customer="Ann", opened=at(1, 9), issue_key="Outage-7"),
             basic(id="ESC-0002", customer="Bob", opened=at(1, 10), issue_key=" outage-7 "),
             basic(id="ESC-0003", customer="Cy", opened=at(1, 11), issue_key="OUTAGE-7")]
-    evaluation = run(rows, utc(1, 11, 30))
+    evaluation = evaluate_rows(rows, utc(1, 11, 30))
     assert all(fired(evaluation, i) == ["Repeat issue"] for i in range(3))
 
 
@@ -322,14 +322,14 @@ def test_repeat_issue_different_keys_do_not_cluster() -> None:
     rows = [basic(customer="Ann", opened=at(1, 9), issue_key="A", description="same words"),
             basic(customer="Bob", opened=at(1, 10), issue_key="B", description="same words"),
             basic(customer="Cy", opened=at(1, 11), issue_key="C", description="same words")]
-    evaluation = run(rows, utc(1, 12))
+    evaluation = evaluate_rows(rows, utc(1, 12))
     assert all(fired(evaluation, i) == [] for i in range(3))
 
 
 def test_repeat_issue_resolved_reports_count_but_do_not_fire() -> None:
     rows = _cluster(("Ann", at(1, 9)), ("Bob", at(1, 10)), ("Cy", at(1, 11)))
     rows[0][schema.INPUT_COLUMNS.index(schema.COLUMN_BY_KEY["resolved_at"])] = at(1, 9, 30)
-    evaluation = run(rows, utc(1, 11, 30))
+    evaluation = evaluate_rows(rows, utc(1, 11, 30))
     assert [fired(evaluation, i) for i in range(3)] == [[], ["Repeat issue"], ["Repeat issue"]]
 
 
@@ -337,7 +337,7 @@ def test_repeat_issue_only_fires_at_l1() -> None:
     rows = _cluster(("Ann", at(1, 9)), ("Bob", at(1, 10)), ("Cy", at(1, 11)))
     rows[1] = basic(id="ESC-0002", customer="Bob", opened=at(1, 10), issue_key="OUTAGE-7",
                     level="L2", escalated_at=at(1, 10, 30))
-    evaluation = run(rows, utc(1, 11, 30))
+    evaluation = evaluate_rows(rows, utc(1, 11, 30))
     assert [fired(evaluation, i) for i in range(3)] == [["Repeat issue"], [], ["Repeat issue"]]
 
 
@@ -354,7 +354,7 @@ def test_repeat_issue_fuzzy_descriptions_within_the_same_issue_type() -> None:
             for n, (c, text) in enumerate(zip(("Ann", "Bob", "Cy"), LOGIN_TEXTS, strict=True))]
     rows.append(basic(customer="Dee", opened=at(1, 9), issue_type="Login",
                       description="Refund for a duplicate charge on my card"))
-    evaluation = run(rows, utc(1, 12))
+    evaluation = evaluate_rows(rows, utc(1, 12))
     assert [fired(evaluation, i) for i in range(4)] == [["Repeat issue"]] * 3 + [[]]
     assert evaluation.result["escalate_by"].iat[0] == utc(1, 12)
 
@@ -364,7 +364,7 @@ def test_repeat_issue_fuzzy_needs_the_same_issue_type() -> None:
             for n, (c, t, text) in enumerate(zip(("Ann", "Bob", "Cy"),
                                                  ("Login", "Billing", "Login"), LOGIN_TEXTS,
                                                  strict=True))]
-    evaluation = run(rows, utc(1, 12))
+    evaluation = evaluate_rows(rows, utc(1, 12))
     assert all(fired(evaluation, i) == [] for i in range(3))
 
 
@@ -375,7 +375,7 @@ def test_repeat_issue_keyed_rows_are_not_fuzzy_matched() -> None:
                   description=LOGIN_TEXTS[1]),
             basic(customer="Cy", opened=at(1, 11), issue_type="Login",
                   description=LOGIN_TEXTS[2])]
-    evaluation = run(rows, utc(1, 12))
+    evaluation = evaluate_rows(rows, utc(1, 12))
     assert all(fired(evaluation, i) == [] for i in range(3))
 
 
@@ -392,7 +392,7 @@ def test_repeat_issue_keyed_rows_are_not_fuzzy_matched() -> None:
     ({"channel": "Social media"}, False),
 ])
 def test_public_mention(values: dict[str, Any], fires: bool) -> None:
-    evaluation = run([basic(opened=at(1, 9), **values)], utc(1, 9, 30))
+    evaluation = evaluate_rows([basic(opened=at(1, 9), **values)], utc(1, 9, 30))
     assert (fired(evaluation) == ["Public complaint"]) is fires
     if fires:
         assert evaluation.result["escalate_by"].iat[0] == utc(1, 10)
@@ -404,12 +404,12 @@ def test_vip_is_case_insensitive_and_exact() -> None:
     rows = [basic(opened=at(1, 9), customer="acme corp", description="refund"),
             basic(opened=at(1, 9), customer="Acme", description="login"),
             basic(opened=at(1, 9), customer="Acme Corp Ltd", description="export")]
-    evaluation = run(rows, utc(1, 9, 30), policy)
+    evaluation = evaluate_rows(rows, utc(1, 9, 30), policy)
     assert [fired(evaluation, i) for i in range(3)] == [["VIP customer"], [], []]
 
 
 def test_vip_without_a_vip_tab_never_fires() -> None:
-    assert fired(run([basic(opened=at(1, 9), customer="")], utc(1, 9, 30))) == []
+    assert fired(evaluate_rows([basic(opened=at(1, 9), customer="")], utc(1, 9, 30))) == []
 
 
 # ---------------------------------------------------------------------------------------
@@ -421,21 +421,21 @@ def _l2(**values: Any) -> list[Any]:
 
 
 def test_no_response_fires_at_response_due() -> None:
-    assert events(run([_l2()], utc(1, 11, 59)), "escalated") == []
-    evaluation = run([_l2()], utc(1, 12))
+    assert events(evaluate_rows([_l2()], utc(1, 11, 59)), "escalated") == []
+    evaluation = evaluate_rows([_l2()], utc(1, 12))
     [event] = events(evaluation, "escalated")
     assert [event.from_level, event.to_level, event.trigger] == ["L2", "L3", "L2 silent"]
     assert "no first response by 2026-06-01 12:00" in event.detail
 
 
 def test_no_response_answered_in_time_does_not_fire() -> None:
-    evaluation = run([_l2(first_response_at=at(1, 11, 30))], utc(1, 15))
+    evaluation = evaluate_rows([_l2(first_response_at=at(1, 11, 30))], utc(1, 15))
     assert events(evaluation, "escalated") == []
     assert fired(evaluation) == []
 
 
 def test_no_response_earlier_response_at_l1_does_not_count() -> None:
-    evaluation = run([_l2(first_response_at=at(1, 9, 15))], utc(1, 12))
+    evaluation = evaluate_rows([_l2(first_response_at=at(1, 9, 15))], utc(1, 12))
     assert [e.trigger for e in events(evaluation, "escalated")] == ["L2 silent"]
 
 
@@ -451,7 +451,7 @@ def test_no_response_as_a_flag_reports_due_as_fired_at() -> None:
 def test_repeat_issue_sliding_window_drops_reports_that_fall_out() -> None:
     rows = _cluster(("Ann", at(1, 0)), ("Bob", at(1, 20)), ("Cy", at(2, 6)), ("Dee", at(2, 16)))
     policy = only("Repeat issue")
-    evaluation = run(rows, utc(2, 17), policy)
+    evaluation = evaluate_rows(rows, utc(2, 17), policy)
     # Ann..Cy span 30 hours; Bob, Cy, Dee fall within 20 hours, so they fire at Dee's report.
     assert [fired(evaluation, i) for i in range(4)] == [[]] + [["Repeat issue"]] * 3
     assert list(evaluation.result["escalate_by"][1:]) == [utc(2, 17)] * 3
@@ -460,7 +460,7 @@ def test_repeat_issue_sliding_window_drops_reports_that_fall_out() -> None:
 
 def test_repeat_issue_later_report_fires_at_its_own_opened() -> None:
     rows = _cluster(("Ann", at(1, 9)), ("Bob", at(1, 10)), ("Cy", at(1, 11)), ("Dee", at(1, 13)))
-    evaluation = run(rows, utc(1, 14), only("Repeat issue"))
+    evaluation = evaluate_rows(rows, utc(1, 14), only("Repeat issue"))
     assert list(evaluation.result["escalate_by"]) == [utc(1, 12)] * 3 + [utc(1, 14)]
     assert text(evaluation, "why", 3).startswith("Repeat issue: 4 customers within 24 hours")
 
@@ -468,7 +468,7 @@ def test_repeat_issue_later_report_fires_at_its_own_opened() -> None:
 def test_repeat_issue_clusters_are_counted_separately() -> None:
     rows = [*_cluster(("Ann", at(1, 9)), ("Bob", at(1, 10)), key="A"),
             *_cluster(("Cy", at(1, 11)), ("Dee", at(1, 12)), key="B")]
-    evaluation = run(rows, utc(1, 13), only("Repeat issue"))
+    evaluation = evaluate_rows(rows, utc(1, 13), only("Repeat issue"))
     assert all(fired(evaluation, i) == [] for i in range(4))
 
 
@@ -477,10 +477,10 @@ def test_repeat_issue_business_window() -> None:
         "Parameter": "3 customers in 8 business hours"}})
     # Friday 16:00 to Monday 14:00 is 6 business hours (66 calendar hours).
     rows = _cluster(("Ann", at(5, 16)), ("Bob", at(8, 10)), ("Cy", at(8, 14)))
-    evaluation = run(rows, utc(8, 14, 30), policy)
+    evaluation = evaluate_rows(rows, utc(8, 14, 30), policy)
     assert all(fired(evaluation, i) == ["Repeat issue"] for i in range(3))
     late = _cluster(("Ann", at(5, 9)), ("Bob", at(8, 10)), ("Cy", at(8, 14)))
-    evaluation = run(late, utc(8, 14, 30), policy)
+    evaluation = evaluate_rows(late, utc(8, 14, 30), policy)
     assert all(fired(evaluation, i) == [] for i in range(3))
 
 
@@ -503,7 +503,7 @@ def test_repeat_issue_fuzzy_clusters_do_not_change_when_a_row_moves_up_a_level()
         made[1][resolved_at] = at(1, 10, 30)
         return made
 
-    low, high = run(rows("L1"), utc(1, 12)), run(rows("L3"), utc(1, 12))
+    low, high = evaluate_rows(rows("L1"), utc(1, 12)), evaluate_rows(rows("L3"), utc(1, 12))
     assert fired(low, 0) == fired(high, 0) == ["Repeat issue"]
     assert low.result["why"].iat[0] == high.result["why"].iat[0]
 
@@ -594,4 +594,4 @@ def test_an_issue_type_whose_nearby_reports_are_all_resolved_does_not_stop_the_r
                   description="cannot log in", resolved_at=at(1, 11)),
             basic(id="ESC-0003", customer="Gamma", opened=at(1, 10, 6), issue_type="Login",
                   description="cannot log in again", resolved_at=at(1, 11))]
-    assert list(run(rows, utc(1, 12)).result["flag"]) == ["OK", "RESOLVED", "RESOLVED"]
+    assert list(evaluate_rows(rows, utc(1, 12)).result["flag"]) == ["OK", "RESOLVED", "RESOLVED"]

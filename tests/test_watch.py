@@ -9,15 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from sheets_escalation.adapters.config import LogConfig, load_config
 from sheets_escalation.adapters.monitor import RunRecord, append_log, read_runs
 from sheets_escalation.adapters.sources import open_source, source_id, source_identity
-from sheets_escalation.cli import cli
 from sheets_escalation.core.errors import ConfigError
+from tests.fixtures import GOLDEN_NOW, run, write_golden
 from tests.servers import Pings, ping_server
-from tests.workbooks import GOLDEN_NOW, write_golden
 
 UUID = "6f1c2a4e-9b7d-4e0a-8c3f-1d2e3f4a5b6c"
 
@@ -46,9 +44,6 @@ def monitored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pings: Pings,
     return url
 
 
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args))
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_a_sync_pings_start_then_success_with_a_summary(

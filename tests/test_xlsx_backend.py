@@ -36,7 +36,7 @@ from sheets_escalation.core.errors import (
     SourceError,
 )
 from sheets_escalation.core.table import CellWrite, WritePlan
-from tests.workbooks import add_chart
+from tests.fixtures import add_chart
 
 REPO = Path(__file__).resolve().parent.parent
 ESC = schema.ESCALATIONS

@@ -39,7 +39,7 @@ from sheets_escalation.core.layout import DATETIME_FORMAT
 from sheets_escalation.core.table import CellWrite, WritePlan
 from sheets_escalation.jobs.sync import run_sync
 from tests.both_backends import isolate
-from tests.workbooks import GOLDEN_NOW, add_chart, write_golden
+from tests.fixtures import GOLDEN_NOW, add_chart, write_golden
 
 ESC = schema.ESCALATIONS
 SAMPLE = Path(__file__).resolve().parent.parent / "sheets_escalation" / "data" / "sample.xlsx"

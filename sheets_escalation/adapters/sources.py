@@ -58,7 +58,8 @@ def open_source(
     text = source or DEFAULT_SOURCE
     key = None if text.lower().endswith((".xlsx", ".xlsm")) else parse_source_key(text)
     if key is not None:
-        from sheets_escalation.adapters.gsheets.backend import GoogleSheetsBackend, open_client
+        from sheets_escalation.adapters.gsheets.backend import GoogleSheetsBackend
+        from sheets_escalation.adapters.gsheets.http import open_client
 
         secret = credentials or (None if oauth else os.environ.get("GOOGLE_APPLICATION_CREDENTIALS"))
         for message in insecure_credentials(secret, oauth):

@@ -180,7 +180,7 @@ def init(path: str, sheet: str | None, dry_run: bool, credentials: str | None, o
             and parse_source_key(path) is not None:
         sheet = path
     if sheet:
-        from sheets_escalation.adapters.gsheets.backend import open_client
+        from sheets_escalation.adapters.gsheets.http import open_client
         from sheets_escalation.adapters.gsheets.init import init_sheet
 
         key = parse_source_key(sheet)

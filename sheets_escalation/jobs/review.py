@@ -95,6 +95,6 @@ class ReviewLayout:
 
     def sheet_requests(self, sheet_id: int) -> list[dict[str, Any]]:
         # Imported here: gspread is needed only when the source is a Google Sheet.
-        from sheets_escalation.adapters.gsheets.backend import review_sheet_requests
+        from sheets_escalation.adapters.gsheets.layout import review_sheet_requests
 
         return review_sheet_requests(self.review, sheet_id)

@@ -1,8 +1,16 @@
-"""Google Sheets source: gspread's HTTP client + google-auth, with every retry in one place.
+"""A Google Sheet as a backend: what a sync or a review reads and writes, request by request.
+
+The pieces it is built from sit beside it: every request goes through the retrying client of
+:mod:`~sheets_escalation.adapters.gsheets.http` (credentials:
+:mod:`~sheets_escalation.adapters.gsheets.auth`); values convert as
+:mod:`~sheets_escalation.adapters.gsheets.values` says; where each write lands and how writes
+are cut into requests is :mod:`~sheets_escalation.adapters.gsheets.payload`; the look of a
+laid-out tab is :mod:`~sheets_escalation.adapters.gsheets.layout`.
 
 A sync costs four requests whatever the number of rows, the first sync included, as long
 as its values fit in one request body (Google refuses bodies over 10 MiB; a first sync of
-about 85,000 generated rows reaches :data:`MAX_REQUEST_BYTES`, a rerun writes far less):
+about 85,000 generated rows reaches
+:data:`~sheets_escalation.adapters.gsheets.payload.MAX_REQUEST_BYTES`, a rerun writes far less):
 
 1. ``spreadsheets.get`` with a ``fields`` mask (titles, sheet ids, grid sizes, time zone);
 2. one ``values:batchGet`` of every requested tab (UNFORMATTED_VALUE + SERIAL_NUMBER);
@@ -13,9 +21,10 @@ about 85,000 generated rows reaches :data:`MAX_REQUEST_BYTES`, a rerun writes fa
    its answer (``includeSpreadsheetInResponse`` + ``responseRanges``);
 4. one ``values:batchUpdate`` with ``valueInputOption=RAW`` carrying every value write.
 
-No request body exceeds :data:`MAX_REQUEST_BYTES`: a bigger values write is split into
-several ``values:batchUpdate`` requests (the History rows in the last), a bigger structural
-batch into several ``spreadsheets.batchUpdate`` requests. Strings stay text and are never
+No request body exceeds :data:`~sheets_escalation.adapters.gsheets.payload.MAX_REQUEST_BYTES`:
+a bigger values write is split into several ``values:batchUpdate`` requests (the History
+rows in the last), a bigger structural batch into several ``spreadsheets.batchUpdate``
+requests (:mod:`~sheets_escalation.adapters.gsheets.payload`). Strings stay text and are never
 parsed (a customer's ``=HYPERLINK(...)`` stays text), numbers and booleans stay numbers and
 booleans, a blank empties the cell, and cell formats are left as they are. Google applies
 each ``spreadsheets.batchUpdate`` atomically (all its requests or none); what a failure
@@ -24,69 +33,48 @@ between two requests leaves, and how the next run completes it, is described at
 
 A review costs three requests: the metadata, one ``values:batchGet``, and one
 ``spreadsheets.batchUpdate`` that (re)creates the review tab with its values, formats and
-native charts, all applied at once (see :func:`review_sheet_requests`); a review tab too big
+native charts, all applied at once (see
+:func:`~sheets_escalation.adapters.gsheets.layout.review_sheet_requests`); a review tab too big
 for one request body is filled over several.
 
 Rows may be sorted, inserted or deleted by people while the job runs. Each Escalations write
 carries the ID its row had when read; the re-read (3.) lands it on the row that now carries
-that ID, or the whole write is refused with :class:`ConcurrentEditError` and no value is
-written. The window left is the time between requests 3 and 4 (one round trip; until the
+that ID (:class:`~sheets_escalation.adapters.gsheets.payload.Targets`), or the whole write
+is refused with :class:`ConcurrentEditError` and no value is written. The window left is the time between requests 3 and 4 (one round trip; until the
 last values request when a write is split).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-import math
 import os
-import random
-import re
-import time
-from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import filelock
-import google.auth.exceptions
 import gspread
-import requests
-from google.auth.credentials import Credentials
-from google.auth.transport.requests import AuthorizedSession, Request
 from gspread.http_client import HTTPClient
 from gspread.urls import SPREADSHEET_BATCH_UPDATE_URL
-from gspread.utils import a1_to_rowcol, rowcol_to_a1
 
-from sheets_escalation.adapters.gsheets.auth import describe_account, load_credentials
-from sheets_escalation.adapters.sources import parse_source_key  # noqa: F401 - part of this API
+from sheets_escalation.adapters.gsheets.auth import describe_account
+from sheets_escalation.adapters.gsheets.layout import new_tab_requests
+from sheets_escalation.adapters.gsheets.payload import Targets, request_batches, value_bodies
+from sheets_escalation.adapters.gsheets.values import (
+    _from_api,
+    _grids_in_response,
+    _update_cells,
+    quote_title,
+)
 from sheets_escalation.core import errors
 from sheets_escalation.core.limits import GOOGLE_CELL_CHARACTERS
-from sheets_escalation.core.review_layout import (
-    TablePlace,
-    charts_first_row,
-    review_rows,
-    table_places,
-)
-from sheets_escalation.core.schema import ESCALATIONS, HISTORY, normalize_header
-from sheets_escalation.core.table import EPOCH, Table, Value, WritePlan, header_index
+from sheets_escalation.core.schema import normalize_header
+from sheets_escalation.core.table import Table, Value, WritePlan
 
-if TYPE_CHECKING:
-    from sheets_escalation.core.review import Review
-
-SHEETS_API = "https://sheets.googleapis.com/v4/spreadsheets"
-
-_KEY_IN_ENDPOINT = re.compile(r"/spreadsheets/([^/:?]+)")
-
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # Headroom added when a tab's grid must grow, so the larger batchUpdate write is rare (History
 # grows a few rows per run).
 GRID_HEADROOM_ROWS = 500
-# Google refuses a request body over 10,485,760 bytes (HTTP 400 "Request payload size exceeds
-# the limit", not in the published limits). Every body sent stays under this many bytes of
-# JSON, leaving a margin for the size Google counts against the size requests serialises.
-MAX_REQUEST_BYTES = 9 * 1024 * 1024
 # What the structural batchUpdate's answer carries: the re-read ranges' values (effective
 # values, as UNFORMATTED_VALUE reads them; formatted text for error cells) and the grid sizes.
 # Without a mask Google would also return every cell's formats, megabytes for a long log.
@@ -94,276 +82,10 @@ UPDATED_SPREADSHEET_FIELDS = (
     "updatedSpreadsheet.sheets(properties(title,gridProperties(rowCount,columnCount)),"
     "data(startRow,startColumn,rowData.values(effectiveValue,formattedValue)))"
 )
-DATETIME_PATTERN = "yyyy-mm-dd hh:mm"
 METADATA_FIELDS = (
     "properties(title,timeZone),"
     "sheets(properties(sheetId,title,index,gridProperties(rowCount,columnCount)),charts(chartId))"
 )
-# The review tab's look on Google Sheets, matching the xlsx review (export.py).
-REVIEW_NUMBER_FORMATS = {
-    "pct": {"type": "PERCENT", "pattern": "0.0%"},
-    "hours": {"type": "NUMBER", "pattern": "0.0#"},
-    "int": {"type": "NUMBER", "pattern": "0"},
-}
-REVIEW_HEADER_FILL = {"red": 0xDD / 255, "green": 0xE4 / 255, "blue": 0xEE / 255}
-REVIEW_PIXELS_PER_CHARACTER = 7
-CHART_WIDTH_PIXELS = 600
-CHART_HEIGHT_PIXELS = 340
-CHART_ROWS = 18  # sheet rows a chart covers at the default row height (21 px), plus a gap
-
-
-# --------------------------------------------------------------------------- transport
-
-
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
-def _api_message(response: requests.Response) -> str:
-    try:
-        return _one_line(response.json()["error"]["message"])
-    except (ValueError, KeyError, TypeError):
-        return _one_line(response.reason or "")
-
-
-def _retry_after(response: requests.Response | None) -> float | None:
-    if response is None:
-        return None
-    header = response.headers.get("Retry-After")
-    if header is None:
-        return None
-    try:
-        return max(0.0, float(header))
-    except ValueError:
-        return None  # an HTTP-date: rare from Google; fall back to the backoff
-
-
-class RetryingHTTPClient(HTTPClient):
-    """gspread's HTTP client with bounded retries and one-line domain errors.
-
-    500, 502, 503, 504, timeouts and dropped connections are retried up to ``attempts``
-    tries in all, sleeping ``uniform(0, min(cap, base * 2**n))`` (full jitter) or the
-    server's ``Retry-After`` when longer. A 429 is the per-minute quota: it is retried until
-    ``quota_window`` seconds of waiting in all, the last wait shortened to end the window.
-    Every other failure, and the last retry, raises :class:`SourceError` with a one-line
-    reason (never a token or a traceback). ``sleep`` is replaceable, so tests do not wait.
-    """
-
-    attempts = 5
-    base_delay = 1.0
-    max_delay = 32.0
-    # One quota minute, plus the few seconds Google's counters lag behind.
-    quota_window = 70.0
-    sleep: Callable[[float], None] = staticmethod(time.sleep)
-    jitter: Callable[[float, float], float] = staticmethod(random.uniform)  # noqa: S311
-
-    def __init__(self, auth: Credentials | None, session: requests.Session | None = None) -> None:
-        super().__init__(auth, session)  # type: ignore[arg-type]
-        # A hung connection must end in a retry, not hang the hourly job.
-        self.timeout = (10.0, 60.0)
-
-    def account(self) -> str | None:
-        """The service account's e-mail address, or None for OAuth user credentials."""
-        credentials = getattr(self.session, "credentials", None)
-        email = getattr(credentials, "service_account_email", None)
-        return email if isinstance(email, str) and "@" in email else None
-
-    def request(
-        self,
-        method: str,
-        endpoint: str,
-        params: MutableMapping[str, Any] | None = None,
-        data: bytes | None = None,
-        json: Mapping[str, Any] | None = None,
-        files: Any = None,
-        headers: MutableMapping[str, str] | None = None,
-    ) -> requests.Response:
-        last_reason = ""
-        if json is not None:
-            # Compact JSON (requests would put a space after every comma and colon): a first
-            # sync's write is a few MB of cells, and Google caps a request body at 10 MiB.
-            data = _compact_json(json).encode("ascii")
-            json = None
-            headers = {**(headers or {}), "Content-Type": "application/json"}
-        attempt, slept = 0, 0.0
-        while True:
-            response: requests.Response | None = None
-            try:
-                response = self.session.request(
-                    method=method, url=endpoint, json=json, params=params, data=data,
-                    files=files, headers=headers, timeout=self.timeout,
-                )
-            except requests.Timeout:
-                last_reason = "timed out"
-            except (requests.ConnectionError, google.auth.exceptions.TransportError):
-                last_reason = "connection failed"
-            except google.auth.exceptions.RefreshError as error:
-                reason = _one_line(error.args[0]) if error.args else "refresh failed"
-                raise errors.SourceError(
-                    f"could not get a Google access token ({reason}): check the credentials"
-                    " (with --oauth, delete gspread's cached authorized_user.json to sign in"
-                    " again)"
-                ) from None
-            else:
-                if response.ok:
-                    return response
-                if response.status_code not in RETRY_STATUSES:
-                    raise self._error(response, endpoint) from None
-                last_reason = f"HTTP {response.status_code} {_api_message(response)}".strip()
-            attempt += 1
-            backoff = self.jitter(0.0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
-            hint = _retry_after(response)
-            if response is not None and response.status_code == 429:
-                delay = min(max(backoff, hint or 0.0), self.quota_window - slept)
-                if delay <= 0:
-                    break
-            elif attempt < self.attempts:
-                delay = max(backoff, min(hint, 2 * self.max_delay)) if hint else backoff
-            else:
-                break
-            self.sleep(delay)
-            slept += delay
-        raise errors.SourceError(
-            f"Google Sheets did not answer after {attempt} attempts (last: {last_reason});"
-            " nothing more was written, the next run retries"
-        )
-
-    def _error(self, response: requests.Response, endpoint: str) -> errors.SourceError:
-        match = _KEY_IN_ENDPOINT.search(endpoint)
-        key = match.group(1) if match else "?"
-        message = _api_message(response)
-        status = response.status_code
-        if status == 403:
-            if "has not been used" in message or "is disabled" in message:
-                return errors.SourceError(
-                    "the Google Sheets API is disabled for the credentials' Cloud project:"
-                    " enable sheets.googleapis.com in the Google Cloud console"
-                )
-            who = self.account() or "the Google account you signed in with (--oauth)"
-            return errors.NoAccessError(
-                f"no access to spreadsheet {key}: share the sheet with {who} (Editor)"
-            )
-        if status == 404:
-            return errors.SourceError(
-                f"spreadsheet {key} not found: check the URL or key (and that it is a Google"
-                " Sheet, not an uploaded .xlsx)"
-            )
-        if status == 401:
-            return errors.SourceError(
-                "Google rejected the credentials (401): check the credentials file, or sign"
-                " in again with --oauth"
-            )
-        return errors.SourceError(f"Google Sheets refused the request (HTTP {status}): {message}")
-
-
-def open_client(
-    credentials: str | None,
-    oauth: bool,
-    session: requests.Session | None = None,
-    environ: Mapping[str, str] | None = None,
-) -> gspread.Client:
-    """Given ``--credentials`` and ``--oauth``, return a gspread client limited to the
-    spreadsheets scope that retries on its own; the credentials are found as
-    :mod:`~sheets_escalation.adapters.gsheets.auth` says (``environ`` defaults to the process's).
-
-    ``session`` replaces the network (tests mount a fake Sheets API on it); token and
-    metadata-server requests go through it too. With ``oauth`` True, ``credentials`` names
-    the OAuth client file. Raise SourceError if no credentials are found or they cannot be
-    loaded.
-    """
-    env = os.environ if environ is None else environ
-    transport = session or requests.Session()
-    creds = load_credentials(credentials, oauth, env, Request(transport))
-    authorized = AuthorizedSession(creds, auth_request=Request(transport))
-    for prefix, adapter in transport.adapters.items():
-        authorized.mount(prefix, adapter)
-    return client_with_session(authorized)
-
-
-def client_with_session(session: requests.Session) -> gspread.Client:
-    """Given a ready session (authorized, or a test transport), return a retrying client."""
-    return gspread.Client(None, session=session, http_client=RetryingHTTPClient)  # type: ignore[arg-type]
-
-
-# --------------------------------------------------------------------------- values
-
-
-def quote_title(title: str) -> str:
-    """Given a tab title, return it as an A1 range prefix Google always accepts."""
-    return "'" + title.replace("'", "''") + "'"
-
-
-def a1(title: str, row: int, col: int, end_row: int | None = None, end_col: int | None = None) -> str:
-    """Given 0-based corners, return an absolute A1 range on ``title``."""
-    start = rowcol_to_a1(row + 1, col + 1)
-    end = rowcol_to_a1((end_row if end_row is not None else row) + 1,
-                       (end_col if end_col is not None else col) + 1)
-    return f"{quote_title(title)}!{start}:{end}"
-
-
-def to_api_value(value: Value) -> Any:
-    """Given a raw cell value, return the JSON value written RAW.
-
-    Naive datetimes and dates become serial numbers (the column's date format shows them);
-    None and NaN become "" (an emptied cell). Raise ValueError for aware datetimes.
-    """
-    if value is None:
-        return ""
-    item = getattr(value, "item", None)
-    if not isinstance(value, (str, int, float, bool, dt.date)) and callable(item):
-        value = item()  # numpy scalars
-    if isinstance(value, bool | str | int):
-        return value
-    if isinstance(value, float):
-        return "" if math.isnan(value) else value
-    if isinstance(value, dt.datetime):
-        if value != value:  # pandas NaT
-            return ""
-        if value.tzinfo is not None:
-            raise ValueError(f"aware datetime {value!r}: backends write naive local times")
-        # Eight decimals of a day are 0.86 ms: the serial reads back to the same
-        # millisecond (what readers keep) in 14 characters instead of 17.
-        return round((value - EPOCH) / dt.timedelta(days=1), 8)
-    if isinstance(value, dt.date):
-        return float((value - EPOCH.date()).days)
-    return str(value)
-
-
-def _from_api(value: Any) -> Value:
-    return None if value == "" else value
-
-
-def _id_text(value: Value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
-
-
-def _nonblank(row: Sequence[Value]) -> bool:
-    return any(v is not None and v != "" for v in row)
-
-
-def _last_nonblank(rows: Sequence[Sequence[Value]]) -> int:
-    """Return the 0-based index of the last non-blank row, -1 if none."""
-    for index in range(len(rows) - 1, -1, -1):
-        if _nonblank(rows[index]):
-            return index
-    return -1
-
-
-def _trimmed(rows: Sequence[Sequence[Value]]) -> list[list[Value]]:
-    """Rows with blank cells as None and trailing blanks cut, for comparing two reads."""
-    out = []
-    for row in rows:
-        cells = [None if v == "" else v for v in row]
-        while cells and cells[-1] is None:
-            cells.pop()
-        out.append(cells)
-    while out and not out[-1]:
-        out.pop()
-    return out
 
 
 @dataclass
@@ -375,186 +97,6 @@ class _Sheet:
     cols: int
     charts: tuple[int, ...] = ()
 
-
-def _value_cell(value: Value) -> dict[str, Any]:
-    """Given a raw cell value, return the CellData that stores, under the fields mask
-    ``userEnteredValue``, what a RAW values write of :func:`to_api_value` stores.
-
-    A string is a ``stringValue``, never parsed (the API keeps formulas in ``formulaValue``
-    only, so a typed ``=HYPERLINK(...)`` stays text); a blank is no value, which empties the
-    cell. Raise ValueError for aware datetimes.
-    """
-    api = to_api_value(value)
-    if isinstance(api, bool):
-        return {"userEnteredValue": {"boolValue": api}}
-    if isinstance(api, int | float):
-        return {"userEnteredValue": {"numberValue": api}}
-    return {"userEnteredValue": {"stringValue": api}} if api != "" else {}
-
-
-def _cell_data(value: Value) -> dict[str, Any]:
-    """:func:`_value_cell`, plus the date-time format for a date, for a tab laid out anew."""
-    if isinstance(value, dt.date) and to_api_value(value) != "":
-        return {
-            **_value_cell(value),
-            "userEnteredFormat": {"numberFormat": {"type": "DATE_TIME", "pattern": DATETIME_PATTERN}},
-        }
-    return _value_cell(value)
-
-
-def _update_cells(sheet_id: int, rows: Sequence[Sequence[Value]]) -> dict[str, Any]:
-    return {
-        "updateCells": {
-            "start": {"sheetId": sheet_id, "rowIndex": 0, "columnIndex": 0},
-            "rows": [{"values": [_cell_data(v) for v in row]} for row in rows],
-            "fields": "userEnteredValue,userEnteredFormat.numberFormat",
-        }
-    }
-
-
-# --------------------------------------------------------------------------- review tab
-
-
-def _repeat_format(sheet_id: int, rows: tuple[int, int], cols: tuple[int, int],
-                   fmt: dict[str, Any]) -> dict[str, Any]:
-    """A repeatCell setting ``fmt`` on 0-based half-open ``rows`` x ``cols``."""
-    return {"repeatCell": {
-        "range": {"sheetId": sheet_id, "startRowIndex": rows[0], "endRowIndex": rows[1],
-                  "startColumnIndex": cols[0], "endColumnIndex": cols[1]},
-        "cell": {"userEnteredFormat": fmt},
-        "fields": "userEnteredFormat(" + ",".join(fmt) + ")",
-    }}
-
-
-def review_sheet_requests(review: Review, sheet_id: int) -> list[dict[str, Any]]:
-    """Given a review and the sheetId of its tab, already filled with
-    :func:`~sheets_escalation.core.review_layout.review_rows`, return the ``spreadsheets.batchUpdate``
-    requests laying the tab out as the xlsx review is: bold title, headline labels and
-    table headers, percent / hours / count number formats, column widths, frozen first
-    row, and a native chart (``addChart``, a basic column or line chart: domain = the
-    category column, one series per value column, header row included) for each section
-    that has a chart and rows, to the right of the tables beside its own table.
-    """
-    rows, places = review_rows(review), table_places(review)
-    out: list[dict[str, Any]] = [
-        {"updateSheetProperties": {
-            "properties": {"sheetId": sheet_id, "gridProperties": {"frozenRowCount": 1}},
-            "fields": "gridProperties.frozenRowCount",
-        }},
-        _repeat_format(sheet_id, (0, 1), (0, 1), {"textFormat": {"bold": True, "fontSize": 14}}),
-    ]
-    if review.headline:
-        out.append(_repeat_format(sheet_id, (2, 2 + len(review.headline)), (0, 1),
-                                  {"textFormat": {"bold": True}}))
-    for offset, (label, _) in enumerate(review.headline):
-        number = REVIEW_NUMBER_FORMATS.get(review.headline_formats.get(label, "text"))
-        if number is not None:
-            out.append(_repeat_format(sheet_id, (2 + offset, 3 + offset), (1, 2),
-                                      {"numberFormat": number}))
-    for place, section in zip(places, review.sections, strict=True):
-        header = place.header_row
-        title_row = header - (2 if section.note else 1)
-        out.append(_repeat_format(sheet_id, (title_row, title_row + 1), (0, 1),
-                                  {"textFormat": {"bold": True, "fontSize": 12}}))
-        if section.note:
-            out.append(_repeat_format(sheet_id, (header - 1, header), (0, 1), {"textFormat": {
-                "italic": True, "foregroundColor": {"red": 1 / 3, "green": 1 / 3, "blue": 1 / 3}}}))
-        out.append(_repeat_format(sheet_id, (header, header + 1), (0, place.columns), {
-            "backgroundColor": REVIEW_HEADER_FILL, "textFormat": {"bold": True},
-            "verticalAlignment": "TOP", "wrapStrategy": "WRAP",
-        }))
-        for index, column in enumerate(section.table.columns):
-            number = REVIEW_NUMBER_FORMATS.get(section.formats.get(str(column), "text"))
-            if number is not None and place.rows:
-                out.append(_repeat_format(sheet_id, (header + 1, header + 1 + place.rows),
-                                          (index, index + 1), {"numberFormat": number}))
-    recommendations = len(rows) - len(review.recommendations) - 1
-    out.append(_repeat_format(sheet_id, (recommendations, recommendations + 1), (0, 1),
-                              {"textFormat": {"bold": True, "fontSize": 12}}))
-    width = max([2, *(place.columns for place in places)])
-    out.extend(_review_widths(review, rows, places, width, sheet_id))
-    out.extend(_review_charts(review, places, width + 1, sheet_id))
-    return out
-
-
-def _review_widths(review: Review, rows: Sequence[Sequence[Any]], places: Sequence[TablePlace],
-                   width: int, sheet_id: int) -> list[dict[str, Any]]:
-    # As in the xlsx review: headline and table cells set the widths (table headers wrap,
-    # so only their longest word counts); titles, notes and sentences may spill over. The
-    # 10-character floor covers any percentage or hour value.
-    lengths = [0] * width
-    cells = [rows[r] for r in range(2, 2 + len(review.headline))]
-    cells += [rows[r] for p in places for r in range(p.header_row + 1, p.header_row + 1 + p.rows)]
-    for row in cells:
-        for index, value in enumerate(row[:width]):
-            lengths[index] = max(lengths[index], len("" if value is None else str(value)))
-    for place in places:
-        for index, header in enumerate(rows[place.header_row][:width]):
-            longest = max((len(word) for word in str(header).split()), default=0)
-            lengths[index] = max(lengths[index], longest + 2)
-    return [
-        {"updateDimensionProperties": {
-            "range": {"sheetId": sheet_id, "dimension": "COLUMNS",
-                      "startIndex": index, "endIndex": index + 1},
-            "properties": {"pixelSize": min(max(length + 2, 10), 50) * REVIEW_PIXELS_PER_CHARACTER},
-            "fields": "pixelSize",
-        }}
-        for index, length in enumerate(lengths)
-    ]
-
-
-def _chart_source(sheet_id: int, place: TablePlace, column: int) -> dict[str, Any]:
-    """One column of a review table, header row included, as a chart's data source."""
-    return {"sourceRange": {"sources": [{
-        "sheetId": sheet_id, "startRowIndex": place.header_row,
-        "endRowIndex": place.header_row + 1 + place.rows,
-        "startColumnIndex": column, "endColumnIndex": column + 1,
-    }]}}
-
-
-def _review_charts(review: Review, places: Sequence[TablePlace], column: int,
-                   sheet_id: int) -> list[dict[str, Any]]:
-
-    out: list[dict[str, Any]] = []
-    free_row = charts_first_row(review)
-    for place, section in zip(places, review.sections, strict=True):
-        spec = section.chart
-        if spec is None or place.rows == 0:
-            continue
-        columns = [str(c) for c in section.table.columns]
-        header = place.header_row
-        value_axis: dict[str, Any] = {"position": "LEFT_AXIS"}
-        if len(spec.values) == 1:
-            value_axis["title"] = spec.values[0]
-        # Counts and shares never go below zero.
-        value_axis["viewWindowOptions"] = {"viewWindowMode": "EXPLICIT", "viewWindowMin": 0}
-        if spec.value_format == "pct":
-            value_axis["viewWindowOptions"]["viewWindowMax"] = 1
-        anchor = max(free_row, header - (2 if section.note else 1))
-        free_row = anchor + CHART_ROWS
-        out.append({"addChart": {"chart": {
-            "spec": {"title": spec.title, "basicChart": {
-                "chartType": "LINE" if spec.kind == "line" else "COLUMN",
-                "lineSmoothing": False,
-                "legendPosition": "BOTTOM_LEGEND" if len(spec.values) > 1 else "NO_LEGEND",
-                "headerCount": 1,
-                "axis": [{"position": "BOTTOM_AXIS", "title": spec.category}, value_axis],
-                "domains": [{"domain": _chart_source(sheet_id, place, columns.index(spec.category))}],
-                "series": [{"series": _chart_source(sheet_id, place, columns.index(name)),
-                            "targetAxis": "LEFT_AXIS",
-                            **({} if spec.kind == "line" else
-                               {"dataLabel": {"type": "DATA", "placement": "OUTSIDE_END"}})}
-                           for name in spec.values],
-            }},
-            "position": {"overlayPosition": {
-                "anchorCell": {"sheetId": sheet_id, "rowIndex": anchor, "columnIndex": column},
-                "widthPixels": CHART_WIDTH_PIXELS, "heightPixels": CHART_HEIGHT_PIXELS,
-            }},
-        }}})
-    return out
-
-
-# --------------------------------------------------------------------------- backend
 
 
 class GoogleSheetsBackend:
@@ -644,7 +186,8 @@ class GoogleSheetsBackend:
         carrying addSheet / the replaced tab's contents / the appendDimension growth whose
         response returns the same ranges read after the structure was applied. Request 4 is
         one RAW ``values:batchUpdate`` of every value (strings never parsed, formats
-        untouched), split into several when its JSON exceeds :data:`MAX_REQUEST_BYTES`:
+        untouched), split into several when its JSON exceeds
+        :data:`~sheets_escalation.adapters.gsheets.payload.MAX_REQUEST_BYTES`:
         between bands of whole rows (every cell of a row in the same request), the History
         rows in the last one. A grid that people grew the need of after the first
         read (rows added past the headroom) costs one more ``appendDimension`` request.
@@ -669,7 +212,7 @@ class GoogleSheetsBackend:
         plan.fit(self.max_cell_characters)
         if not self._sheets:
             raise errors.SourceError(f"{self.name}: write() before read()")
-        targets = _Targets(self, plan)
+        targets = Targets(self._tables, self._title, plan)
         ranges = targets.reread_ranges()
         structural = self._structural_requests(plan, targets)
         grids = (self._apply_structure(structural, ranges) if structural
@@ -679,9 +222,8 @@ class GoogleSheetsBackend:
                 for grow in self._grow(self._sheets[title], rows, cols)]
         if late:
             self._apply_structure(late, [])
-        budget = MAX_REQUEST_BYTES - _json_size({"valueInputOption": "RAW", "data": []})
-        for chunk in _value_chunks(targets.value_units(budget), budget):
-            self._http.values_batch_update(self.key, {"valueInputOption": "RAW", "data": chunk})
+        for body in value_bodies(targets):
+            self._http.values_batch_update(self.key, body)
 
     def _apply_structure(self, structural: list[dict[str, Any]],
                          ranges: Sequence[str]) -> list[list[list[Value]]]:
@@ -693,7 +235,7 @@ class GoogleSheetsBackend:
         if ranges:
             options = {"includeSpreadsheetInResponse": True, "responseRanges": list(ranges),
                        "responseIncludeGridData": True}
-        batches = _request_chunks(structural, MAX_REQUEST_BYTES - _json_size(options))
+        batches = request_batches(structural, options)
         answer: Any = {}
         for index, batch in enumerate(batches):
             last = index == len(batches) - 1
@@ -752,7 +294,7 @@ class GoogleSheetsBackend:
                 else:
                     sheet.cols += grow["length"]
 
-    def _structural_requests(self, plan: WritePlan, targets: _Targets) -> list[dict[str, Any]]:
+    def _structural_requests(self, plan: WritePlan, targets: Targets) -> list[dict[str, Any]]:
         """Return the batchUpdate requests that create, replace and grow tabs for ``plan``
         (empty when the values fit as they are), the growth judged from the first read."""
         requests_: list[dict[str, Any]] = []
@@ -801,9 +343,6 @@ class GoogleSheetsBackend:
             if filled:
                 requests_.append(_update_cells(sheet.sheet_id, filled))
             if tab in created and tab in plan.new_tabs:
-                # Imported here: gsheets_init builds on this module's helpers.
-                from sheets_escalation.adapters.gsheets.init import new_tab_requests
-
                 requests_.extend(new_tab_requests(tab, sheet.sheet_id, filled[0] if filled else []))
             if layout is not None:
                 requests_.extend(layout(sheet.sheet_id))
@@ -876,351 +415,3 @@ class GoogleSheetsBackend:
             yield
         finally:
             lock.release()
-
-
-class _Targets:
-    """Where each write of a plan lands, checked against a fresh re-read."""
-
-    def __init__(self, backend: GoogleSheetsBackend, plan: WritePlan) -> None:
-        self.backend = backend
-        self.plan = plan
-        tables = backend._tables
-        self.titles: dict[str, str] = {}
-        for tab in {c.tab for c in plan.cells} | set(plan.appends):
-            if tab in plan.new_tabs:
-                self.titles[tab] = tab
-                continue
-            title = backend._title(tab)
-            if title is None or title not in tables:
-                raise errors.ConcurrentEditError(
-                    f"tab {tab!r} was not read before writing; nothing was written"
-                )
-            self.titles[tab] = title
-        self.escalations = backend._title(ESCALATIONS)
-        read_esc = tables.get(self.escalations) if self.escalations else None
-        self.header: list[Value] = list(read_esc.header) if read_esc else []
-        self.id_col = header_index(self.header).get(normalize_header("ID"))
-        self.read_ids = (
-            [_id_text(r[self.id_col]) if self.id_col < len(r) else "" for r in read_esc.body]
-            if read_esc is not None and self.id_col is not None else []
-        )
-        self.tracked = any(c.row_id is not None for c in plan.cells)
-        self.header_writes = any(
-            self.titles.get(c.tab) == self.escalations and c.row == 0 for c in plan.cells
-        )
-        # Small tabs written by position (Settings' Last run) and tabs appended to are
-        # re-read whole: a change there since the read refuses or moves the write.
-        self.whole_tabs = sorted({
-            self.titles[c.tab] for c in plan.cells
-            if c.row_id is None and self.titles[c.tab] != self.escalations
-            and c.tab not in plan.new_tabs
-        } | {self.titles[t] for t, rows in plan.appends.items() if rows and t not in plan.new_tabs})
-        self.row_of: dict[int, int] = {}
-        # Until the re-read, appends are placed after the rows of the first read.
-        self.append_at: dict[str, int] = {
-            title: _last_nonblank(tables[title].rows) + 1 for title in self.whole_tabs}
-
-    def reread_ranges(self) -> list[str]:
-        ranges: list[str] = []
-        if self.escalations and (self.tracked or self.header_writes):
-            if self.id_col is None and self.tracked:
-                raise errors.ConcurrentEditError(
-                    f"{self.escalations} has no ID column, so rows cannot be tracked"
-                )
-            ranges.append(f"{quote_title(self.escalations)}!1:1")
-            if self.id_col is not None:
-                column = rowcol_to_a1(1, self.id_col + 1).rstrip("0123456789")
-                ranges.append(f"{quote_title(self.escalations)}!{column}:{column}")
-        ranges.extend(quote_title(t) for t in self.whole_tabs)
-        return ranges
-
-    def check_against_reread(self, grids: list[list[list[Value]]]) -> None:
-        grids = list(grids)
-        if self.escalations and (self.tracked or self.header_writes):
-            header = grids.pop(0)
-            if _trimmed(header[:1]) != _trimmed([self.header]):
-                raise errors.ConcurrentEditError(
-                    f"the {self.escalations} header row changed while the job ran;"
-                    " nothing was written, the next run repairs it"
-                )
-            if self.id_col is not None:
-                column = grids.pop(0)
-                self._map_rows([_id_text(r[0]) if r else "" for r in column[1:]])
-        for title in self.whole_tabs:
-            rows = grids.pop(0)
-            read_rows = self.backend._tables[title].rows
-            if any(self.titles[c.tab] == title and c.row_id is None for c in self.plan.cells) \
-                    and _trimmed(rows) != _trimmed(read_rows):
-                raise errors.ConcurrentEditError(
-                    f"tab {title!r} changed while the job ran; nothing was written,"
-                    " the next run repairs it"
-                )
-            self.append_at[title] = _last_nonblank(rows) + 1
-
-    def _map_rows(self, current: list[str]) -> None:
-        read = self.read_ids
-        padded = current + [""] * max(0, len(read) - len(current))
-        stable = padded[: len(read)] == read
-        positions: dict[str, list[int]] = {}
-        for index, row_id in enumerate(current):
-            positions.setdefault(row_id, []).append(index)
-        for cell in self.plan.cells:
-            if cell.row_id is None or cell.row == 0 or cell.row in self.row_of:
-                continue
-            body = cell.row - 1
-            if stable:
-                self.row_of[cell.row] = cell.row
-                continue
-            key = read[body] if body < len(read) else ""
-            where = positions.get(key, []) if key else []
-            if len(where) != 1:
-                state = "is blank" if not key else (
-                    "is gone" if not where else "is now on several rows")
-                what = f"row {cell.row + 1}" if not key else f"ID {key!r}"
-                raise errors.ConcurrentEditError(
-                    f"rows of {self.escalations} moved while the job ran and {what} {state};"
-                    " nothing was written, the next run repairs it"
-                )
-            self.row_of[cell.row] = where[0] + 1
-
-    def _grid_cells(self) -> dict[str, dict[tuple[int, int], Value]]:
-        grid: dict[str, dict[tuple[int, int], Value]] = {}
-        for tab, rows in self.plan.new_tabs.items():
-            for offset, values in enumerate(rows[1:], start=1):
-                for col, value in enumerate(values):
-                    grid.setdefault(tab, {})[(offset, col)] = value
-        for cell in self.plan.cells:
-            title = self.titles[cell.tab]
-            row = self.row_of.get(cell.row, cell.row) if cell.row_id is not None else cell.row
-            grid.setdefault(title, {})[(row, cell.col)] = cell.value
-        for tab, rows in self.plan.appends.items():
-            if not rows:
-                continue
-            title = self.titles[tab]
-            start = (
-                _last_nonblank(self.plan.new_tabs[tab]) + 1 if tab in self.plan.new_tabs
-                else self.append_at[title]
-            )
-            for offset, values in enumerate(rows):
-                for col, value in enumerate(values):
-                    grid.setdefault(title, {})[(start + offset, col)] = value
-        return grid
-
-    def extent(self) -> dict[str, tuple[int, int]]:
-        """Per existing or created tab, the rows and columns the values write needs."""
-        return {
-            title: (max(r for r, _ in cells) + 1, max(c for _, c in cells) + 1)
-            for title, cells in self._grid_cells().items() if cells
-        }
-
-    def value_units(self, budget: int) -> list[list[tuple[dict[str, Any], int]]]:
-        """Every write as RAW value ranges with their JSON size, grouped in units of at most
-        ``budget`` bytes that a split write keeps in one request, the History rows last.
-
-        A tab whose writes fit is one unit. A bigger tab is cut into bands of whole rows,
-        every cell of a row in the same band: a row never has its Level written in one
-        request and its Escalated at in another, which the next run would misread.
-        """
-        history = self.backend._title(HISTORY) or HISTORY
-        grid = self._grid_cells()
-        units: list[list[tuple[dict[str, Any], int]]] = []
-        for title in sorted(grid, key=lambda t: t == history):
-            units.extend(_bands(title, grid[title], budget))
-        return units
-
-
-Cells = Mapping[tuple[int, int], Value]
-
-
-def _blocks(cells: Cells) -> Iterator[tuple[int, int, list[list[Value]]]]:
-    """Given cells by (row, column), return them as rectangles ``(top row, left column,
-    rows of values)``: contiguous cells of a row coalesced, then consecutive rows with the
-    same columns merged (a first sync writes one block, not 2,000)."""
-    by_row: dict[int, list[int]] = {}
-    for row, col in cells:
-        by_row.setdefault(row, []).append(col)
-    blocks: dict[tuple[int, int], list[list[int]]] = {}
-    for row in sorted(by_row):
-        cols = sorted(by_row[row])
-        spans = [[cols[0], cols[0]]]
-        for col in cols[1:]:
-            if col == spans[-1][1] + 1:
-                spans[-1][1] = col
-            else:
-                spans.append([col, col])
-        for first, last in spans:
-            runs = blocks.setdefault((first, last), [])
-            if runs and runs[-1][-1] == row - 1:
-                runs[-1].append(row)
-            else:
-                runs.append([row])
-    for (first, last), runs in blocks.items():
-        for rows in runs:
-            yield rows[0], first, [[cells[(r, c)] for c in range(first, last + 1)] for r in rows]
-
-
-def _value_ranges(title: str, cells: Cells) -> list[tuple[dict[str, Any], int]]:
-    """The RAW value ranges writing ``cells`` of ``title``, each with its JSON size plus
-    the separator that follows it in a list."""
-    out = []
-    for top, left, rows in _blocks(cells):
-        item = {"range": a1(title, top, left, top + len(rows) - 1, left + len(rows[0]) - 1),
-                "values": [[to_api_value(v) for v in row] for row in rows]}
-        out.append((item, _json_size(item) + 2))
-    return out
-
-
-def _bands(title: str, cells: Cells, budget: int) -> list[list[tuple[dict[str, Any], int]]]:
-    """``cells`` of ``title`` as value ranges in units of at most ``budget`` bytes, cut
-    between rows only. Raise SourceError if one row alone does not fit."""
-    ranges = _value_ranges(title, cells)
-    if sum(size for _, size in ranges) <= budget:
-        return [ranges]
-    by_row: dict[int, dict[tuple[int, int], Value]] = {}
-    for (row, col), value in cells.items():
-        by_row.setdefault(row, {})[(row, col)] = value
-    if len(by_row) == 1:
-        raise errors.SourceError(
-            f"tab {title!r}: one row of values is over {budget:,} bytes of JSON, more than"
-            " Google accepts in a request"
-        )
-    # Cut where the rows' values, scaled by how much the ranges add to them here, reach
-    # most of the budget; each side is checked (and cut again) by the recursion.
-    rows = sorted(by_row)
-    estimate = [_json_size([to_api_value(v) for v in by_row[row].values()]) for row in rows]
-    scale = sum(size for _, size in ranges) / max(sum(estimate), 1)
-    cut, total = len(rows) // 2, 0.0
-    for index, size in enumerate(estimate):
-        total += size * scale
-        if total > 0.95 * budget:
-            cut = max(index, 1)
-            break
-
-    def subset(chosen: Sequence[int]) -> dict[tuple[int, int], Value]:
-        return {key: value for row in chosen for key, value in by_row[row].items()}
-
-    return _bands(title, subset(rows[:cut]), budget) + _bands(title, subset(rows[cut:]), budget)
-
-
-def _compact_json(value: Any) -> str:
-    """``value`` as the JSON body the client sends: no spaces, ASCII only. Raise ValueError
-    for NaN or infinity (not JSON)."""
-    return json.dumps(value, allow_nan=False, separators=(",", ":"))
-
-
-def _json_size(value: Any) -> int:
-    """Bytes of ``value`` as the client sends it (ASCII only, so one byte per character).
-    Raise ValueError for NaN or infinity."""
-    return len(_compact_json(value))
-
-
-def _row_pieces(rows: Sequence[Any], frame: int, budget: int, what: str) -> Iterator[tuple[int, int, int]]:
-    """Cut ``rows`` (JSON list items) into consecutive pieces that, inside a ``frame`` bytes
-    long, stay within ``budget`` bytes; yield ``(first, count, bytes)``.
-    Raise SourceError if one row alone does not fit."""
-    first, size = 0, frame
-    for index, row in enumerate(rows):
-        cost = _json_size(row) + 2  # ", " between list items
-        if frame + cost > budget:
-            raise errors.SourceError(
-                f"{what}: one row of values is over {budget:,} bytes of JSON, more than"
-                " Google accepts in a request"
-            )
-        if size + cost > budget:
-            yield first, index - first, size
-            first, size = index, frame
-        size += cost
-    yield first, len(rows) - first, size
-
-
-def _value_chunks(units: Sequence[Sequence[tuple[dict[str, Any], int]]],
-                  budget: int) -> list[list[dict[str, Any]]]:
-    """Given units of value ranges (see :meth:`_Targets.value_units`) in write order, each
-    at most ``budget`` bytes, return the ``data`` of each values:batchUpdate to send. The
-    requests are packed from the end, so the last one is full and holds the last units
-    (the History rows)."""
-    chunks: list[list[dict[str, Any]]] = []
-    room = 0
-    for unit in reversed(units):
-        size = sum(piece for _, piece in unit)
-        if not chunks or size > room:
-            chunks.append([])
-            room = budget
-        chunks[-1][:0] = [item for item, _ in unit]
-        room -= size
-    return chunks[::-1]
-
-
-def _request_chunks(requests_: Sequence[dict[str, Any]], limit: int) -> list[list[dict[str, Any]]]:
-    """Given batchUpdate requests in order, return them as consecutive batches whose
-    ``{"requests": [...]}`` body is at most ``limit`` bytes; an ``updateCells`` too big for
-    one is split by rows. Raise SourceError if another request alone is too big."""
-    budget = limit - _json_size({"requests": []})
-    batches: list[list[dict[str, Any]]] = [[]]
-    room = budget
-    for request in requests_:
-        size = _json_size(request) + 2
-        pieces = [(request, size)]
-        update = request.get("updateCells", {})
-        if size > budget and "start" in update and update.get("rows"):
-            start = update["start"]
-            frame = _json_size({"updateCells": {**update, "rows": []}}) + 2
-            pieces = [({"updateCells": {
-                **update, "rows": update["rows"][first:first + count],
-                "start": {**start, "rowIndex": start.get("rowIndex", 0) + first}}}, piece)
-                for first, count, piece in _row_pieces(update["rows"], frame, budget, "a tab")]
-        elif size > budget:
-            raise errors.SourceError(
-                f"a {next(iter(request))} request is over {budget:,} bytes of JSON, more than"
-                " Google accepts in a request")
-        for piece, piece_size in pieces:
-            if piece_size > room:
-                batches.append([])
-                room = budget
-            batches[-1].append(piece)
-            room -= piece_size
-    return [batch for batch in batches if batch]
-
-
-_QUOTED_RANGE = re.compile(r"'((?:[^']|'')*)'(?:!([A-Z]*)[0-9]*(?::[A-Z]*[0-9]*)?)?")
-
-
-def _effective(cell: Mapping[str, Any]) -> Value:
-    """A CellData's value as ``values:batchGet`` returns it with UNFORMATTED_VALUE and
-    SERIAL_NUMBER: the effective (computed) value, a date as its serial number, an error
-    as its text (``#N/A``), a blank as None."""
-    effective = cell.get("effectiveValue") or {}
-    if "errorValue" in effective:
-        return str(cell.get("formattedValue") or "#ERROR!")
-    for kind in ("stringValue", "numberValue", "boolValue"):
-        if kind in effective:
-            return _from_api(effective[kind])
-    return None
-
-
-def _grids_in_response(sheets: Sequence[Mapping[str, Any]],
-                       ranges: Sequence[str]) -> list[list[list[Value]]]:
-    """Given ``updatedSpreadsheet.sheets`` of a batchUpdate asked for ``responseRanges``
-    (``quote_title`` titles, each range a whole tab, or rows or columns from row 1), return
-    each range's rows as :meth:`GoogleSheetsBackend._batch_get` returns them.
-    A sheet's ``data`` holds one GridData per range on it, in the order asked, each saying
-    its first column (``startColumn``, 0 when left out); rows and trailing cells may be
-    missing. Raise SourceError if a range's GridData is missing."""
-    data = {sheet.get("properties", {}).get("title"): list(sheet.get("data", []))
-            for sheet in sheets}
-    grids: list[list[list[Value]]] = []
-    for text in ranges:
-        match = _QUOTED_RANGE.fullmatch(text)
-        if match is None:
-            raise ValueError(f"not a range quote_title() made: {text}")
-        title, letters = match.group(1).replace("''", "'"), match.group(2)
-        column = a1_to_rowcol(f"{letters}1")[1] - 1 if letters else 0
-        grid = data.get(title, [])
-        found = next((g for g in grid if g.get("startColumn", 0) == column), None)
-        if found is None:
-            raise errors.SourceError(f"Google's answer lacks the range {text} it was asked for")
-        grid.remove(found)
-        rows = [[_effective(cell) for cell in row.get("values", [])]
-                for row in found.get("rowData", [])]
-        grids.append(_trimmed(rows))
-    return grids

@@ -37,79 +37,21 @@ from typing import Any
 import gspread
 from gspread.utils import rowcol_to_a1
 
-from sheets_escalation.adapters.gsheets.backend import quote_title
+from sheets_escalation.adapters.gsheets.layout import _Layout, _rgb, _rule_signature
+from sheets_escalation.adapters.gsheets.values import quote_title
 from sheets_escalation.core import schema, staleness
 from sheets_escalation.core.layout import (
-    DATE_FORMAT,
-    DATETIME_FORMAT,
-    HEADER_FILL,
-    HEADER_FONT,
     INDICATOR_FONT,
-    OWNED_FILL,
-    OWNED_HEADER_FILL,
     STALE_FILL,
     STALE_FONT,
     TAB_LAYOUTS,
-    TabLayout,
 )
 from sheets_escalation.core.table import Value, header_index
 
-PROTECTION_DESCRIPTION = "sheets-escalation: columns the tool overwrites on every run"
 _METADATA_FIELDS = (
     "sheets(properties(sheetId,title,index,gridProperties(rowCount,columnCount)),"
     "conditionalFormats,protectedRanges)"
 )
-_PIXELS_PER_CHARACTER = 7
-
-
-def _rgb(hex_color: str) -> dict[str, float]:
-    return {
-        name: int(hex_color[i:i + 2], 16) / 255
-        for name, i in (("red", 0), ("green", 2), ("blue", 4))
-    }
-
-
-def _number_format(pattern: str) -> dict[str, str]:
-    kind = {DATETIME_FORMAT: "DATE_TIME", DATE_FORMAT: "DATE"}.get(pattern, "NUMBER")
-    return {"type": kind, "pattern": pattern}
-
-
-def _freeze(cell: str) -> tuple[int, int]:
-    """'B2' -> (1 frozen row, 1 frozen column)."""
-    letters = "".join(ch for ch in cell if ch.isalpha())
-    digits = "".join(ch for ch in cell if ch.isdigit())
-    column = 0
-    for ch in letters.upper():
-        column = column * 26 + ord(ch) - 64
-    return int(digits) - 1, column - 1
-
-
-def _column(sheet_id: int, col: int, start_row: int = 1) -> dict[str, int]:
-    # No endRowIndex: the range is unbounded below, so rows added later are covered too.
-    return {"sheetId": sheet_id, "startRowIndex": start_row, "startColumnIndex": col,
-            "endColumnIndex": col + 1}
-
-
-def _rule_signature(rule: dict[str, Any]) -> tuple[Any, ...]:
-    ranges = tuple(sorted(
-        (r.get("sheetId", 0), r.get("startRowIndex", 0), r.get("startColumnIndex", 0),
-         r.get("endColumnIndex")) for r in rule.get("ranges", [])
-    ))
-    boolean = rule.get("booleanRule", {})
-    condition = boolean.get("condition", {})
-    values = tuple(v.get("userEnteredValue") for v in condition.get("values", []))
-    fmt = boolean.get("format", {})
-    colors = (
-        _color_key(fmt.get("backgroundColor", {})),
-        _color_key(fmt.get("textFormat", {}).get("foregroundColor", {})),
-        bool(fmt.get("textFormat", {}).get("bold", False)),
-    )
-    return ranges, condition.get("type"), values, colors
-
-
-def _color_key(color: dict[str, float]) -> tuple[tuple[str, float], ...]:
-    # Google answers float32 colours and leaves zero components out.
-    return tuple(sorted((k, round(v, 3)) for k, v in color.items() if v))
 
 
 def _string_cells(row: Sequence[object]) -> dict[str, Any]:
@@ -121,141 +63,6 @@ def _string_cells(row: Sequence[object]) -> dict[str, Any]:
 
 def _blank(rows: Sequence[Sequence[Value]]) -> bool:
     return not any(v not in (None, "") for row in rows for v in row)
-
-
-class _Layout:
-    """The requests laying one template tab out on one sheet."""
-
-    def __init__(self, layout: TabLayout, sheet_id: int, header: Sequence[Value],
-                 existing: dict[str, Any]) -> None:
-        self.layout = layout
-        self.sheet_id = sheet_id
-        index = header_index(header)
-        self.columns = {
-            h: index[schema.normalize_header(h)] for h in layout.headers
-            if schema.normalize_header(h) in index
-        }
-        self.existing_rules = {_rule_signature(r) for r in existing.get("conditionalFormats", [])}
-        self.our_protections = [
-            p for p in existing.get("protectedRanges", [])
-            if p.get("description") == PROTECTION_DESCRIPTION
-        ]
-
-    def requests(self, settings_rows: Sequence[Sequence[Value]]) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        layout, sheet_id = self.layout, self.sheet_id
-        rows, cols = _freeze(layout.freeze)
-        out.append({"updateSheetProperties": {
-            "properties": {"sheetId": sheet_id,
-                           "gridProperties": {"frozenRowCount": rows, "frozenColumnCount": cols}},
-            "fields": "gridProperties.frozenRowCount,gridProperties.frozenColumnCount",
-        }})
-        for header, col in self.columns.items():
-            owned = header in layout.owned
-            out.append({"repeatCell": {
-                "range": {"sheetId": sheet_id, "startRowIndex": 0, "endRowIndex": 1,
-                          "startColumnIndex": col, "endColumnIndex": col + 1},
-                "cell": {"userEnteredFormat": {
-                    "backgroundColor": _rgb(OWNED_HEADER_FILL if owned else HEADER_FILL),
-                    "textFormat": {"bold": True, "foregroundColor": _rgb(HEADER_FONT)},
-                    "verticalAlignment": "TOP", "wrapStrategy": "WRAP",
-                }},
-                "fields": "userEnteredFormat(backgroundColor,textFormat,verticalAlignment,wrapStrategy)",
-            }})
-            out.append({"updateDimensionProperties": {
-                "range": {"sheetId": sheet_id, "dimension": "COLUMNS",
-                          "startIndex": col, "endIndex": col + 1},
-                "properties": {"pixelSize": round(layout.width(header) * _PIXELS_PER_CHARACTER)},
-                "fields": "pixelSize",
-            }})
-            body: dict[str, Any] = {}
-            if owned:
-                body["backgroundColor"] = _rgb(OWNED_FILL)
-            if header in layout.number_formats:
-                body["numberFormat"] = _number_format(layout.number_formats[header])
-            if header in layout.wrap:
-                body["wrapStrategy"] = "WRAP"
-                body["verticalAlignment"] = "TOP"
-            if body:
-                out.append({"repeatCell": {
-                    "range": _column(sheet_id, col),
-                    "cell": {"userEnteredFormat": body},
-                    "fields": "userEnteredFormat(" + ",".join(body) + ")",
-                }})
-            dropdown = layout.dropdowns.get(header)
-            if dropdown is not None:
-                out.append({"setDataValidation": {
-                    "range": _column(sheet_id, col),
-                    "rule": {
-                        "condition": {"type": "ONE_OF_LIST",
-                                      "values": [{"userEnteredValue": v} for v in dropdown.values]},
-                        "strict": dropdown.strict,
-                        "showCustomUi": True,
-                        "inputMessage": "Choose one of: " + ", ".join(dropdown.values),
-                    },
-                }})
-            for color in layout.color_rules.get(header, ()):
-                rule = {
-                    "ranges": [_column(sheet_id, col)],
-                    "booleanRule": {
-                        "condition": {"type": "TEXT_EQ",
-                                      "values": [{"userEnteredValue": color.value}]},
-                        "format": {"backgroundColor": _rgb(color.fill),
-                                   "textFormat": {"foregroundColor": _rgb(color.font),
-                                                  "bold": color.bold}},
-                    },
-                }
-                if _rule_signature(rule) not in self.existing_rules:
-                    self.existing_rules.add(_rule_signature(rule))
-                    out.append({"addConditionalFormatRule": {"rule": rule, "index": 0}})
-        out.extend(self._last_run_format(settings_rows))
-        out.extend(self._protections())
-        return out
-
-    def _last_run_format(self, rows: Sequence[Sequence[Value]]) -> list[dict[str, Any]]:
-        if self.layout.title != schema.SETTINGS or "Value" not in self.columns:
-            return []
-        key_col = self.columns.get("Key", 0)
-        for number, row in enumerate(rows):
-            if key_col < len(row) and schema.normalize_header(row[key_col]) == "lastrun":
-                col = self.columns["Value"]
-                return [{"repeatCell": {
-                    "range": {"sheetId": self.sheet_id, "startRowIndex": number,
-                              "endRowIndex": number + 1, "startColumnIndex": col,
-                              "endColumnIndex": col + 1},
-                    "cell": {"userEnteredFormat": {"numberFormat": _number_format(DATETIME_FORMAT)}},
-                    "fields": "userEnteredFormat.numberFormat",
-                }}]
-        return []
-
-    def _protections(self) -> list[dict[str, Any]]:
-        owned = sorted(col for header, col in self.columns.items() if header in self.layout.owned)
-        blocks: list[list[int]] = []
-        for col in owned:
-            if blocks and col == blocks[-1][-1] + 1:
-                blocks[-1].append(col)
-            else:
-                blocks.append([col])
-        wanted = [{"sheetId": self.sheet_id, "startColumnIndex": b[0], "endColumnIndex": b[-1] + 1}
-                  for b in blocks]
-        have = [
-            {"sheetId": p["range"].get("sheetId", 0), "startColumnIndex": p["range"].get("startColumnIndex", 0),
-             "endColumnIndex": p["range"].get("endColumnIndex")}
-            for p in self.our_protections
-        ]
-        if have == wanted and all(p.get("warningOnly") for p in self.our_protections):
-            return []
-        out: list[dict[str, Any]] = [
-            {"deleteProtectedRange": {"protectedRangeId": p["protectedRangeId"]}}
-            for p in self.our_protections
-        ]
-        out.extend(
-            {"addProtectedRange": {"protectedRange": {
-                "range": grid, "description": PROTECTION_DESCRIPTION, "warningOnly": True,
-            }}}
-            for grid in wanted
-        )
-        return out
 
 
 def init_sheet(client: gspread.Client, key: str, *, dry_run: bool = False) -> list[str]:
@@ -328,16 +135,6 @@ def init_sheet(client: gspread.Client, key: str, *, dry_run: bool = False) -> li
     if not dry_run:
         http.batch_update(key, {"requests": requests})
     return added
-
-
-def new_tab_requests(title: str, sheet_id: int, header: Sequence[Value]) -> list[dict[str, Any]]:
-    """Given a tab a job creates (History on a first sync), return the requests giving it the
-    look ``init`` gives it (header row, frozen panes, widths, date-time formats, so its dates
-    read as dates rather than serial numbers); none for a tab the template does not have."""
-    layout = TAB_LAYOUTS.get(title)
-    if layout is None:
-        return []
-    return _Layout(layout, sheet_id, header, {}).requests([])
 
 
 def _first_free_column(rows: Sequence[Sequence[Value]]) -> int:
