@@ -21,11 +21,9 @@ import click
 import pandas as pd
 
 from sheets_escalation import __version__
-from sheets_escalation.adapters.machine import machine_locale, machine_timezone
 from sheets_escalation.adapters.sources import DEFAULT_SOURCE
 from sheets_escalation.adapters.sources import open_source as open_backend
 from sheets_escalation.cli.output import echo, plural, print_report, print_review
-from sheets_escalation.core import schema
 from sheets_escalation.core.errors import ConfigError, EscalationError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -174,54 +172,28 @@ def init(path: str, sheet: str | None, dry_run: bool, credentials: str | None, o
       sheets-escalation init escalations.xlsx
       sheets-escalation init https://docs.google.com/spreadsheets/d/KEY/edit
     """
-    from sheets_escalation.adapters.sources import parse_source_key
+    from sheets_escalation.jobs.init import NotASheetError, run_init
 
-    if sheet is None and not path.lower().endswith((".xlsx", ".xlsm")) \
-            and parse_source_key(path) is not None:
-        sheet = path
-    if sheet:
-        from sheets_escalation.adapters.gsheets.http import open_client
-        from sheets_escalation.adapters.gsheets.init import init_sheet
-
-        key = parse_source_key(sheet)
-        if key is None:
-            raise click.BadParameter(f'"{sheet}" is not a Google Sheets URL or key')
-        created = init_sheet(open_client(credentials, oauth), key, dry_run=dry_run)
-        if dry_run:
-            echo("dry run, nothing written")
-        echo(f"{'would lay out' if dry_run else 'laid out'} sheet {key}: "
-             + (", ".join(created) or "nothing to add"))
-        return
-    from sheets_escalation.adapters.xlsx.template import complete_workbook, init_xlsx
-    from sheets_escalation.core.errors import UsageError
-    from sheets_escalation.core.layout import date_order_for_locale
-
-    timezone = machine_timezone()
-    date_order = date_order_for_locale(machine_locale())
-    machine = {"Timezone": timezone, "Date order": date_order}
-    first = "day-first" if date_order == "DMY" else "month-first"
-    said = f"Timezone {timezone}, dates {first} ({date_order}) — change them in Settings."
-    if Path(path).exists():
-        from sheets_escalation.adapters.xlsx.backend import XlsxBackend
-        if not path.lower().endswith((".xlsx", ".xlsm")):
-            raise UsageError(f"{path} exists and is not an .xlsx or .xlsm workbook; "
-                             "init only adds to workbooks")
-        backend = XlsxBackend(Path(path), allow_lossy=allow_lossy, ignore_open=ignore_open,
-                              dry_run=dry_run)
-        with backend.lock():
-            added = backend.complete(lambda workbook: complete_workbook(workbook, machine))
-        if dry_run:
-            echo("dry run, nothing written")
-        echo(f"{'would add' if dry_run else 'added'} to {path}: {', '.join(added)}" if added
-             else f"{path}: nothing to add")
-        if any(what.startswith(f"tab {schema.SETTINGS}") for what in added):
-            echo(said)
-        return
-    tabs = init_xlsx(Path(path), machine, dry_run=dry_run)
+    try:
+        result = run_init(path, sheet, credentials=credentials, oauth=oauth,
+                          allow_lossy=allow_lossy, ignore_open=ignore_open, dry_run=dry_run)
+    except NotASheetError as error:
+        raise click.BadParameter(str(error)) from error
     if dry_run:
         echo("dry run, nothing written")
-    echo(f"{'would create' if dry_run else 'created'} {path} with tabs: {', '.join(tabs)}")
-    echo(said)
+    if result.google:
+        echo(f"{'would lay out' if dry_run else 'laid out'} sheet {result.target}: "
+             + (", ".join(result.added) or "nothing to add"))
+    elif result.created:
+        echo(f"{'would create' if dry_run else 'created'} {path} with tabs: "
+             f"{', '.join(result.added)}")
+    else:
+        echo(f"{'would add' if dry_run else 'added'} to {path}: {', '.join(result.added)}"
+             if result.added else f"{path}: nothing to add")
+    if result.machine_settings:
+        first = "day-first" if result.date_order == "DMY" else "month-first"
+        echo(f"Timezone {result.timezone}, dates {first} ({result.date_order}) — change them "
+             "in Settings.")
 
 
 @cli.command()
