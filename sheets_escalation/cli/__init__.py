@@ -109,31 +109,6 @@ def load_local_config(config_path: str | None) -> Any:
     return config
 
 
-def make_outbox(config: Any, backend: Any, dry_run: bool) -> Any:
-    """Given the local config, the backend and --dry-run, return the Outbox that sends this
-    run's notifications (the allowlist and SMTP settings come from the local config only)."""
-    from sheets_escalation.adapters.notify.outbox import Outbox
-    from sheets_escalation.adapters.sources import source_id
-
-    return Outbox(config, config.journal_path(source_id(backend)), dry_run=dry_run)
-
-
-def make_review_delivery(config_path: str | None, backend: Any, resend: bool,
-                         dry_run: bool) -> Any:
-    """Given --config, the backend, --resend and --dry-run, return what delivers the review
-    to the stakeholders of the local config. Raise UsageError if it names none."""
-    from sheets_escalation.adapters.sources import source_id
-    from sheets_escalation.core.errors import UsageError
-    from sheets_escalation.jobs.review_send import ReviewDelivery
-
-    config = load_local_config(config_path)
-    if not config.review_to:
-        raise UsageError(f"no stakeholders to send the review to: add [review] send_to = "
-                         f'["someone@example.com", ...] to {config.path}; nothing was written')
-    return ReviewDelivery(config, config.journal_path(source_id(backend), "review"),
-                          resend=resend, dry_run=dry_run)
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="sheets-escalation")
 def cli() -> None:
@@ -293,6 +268,7 @@ def sync(source: str, now_text: str | None, dry_run: bool, as_json: bool, quiet:
 
     from sheets_escalation.adapters.sources import source_identity
     from sheets_escalation.core.errors import EscalationError
+    from sheets_escalation.jobs.senders import make_outbox
     from sheets_escalation.jobs.sync import run_sync
     from sheets_escalation.jobs.watch import Watch
 
@@ -435,6 +411,7 @@ def escalate(source: str | None, identifier: str | None, to_text: str, handler: 
           --note "refund above L1 authority"
     """
     from sheets_escalation.core.levels import level_number
+    from sheets_escalation.jobs.senders import make_outbox
     from sheets_escalation.jobs.sync import run_escalate
 
     source, identifier = source_and_id(source, identifier)
@@ -553,11 +530,12 @@ def review(source: str, month: str | None, export_path: str | None, no_tab: bool
           --month previous --send --quiet
     """
     from sheets_escalation.jobs.review import run_review
+    from sheets_escalation.jobs.senders import make_review_delivery
 
     check_export_folder(export_path)
     backend = open_source_warned(source, credentials=credentials, oauth=oauth,
                           allow_lossy=allow_lossy, ignore_open=ignore_open)
-    delivery = (make_review_delivery(config_path, backend, resend, dry_run)
+    delivery = (make_review_delivery(load_local_config(config_path), backend, resend, dry_run)
                 if send or resend else None)
     result = run_review(backend, parse_now(now_text), month,
                         Path(export_path) if export_path else None, write_tab=not no_tab,
