@@ -1,7 +1,8 @@
 """Command line: parses options, calls the library, turns domain errors into exit codes.
 
-The cli package is the only one importing click (what it prints is in
-:mod:`sheets_escalation.cli.output`). Exit 0: done (flagged rows are not failures); 1: the run
+The cli package is the only one importing click: the group and its commands are here, the
+options they share in :mod:`sheets_escalation.cli.options`, what they print in
+:mod:`sheets_escalation.cli.output`. Exit 0: done (flagged rows are not failures); 1: the run
 failed (source unreachable, lock held, a concurrent edit); 2: usage, policy or config error.
 """
 
@@ -12,101 +13,34 @@ import os
 import shutil
 import sys
 import textwrap
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 import pandas as pd
 
 from sheets_escalation import __version__
 from sheets_escalation.adapters.sources import DEFAULT_SOURCE
-from sheets_escalation.adapters.sources import open_source as open_backend
+from sheets_escalation.cli.options import (
+    check_export_folder,
+    config_option,
+    credentials_option,
+    handle_errors,
+    ignore_open_option,
+    load_local_config,
+    lossy_option,
+    now_option,
+    oauth_option,
+    open_source,
+    open_source_warned,
+    parse_now,
+    source_and_id,
+    source_argument,
+)
 from sheets_escalation.cli.output import echo, plural, print_report, print_review
-from sheets_escalation.core.errors import ConfigError, EscalationError
+from sheets_escalation.core.errors import ConfigError
 
-F = TypeVar("F", bound=Callable[..., Any])
 DEMO_FILE = "escalations-demo.xlsx"
-
-
-def handle_errors(function: F) -> F:
-    """Turn domain errors into a message on stderr and the right exit code."""
-
-    @wraps(function)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return function(*args, **kwargs)
-        except ConfigError as error:
-            echo("error: the workbook's policy or headers need fixing:", err=True)
-            for problem in error.problems:
-                echo(f"  {problem}", err=True)
-            echo("nothing was written.", err=True)
-            sys.exit(error.exit_code)
-        except EscalationError as error:
-            echo(f"error: {error}", err=True)
-            sys.exit(error.exit_code)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def parse_now(text: str | None) -> pd.Timestamp:
-    """Given --now (ISO 8601; naive means the Settings timezone), return the run's time."""
-    if not text:
-        return pd.Timestamp.now(tz="UTC").floor("s")
-    try:
-        return pd.Timestamp(text)
-    except ValueError as error:
-        raise click.BadParameter(f'cannot read "{text}" as an ISO date-time',
-                                 param_hint="'--now'") from error
-
-
-source_argument = click.argument("source", required=False, default=DEFAULT_SOURCE)
-credentials_option = click.option(
-    "--credentials", type=click.Path(dir_okay=False),
-    help="Google credentials JSON (a service-account key, a gcloud or Workload Identity "
-    "Federation file). Default: $GOOGLE_APPLICATION_CREDENTIALS, then "
-    "~/.config/gspread/service_account.json, then Application Default Credentials. "
-    "With --oauth: the OAuth client file.")
-oauth_option = click.option("--oauth", is_flag=True,
-                            help="Use your own Google account (OAuth authorized-user flow).")
-config_option = click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False),
-    help="Local configuration (notification allowlist, SMTP). Default: "
-    "$SHEETS_ESCALATION_CONFIG or ~/.config/sheets-escalation/config.toml.")
-now_option = click.option(
-    "--now", "now_text", metavar="ISO",
-    help="Evaluate as of this time (ISO 8601; without a zone: Settings timezone).")
-lossy_option = click.option(
-    "--allow-lossy", is_flag=True,
-    help="Save an .xlsx even though it holds charts, images or pivot tables that "
-    "openpyxl cannot keep (they would be lost).")
-
-ignore_open_option = click.option(
-    "--ignore-open", is_flag=True,
-    help="Write an .xlsx even though an Excel or LibreOffice lock file says it is open "
-    "(that program's next save would replace what the tool writes).")
-
-
-def open_source_warned(source: str | None, **options: Any) -> Any:
-    """Open SOURCE's backend, printing any warning about it (e.g. a readable key file)."""
-    return open_source(source, lambda message: echo(f"warning: {message}", err=True),
-                       **options)
-
-
-def open_source(source: str | None, warn: Callable[[str], None], **options: Any) -> Any:
-    """Open SOURCE's backend, handing any warning about it to ``warn``."""
-    return open_backend(source, warn=warn, **options)
-
-
-def load_local_config(config_path: str | None) -> Any:
-    """Given --config, return the local configuration, printing its warnings."""
-    from sheets_escalation.adapters.config import load_config
-
-    config = load_config(Path(config_path) if config_path else None, os.environ)
-    for warning in config.warnings:
-        echo(f"warning: {warning}", err=True)
-    return config
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -315,16 +249,6 @@ def sync(source: str, now_text: str | None, dry_run: bool, as_json: bool, quiet:
         echo(json.dumps(report.as_json(), indent=2, default=str))
         return
     print_report(report, quiet)
-
-
-def source_and_id(source: str | None, identifier: str | None) -> tuple[str, str]:
-    """Given the one or two positional arguments, return (SOURCE, ID): SOURCE is optional
-    before the ID, as everywhere else (``escalate ESC-0019 --to L2``)."""
-    if identifier is None:
-        if source is None:
-            raise click.UsageError("Missing argument 'ID'.")
-        return DEFAULT_SOURCE, source
-    return source or DEFAULT_SOURCE, identifier
 
 
 @cli.command()
@@ -620,16 +544,6 @@ def simulate(source: str, month: str | None, policy_source: str | None, sets: tu
             echo(f"would export {export_path}")
     print_review(result.review, backend.name, not no_tab and not dry_run,
                   None if dry_run else export_path)
-
-
-def check_export_folder(export_path: str | None) -> None:
-    """Refuse (usage error, before anything is read) an --export into a missing folder."""
-    if export_path is None:
-        return
-    folder = Path(export_path).parent
-    if not folder.is_dir():
-        raise click.BadParameter(f"folder {folder} does not exist", param_hint="'--export'")
-
 
 
 @cli.command()
