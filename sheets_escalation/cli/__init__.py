@@ -378,35 +378,16 @@ def message(source: str | None, identifier: str | None, name: str, level_text: s
     Example:
       sheets-escalation message escalations.xlsx ESC-0012 --template customer
     """
-    from sheets_escalation.jobs.handoff import (
-        escalation_message,
-        find_row,
-        latest_move_reason,
-        row_view,
-        templates_of,
-    )
-    from sheets_escalation.jobs.sync import load
+    from sheets_escalation.jobs.message import NoTemplateError, render_message
 
     source, identifier = source_and_id(source, identifier)
     now = parse_now(now_text)
     backend = open_source_warned(source, credentials=credentials, oauth=oauth)
-    workbook = load(backend, now)
-    templates = templates_of(workbook.tabs)
-    if name.strip().casefold() not in templates:
-        raise click.BadParameter(
-            f"no template named {name.strip()!r} (available: {', '.join(sorted(templates))})",
-            param_hint="'--template'")
-    position = find_row(workbook.result, identifier)
-    view = row_view(workbook.log, workbook.result, position)
-    target = view.result.get("target_level") or ""
-    level = int(level_text[1]) if level_text else int(target[1]) if target else int(
-        view.result["level"])
-    # Nothing firing at the row's level (it was just raised, by this evaluation or
-    # before): the message names what raised it instead of empty Triggers and Why.
-    reason = None if view.result.get("triggers") else latest_move_reason(
-        view.result["id"], workbook.evaluation.events, workbook.history)
-    subject, body = escalation_message(view, workbook.policy, level, templates, name,
-                                       workbook.now, reason)
+    try:
+        subject, body = render_message(backend, now, identifier, name,
+                                       int(level_text[1]) if level_text else None)
+    except NoTemplateError as error:
+        raise click.BadParameter(str(error), param_hint="'--template'") from error
     echo(f"Subject: {subject}\n\n{body}")
 
 
