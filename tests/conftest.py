@@ -1,4 +1,6 @@
-"""Shared fixtures. Sockets are blocked except loopback (pytest-socket, see pyproject)."""
+"""The pytest fixtures every test module may ask for by name. Sockets are blocked except
+loopback (pytest-socket, see pyproject). The helpers behind them live in tests/fixtures.py;
+``fake`` is the fake Sheets API with the CLI pointed at it (a module may define its own)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures import fake  # noqa: F401  (a fixture, found by name)
 from tests.servers import Recorder, Smtp, clear_proxies, recording_server, smtp_server
 
 UTC = dt.UTC

@@ -8,23 +8,31 @@ components they run against live beside it (fake_sheets, servers, memory_backend
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import openpyxl
 import pandas as pd
+import pytest
 from click.testing import CliRunner
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import strategies as st
 from openpyxl.chart import BarChart, Reference
 
+from sheets_escalation.adapters.gsheets import http as gsheets
 from sheets_escalation.adapters.xlsx.template import new_workbook
 from sheets_escalation.cli import cli
-from sheets_escalation.core import schema
+from sheets_escalation.core import schema, staleness
 from sheets_escalation.core.engine import Evaluation, evaluate, read_log
 from sheets_escalation.core.events import HistoryEvent, read_events
 from sheets_escalation.core.policy import Policy, load_policy
 from sheets_escalation.core.table import Table
+from tests.fake_sheets import FakeSheetsAPI, Spreadsheet
 from tests.servers import Recorder, Smtp
 
 INPUT_KEYS = [c.key for c in schema.INPUT_COLUMNS]
@@ -428,3 +436,66 @@ ROWS = st.builds(
     financial_impact=_cell(None, 100, "$6,000", "lots"),
     public_mention=_cell(None, "yes"),
 )
+
+
+# --- google --------------------------------------------------------------------------------
+
+
+KEY = "1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-xyz"
+ACCOUNT = "escalations-bot@acme-support.iam.gserviceaccount.com"
+
+
+@pytest.fixture
+def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSheetsAPI]:
+    api = FakeSheetsAPI(caller_email=ACCOUNT)
+    real_open_client = gsheets.open_client
+
+    def open_on_fake(credentials: str | None, oauth: bool) -> Any:
+        return real_open_client(credentials, oauth, session=api.session())
+
+    monkeypatch.setattr(gsheets, "open_client", open_on_fake)
+    monkeypatch.setattr(gsheets.RetryingHTTPClient, "sleep", staticmethod(lambda seconds: None))
+    for variable in ("XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME"):
+        monkeypatch.setenv(variable, str(tmp_path / variable.lower()))
+    monkeypatch.delenv("SHEETS_ESCALATION_CONFIG", raising=False)
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(_service_account_file(tmp_path)))
+    yield api
+    _assert_every_write_is_raw(api)
+
+
+def _service_account_file(tmp_path: Path) -> Path:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    path = tmp_path / "service-account.json"
+    path.write_text(json.dumps({
+        "type": "service_account", "project_id": "acme-support", "private_key_id": "0" * 40,
+        "private_key": pem, "client_email": ACCOUNT, "client_id": "1",
+        "token_uri": "https://oauth2.googleapis.com/token",
+    }))
+    path.chmod(0o600)  # as a key file should be; a readable one is warned about
+    return path
+
+
+def _assert_every_write_is_raw(api: FakeSheetsAPI) -> None:
+    for call in api.calls():
+        if call.kind in ("values.update", "values.append"):
+            assert call.query.get("valueInputOption") == ["RAW"], call.url
+        elif call.kind == "values.batchUpdate":
+            assert call.body["valueInputOption"] == "RAW", call.body
+        elif call.kind == "batchUpdate":
+            text = json.dumps(call.body)
+            assert "USER_ENTERED" not in text
+            # The one formula the tool ever writes: init's staleness indicator.
+            formulas = re.findall(r'"formulaValue": ("(?:[^"\\]|\\.)*")', text)
+            assert all(staleness.is_indicator(json.loads(f)) for f in formulas), formulas
+
+
+def seed(fake: FakeSheetsAPI, path: Path, time_zone: str = "UTC") -> Spreadsheet:
+    """Put the workbook at ``path`` on the fake, typed in as people type into Sheets."""
+    workbook = openpyxl.load_workbook(path)
+    book = fake.add_spreadsheet(KEY, {ws.title: [] for ws in workbook.worksheets},
+                                time_zone=time_zone)
+    for ws in workbook.worksheets:
+        book.sheet(ws.title).type_values([list(r) for r in ws.iter_rows(values_only=True)])
+    return book

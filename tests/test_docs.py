@@ -24,7 +24,6 @@ from sheets_escalation.adapters.sources import parse_source_key
 from sheets_escalation.cli import cli
 from sheets_escalation.jobs.sample import sample_path
 from tests.fake_sheets import FakeSheetsAPI
-from tests.test_google_cli import fake  # noqa: F401  (the fake Sheets API fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCUMENTS = sorted([ROOT / "README.md", ROOT / "CHANGELOG.md", *(ROOT / "docs").glob("*.md")])

@@ -14,8 +14,9 @@ import pandas as pd
 import pytest
 from openpyxl.chart import BarChart, LineChart
 
-from sheets_escalation.adapters.export import files as export_module
-from sheets_escalation.adapters.export.files import export, write_review_sheet
+from sheets_escalation.adapters.export import pdf as export_pdf
+from sheets_escalation.adapters.export.formats import export
+from sheets_escalation.adapters.export.sheet import write_review_sheet
 from sheets_escalation.core.errors import UsageError
 from sheets_escalation.core.review import Chart, Review, Section, build_review
 from sheets_escalation.core.review_layout import review_rows, table_places
@@ -154,12 +155,12 @@ def test_csv_prefixes_formula_like_text(hostile, tmp_path):
 
 
 def test_pdf_prints_unicode_customer_text(hostile, tmp_path, monkeypatch):
-    class Uncompressed(export_module._Pdf):
+    class Uncompressed(export_pdf._Pdf):
         def __init__(self, review: Review) -> None:
             super().__init__(review)
             self.compress = False
 
-    monkeypatch.setattr(export_module, "_Pdf", Uncompressed)
+    monkeypatch.setattr(export_pdf, "_Pdf", Uncompressed)
     path = tmp_path / "review.pdf"
     export(hostile, path)
     data = path.read_bytes()
@@ -232,7 +233,7 @@ def test_xlsx_charts_straight_line_from_zero_and_labelled_bars(golden, tmp_path)
     assert min(chart.anchor._from.row for chart in charts) == 2 + len(golden.answers) + 1
 
 
-class _Recording(export_module._Pdf):
+class _Recording(export_pdf._Pdf):
     """The PDF as laid out: every text block and image with the page it landed on."""
 
     def __init__(self, review: Review) -> None:
@@ -258,7 +259,7 @@ def test_pdf_title_left_and_a_heading_never_ends_a_page_without_its_chart(
         made.append(_Recording(review))
         return made[-1]
 
-    monkeypatch.setattr(export_module, "_Pdf", recording)
+    monkeypatch.setattr(export_pdf, "_Pdf", recording)
     # Rows before the charted sections push their headings to every height on the page.
     padding = Section("Padding", pd.DataFrame({"Row": [f"row {n}" for n in range(filler)]}),
                       {"Row": "text"})

@@ -21,8 +21,9 @@ import pytest
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
-from sheets_escalation.adapters.xlsx import backend as xlsx
 from sheets_escalation.adapters.xlsx import patch as xlsx_patch
+from sheets_escalation.adapters.xlsx import reader as xlsx_reader
+from sheets_escalation.adapters.xlsx import rebuild as xlsx_rebuild
 from sheets_escalation.core import schema
 from tests.both_backends import (
     INPUT_HEADER,
@@ -206,7 +207,7 @@ def test_a_panic_inside_calamine_falls_back_to_openpyxl(
     def panicking(*_: Any) -> None:
         raise panic("called `Option::unwrap()` on a `None` value")
 
-    monkeypatch.setattr(xlsx, "_read_calamine", panicking)
+    monkeypatch.setattr(xlsx_reader, "read_calamine", panicking)
     run = book.sync()
     assert (run.code, run.err) == (0, "")
     assert book.by_id()["ESC-0001"]["Flag"] == "OK"
@@ -375,7 +376,7 @@ def test_junk_formulas_in_the_tools_columns_are_overwritten_by_the_fast_patch(
     def rebuild(*_: Any) -> None:
         raise AssertionError("the sync rebuilt the workbook with openpyxl")
 
-    monkeypatch.setattr(xlsx, "_apply", rebuild)
+    monkeypatch.setattr(xlsx_rebuild, "apply", rebuild)
     run = book.sync()
     assert (run.code, run.err) == (0, "")
     records = book.by_id()  # (a junk formula where the tool's value is blank stays)

@@ -12,25 +12,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import openpyxl
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
-from sheets_escalation.adapters.gsheets import http as gsheets
 from sheets_escalation.adapters.gsheets.layout import CHART_ROWS
-from sheets_escalation.core import schema, staleness
+from sheets_escalation.core import schema
 from tests.fake_sheets import FakeSheetsAPI, Spreadsheet
-from tests.fixtures import GOLDEN_NOW, run, write_golden
+from tests.fixtures import ACCOUNT, GOLDEN_NOW, KEY, run, seed, write_golden
 
-KEY = "1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-xyz"
 URL = f"https://docs.google.com/spreadsheets/d/{KEY}/edit#gid=0"
-ACCOUNT = "escalations-bot@acme-support.iam.gserviceaccount.com"
 WRITES = ("batchUpdate", "values.batchUpdate", "values.update", "values.append",
           "values.clear", "values.batchClear")
 # What the tool writes in Escalations: every value outside these is a person's input.
@@ -38,62 +31,14 @@ WRITTEN = ("ID", "Level", "Escalated at", "Handler",
            *(c.header for c in schema.OWNED_COLUMNS))
 
 
-@pytest.fixture
-def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSheetsAPI]:
-    api = FakeSheetsAPI(caller_email=ACCOUNT)
-    real_open_client = gsheets.open_client
-
-    def open_on_fake(credentials: str | None, oauth: bool) -> Any:
-        return real_open_client(credentials, oauth, session=api.session())
-
-    monkeypatch.setattr(gsheets, "open_client", open_on_fake)
-    monkeypatch.setattr(gsheets.RetryingHTTPClient, "sleep", staticmethod(lambda seconds: None))
-    for variable in ("XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME"):
-        monkeypatch.setenv(variable, str(tmp_path / variable.lower()))
-    monkeypatch.delenv("SHEETS_ESCALATION_CONFIG", raising=False)
-    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(_service_account_file(tmp_path)))
-    yield api
-    _assert_every_write_is_raw(api)
-
-
-def _service_account_file(tmp_path: Path) -> Path:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
-    path = tmp_path / "service-account.json"
-    path.write_text(json.dumps({
-        "type": "service_account", "project_id": "acme-support", "private_key_id": "0" * 40,
-        "private_key": pem, "client_email": ACCOUNT, "client_id": "1",
-        "token_uri": "https://oauth2.googleapis.com/token",
-    }))
-    path.chmod(0o600)  # as a key file should be; a readable one is warned about
-    return path
-
-
-def _assert_every_write_is_raw(api: FakeSheetsAPI) -> None:
-    for call in api.calls():
-        if call.kind in ("values.update", "values.append"):
-            assert call.query.get("valueInputOption") == ["RAW"], call.url
-        elif call.kind == "values.batchUpdate":
-            assert call.body["valueInputOption"] == "RAW", call.body
-        elif call.kind == "batchUpdate":
-            text = json.dumps(call.body)
-            assert "USER_ENTERED" not in text
-            # The one formula the tool ever writes: init's staleness indicator.
-            formulas = re.findall(r'"formulaValue": ("(?:[^"\\]|\\.)*")', text)
-            assert all(staleness.is_indicator(json.loads(f)) for f in formulas), formulas
 
 
 
 
-def seed(fake: FakeSheetsAPI, path: Path, time_zone: str = "UTC") -> Spreadsheet:
-    """Put the workbook at ``path`` on the fake, typed in as people type into Sheets."""
-    workbook = openpyxl.load_workbook(path)
-    book = fake.add_spreadsheet(KEY, {ws.title: [] for ws in workbook.worksheets},
-                                time_zone=time_zone)
-    for ws in workbook.worksheets:
-        book.sheet(ws.title).type_values([list(r) for r in ws.iter_rows(values_only=True)])
-    return book
+
+
+
+
 
 
 def serial(value: Any) -> Any:

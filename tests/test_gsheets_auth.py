@@ -24,6 +24,7 @@ from sheets_escalation.adapters.gsheets.http import open_client
 from sheets_escalation.cli import cli
 from sheets_escalation.core import errors
 from tests.fake_sheets import FakeSheetsAPI
+from tests.fixtures import seed
 
 SCOPE = ["https://www.googleapis.com/auth/spreadsheets"]
 KEY = "1CredentialsTestKey0123456789abcdefghijkl"
@@ -198,7 +199,6 @@ def test_a_docs_or_drive_url_is_named_as_typed(url: str, message: str, command: 
 def test_check_on_a_google_sheet_names_the_account_and_whether_it_can_write(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, read_only: bool) -> None:
     from tests.fixtures import write_golden
-    from tests.test_google_cli import seed
 
     fake = FakeSheetsAPI(caller_email=BOT)
     real_open_client = gsheets.open_client

@@ -23,8 +23,8 @@ from sheets_escalation.adapters.sources import parse_source_key
 from sheets_escalation.core import errors, staleness
 from sheets_escalation.core.table import CellWrite, WritePlan
 from tests.fake_sheets import FakeSheetsAPI, Sheet, Spreadsheet
+from tests.fixtures import KEY
 
-KEY = "1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-xyz"
 HEADER = ["ID", "Opened", "Customer", "Notes", "Flag", "Why"]
 ID, OPENED, CUSTOMER, NOTES, FLAG, WHY = range(6)
 SERIAL = 46023.5  # 2026-01-01 12:00

@@ -17,14 +17,14 @@ from click.testing import CliRunner
 from gspread.utils import rowcol_to_a1
 
 from sheets_escalation.adapters.gsheets.backend import GoogleSheetsBackend
+from sheets_escalation.adapters.gsheets.http import client_with_session
 from sheets_escalation.adapters.gsheets.init import init_sheet
 from sheets_escalation.adapters.xlsx import template
 from sheets_escalation.cli import cli
 from sheets_escalation.core import layout, schema, staleness
 from sheets_escalation.jobs.sync import run_sync
 from tests.fake_sheets import FakeSheetsAPI
-from tests.fixtures import GOLDEN_NOW, GOLDEN_ROWS, add_chart, write_golden
-from tests.test_gsheets_backend import KEY, client_with_session
+from tests.fixtures import GOLDEN_NOW, GOLDEN_ROWS, KEY, add_chart, write_golden
 
 STALE_TEXT = "Flags last refreshed 3 h ago — the hourly sync has stopped"
 COLUMN = staleness.TEMPLATE_COLUMN  # 1-based

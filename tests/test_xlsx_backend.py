@@ -26,6 +26,7 @@ from PIL import Image as PILImage
 
 from sheets_escalation.adapters.xlsx import backend as xlsx
 from sheets_escalation.adapters.xlsx import patch as xlsx_patch
+from sheets_escalation.adapters.xlsx import reader as xlsx_reader
 from sheets_escalation.adapters.xlsx import template
 from sheets_escalation.adapters.xlsx.backend import XlsxBackend
 from sheets_escalation.core import layout, schema, staleness
@@ -146,9 +147,9 @@ def test_read_matches_tab_titles_ignoring_case_and_spaces(typed_book: Path) -> N
 def _calamine_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make every calamine read fail, so the backend reads with openpyxl."""
     def broken(data: bytes, tabs: object) -> object:
-        raise xlsx.python_calamine.CalamineError("unsupported")
+        raise xlsx_reader.python_calamine.CalamineError("unsupported")
 
-    monkeypatch.setattr(xlsx, "_read_calamine", broken)
+    monkeypatch.setattr(xlsx_reader, "read_calamine", broken)
 
 
 def test_openpyxl_fallback_reads_the_same_values(typed_book: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,8 +1,9 @@
 """The monthly review (SPEC §5): pure tables computed from the frames the engine uses.
 
-Nothing here reads a file, the clock or the environment; ``export.py`` renders a
-:class:`Review` to the review tab and to stakeholder files. The tables are computed in
-core/review_tables.py, the sentences in core/review_answers.py, months in core/months.py.
+Nothing here reads a file, the clock or the environment; core/review_layout.py lays a
+:class:`Review` out as plain rows and adapters/export/ renders it to stakeholder files.
+The tables are computed in core/review_tables.py, the sentences in
+core/review_answers.py, months in core/months.py.
 
 Definitions (also in docs/review.md, with the five answers and the recommendation rules):
 

@@ -9,7 +9,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sheets_escalation.adapters.export.files import export, write_review_sheet
+from sheets_escalation.adapters.export.formats import export
+from sheets_escalation.adapters.export.sheet import write_review_sheet
+from sheets_escalation.adapters.gsheets.layout import review_sheet_requests
 from sheets_escalation.core.errors import UsageError
 from sheets_escalation.core.months import resolve_month
 from sheets_escalation.core.replay import MonthReplay
@@ -94,7 +96,4 @@ class ReviewLayout:
         write_review_sheet(worksheet, self.review)
 
     def sheet_requests(self, sheet_id: int) -> list[dict[str, Any]]:
-        # Imported here: gspread is needed only when the source is a Google Sheet.
-        from sheets_escalation.adapters.gsheets.layout import review_sheet_requests
-
         return review_sheet_requests(self.review, sheet_id)

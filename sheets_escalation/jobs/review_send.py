@@ -31,7 +31,8 @@ from pathlib import Path
 import pandas as pd
 
 from sheets_escalation.adapters.config import Config
-from sheets_escalation.adapters.export.files import chart_images, export
+from sheets_escalation.adapters.export.charts import chart_images
+from sheets_escalation.adapters.export.formats import export
 from sheets_escalation.adapters.notify.outbox import Outbox
 from sheets_escalation.adapters.notify.senders import EmailSender, Sender, WebhookSender
 from sheets_escalation.adapters.notify.targets import Target, mask, parse_targets

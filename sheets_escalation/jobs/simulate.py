@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sheets_escalation.adapters.export.files import SUFFIXES, export
+from sheets_escalation.adapters.export.formats import SUFFIXES, export
 from sheets_escalation.core.errors import ConfigError, UsageError
 from sheets_escalation.core.months import default_month, parse_month
 from sheets_escalation.core.policy import load_policy

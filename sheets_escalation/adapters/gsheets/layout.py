@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 # --------------------------------------------------------------------------- review tab
 
-# The review tab's look on Google Sheets, matching the xlsx review (export.py).
+# The review tab's look on Google Sheets, matching the xlsx review (adapters/export/sheet.py).
 REVIEW_NUMBER_FORMATS = {
     "pct": {"type": "PERCENT", "pattern": "0.0%"},
     "hours": {"type": "NUMBER", "pattern": "0.0#"},

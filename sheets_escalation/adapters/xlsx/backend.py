@@ -1,8 +1,8 @@
 """Local ``.xlsx`` workbooks: values read with python-calamine, written by patching the file.
 
 The file is read into memory once per run; calamine reads values from those bytes (the
-cached results of formula cells included). A sync's plain cell writes and appended rows are
-made by patching the package (:mod:`sheets_escalation.adapters.xlsx.patch`): only the changed
+cached results of formula cells included; :mod:`sheets_escalation.adapters.xlsx.reader`).
+A sync's plain cell writes and appended rows are made by patching the package (:mod:`sheets_escalation.adapters.xlsx.patch`): only the changed
 worksheets (and, for a new date format, the styles) are rewritten, every other part is copied
 as it is, so charts, pictures, pivot tables and macros survive and nothing is refused. Every
 other plan (new or replaced tabs, a new owned column's header, a cell inside a merged range or
@@ -16,8 +16,9 @@ one, flushed to disk and renamed over it, so a crash leaves either the old workb
 new one, never half of one.
 
 openpyxl saves formulas without their last computed values; the saved file gets the values
-the file held back (see :func:`_keep_cached_values`), so a formula people typed into an input
-column reads the same on the next run instead of blank. The patch keeps them untouched.
+the file held back (see :mod:`sheets_escalation.adapters.xlsx.rebuild`), so a formula people
+typed into an input column reads the same on the next run instead of blank. The patch keeps
+them untouched.
 
 ``CellWrite.row_id`` is not needed here: rows cannot move between read and write, because
 the per-file lock keeps other runs out and any other change to the file refuses the write.
@@ -26,39 +27,20 @@ the per-file lock keeps other runs out and any other change to the file refuses 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import glob
 import hashlib
-import io
-import math
-import numbers
 import os
-import posixpath
-import re
 import tempfile
-import warnings
-import zipfile
 from collections.abc import Callable, Iterator, Sequence
-from copy import copy
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
-from xml.etree import ElementTree
+from typing import IO
 
-import python_calamine
 from filelock import FileLock, Timeout
-from openpyxl import Workbook, load_workbook
-from openpyxl.cell.cell import Cell, MergedCell
-from openpyxl.styles import Font
-from openpyxl.styles.numbers import is_date_format
-from openpyxl.utils import column_index_from_string, get_column_letter
-from openpyxl.utils.datetime import WINDOWS_EPOCH
-from openpyxl.utils.exceptions import InvalidFileException
-from openpyxl.worksheet.worksheet import Worksheet
+from openpyxl import Workbook
 
-from sheets_escalation.adapters.xlsx import template
-from sheets_escalation.core import layout as tab_layout
-from sheets_escalation.core import schema
+from sheets_escalation.adapters import files
+from sheets_escalation.adapters.xlsx import patch as xlsx_patch
+from sheets_escalation.adapters.xlsx import reader, rebuild, template
 from sheets_escalation.core.errors import (
     ConcurrentEditError,
     LockHeldError,
@@ -66,77 +48,7 @@ from sheets_escalation.core.errors import (
     SourceError,
 )
 from sheets_escalation.core.limits import XLSX_CELL_CHARACTERS
-from sheets_escalation.core.plaintext import without_controls
-from sheets_escalation.core.table import Table, Value, WritePlan
-
-# Tabs the tool writes whole ("Review 2026-03", "What-if 2026-03"); their charts were drawn
-# by openpyxl, so openpyxl reads them back intact, and `review` redraws them anyway.
-TOOL_TAB = re.compile(r"^(Review|What-if) \d{4}-\d{2}$")
-
-# Parts of a workbook openpyxl drops, or keeps only partly, when it rewrites the file.
-_LOSSY_PARTS: tuple[tuple[str, str], ...] = (
-    ("xl/vbaProject.bin", "macros (VBA)"),
-    ("xl/pivotTables/", "pivot tables"),
-    ("xl/pivotCache/", "pivot tables"),
-    ("xl/slicers/", "slicers"),
-    ("xl/slicerCaches/", "slicers"),
-    ("xl/timelines/", "timelines"),
-    ("xl/timelineCaches/", "timelines"),
-    ("xl/threadedComments/", "threaded comments (only their plain-note copies survive)"),
-    ("xl/activeX/", "ActiveX controls"),
-    ("xl/ctrlProps/", "form controls"),
-    ("xl/embeddings/", "embedded objects"),
-    ("xl/model/", "the data model (Power Pivot)"),
-    ("xl/connections.xml", "data connections"),
-    ("xl/queryTables/", "query tables"),
-    ("customXml/", "custom XML parts (e.g. Power Query queries)"),
-    ("xl/chartsheets/", "chart sheets"),
-    ("xl/webextensions/", "add-in (web extension) parts"),
-)
-# openpyxl's own warnings while loading that mean something will not be saved back.
-_LOSSY_WARNING = re.compile(r"will be (removed|lost|discarded|dropped)|being dropped|Unable to read",
-                            re.IGNORECASE)
-# What openpyxl's extension warnings mean, in the words of someone who made the sheet.
-_EXTENSIONS = {
-    "Data Validation": "dropdowns stored in Excel's newer format (e.g. lists taken from another tab)",
-    "Conditional Formatting": "colour rules stored in Excel's newer format (data bars, icon sets)",
-    "Sparkline Group": "sparklines",
-    "Slicer List": "slicers",
-    "Timeline Ref": "timelines",
-}
-_SHAPE_TAGS = (b"<xdr:sp>", b"<xdr:sp ", b"<xdr:grpSp", b"<xdr:cxnSp", b"<mc:AlternateContent")
-
-_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
-_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
-_STRICT = b"http://purl.oclc.org/ooxml/spreadsheetml/main"
-_R_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
-
-_ERROR_CELL = re.compile(
-    rb'<c r="(?P<col>[A-Z]+)(?P<row>[0-9]+)"[^>]*?\bt="e"[^>]*>(?:(?!</c>).)*?<v>(?P<value>[^<]*)</v>',
-    re.DOTALL,
-)
-# A numeric cell whose stored value is negative (its attributes may name a type; a formula
-# may come before the value).
-_NEGATIVE_CELL = re.compile(
-    rb'<c r="(?P<col>[A-Z]+)(?P<row>[0-9]+)"(?P<attrs>[^>/]*)>(?:<f\b[^>]*?(?:/>|>[^<]*</f>))?'
-    rb"<v>(?P<value>-[^<]*)</v>"
-)
-_NEGATIVE_INFINITY = re.compile(rb"<v>-inf(?:inity)?</v>", re.IGNORECASE)
-_INFINITE_CELL = re.compile(
-    rb"<c\b(?P<attrs>[^>/]*)>(?P<body>(?:<f\b[^>]*?(?:/>|>[^<]*</f>))?<v>-inf(?:inity)?</v>)</c>",
-    re.IGNORECASE)
-_OOXML_ESCAPE = re.compile(r"_x[0-9A-Fa-f]{4}_")
-# Characters XML 1.0 cannot hold that are not control characters (see plaintext).
-_NOT_XML = re.compile("[\ufffe\uffff\ud800-\udfff]")
-# A non-empty cell element (worksheet cells never nest, and their attributes hold no "/").
-_CELL_ELEMENT = re.compile(rb"<c\b(?P<attrs>[^>/]*)>(?P<body>.*?)</c>", re.DOTALL)
-_CELL_REF = re.compile(rb'\br="(?P<ref>[A-Z]+[0-9]+)"')
-_CELL_TYPE = re.compile(rb'\s*\bt="(?P<type>[^"]*)"')
-_CACHED_VALUE = re.compile(rb"<v>(?P<value>[^<]+)</v>")
-_EMPTY_VALUE = re.compile(rb"<v\s*/>|<v>\s*</v>")
-_CALAMINE_ERRORS = (python_calamine.CalamineError, ValueError, OSError)
-_OPENPYXL_ERRORS = (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, TypeError,
-                    IndexError, AttributeError, SyntaxError, OSError)
+from sheets_escalation.core.table import Table, WritePlan
 
 
 @dataclass(frozen=True)
@@ -174,44 +86,7 @@ class XlsxBackend:
         exactly, else ignoring case and spaces), each as raw values with blanks as None and
         trailing blanks trimmed. Raise SourceError if the file is missing or not an .xlsx."""
         snapshot = self._take_snapshot()
-        raw = _raw_cells(snapshot, tabs)
-        try:
-            tables = _read_calamine(raw.readable, tabs)
-        except _CALAMINE_ERRORS:
-            # Rare files calamine rejects still open in openpyxl; slower, same values.
-            return self._read_openpyxl(snapshot, tabs)
-        except BaseException as error:
-            # A Rust panic inside calamine arrives as pyo3's PanicException, which derives
-            # from BaseException so that `except Exception` cannot swallow it; only that
-            # one is a reading failure, anything else (Ctrl-C …) goes on.
-            if type(error).__name__ != "PanicException":
-                raise
-            return self._read_openpyxl(snapshot, tabs)
-        raw.restore(tables)
-        if raw.date1904:
-            _shift_1904_serials(tables)
-        return tables
-
-    def _read_openpyxl(self, snapshot: _Snapshot, tabs: Sequence[str]) -> dict[str, Table]:
-        try:
-            workbook = load_workbook(io.BytesIO(_readable(snapshot.data, snapshot.names)),
-                                     read_only=True, data_only=True, keep_links=False)
-        except _OPENPYXL_ERRORS as error:
-            raise SourceError(f"cannot read {self.name}: {error}") from error
-        try:
-            tables: dict[str, Table] = {}
-            for wanted in tabs:
-                title = _resolve(wanted, workbook.sheetnames)
-                if title is None:
-                    continue
-                worksheet = workbook[title]
-                rows = [_clean_row(row) for row in worksheet.iter_rows(values_only=True)]
-                tables[wanted] = Table(title, _trim_rows(rows))
-            if workbook.epoch != WINDOWS_EPOCH:
-                _shift_1904_serials(tables)
-            return tables
-        finally:
-            workbook.close()
+        return reader.read_tables(snapshot.data, snapshot.names, tabs, self.name)
 
     def _take_snapshot(self) -> _Snapshot:
         target = self._target()
@@ -225,7 +100,7 @@ class XlsxBackend:
             raise SourceError(f"{self.path} is a folder, not a workbook") from error
         except OSError as error:
             raise SourceError(f"cannot read {self.path}: {error.strerror or error}") from error
-        names = _check_xlsx(data, self.path)
+        names = reader.check_xlsx(data, self.path)
         snapshot = _Snapshot(data, names, _identity(info))
         if self._snapshot is None or self._snapshot.data != data:
             self._workbook = None
@@ -244,7 +119,7 @@ class XlsxBackend:
         loading is added once a write has loaded the workbook. A write the package patch makes
         loses none of it. Raise SourceError if the file cannot be read."""
         snapshot = self._snapshot or self._take_snapshot()
-        found = _lossy_parts(snapshot.data, snapshot.names, keep_vba=self._keep_vba)
+        found = rebuild.lossy_parts(snapshot.data, snapshot.names, keep_vba=self._keep_vba)
         if self._workbook is not None:
             found.extend(w for w in self._load_warnings if w not in found)
         return found
@@ -265,9 +140,6 @@ class XlsxBackend:
         if plan.is_empty():
             return
         plan.fit(self.max_cell_characters)
-        # Imported here: the patch module builds on this module's helpers.
-        from sheets_escalation.adapters.xlsx import patch as xlsx_patch
-
         snapshot = self._snapshot or self._take_snapshot()
         self._check_unchanged(snapshot)
         self._check_not_open()
@@ -280,13 +152,13 @@ class XlsxBackend:
             self._snapshot = None
             return
         if not self.allow_lossy:
-            self._refuse_lossy(_lossy_parts(snapshot.data, snapshot.names, keep_vba=self._keep_vba))
+            self._refuse_lossy(rebuild.lossy_parts(snapshot.data, snapshot.names, keep_vba=self._keep_vba))
         workbook = self._load(snapshot)
         if not self.allow_lossy:
             self._refuse_lossy(self._load_warnings)
         try:
-            _apply(workbook, plan)
-            self._save(snapshot, lambda stream: _save_openpyxl(workbook, snapshot, stream))
+            rebuild.apply(workbook, plan)
+            self._save(snapshot, lambda stream: stream.write(rebuild.rebuilt(workbook, snapshot.data)))
         finally:
             # Saved or half-changed, the loaded workbook no longer matches a read of the file.
             self._workbook = None
@@ -309,9 +181,10 @@ class XlsxBackend:
             self._check_unchanged(snapshot)
             self._check_not_open()
             if not self.allow_lossy:
-                self._refuse_lossy(_lossy_parts(snapshot.data, snapshot.names, keep_vba=self._keep_vba))
+                self._refuse_lossy(rebuild.lossy_parts(snapshot.data, snapshot.names, keep_vba=self._keep_vba))
                 self._refuse_lossy(self._load_warnings)
-            self._save(snapshot, lambda stream: _save_completed(workbook, snapshot, stream))
+            self._save(snapshot, lambda stream: stream.write(
+                template.with_cached_indicator(rebuild.rebuilt(workbook, snapshot.data))))
             return added
         finally:
             self._workbook = None
@@ -369,23 +242,12 @@ class XlsxBackend:
     def _load(self, snapshot: _Snapshot) -> Workbook:
         if self._workbook is not None:
             return self._workbook
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                workbook = load_workbook(io.BytesIO(_readable(snapshot.data, snapshot.names)),
-                                         read_only=False,
-                                         keep_vba=self._keep_vba, keep_links=True, data_only=False,
-                                         rich_text=True)
-            except _OPENPYXL_ERRORS as error:
-                raise SourceError(f"cannot open {self.name} for writing: {error}") from error
-        self._load_warnings = sorted(
-            {_explain_warning(str(w.message)) for w in caught
-             if _LOSSY_WARNING.search(str(w.message))}
-        )
+        workbook, self._load_warnings = rebuild.load(snapshot.data, snapshot.names,
+                                                     keep_vba=self._keep_vba, name=self.name)
         self._workbook = workbook
         return workbook
 
-    def _save(self, snapshot: _Snapshot, write: Callable[[IO[bytes]], None]) -> None:
+    def _save(self, snapshot: _Snapshot, write: Callable[[IO[bytes]], object]) -> None:
         """Given the snapshot the new workbook derives from and a function writing the new
         workbook into a stream, publish it atomically: written next to the target, flushed,
         given the old file's mode, and renamed over the target only if the file is still the
@@ -396,28 +258,16 @@ class XlsxBackend:
             mode = os.stat(target).st_mode & 0o7777
         except OSError as error:
             raise SourceError(f"cannot write {self.path}: {error.strerror or error}") from error
-        temporary: str | None = None
-        try:
-            handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
-                                                 suffix=".tmp")
-            with os.fdopen(handle, "w+b") as stream:
-                write(stream)
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.chmod(temporary, mode)
-            # Last look before replacing, with the new file complete on disk: someone may
-            # have saved the file, or opened it, while it was being written.
+        def last_look() -> None:
+            # With the new file complete on disk: someone may have saved the file, or
+            # opened it, while it was being written.
             self._check_unchanged(snapshot)
             self._check_not_open()
-            os.replace(temporary, target)
-            temporary = None
-            _fsync_directory(target.parent)
+
+        try:
+            files.publish(target, write, mode, before=last_look)
         except OSError as error:
             raise SourceError(f"cannot write {self.path}: {error.strerror or error}") from error
-        finally:
-            if temporary is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(temporary)
 
     # -- locking -----------------------------------------------------------------------
 
@@ -436,20 +286,14 @@ class XlsxBackend:
                 "if none is, delete that file"
             ) from error
         try:
-            self._remove_stale_temporaries()
+            # A run killed while saving leaves its temporary file; holding the lock, no
+            # other run can be writing one now.
+            files.remove_stale_temporaries(self._target())
             yield
         finally:
             file_lock.release()
             with contextlib.suppress(OSError):
                 lock_path.unlink()
-
-    def _remove_stale_temporaries(self) -> None:
-        # A run killed while saving leaves its temporary file; holding the lock, no other
-        # run can be writing one now.
-        target = self._target()
-        for stale in target.parent.glob(glob.escape(f".{target.name}.") + "*.tmp"):
-            with contextlib.suppress(OSError):
-                stale.unlink()
 
     def _lock_path(self) -> Path:
         target = self._target()
@@ -472,23 +316,6 @@ def _lock_owner(lock: Path) -> str:
     return ""
 
 
-def _save_openpyxl(workbook: Workbook, snapshot: _Snapshot, stream: IO[bytes]) -> None:
-    """Write ``workbook`` as openpyxl saves it, with the formula values it held back."""
-    stream.write(_rebuilt(workbook, snapshot))
-
-
-def _save_completed(workbook: Workbook, snapshot: _Snapshot, stream: IO[bytes]) -> None:
-    """Write ``workbook`` as :func:`_save_openpyxl` does, the indicator ``init`` added
-    showing text to readers that take cached values."""
-    stream.write(template.with_cached_indicator(_rebuilt(workbook, snapshot)))
-
-
-def _rebuilt(workbook: Workbook, snapshot: _Snapshot) -> bytes:
-    saved = io.BytesIO()
-    workbook.save(saved)
-    return _keep_cached_values(snapshot.data, saved.getvalue())
-
-
 # -- reading helpers -----------------------------------------------------------------------
 
 
@@ -496,642 +323,12 @@ def _identity(info: os.stat_result) -> tuple[int, int, int]:
     return (info.st_mtime_ns, info.st_size, info.st_ino)
 
 
-def _explain_warning(message: str) -> str:
-    match = re.match(r"(.+) extension is not supported", message)
-    if match is None:
-        return message
-    return _EXTENSIONS.get(match[1], f"{match[1].lower()} parts Excel stores as extensions")
-
-
-def _check_xlsx(data: bytes, path: Path) -> frozenset[str]:
-    """Given a file's bytes, return its zip member names. Raise SourceError if it is not an
-    .xlsx workbook, saying what it looks like instead."""
-    if data.startswith(b"\xd0\xcf\x11\xe0"):
-        raise SourceError(
-            f"{path} is an old-style .xls file or a password-protected workbook; "
-            "save it as an unprotected .xlsx workbook"
-        )
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            names = frozenset(archive.namelist())
-            if "xl/workbook.xml" not in names:
-                if "xl/workbook.bin" in names:
-                    raise SourceError(f"{path} is a binary .xlsb workbook; save it as .xlsx")
-                raise SourceError(f"{path} is not an .xlsx workbook (no xl/workbook.xml inside)")
-            strict = _STRICT in archive.read("xl/workbook.xml")
-    except zipfile.BadZipFile as error:
-        raise SourceError(f"{path} is not an .xlsx workbook (it is not a zip file)") from error
-    if strict:
-        # Every part names Strict's own namespaces, which the patch and openpyxl do not know.
-        raise SourceError(f"{path.name} is saved as Strict Open XML, which is not supported; "
-                          "in Excel use File > Save As > Excel Workbook (.xlsx)")
-    return names
-
-
-def _resolve(wanted: str, titles: Sequence[str]) -> str | None:
-    """Given a tab title, return the workbook's title for it: exact, else ignoring case and
-    spaces when that matches a single tab; None if absent."""
-    if wanted in titles:
-        return wanted
-    key = schema.normalize_header(wanted)
-    matches = [t for t in titles if schema.normalize_header(t) == key]
-    return matches[0] if len(matches) == 1 else None
-
-
-def _read_calamine(data: bytes, tabs: Sequence[str]) -> dict[str, Table]:
-    workbook = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
-    try:
-        tables: dict[str, Table] = {}
-        for wanted in tabs:
-            title = _resolve(wanted, workbook.sheet_names)
-            if title is None:
-                continue
-            tables[wanted] = Table(title, _trim_rows(_sheet_rows(
-                workbook.get_sheet_by_name(title))))
-        return tables
-    finally:
-        workbook.close()
-
-
-def _sheet_rows(sheet: python_calamine.CalamineSheet) -> list[list[Value]]:
-    """Return a sheet's cleaned rows, indexed from A1 (row i, position j is the cell at
-    row i + 1, column j + 1).
-
-    Rows are cleaned as calamine hands them over, so the raw Python values of the whole
-    sheet never exist at once (~90 MB less at the peak of a 100,000-row read), and short
-    texts are shared: a log repeats the same Status, Flag and SLA words thousands of
-    times, and each cell comes as its own string object.
-    """
-    if sheet.start is None or sheet.end is None:
-        return []
-    (top, left), (bottom, right) = sheet.start, sheet.end
-    shared: dict[str, str] = {}
-    rows: list[list[Value]] = []
-    pad: list[Value] = []
-    for number, row in enumerate(sheet.iter_rows()):
-        if number == 0 and left and len(row) == right - left + 1:
-            # iter_rows starts at row 1 but at the first used column (python-calamine
-            # issue #177): line the columns up with A.
-            pad = [None] * left
-        rows.append(_clean_row(pad + row if pad else row, shared))
-    if len(rows) == bottom - top + 1 and top:
-        rows[:0] = [[] for _ in range(top)]  # should a release start at the first used row
-    if len(rows) != bottom + 1:
-        # A shape this code does not know: the whole grid, from A1, the slower way.
-        grid = sheet.to_python(skip_empty_area=False)
-        return [_clean_row(row, shared) for row in grid]
-    return rows
-
-
-@dataclass
-class _RawCells:
-    """What calamine would misread, found in the worksheet XML: error values (calamine
-    reads them as blanks, which would hide from the Problems column that a cell is broken)
-    and negative numbers (in a date cell calamine reads -1 as the time 00:00). ``readable``
-    is the package calamine can read (see :func:`_readable`)."""
-
-    readable: bytes
-    values: dict[str, list[tuple[int, int, Value]]]
-    date1904: bool
-
-    def restore(self, tables: dict[str, Table]) -> None:
-        """Put the values as stored back into ``tables``."""
-        for table in tables.values():
-            for row, col, value in self.values.get(table.title, ()):
-                while len(table.rows) <= row:
-                    table.rows.append([])
-                cells = table.rows[row]
-                cells.extend([None] * (col + 1 - len(cells)))
-                cells[col] = value
-
-
-def _raw_cells(snapshot: _Snapshot, tabs: Sequence[str]) -> _RawCells:
-    """Given the snapshot and the tabs to read, return their cells calamine misreads (see
-    :class:`_RawCells`). Each wanted worksheet is read once; the usual file, without errors
-    or negative numbers, costs two fast searches per worksheet."""
-    values: dict[str, list[tuple[int, int, Value]]] = {}
-    unreadable: dict[str, bytes] = {}
-    with zipfile.ZipFile(io.BytesIO(snapshot.data)) as archive:
-        parts = _sheet_parts(archive, snapshot.names)
-        date1904 = _date1904(archive.read("xl/workbook.xml"))
-        for wanted in tabs:
-            title = _resolve(wanted, list(parts))
-            if title is None or title in values:
-                continue
-            xml = archive.read(parts[title])
-            found: list[tuple[int, int, Value]] = []
-            if b't="e"' in xml:
-                found += [(int(m["row"]) - 1, column_index_from_string(m["col"].decode()) - 1,
-                           m["value"].decode()) for m in _ERROR_CELL.finditer(xml)]
-            if b"<v>-" in xml:
-                readable = _infinity_as_text(xml)
-                if readable is not xml:
-                    unreadable[parts[title]] = readable
-                for match in _NEGATIVE_CELL.finditer(readable):
-                    kind = _CELL_TYPE.search(match["attrs"])
-                    if kind is not None and kind["type"] != b"n":
-                        continue
-                    with contextlib.suppress(ValueError):
-                        found.append((int(match["row"]) - 1,
-                                      column_index_from_string(match["col"].decode()) - 1,
-                                      _clean(float(match["value"]))))
-            values[title] = found
-    if not unreadable:
-        return _RawCells(snapshot.data, values, date1904)
-    return _RawCells(_with_parts(snapshot.data, unreadable), values, date1904)
-
-
-def _infinity_as_text(xml: bytes) -> bytes:
-    """Given a worksheet part, return it with each number stored as ``-INF`` made the text
-    it shows (the same object when there is none). No spreadsheet program writes one, but a
-    generated file may, and neither reader survives it: calamine panics on it in a date
-    cell, openpyxl refuses the whole file."""
-    if _NEGATIVE_INFINITY.search(xml) is None:
-        return xml
-
-    def as_text(match: re.Match[bytes]) -> bytes:
-        return b"<c" + _CELL_TYPE.sub(b"", match["attrs"]) + b' t="str">' + match["body"] + b"</c>"
-
-    return _INFINITE_CELL.sub(as_text, xml)
-
-
-def _readable(data: bytes, names: frozenset[str]) -> bytes:
-    """Given a package, return it as openpyxl can load it: with ``-INF`` numbers as text
-    (see :func:`_infinity_as_text`); the same bytes for the usual file."""
-    replaced: dict[str, bytes] = {}
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        for part in _sheet_parts(archive, names).values():
-            xml = archive.read(part)
-            if b"<v>-" in xml and (readable := _infinity_as_text(xml)) is not xml:
-                replaced[part] = readable
-    return _with_parts(data, replaced) if replaced else data
-
-
-def _date1904(workbook_xml: bytes) -> bool:
-    """Whether the workbook counts dates from 1904 (old Mac Excel; serial 0 = 1904-01-01)."""
-    root = ElementTree.fromstring(workbook_xml)  # noqa: S314 - the user's own file
-    properties = root.find(f"{_MAIN}workbookPr")
-    return properties is not None and properties.get("date1904", "0").lower() in ("1", "true")
-
-
-# Columns holding datetimes, by tab: a plain number in one is a serial of the file's epoch.
-_DATE_COLUMNS = {
-    schema.ESCALATIONS: frozenset(schema.normalize_header(c.header)
-                                  for c in schema.ESCALATION_COLUMNS if c.kind == "datetime"),
-    schema.HISTORY: frozenset({schema.normalize_header("At")}),
-    schema.HOLIDAYS: frozenset({schema.normalize_header("Date")}),
-}
-_DAYS_1900_TO_1904 = 1462
-
-
-def _shift_1904_serials(tables: dict[str, Table]) -> None:
-    """Given tables read from a 1904-dated workbook, turn the plain numbers in its date
-    columns into the 1900-based serials every reader of the protocol expects (date cells
-    arrive as datetimes already). Negative numbers are left to be reported as they are."""
-    for wanted, table in tables.items():
-        wanted_columns = _DATE_COLUMNS.get(wanted)
-        if wanted_columns is None or not table.rows:
-            continue
-        positions = [i for i, h in enumerate(table.header)
-                     if isinstance(h, str) and schema.normalize_header(h) in wanted_columns]
-        for row in table.body:
-            for i in positions:
-                value = row[i] if i < len(row) else None
-                if isinstance(value, int | float) and not isinstance(value, bool) \
-                        and math.isfinite(value) and value >= 0:
-                    row[i] = value + _DAYS_1900_TO_1904
-
-
-def _with_parts(data: bytes, replaced: dict[str, bytes]) -> bytes:
-    """Given a package's bytes and new contents for some members, return the new package."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as source, \
-            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            target.writestr(info, replaced.get(info.filename) or source.read(info.filename))
-    return out.getvalue()
-
-
-def _clean(value: Any) -> Value:
-    """Given a value as a reader hands it over, return the raw value of the protocol."""
-    kind = type(value)
-    if kind is str:
-        return None if value == "" else value
-    if kind is float:
-        # Every number is a float in the file; whole ones read as int so that an ID typed as
-        # 12 is "12", not "12.0".
-        return int(value) if value.is_integer() and abs(value) < 2**53 else value
-    if kind is dt.date:
-        # calamine makes a date of any date-time at midnight; one type for both keeps reads
-        # the same whichever reader ran, and a midnight the tool wrote reads back unchanged.
-        return dt.datetime.combine(value, dt.time())
-    if kind is dt.time:
-        return value.isoformat(timespec="seconds" if value.second else "minutes")
-    if kind is dt.timedelta:
-        return value.total_seconds() / 86400  # a duration cell, as spreadsheet days
-    return value
-
-
-# Texts up to this long are shared between cells that hold the same one (see _read_calamine).
-_SHARED_TEXT = 40
-
-
-def _clean_row(row: Sequence[Any], shared: dict[str, str] | None = None) -> list[Value]:
-    """Given a row as calamine reads it, return its raw values without trailing blanks;
-    with ``shared``, equal short texts become one string object (kept in ``shared``)."""
-    if shared is None:
-        cleaned = [_clean(value) for value in row]
-    else:
-        cleaned = [shared.setdefault(value, value)
-                   if type(value) is str and len(value) <= _SHARED_TEXT else value
-                   for value in map(_clean, row)]
-    while cleaned and cleaned[-1] is None:
-        cleaned.pop()
-    return cleaned
-
-
-def _trim_rows(rows: list[list[Value]]) -> list[list[Value]]:
-    while rows and not rows[-1]:
-        rows.pop()
-    return rows
-
-
 # -- lossy parts ---------------------------------------------------------------------------
-
-
-def _lossy_parts(data: bytes, names: frozenset[str], keep_vba: bool) -> list[str]:
-    """Given a workbook's bytes and member names, return a description of each part that
-    openpyxl would drop or damage on save (macros only when ``keep_vba`` is off)."""
-    found: list[str] = []
-    for prefix, what in _LOSSY_PARTS:
-        if keep_vba and prefix == "xl/vbaProject.bin":
-            continue
-        if any(name.startswith(prefix) for name in names) and what not in found:
-            found.append(what)
-    if not any(name.startswith("xl/drawings/") for name in names):
-        return found
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        for title, drawing in _sheet_drawings(archive, names):
-            found.extend(_drawing_losses(archive, names, title, drawing))
-    return found
-
-
-def _relationships(archive: zipfile.ZipFile, names: frozenset[str], part: str) -> dict[str, tuple[str, str]]:
-    """Given a part, return its relationships: id -> (type suffix, target part path)."""
-    folder, file = posixpath.split(part)
-    rels = posixpath.join(folder, "_rels", file + ".rels")
-    if rels not in names:
-        return {}
-    found: dict[str, tuple[str, str]] = {}
-    for element in ElementTree.fromstring(archive.read(rels)).iter(_REL):  # noqa: S314 - the user's own file
-        target = element.get("Target", "")
-        if element.get("TargetMode") == "External":
-            continue
-        path = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(folder, target))
-        found[element.get("Id", "")] = (element.get("Type", "").rsplit("/", 1)[-1], path)
-    return found
-
-
-def _sheet_parts(archive: zipfile.ZipFile, names: frozenset[str]) -> dict[str, str]:
-    """Return tab title -> the zip part holding that worksheet."""
-    workbook_rels = _relationships(archive, names, "xl/workbook.xml")
-    root = ElementTree.fromstring(archive.read("xl/workbook.xml"))  # noqa: S314 - the user's own file
-    parts: dict[str, str] = {}
-    for sheet in root.iter(f"{_MAIN}sheet"):
-        relation = workbook_rels.get(sheet.get(_R_ID, ""))
-        if relation is not None and relation[1] in names:
-            parts[sheet.get("name", "")] = relation[1]
-    return parts
-
-
-def _sheet_drawings(archive: zipfile.ZipFile, names: frozenset[str]) -> Iterator[tuple[str, str]]:
-    """Yield (tab title, drawing part) for each drawing on a worksheet."""
-    for title, sheet_part in _sheet_parts(archive, names).items():
-        for kind, part in _relationships(archive, names, sheet_part).values():
-            if kind == "drawing" and part in names:
-                yield title, part
-
-
-def _drawing_losses(archive: zipfile.ZipFile, names: frozenset[str], title: str, drawing: str) -> list[str]:
-    losses: list[str] = []
-    if any(tag in archive.read(drawing) for tag in _SHAPE_TAGS):
-        losses.append(f"shapes or text boxes on tab {title!r}")
-    if TOOL_TAB.match(title):
-        return losses
-    kinds = {kind for kind, _ in _relationships(archive, names, drawing).values()}
-    if "chart" in kinds:
-        losses.append(f"charts on tab {title!r} (their formatting)")
-    if "image" in kinds:
-        losses.append(f"pictures on tab {title!r} (alt text, cropping, links)")
-    return losses
 
 
 # -- applying a plan -----------------------------------------------------------------------
 
 
-def _apply(workbook: Workbook, plan: WritePlan) -> None:
-    """Given a loaded workbook, apply every write of ``plan`` in memory. Raise
-    ConcurrentEditError if the plan targets a tab that is missing, or creates one that exists."""
-    for title, rows in plan.new_tabs.items():
-        if _resolve(title, workbook.sheetnames) is not None:
-            raise ConcurrentEditError(f"tab {title!r} already exists; nothing was written")
-        _write_new_tab(workbook.create_sheet(title), rows)
-    for title, rows in plan.replace_tabs.items():
-        existing = _resolve(title, workbook.sheetnames)
-        index = len(workbook.sheetnames)
-        if existing is not None:
-            index = workbook.sheetnames.index(existing)
-            workbook.remove(workbook[existing])
-        sheet = workbook.create_sheet(title, index)
-        _write_replaced_tab(sheet, rows)
-        formatter = plan.tab_formatters.get(title)
-        if formatter is not None:
-            formatter(sheet)
-        template.print_setup(sheet)
-    writers: dict[str, _SheetWriter] = {}
-
-    def writer_for(tab: str) -> _SheetWriter:
-        if tab not in writers:
-            title = _resolve(tab, workbook.sheetnames)
-            if title is None:
-                raise ConcurrentEditError(f"tab {tab!r} is missing; nothing was written")
-            writers[tab] = _SheetWriter(workbook[title])
-        return writers[tab]
-
-    # Headers first: a new owned column gets its column look before cells below inherit it.
-    for write in plan.cells:
-        if write.row == 0:
-            writer_for(write.tab).write_header(write.col, write.value)
-    for write in plan.cells:
-        if write.row > 0:
-            writer_for(write.tab).write(write.row, write.col, write.value)
-    for tab, rows in plan.appends.items():
-        if rows:
-            writer_for(tab).append(rows)
-
-
-class _SheetWriter:
-    """Writes plain values into one worksheet; a cell the tool creates takes its column's
-    style, as a cell typed in Excel would."""
-
-    def __init__(self, worksheet: Worksheet) -> None:
-        self.worksheet = worksheet
-        self._column_styles: dict[int, Any] | None = None
-
-    def write_header(self, col: int, value: Value) -> None:
-        cell = self._cell(1, col + 1, value)
-        if cell is None:
-            return
-        was_blank = cell.value is None or cell.value == ""
-        set_value(cell, value)
-        layout = tab_layout.layout_for(self.worksheet.title)
-        if was_blank and layout is not None and isinstance(value, str):
-            header = _layout_header(layout, value)
-            if header is not None and header in layout.owned:
-                _isolate_column(self.worksheet, col + 1)
-                template.style_column(self.worksheet, layout, header, col + 1)
-        self._column_styles = None
-
-    def write(self, row: int, col: int, value: Value) -> None:
-        cell = self._cell(row + 1, col + 1, value)
-        if cell is None:
-            return
-        if not cell.has_style:
-            style = self._styles().get(col + 1)
-            if style is not None:
-                # The column's style array indexes the same workbook style tables.
-                cell._style = copy(style)
-        set_value(cell, value)
-
-    def _cell(self, row: int, column: int, value: Value) -> Cell | None:
-        """Return the cell at 1-based ``row``/``column`` ready to take ``value``, or None when
-        nothing needs writing. A cell hidden inside a merged range holds no value of its own
-        (openpyxl refuses to set one), so a value that must land there splits that one range;
-        blanking such a cell needs nothing."""
-        cell = self.worksheet.cell(row=row, column=column)
-        if not isinstance(cell, MergedCell):
-            return cell
-        if value is None or value == "":
-            return None
-        for merged in list(self.worksheet.merged_cells.ranges):
-            if merged.min_row <= row <= merged.max_row and merged.min_col <= column <= merged.max_col:
-                self.worksheet.unmerge_cells(merged.coord)
-                break
-        return self.worksheet.cell(row=row, column=column)
-
-    def append(self, rows: Sequence[Sequence[Value]]) -> None:
-        start = _last_nonblank_row(self.worksheet)
-        for offset, values in enumerate(rows):
-            for col, value in enumerate(values):
-                if value is None:
-                    continue
-                self.write(start + offset, col, value)
-
-    def _styles(self) -> dict[int, Any]:
-        if self._column_styles is None:
-            styles: dict[int, Any] = {}
-            for dimension in self.worksheet.column_dimensions.values():
-                if not dimension.has_style:
-                    continue
-                # A loaded dimension may span columns min..max; a new one only knows its letter.
-                first = dimension.min or column_index_from_string(dimension.index)
-                for column in range(first, (dimension.max or first) + 1):
-                    styles[column] = dimension._style
-            self._column_styles = styles
-        return self._column_styles
-
-
-def _isolate_column(worksheet: Worksheet, column: int) -> None:
-    """Split any column range (Excel stores e.g. ``<col min=2 max=9>``) that covers
-    ``column``, so that column can take its own look without two ranges overlapping, which
-    Excel reports as a damaged file."""
-    dimensions = worksheet.column_dimensions
-    for key, dimension in list(dimensions.items()):
-        first = dimension.min or column_index_from_string(dimension.index)
-        last = dimension.max or first
-        if first == last or not first <= column <= last:
-            continue
-        del dimensions[key]
-        for low, high in ((first, column - 1), (column, column), (column + 1, last)):
-            if low > high:
-                continue
-            part = copy(dimension)
-            part.index = get_column_letter(low)
-            part.min, part.max = low, high
-            dimensions[part.index] = part
-
-
-def _layout_header(layout: tab_layout.TabLayout, value: str) -> str | None:
-    key = schema.normalize_header(value)
-    return next((h for h in layout.headers if schema.normalize_header(h) == key), None)
-
-
-def _last_nonblank_row(worksheet: Worksheet) -> int:
-    """Return the 1-based number of the last row holding a value (0 for an empty tab)."""
-    # The cell store is read directly: openpyxl's row iterators create the cells they visit.
-    return max((row for (row, _), cell in worksheet._cells.items()
-                if cell.value is not None and cell.value != ""), default=0)
-
-
-def set_value(cell: Cell, value: Value) -> None:
-    """Given a cell, store ``value`` as a plain value. Text is always text (never a formula
-    or an error code) and reads back as written (see :func:`_storable_text`); naive datetimes
-    become date cells shown as ``yyyy-mm-dd hh:mm`` unless the cell already has a date
-    format; NaN and infinities become blanks. Raise ValueError for a datetime with a zone,
-    TypeError for a value of another type."""
-    if value is None:
-        cell.value = None
-    elif isinstance(value, str):
-        cell.value = _storable_text(value)
-        cell.data_type = "s"
-    elif isinstance(value, bool):
-        cell.value = value
-    elif isinstance(value, numbers.Integral):
-        cell.value = int(value)
-    elif isinstance(value, numbers.Real):
-        number = float(value)
-        cell.value = None if math.isnan(number) or math.isinf(number) else number
-    elif isinstance(value, dt.datetime):
-        if value.tzinfo is not None:
-            raise ValueError(f"datetime {value} has a time zone; backends write naive local times")
-        keep = is_date_format(cell.number_format)
-        cell.value = value
-        if not keep:
-            cell.number_format = tab_layout.DATETIME_FORMAT
-    elif isinstance(value, dt.date):
-        keep = is_date_format(cell.number_format)
-        cell.value = value
-        if not keep:
-            cell.number_format = tab_layout.DATE_FORMAT
-    else:
-        raise TypeError(f"cannot write {type(value).__name__} value {value!r} to a cell")
-
-
-def _storable_text(text: str) -> str:
-    """Given text, return what to store so that reading the cell gives the same text back
-    (so a rerun finds nothing to change): without control characters (which a cell cannot
-    hold, or a terminal would act on), with line ends as the file format keeps them (LF; XML
-    turns CR LF into LF), and with a literal ``_xHHHH_`` escaped, since readers decode that
-    as a character."""
-    text = _NOT_XML.sub("", without_controls(text))
-    if "_x" in text:
-        text = _OOXML_ESCAPE.sub(r"_x005F\g<0>", text)
-    return text
-
-
-def _write_new_tab(worksheet: Worksheet, rows: Sequence[Sequence[Value]]) -> None:
-    layout = tab_layout.layout_for(worksheet.title)
-    if layout is not None and rows:
-        for col, value in enumerate(rows[0], start=1):
-            header = _layout_header(layout, value) if isinstance(value, str) else None
-            if header is not None:
-                template.style_column(worksheet, layout, header, col)
-        worksheet.freeze_panes = layout.freeze
-    elif rows:
-        _bold_first_row(worksheet, len(rows[0]))
-    template.print_setup(worksheet)
-    writer = _SheetWriter(worksheet)
-    for row, values in enumerate(rows):
-        for col, value in enumerate(values):
-            if value is not None:
-                writer.write(row, col, value)
-
-
-def _write_replaced_tab(worksheet: Worksheet, rows: Sequence[Sequence[Value]]) -> None:
-    widths: dict[int, int] = {}
-    for row_number, values in enumerate(rows, start=1):
-        for col, value in enumerate(values, start=1):
-            if value is None:
-                continue
-            set_value(worksheet.cell(row=row_number, column=col), value)
-            widths[col] = max(widths.get(col, 0), len(str(value)))
-    if rows:
-        _bold_first_row(worksheet, len(rows[0]))
-    for col, width in widths.items():
-        worksheet.column_dimensions[get_column_letter(col)].width = min(60, max(10, width + 2))
-
-
-def _bold_first_row(worksheet: Worksheet, width: int) -> None:
-    for col in range(1, width + 1):
-        worksheet.cell(row=1, column=col).font = Font(bold=True)
-
-
 # -- formula values ------------------------------------------------------------------------
 
 
-def _keep_cached_values(original: bytes, saved: bytes) -> bytes:
-    """Given the workbook's bytes as read and as openpyxl saved them, return the saved bytes
-    with each formula cell's last computed value copied back from the original, where the
-    cell still holds a formula at the same place on the same tab (the tool writes only plain
-    values and never moves cells). Excel recalculates on opening (openpyxl marks the file so);
-    until then a reader sees the values the file had, not blanks. Returns ``saved`` unchanged
-    when there is nothing to copy."""
-    with zipfile.ZipFile(io.BytesIO(original)) as archive:
-        names = frozenset(archive.namelist())
-        cached: dict[str, dict[bytes, tuple[bytes | None, bytes]]] = {}
-        for title, part in _sheet_parts(archive, names).items():
-            values = _formula_values(archive.read(part))
-            if values:
-                cached[title] = values
-    if not cached:
-        return saved
-    source = zipfile.ZipFile(io.BytesIO(saved))
-    parts = {part: cached[title] for title, part in
-             _sheet_parts(source, frozenset(source.namelist())).items() if title in cached}
-    out = io.BytesIO()
-    with source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            data = source.read(info.filename)
-            if info.filename in parts:
-                data = _restore_formula_values(data, parts[info.filename])
-            target.writestr(info, data)
-    return out.getvalue()
-
-
-def _formula_values(xml: bytes) -> dict[bytes, tuple[bytes | None, bytes]]:
-    """Given a worksheet part, return cell reference -> (type attribute, cached value) for
-    each formula cell holding a computed value."""
-    if b"<f" not in xml:
-        return {}
-    found: dict[bytes, tuple[bytes | None, bytes]] = {}
-    for match in _CELL_ELEMENT.finditer(xml):
-        body = match["body"]
-        if not body.startswith(b"<f"):
-            continue
-        ref, value = _CELL_REF.search(match["attrs"]), _CACHED_VALUE.search(body)
-        if ref is None or value is None:
-            continue
-        kind = _CELL_TYPE.search(match["attrs"])
-        found[ref["ref"]] = (kind["type"] if kind else None, value["value"])
-    return found
-
-
-def _restore_formula_values(xml: bytes, values: dict[bytes, tuple[bytes | None, bytes]]) -> bytes:
-    def restore(match: re.Match[bytes]) -> bytes:
-        body = match["body"]
-        ref = _CELL_REF.search(match["attrs"])
-        if not body.startswith(b"<f") or ref is None or ref["ref"] not in values:
-            return match[0]
-        if _CACHED_VALUE.search(body):
-            return match[0]
-        kind, value = values[ref["ref"]]
-        attrs = _CELL_TYPE.sub(b"", match["attrs"])
-        if kind is not None and kind != b"n":
-            attrs += b' t="' + kind + b'"'
-        cached = b"<v>" + value + b"</v>"
-        body, replaced = _EMPTY_VALUE.subn(cached, body, count=1)
-        if not replaced:
-            body += cached
-        return b"<c" + attrs + b">" + body + b"</c>"
-
-    return _CELL_ELEMENT.sub(restore, xml)
-
-
-def _fsync_directory(directory: Path) -> None:
-    # Makes the rename itself durable; not possible (nor needed) on every platform.
-    with contextlib.suppress(OSError, AttributeError):
-        descriptor = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)

@@ -14,7 +14,6 @@ import io
 import os
 import re
 import sys
-import tempfile
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -27,6 +26,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
+from sheets_escalation.adapters import files
 from sheets_escalation.core import schema, staleness
 from sheets_escalation.core.errors import RefusedError, SourceError, UsageError
 from sheets_escalation.core.layout import (
@@ -127,6 +127,13 @@ def style_column(ws: Worksheet, layout: TabLayout, header: str, column: int) -> 
             CellIsRule(operator="equal", formula=[f'"{rule.value}"'],
                        fill=_fill(rule.fill), font=_font(rule.font, rule.bold)),
         )
+
+
+def layout_header(layout: TabLayout, value: str) -> str | None:
+    """Given a tab's layout and a header cell's text, return the layout's header it names
+    (ignoring case and spaces), or None."""
+    key = schema.normalize_header(value)
+    return next((h for h in layout.headers if schema.normalize_header(h) == key), None)
 
 
 def _format_seed_cell(ws: Worksheet, layout: TabLayout, header: str, row: int, column: int) -> None:
@@ -241,7 +248,7 @@ def complete_workbook(workbook: Workbook,
     keys = [cell.value for (row, column), cell in settings._cells.items()
             if row > 1 and column == key_column]
     if not any(isinstance(key, str) and schema.normalize_header(key) == wanted for key in keys):
-        row = _last_used_row(settings) + 1
+        row = last_nonblank_row(settings) + 1
         settings.cell(row=row, column=key_column, value=staleness.STALE_AFTER_KEY)
         settings.cell(row=row, column=value_column, value=staleness.DEFAULT_STALE_AFTER)
         added.append(f"{settings.title} row {staleness.STALE_AFTER_KEY}")
@@ -273,7 +280,10 @@ def _used_columns(ws: Worksheet) -> int:
                 if cell.value is not None and cell.value != ""), default=0)
 
 
-def _last_used_row(ws: Worksheet) -> int:
+def last_nonblank_row(ws: Worksheet) -> int:
+    """Given a worksheet, return the 1-based number of the last row holding a value (0 for
+    an empty tab)."""
+    # The cell store is read directly: openpyxl's row iterators create the cells they visit.
     return max((row for (row, _), cell in ws._cells.items()
                 if cell.value is not None and cell.value != ""), default=0)
 
@@ -385,35 +395,13 @@ def init_xlsx(path: Path, settings: Mapping[str, str] | None = None, *,
         return list(workbook.sheetnames)
     data = workbook_bytes(workbook)
     try:
-        handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                stream.write(data)
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.chmod(temporary, 0o666 & ~_umask())
-            _publish_new(Path(temporary), path)
-        finally:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
+        files.publish(path, lambda stream: stream.write(data), 0o666 & ~_umask(),
+                      overwrite=False)
     except FileExistsError as error:
         raise RefusedError(f"{path} already exists; init never overwrites a workbook") from error
     except OSError as error:
         raise SourceError(f"cannot create {path}: {error.strerror or error}") from error
     return list(workbook.sheetnames)
-
-
-def _publish_new(temporary: Path, path: Path) -> None:
-    # A hard link fails if the path appeared meanwhile, where a rename would replace it;
-    # filesystems without hard links get a check-then-rename instead.
-    try:
-        os.link(temporary, path)
-    except FileExistsError:
-        raise
-    except OSError:
-        if path.exists():
-            raise FileExistsError(str(path)) from None
-        os.replace(temporary, path)
 
 
 def _umask() -> int:
