@@ -1,5 +1,6 @@
 """The shape of the house (docs/architecture.md): imports point down only, the core is
-pure, nothing imports in a circle, and a long module says at its top why it is one piece.
+pure, nothing imports in a circle, a long module says at its top why it is one piece, and
+the tests mirror the layers and share helpers only through tests/support.
 
 Read from the source with ``ast`` (imports inside functions count too), so a new module
 is held to the rules the day it is added.
@@ -92,7 +93,7 @@ def test_imports_point_down(module: str) -> None:
 def test_only_the_cli_imports_click() -> None:
     importers = sorted(module for module, path in MODULES.items()
                        if any(name.split(".")[0] == "click" for name in _imports(path)))
-    assert importers == [f"{NAME}.cli"]
+    assert importers and all(_layer(module) == "cli" for module in importers), importers
 
 
 def _cycles() -> list[list[str]]:
@@ -129,3 +130,27 @@ def test_a_long_module_says_why_it_is_one_piece(module: str) -> None:
     docstring = ast.get_docstring(ast.parse(text)) or ""
     assert lines <= LONG or "One piece:" in docstring, (
         f"{module} has {lines} lines; split it, or say at its top (\"One piece: ...\") why not")
+
+
+TESTS = PACKAGE.parent / "tests"
+#: Tests of the whole house rather than of one layer stay at the top of tests/.
+WHOLE_HOUSE = {"test_docs.py", "test_layers.py", "test_generate.py"}
+
+
+def test_tests_mirror_the_layers() -> None:
+    misplaced = sorted(
+        str(path.relative_to(TESTS)) for path in TESTS.rglob("test_*.py")
+        if (path.parent.name not in ALLOWED or path.parent.parent != TESTS)
+        and not (path.parent == TESTS and path.name in WHOLE_HOUSE))
+    assert misplaced == []
+
+
+def test_no_test_module_imports_another() -> None:
+    found = []
+    for path in sorted(TESTS.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            found += [f"{path.relative_to(TESTS)} imports {name}" for name in names
+                      if name.startswith("tests.") and name.split(".")[-1].startswith("test_")]
+    assert found == []

@@ -1,268 +1,46 @@
 """Command line: parses options, calls the library, turns domain errors into exit codes.
 
-The only module importing click. Exit 0: done (flagged rows are not failures); 1: the run
+The cli package is the only one importing click: the group and its commands are here, the
+options they share in :mod:`sheets_escalation.cli.options`, what they print in
+:mod:`sheets_escalation.cli.output`. Exit 0: done (flagged rows are not failures); 1: the run
 failed (source unreachable, lock held, a concurrent edit); 2: usage, policy or config error.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import shutil
 import sys
 import textwrap
-from collections.abc import Callable, Sequence
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 import pandas as pd
 
 from sheets_escalation import __version__
 from sheets_escalation.adapters.sources import DEFAULT_SOURCE
-from sheets_escalation.adapters.sources import open_source as open_backend
-from sheets_escalation.core import schema
-from sheets_escalation.core.errors import ConfigError, EscalationError
-from sheets_escalation.core.plaintext import without_controls
+from sheets_escalation.cli.options import (
+    check_export_folder,
+    config_option,
+    credentials_option,
+    handle_errors,
+    ignore_open_option,
+    load_local_config,
+    lossy_option,
+    now_option,
+    oauth_option,
+    open_source,
+    open_source_warned,
+    parse_now,
+    source_and_id,
+    source_argument,
+)
+from sheets_escalation.cli.output import echo, plural, print_report, print_review
+from sheets_escalation.core.errors import ConfigError
 
-F = TypeVar("F", bound=Callable[..., Any])
 DEMO_FILE = "escalations-demo.xlsx"
-
-
-def handle_errors(function: F) -> F:
-    """Turn domain errors into a message on stderr and the right exit code."""
-
-    @wraps(function)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return function(*args, **kwargs)
-        except ConfigError as error:
-            echo("error: the workbook's policy or headers need fixing:", err=True)
-            for problem in error.problems:
-                echo(f"  {problem}", err=True)
-            echo("nothing was written.", err=True)
-            sys.exit(error.exit_code)
-        except EscalationError as error:
-            echo(f"error: {error}", err=True)
-            sys.exit(error.exit_code)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def parse_now(text: str | None) -> pd.Timestamp:
-    """Given --now (ISO 8601; naive means the Settings timezone), return the run's time."""
-    if not text:
-        return pd.Timestamp.now(tz="UTC").floor("s")
-    try:
-        return pd.Timestamp(text)
-    except ValueError as error:
-        raise click.BadParameter(f'cannot read "{text}" as an ISO date-time',
-                                 param_hint="'--now'") from error
-
-
-source_argument = click.argument("source", required=False, default=DEFAULT_SOURCE)
-credentials_option = click.option(
-    "--credentials", type=click.Path(dir_okay=False),
-    help="Google credentials JSON (a service-account key, a gcloud or Workload Identity "
-    "Federation file). Default: $GOOGLE_APPLICATION_CREDENTIALS, then "
-    "~/.config/gspread/service_account.json, then Application Default Credentials. "
-    "With --oauth: the OAuth client file.")
-oauth_option = click.option("--oauth", is_flag=True,
-                            help="Use your own Google account (OAuth authorized-user flow).")
-config_option = click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False),
-    help="Local configuration (notification allowlist, SMTP). Default: "
-    "$SHEETS_ESCALATION_CONFIG or ~/.config/sheets-escalation/config.toml.")
-now_option = click.option(
-    "--now", "now_text", metavar="ISO",
-    help="Evaluate as of this time (ISO 8601; without a zone: Settings timezone).")
-lossy_option = click.option(
-    "--allow-lossy", is_flag=True,
-    help="Save an .xlsx even though it holds charts, images or pivot tables that "
-    "openpyxl cannot keep (they would be lost).")
-
-ignore_open_option = click.option(
-    "--ignore-open", is_flag=True,
-    help="Write an .xlsx even though an Excel or LibreOffice lock file says it is open "
-    "(that program's next save would replace what the tool writes).")
-
-
-def open_source_warned(source: str | None, **options: Any) -> Any:
-    """Open SOURCE's backend, printing any warning about it (e.g. a readable key file)."""
-    return open_source(source, lambda message: echo(f"warning: {message}", err=True),
-                       **options)
-
-
-def open_source(source: str | None, warn: Callable[[str], None], **options: Any) -> Any:
-    """Open SOURCE's backend, handing any warning about it to ``warn``."""
-    return open_backend(source, warn=warn, **options)
-
-
-def load_local_config(config_path: str | None) -> Any:
-    """Given --config, return the local configuration, printing its warnings."""
-    from sheets_escalation.adapters.config import load_config
-
-    config = load_config(Path(config_path) if config_path else None, os.environ)
-    for warning in config.warnings:
-        echo(f"warning: {warning}", err=True)
-    return config
-
-
-def make_outbox(config: Any, backend: Any, dry_run: bool) -> Any:
-    """Given the local config, the backend and --dry-run, return the Outbox that sends this
-    run's notifications (the allowlist and SMTP settings come from the local config only)."""
-    from sheets_escalation.adapters.notify.outbox import Outbox
-    from sheets_escalation.adapters.sources import source_id
-
-    return Outbox(config, config.journal_path(source_id(backend)), dry_run=dry_run)
-
-
-def make_review_delivery(config_path: str | None, backend: Any, resend: bool,
-                         dry_run: bool) -> Any:
-    """Given --config, the backend, --resend and --dry-run, return what delivers the review
-    to the stakeholders of the local config. Raise UsageError if it names none."""
-    from sheets_escalation.adapters.sources import source_id
-    from sheets_escalation.core.errors import UsageError
-    from sheets_escalation.jobs.review_send import ReviewDelivery
-
-    config = load_local_config(config_path)
-    if not config.review_to:
-        raise UsageError(f"no stakeholders to send the review to: add [review] send_to = "
-                         f'["someone@example.com", ...] to {config.path}; nothing was written')
-    return ReviewDelivery(config, config.journal_path(source_id(backend), "review"),
-                          resend=resend, dry_run=dry_run)
-
-
-def _cell_text(value: Any, width: int) -> str:
-    if value is None or value is pd.NaT or (isinstance(value, float) and pd.isna(value)):
-        return ""
-    if isinstance(value, dt.datetime):  # pd.Timestamp too; the sheet shows no seconds
-        text = value.strftime("%Y-%m-%d %H:%M")
-    else:
-        text = " ".join(without_controls(str(value)).split())
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
-                 widths: Sequence[int],
-                 paint: Callable[[int, str, str], str] | None = None) -> str:
-    """Given headers, rows and maximum widths, return a plain aligned text table.
-    ``paint(column, text, padded)`` may dress a padded body cell (colour) after alignment."""
-    texts = [[_cell_text(v, w) for v, w in zip(row, widths, strict=True)] for row in rows]
-    actual = [max([len(h)] + [len(r[i]) for r in texts]) for i, h in enumerate(headers)]
-
-    def cell(column: int, text: str) -> str:
-        padded = text.ljust(actual[column])
-        return paint(column, text, padded) if paint else padded
-
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, actual, strict=True)).rstrip(),
-             "  ".join("-" * w for w in actual)]
-    lines += ["  ".join(cell(i, c) for i, c in enumerate(r)).rstrip() for r in texts]
-    return "\n".join(lines)
-
-
-# The sheet's flag colours (text on fill), so a terminal shows what the sheet shows.
-def _rgb(hex_colour: str) -> tuple[int, int, int]:
-    return int(hex_colour[0:2], 16), int(hex_colour[2:4], 16), int(hex_colour[4:6], 16)
-
-
-def paint_flag(text: str, flag: str | None = None) -> str:
-    """Given text and the flag it shows (the text itself by default), return it in that
-    flag's sheet colours; echo() drops the colour when it is not wanted."""
-    from sheets_escalation.core.layout import FLAG_COLORS
-
-    for rule in FLAG_COLORS:
-        if rule.value == (flag or text).strip():
-            return click.style(text, fg=_rgb(rule.font), bg=_rgb(rule.fill), bold=rule.bold)
-    return text
-
-
-def echo(text: str = "", err: bool = False, painted: bool = False) -> None:
-    """Print a line; every line goes through here, so text typed in the sheet (a customer
-    name, a template) never sends control sequences to the terminal. ``painted`` lines
-    carry our own colour codes and were built from text cleaned cell by cell
-    (:func:`_cell_text`); colour only on a terminal and never with NO_COLOR set."""
-    click.echo(text if painted else without_controls(text), err=err,
-               color=False if os.environ.get("NO_COLOR") else None)
-
-
-def _flagged_table(report: Any) -> str:
-    result = report.workbook.result
-    log = report.workbook.log
-    order = {flag: i for i, flag in enumerate(schema.FLAGS)}
-    flagged = result[~result["flag"].isin(["OK", "RESOLVED"])].copy()
-    if flagged.empty:
-        return "No rows need attention."
-    flagged["_order"] = flagged["flag"].map(order)
-    flagged = flagged.sort_values(["_order", "escalate_by", "response_due"], kind="stable")
-    tz = report.workbook.policy.timezone
-    rows = []
-    for index, row in flagged.iterrows():
-        due = row["escalate_by"] if pd.notna(row["escalate_by"]) else (
-            row["resolution_due"] if row["resolution_sla"] in ("Overdue", "At risk")
-            else row["response_due"])
-        rows.append([
-            row["id"], row["flag"], f"L{row['level']}", row["target_level"],
-            due.tz_convert(tz) if pd.notna(due) else None,
-            log.at[index, "customer"],
-            row["why"] or row["problems"] or
-            f"response {row['response_sla']}, resolution {row['resolution_sla']}",
-        ])
-    shown = rows[:SUMMARY_LINES]
-    table = format_table(["ID", "Flag", "Level", "Target", "Due", "Customer", "Why"], shown,
-                         [10, 18, 5, 6, 16, 24, 60],
-                         lambda column, text, padded: paint_flag(padded, text)
-                         if column == 1 else padded)
-    if len(rows) > len(shown):
-        table += (f"\n… and {len(rows) - len(shown)} more flagged "
-                  f"{'row' if len(rows) - len(shown) == 1 else 'rows'} "
-                  "(the Flag column shows them all)")
-    return table
-
-
-# A first sync of a long log records hundreds of events: the output shows this many lines
-# of them, and of flagged rows, and counts the rest.
-SUMMARY_LINES = 20
-
-
-def _print_report(report: Any, quiet: bool) -> None:
-    if quiet:
-        # What changes results is said even in a quiet (cron) run.
-        for warning in report.workbook.warnings:
-            echo(f"warning: {warning}", err=True)
-        return
-    mode = "dry run, nothing written" if report.dry_run else "written"
-    echo(f"{report.source}: {plural(len(report.workbook.result), 'row')} evaluated as of "
-         f"{report.now.tz_convert(report.workbook.policy.timezone):%Y-%m-%d %H:%M %Z} "
-         f"({mode})")
-    for note in report.notes:
-        echo(f"note: {note}")
-    counts = ", ".join(f"{paint_flag(flag)} {n}" for flag, n in report.flag_counts.items())
-    echo(f"flags: {counts or 'none'}", painted=True)
-    if report.event_counts:
-        echo("events: " + ", ".join(f"{event} {n}" for event, n in report.event_counts.items()))
-    lines = [f"escalated {event.id} {event.from_level} -> {event.to_level} ({event.trigger})"
-             for event in report.escalated]
-    if report.delivery is not None:
-        lines += [f"notify {line}" for line in report.delivery.lines()]
-    lines += [f"remind {line}" for line in report.reminders]
-    for line in lines[:SUMMARY_LINES]:
-        echo(line)
-    if len(lines) > SUMMARY_LINES:
-        where = ("a real run records them in History" if report.dry_run
-                 else "History has them all")
-        echo(f"… and {len(lines) - SUMMARY_LINES} more ({where}; --json lists them)")
-    if report.dry_run:
-        echo(f"planned: {plural(len(report.plan.cells), 'cell')}, "
-             f"{plural(sum(len(v) for v in report.plan.appends.values()), 'History row')}")
-        for change in report.changes:
-            echo(f"  row {change.sheet_row} {change.id}: {change.header}: "
-                 f"{_cell_text(change.old, 40) or '(blank)'} -> "
-                 f"{_cell_text(change.new, 60) or '(blank)'}")
-    echo("")
-    echo(_flagged_table(report), painted=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -303,95 +81,28 @@ def init(path: str, sheet: str | None, dry_run: bool, credentials: str | None, o
       sheets-escalation init escalations.xlsx
       sheets-escalation init https://docs.google.com/spreadsheets/d/KEY/edit
     """
-    from sheets_escalation.adapters.sources import parse_source_key
+    from sheets_escalation.jobs.init import NotASheetError, run_init
 
-    if sheet is None and not path.lower().endswith((".xlsx", ".xlsm")) \
-            and parse_source_key(path) is not None:
-        sheet = path
-    if sheet:
-        from sheets_escalation.adapters.gsheets.http import open_client
-        from sheets_escalation.adapters.gsheets.init import init_sheet
-
-        key = parse_source_key(sheet)
-        if key is None:
-            raise click.BadParameter(f'"{sheet}" is not a Google Sheets URL or key')
-        created = init_sheet(open_client(credentials, oauth), key, dry_run=dry_run)
-        if dry_run:
-            echo("dry run, nothing written")
-        echo(f"{'would lay out' if dry_run else 'laid out'} sheet {key}: "
-             + (", ".join(created) or "nothing to add"))
-        return
-    from sheets_escalation.adapters.xlsx.template import complete_workbook, init_xlsx
-    from sheets_escalation.core.errors import UsageError
-    from sheets_escalation.core.layout import date_order_for_locale
-
-    timezone = machine_timezone()
-    date_order = date_order_for_locale(machine_locale())
-    machine = {"Timezone": timezone, "Date order": date_order}
-    first = "day-first" if date_order == "DMY" else "month-first"
-    said = f"Timezone {timezone}, dates {first} ({date_order}) — change them in Settings."
-    if Path(path).exists():
-        from sheets_escalation.adapters.xlsx.backend import XlsxBackend
-        if not path.lower().endswith((".xlsx", ".xlsm")):
-            raise UsageError(f"{path} exists and is not an .xlsx or .xlsm workbook; "
-                             "init only adds to workbooks")
-        backend = XlsxBackend(Path(path), allow_lossy=allow_lossy, ignore_open=ignore_open,
-                              dry_run=dry_run)
-        with backend.lock():
-            added = backend.complete(lambda workbook: complete_workbook(workbook, machine))
-        if dry_run:
-            echo("dry run, nothing written")
-        echo(f"{'would add' if dry_run else 'added'} to {path}: {', '.join(added)}" if added
-             else f"{path}: nothing to add")
-        if any(what.startswith(f"tab {schema.SETTINGS}") for what in added):
-            echo(said)
-        return
-    tabs = init_xlsx(Path(path), machine, dry_run=dry_run)
+    try:
+        result = run_init(path, sheet, credentials=credentials, oauth=oauth,
+                          allow_lossy=allow_lossy, ignore_open=ignore_open, dry_run=dry_run)
+    except NotASheetError as error:
+        raise click.BadParameter(str(error)) from error
     if dry_run:
         echo("dry run, nothing written")
-    echo(f"{'would create' if dry_run else 'created'} {path} with tabs: {', '.join(tabs)}")
-    echo(said)
-
-
-def _zone_name(name: str) -> str | None:
-    import zoneinfo
-
-    name = name.strip().removeprefix(":")
-    if not name or name.startswith("/"):
-        return None
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return None
-    return name
-
-
-def machine_timezone() -> str:
-    """Return this machine's IANA time zone name ($TZ, else /etc/localtime's target, else
-    /etc/timezone), or UTC when none can be told."""
-    candidates = [os.environ.get("TZ", "")]
-    localtime = Path("/etc/localtime")
-    if localtime.is_symlink():
-        target = str(localtime.resolve())
-        if "zoneinfo/" in target:
-            candidates.append(target.split("zoneinfo/", 1)[1])
-    try:
-        candidates.append(Path("/etc/timezone").read_text(encoding="utf-8"))
-    except OSError:
-        pass
-    for candidate in candidates:
-        name = _zone_name(candidate)
-        if name is not None:
-            return name
-    return "UTC"
-
-
-def machine_locale() -> str:
-    """Return the locale that formats dates here (LC_ALL, else LC_TIME, else LANG)."""
-    for variable in ("LC_ALL", "LC_TIME", "LANG"):
-        if os.environ.get(variable):
-            return os.environ[variable]
-    return ""
+    if result.google:
+        echo(f"{'would lay out' if dry_run else 'laid out'} sheet {result.target}: "
+             + (", ".join(result.added) or "nothing to add"))
+    elif result.created:
+        echo(f"{'would create' if dry_run else 'created'} {path} with tabs: "
+             f"{', '.join(result.added)}")
+    else:
+        echo(f"{'would add' if dry_run else 'added'} to {path}: {', '.join(result.added)}"
+             if result.added else f"{path}: nothing to add")
+    if result.machine_settings:
+        first = "day-first" if result.date_order == "DMY" else "month-first"
+        echo(f"Timezone {result.timezone}, dates {first} ({result.date_order}) — change them "
+             "in Settings.")
 
 
 @cli.command()
@@ -446,11 +157,6 @@ def check(source: str, now_text: str | None, as_json: bool, credentials: str | N
         echo(access)
 
 
-def plural(count: int, noun: str) -> str:
-    """Given a count and a singular noun, return "1 row" / "2 rows"."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-
-
 def _google_access(backend: Any) -> str | None:
     """For a Google Sheet, who Google sees and whether it may write (``check``)."""
     gsheets = sys.modules.get("sheets_escalation.adapters.gsheets.backend")
@@ -496,6 +202,7 @@ def sync(source: str, now_text: str | None, dry_run: bool, as_json: bool, quiet:
 
     from sheets_escalation.adapters.sources import source_identity
     from sheets_escalation.core.errors import EscalationError
+    from sheets_escalation.jobs.senders import make_outbox
     from sheets_escalation.jobs.sync import run_sync
     from sheets_escalation.jobs.watch import Watch
 
@@ -541,17 +248,7 @@ def sync(source: str, now_text: str | None, dry_run: bool, as_json: bool, quiet:
     if as_json:
         echo(json.dumps(report.as_json(), indent=2, default=str))
         return
-    _print_report(report, quiet)
-
-
-def source_and_id(source: str | None, identifier: str | None) -> tuple[str, str]:
-    """Given the one or two positional arguments, return (SOURCE, ID): SOURCE is optional
-    before the ID, as everywhere else (``escalate ESC-0019 --to L2``)."""
-    if identifier is None:
-        if source is None:
-            raise click.UsageError("Missing argument 'ID'.")
-        return DEFAULT_SOURCE, source
-    return source or DEFAULT_SOURCE, identifier
+    print_report(report, quiet)
 
 
 @cli.command()
@@ -639,6 +336,7 @@ def escalate(source: str | None, identifier: str | None, to_text: str, handler: 
     """
     from sheets_escalation.core.levels import level_number
     from sheets_escalation.jobs.escalate import run_escalate
+    from sheets_escalation.jobs.senders import make_outbox
 
     source, identifier = source_and_id(source, identifier)
     to_level = level_number(to_text)
@@ -680,35 +378,16 @@ def message(source: str | None, identifier: str | None, name: str, level_text: s
     Example:
       sheets-escalation message escalations.xlsx ESC-0012 --template customer
     """
-    from sheets_escalation.jobs.handoff import (
-        escalation_message,
-        find_row,
-        latest_move_reason,
-        row_view,
-        templates_of,
-    )
-    from sheets_escalation.jobs.workbook import load
+    from sheets_escalation.jobs.message import NoTemplateError, render_message
 
     source, identifier = source_and_id(source, identifier)
     now = parse_now(now_text)
     backend = open_source_warned(source, credentials=credentials, oauth=oauth)
-    workbook = load(backend, now)
-    templates = templates_of(workbook.tabs)
-    if name.strip().casefold() not in templates:
-        raise click.BadParameter(
-            f"no template named {name.strip()!r} (available: {', '.join(sorted(templates))})",
-            param_hint="'--template'")
-    position = find_row(workbook.result, identifier)
-    view = row_view(workbook.log, workbook.result, position)
-    target = view.result.get("target_level") or ""
-    level = int(level_text[1]) if level_text else int(target[1]) if target else int(
-        view.result["level"])
-    # Nothing firing at the row's level (it was just raised, by this evaluation or
-    # before): the message names what raised it instead of empty Triggers and Why.
-    reason = None if view.result.get("triggers") else latest_move_reason(
-        view.result["id"], workbook.evaluation.events, workbook.history)
-    subject, body = escalation_message(view, workbook.policy, level, templates, name,
-                                       workbook.now, reason)
+    try:
+        subject, body = render_message(backend, now, identifier, name,
+                                       int(level_text[1]) if level_text else None)
+    except NoTemplateError as error:
+        raise click.BadParameter(str(error), param_hint="'--template'") from error
     echo(f"Subject: {subject}\n\n{body}")
 
 
@@ -756,11 +435,12 @@ def review(source: str, month: str | None, export_path: str | None, no_tab: bool
           --month previous --send --quiet
     """
     from sheets_escalation.jobs.review import run_review
+    from sheets_escalation.jobs.senders import make_review_delivery
 
     check_export_folder(export_path)
     backend = open_source_warned(source, credentials=credentials, oauth=oauth,
                           allow_lossy=allow_lossy, ignore_open=ignore_open)
-    delivery = (make_review_delivery(config_path, backend, resend, dry_run)
+    delivery = (make_review_delivery(load_local_config(config_path), backend, resend, dry_run)
                 if send or resend else None)
     result = run_review(backend, parse_now(now_text), month,
                         Path(export_path) if export_path else None, write_tab=not no_tab,
@@ -772,7 +452,7 @@ def review(source: str, month: str | None, export_path: str | None, no_tab: bool
                 echo(f"would write tab {result.review.tab} to {backend.name}")
             if export_path:
                 echo(f"would export {export_path}")
-        _print_review(result.review, backend.name, not no_tab and not dry_run,
+        print_review(result.review, backend.name, not no_tab and not dry_run,
                       None if dry_run else export_path)
     sent = result.sent
     if sent is None:
@@ -843,40 +523,8 @@ def simulate(source: str, month: str | None, policy_source: str | None, sets: tu
             echo(f"would write tab {result.review.tab} to {backend.name}")
         if export_path:
             echo(f"would export {export_path}")
-    _print_review(result.review, backend.name, not no_tab and not dry_run,
+    print_review(result.review, backend.name, not no_tab and not dry_run,
                   None if dry_run else export_path)
-
-
-def check_export_folder(export_path: str | None) -> None:
-    """Refuse (usage error, before anything is read) an --export into a missing folder."""
-    if export_path is None:
-        return
-    folder = Path(export_path).parent
-    if not folder.is_dir():
-        raise click.BadParameter(f"folder {folder} does not exist", param_hint="'--export'")
-
-
-def _print_review(review_: Any, source: str, wrote_tab: bool, export_path: str | None) -> None:
-    if wrote_tab:
-        echo(f"wrote tab {review_.tab} to {source}")
-    if export_path:
-        echo(f"exported {export_path}")
-    for question, answer in review_.answers:
-        echo(f"{question}: {answer}")
-    for label, value in review_.headline:
-        echo(f"{label}: {review_value(value, review_.headline_formats.get(label))}")
-    for sentence in review_.recommendations:
-        echo(f"- {sentence}")
-
-
-def review_value(value: Any, kind: str | None) -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return "n/a"
-    if kind == "pct" and isinstance(value, int | float):
-        return f"{value:.0%}"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
 
 
 @cli.command()
@@ -902,7 +550,7 @@ def demo(now_text: str | None) -> None:
     shutil.copyfile(sample_path(), target)
     report = run_sync(XlsxBackend(target), now)
     echo(f"copied the sample workbook to ./{DEMO_FILE}")
-    _print_report(report, quiet=False)
+    print_report(report, quiet=False)
 
 
 def main() -> None:
@@ -916,7 +564,3 @@ def main() -> None:
         echo(f"internal error: {message} (set SHEETS_ESCALATION_DEBUG=1 for details)",
                    err=True)
         sys.exit(1)
-
-
-if __name__ == "__main__":
-    main()
