@@ -1,6 +1,7 @@
 """The shape of the house (docs/architecture.md): imports point down only, the core is
-pure, nothing imports in a circle, a long module says at its top why it is one piece, and
-the tests mirror the layers and share helpers only through tests/support.
+pure, nothing imports in a circle, no module borrows another's private names, a long
+module says at its top why it is one piece, and the tests mirror the layers and share
+helpers only through tests/support.
 
 Read from the source with ``ast`` (imports inside functions count too), so a new module
 is held to the rules the day it is added.
@@ -121,6 +122,19 @@ def _cycles() -> list[list[str]]:
 
 def test_no_import_circles() -> None:
     assert _cycles() == []
+
+
+def test_no_module_borrows_another_modules_private_names() -> None:
+    """A name used by another module is part of its contract: it goes without the
+    leading underscore, so reading a module says what others rely on."""
+    borrowed = []
+    for module, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(NAME):
+                borrowed += [f"{module} imports {node.module}.{alias.name}"
+                             for alias in node.names
+                             if alias.name.startswith("_") and not alias.name.startswith("__")]
+    assert borrowed == []
 
 
 @pytest.mark.parametrize("module", list(MODULES))

@@ -2,7 +2,7 @@
 
 Every reader is total: any value a backend (or anything else) hands over either reads or
 yields a problem message for that row; nothing raises. Readers work on whole columns: values
-are grouped by type (:func:`_classify`), numbers and datetime objects are converted with
+are grouped by type (:func:`classify`), numbers and datetime objects are converted with
 numpy in one go, and strings are read once per distinct value (a column of 100,000 rows
 typically holds a few hundred distinct strings). This module holds that machinery, the
 quoting of values in problem messages and the small readers; dates and times are read by
@@ -41,7 +41,7 @@ __all__ = [
 
 # Cells longer than this cannot be a date, amount, yes/no or level; refusing them early keeps
 # the readers' regexes cheap on pathological input (a 50,000-character paste).
-_MAX_TOKEN = 120
+MAX_TOKEN = 120
 _QUOTE_LIMIT = 80
 
 # Typed in place of a value to say "nothing here": read as blank, not as a problem.
@@ -60,17 +60,17 @@ class ParsedColumn:
 # Classifying raw values
 
 
-_BLANK, _STR, _NUMBER, _BOOL, _DATETIME, _DATE, _OTHER = range(7)
+_BLANK, STR, NUMBER, BOOL, DATETIME, DATE, OTHER = range(7)
 
 _KIND_BY_TYPE: dict[type, int] = {
     type(None): _BLANK,
-    str: _STR,
-    int: _NUMBER,
-    float: _NUMBER,
-    bool: _BOOL,
-    dt.datetime: _DATETIME,
-    pd.Timestamp: _DATETIME,
-    dt.date: _DATE,
+    str: STR,
+    int: NUMBER,
+    float: NUMBER,
+    bool: BOOL,
+    dt.datetime: DATETIME,
+    pd.Timestamp: DATETIME,
+    dt.date: DATE,
 }
 
 
@@ -110,13 +110,13 @@ def _datetime64_to_python(value: np.datetime64) -> object:
     return converted if isinstance(converted, dt.datetime) else value
 
 
-def _classify(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def classify(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Given a raw column, return (values as an object array, kind code per value)."""
     values: np.ndarray = raw.to_numpy(dtype=object, copy=True)
     # NaN, NaT and pd.NA are pandas' spellings of a blank cell.
     values[pd.isna(values)] = None
     kinds = _kinds_of(values)
-    unusual = np.flatnonzero(kinds == _OTHER)
+    unusual = np.flatnonzero(kinds == OTHER)
     if len(unusual):
         for position in unusual:
             values[position] = cast(Any, _canonical(values[position]))
@@ -128,20 +128,20 @@ def _kinds_of(values: np.ndarray) -> np.ndarray:
     # map(type, ...) runs in C; only the dictionary look-up per distinct type is Python.
     types = pd.Series(np.fromiter(map(type, values), dtype=object, count=len(values)))
     codes, uniques = pd.factorize(types)
-    table = np.array([_KIND_BY_TYPE.get(t, _OTHER) for t in uniques] + [_OTHER], dtype=np.int8)
+    table = np.array([_KIND_BY_TYPE.get(t, OTHER) for t in uniques] + [OTHER], dtype=np.int8)
     return table[codes]
 
 
-def _blank_floats(values: np.ndarray, kinds: np.ndarray) -> np.ndarray:
+def blank_floats(values: np.ndarray, kinds: np.ndarray) -> np.ndarray:
     """Mark NaN floats (pandas' blank) as blank kinds in place; return the kinds."""
-    numbers_at = np.flatnonzero(kinds == _NUMBER)
+    numbers_at = np.flatnonzero(kinds == NUMBER)
     if len(numbers_at):
-        as_float, fits = _to_floats(values[numbers_at])
+        as_float, fits = to_floats(values[numbers_at])
         kinds[numbers_at[np.isnan(as_float) & fits]] = _BLANK
     return kinds
 
 
-def _to_floats(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def to_floats(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Given ints/floats as objects, return (float64 array, mask of values that fit).
 
     Integers too large for a float come back as NaN with the mask False.
@@ -160,7 +160,7 @@ def _to_floats(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return floats, fits
 
 
-def _distinct(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
+def distinct_values(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """Given strings, return (codes, distinct trimmed strings): value i trims to
     ``distinct[codes[i]]``. Callers parse each distinct string once and gather by code."""
     codes, uniques = pd.factorize(pd.Series(values, dtype=object))
@@ -171,11 +171,11 @@ def _trimmed(texts: np.ndarray) -> np.ndarray:
     """Given strings, return them trimmed. Each distinct text is stripped once: most columns
     repeat a few values (Status, Channel, Customer), and hashing runs in C while str.strip
     is a Python call per value."""
-    codes, distinct = _distinct(texts)
+    codes, distinct = distinct_values(texts)
     return np.array(distinct, dtype=object)[codes]
 
 
-def _problem_series(
+def problem_series(
     index: pd.Index, header: str, noun: str, raw_values: np.ndarray, bad: np.ndarray
 ) -> pd.Series:
     """Return per-row problem texts: '{header}: cannot read "{value}" as {noun}' where bad."""
@@ -201,7 +201,7 @@ def _hashable(value: object) -> bool:
     return True
 
 
-def _is_blank_text(text: str) -> bool:
+def is_blank_text(text: str) -> bool:
     return text == "" or text.casefold() in _BLANK_MARKERS
 
 
@@ -283,35 +283,35 @@ def parse_yesno(raw: pd.Series, header: str) -> ParsedColumn:
     ``{header}: cannot read "{value}" as yes/no``.
     """
     index = raw.index
-    values, kinds = _classify(raw)
-    kinds = _blank_floats(values, kinds)
+    values, kinds = classify(raw)
+    kinds = blank_floats(values, kinds)
     answers = np.zeros(len(values), dtype=bool)
-    bad = np.isin(kinds, (_DATETIME, _DATE, _OTHER))
+    bad = np.isin(kinds, (DATETIME, DATE, OTHER))
 
-    bools_at = np.flatnonzero(kinds == _BOOL)
+    bools_at = np.flatnonzero(kinds == BOOL)
     answers[bools_at] = values[bools_at].astype(bool)
 
-    numbers_at = np.flatnonzero(kinds == _NUMBER)
+    numbers_at = np.flatnonzero(kinds == NUMBER)
     if len(numbers_at):
-        floats, _ = _to_floats(values[numbers_at])
+        floats, _ = to_floats(values[numbers_at])
         answers[numbers_at] = floats == 1
         bad[numbers_at] = (floats != 1) & (floats != 0)
 
-    strings_at = np.flatnonzero(kinds == _STR)
+    strings_at = np.flatnonzero(kinds == STR)
     if len(strings_at):
-        codes, distinct = _distinct(values[strings_at])
+        codes, distinct = distinct_values(values[strings_at])
         readings = [_yesno_text(text) for text in distinct]
         distinct_yes = np.array([reading is True for reading in readings], dtype=bool)
         distinct_bad = np.array([reading is None for reading in readings], dtype=bool)
         answers[strings_at] = distinct_yes[codes]
         bad[strings_at] = distinct_bad[codes]
 
-    problems = _problem_series(index, header, "yes/no", values, bad)
+    problems = problem_series(index, header, "yes/no", values, bad)
     return ParsedColumn(pd.Series(answers, index=index, dtype=bool), problems)
 
 
 def _yesno_text(text: str) -> bool | None:
-    if len(text) > _MAX_TOKEN:
+    if len(text) > MAX_TOKEN:
         return None
     folded = text.casefold()
     if folded in _YES:
@@ -323,9 +323,9 @@ def _yesno_text(text: str) -> bool | None:
 
 def _level_text(text: str) -> int | None:
     """Given trimmed text, return the level it names (1 when blank), None if unreadable."""
-    if len(text) > _MAX_TOKEN:
+    if len(text) > MAX_TOKEN:
         return None
-    if _is_blank_text(text):
+    if is_blank_text(text):
         return 1
     return level_number(text, note=True)
 
@@ -339,28 +339,28 @@ def parse_levels(raw: pd.Series, header: str) -> ParsedColumn:
     problem ``{header}: cannot read "{value}" as a level (L1, L2 or L3)``.
     """
     index = raw.index
-    values, kinds = _classify(raw)
-    kinds = _blank_floats(values, kinds)
+    values, kinds = classify(raw)
+    kinds = blank_floats(values, kinds)
     levels = np.ones(len(values), dtype=np.int64)
-    bad = np.isin(kinds, (_BOOL, _DATETIME, _DATE, _OTHER))
+    bad = np.isin(kinds, (BOOL, DATETIME, DATE, OTHER))
 
-    numbers_at = np.flatnonzero(kinds == _NUMBER)
+    numbers_at = np.flatnonzero(kinds == NUMBER)
     if len(numbers_at):
-        floats, _ = _to_floats(values[numbers_at])
+        floats, _ = to_floats(values[numbers_at])
         ok = np.isin(floats, (1.0, 2.0, 3.0))
         levels[numbers_at[ok]] = floats[ok].astype(np.int64)
         bad[numbers_at[~ok]] = True
 
-    strings_at = np.flatnonzero(kinds == _STR)
+    strings_at = np.flatnonzero(kinds == STR)
     if len(strings_at):
-        codes, distinct = _distinct(values[strings_at])
+        codes, distinct = distinct_values(values[strings_at])
         readings = [_level_text(text) for text in distinct]
         distinct_levels = np.array([reading or 1 for reading in readings], dtype=np.int64)
         distinct_bad = np.array([reading is None for reading in readings], dtype=bool)
         levels[strings_at] = distinct_levels[codes]
         bad[strings_at] = distinct_bad[codes]
 
-    problems = _problem_series(index, header, "a level (L1, L2 or L3)", values, bad)
+    problems = problem_series(index, header, "a level (L1, L2 or L3)", values, bad)
     return ParsedColumn(pd.Series(levels, index=index, dtype=np.int64), problems)
 
 
@@ -378,12 +378,12 @@ def parse_text(raw: pd.Series) -> pd.Series:
     plain = raw.to_numpy(dtype=object)
     if len(plain) and lib.is_string_array(plain):  # type: ignore[attr-defined]  # text only, as usual
         return pd.Series(_trimmed(plain), index=raw.index, dtype="str")
-    values, kinds = _classify(raw)
+    values, kinds = classify(raw)
     texts = np.full(len(values), "", dtype=object)
-    strings_at = np.flatnonzero(kinds == _STR)
+    strings_at = np.flatnonzero(kinds == STR)
     if len(strings_at):
         texts[strings_at] = _trimmed(values[strings_at])
-    others_at = np.flatnonzero((kinds != _STR) & (kinds != _BLANK))
+    others_at = np.flatnonzero((kinds != STR) & (kinds != _BLANK))
     for position in others_at:
         texts[position] = _render(values[position]).strip()
     return pd.Series(texts, index=raw.index, dtype="str")

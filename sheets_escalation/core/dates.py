@@ -22,21 +22,21 @@ import numpy as np
 import pandas as pd
 
 from sheets_escalation.core.cells import (
-    _BOOL,
-    _DATE,
-    _DATETIME,
-    _MAX_TOKEN,
-    _NUMBER,
-    _OTHER,
-    _STR,
+    BOOL,
+    DATE,
+    DATETIME,
+    MAX_TOKEN,
+    NUMBER,
+    OTHER,
+    STR,
     ParsedColumn,
-    _blank_floats,
-    _classify,
-    _distinct,
-    _is_blank_text,
-    _problem_series,
-    _to_floats,
+    blank_floats,
+    classify,
+    distinct_values,
     format_value,
+    is_blank_text,
+    problem_series,
+    to_floats,
 )
 
 __all__ = [
@@ -190,7 +190,7 @@ def _date_text(text: str, day_first: bool) -> tuple[int, bool] | None:
 
     ``is_utc`` False means the ns are a naive local wall time still to be localised.
     """
-    if text == "" or len(text) > _MAX_TOKEN:
+    if text == "" or len(text) > MAX_TOKEN:
         return None
     return _parse_date_text(text, day_first)
 
@@ -278,16 +278,16 @@ def parse_datetimes(
     _check_settings(timezone, date_order)
     day_first = date_order == "DMY"
     index = raw.index
-    values, kinds = _classify(raw)
-    kinds = _blank_floats(values, kinds)
+    values, kinds = classify(raw)
+    kinds = blank_floats(values, kinds)
     count = len(values)
     local_ns = np.full(count, _NAT, dtype=np.int64)
     utc_ns = np.full(count, _NAT, dtype=np.int64)
-    bad = np.isin(kinds, (_BOOL, _OTHER))
+    bad = np.isin(kinds, (BOOL, OTHER))
 
-    numbers_at = np.flatnonzero(kinds == _NUMBER)
+    numbers_at = np.flatnonzero(kinds == NUMBER)
     if len(numbers_at):
-        serials, fits = _to_floats(values[numbers_at])
+        serials, fits = to_floats(values[numbers_at])
         with np.errstate(invalid="ignore"):
             ok = fits & np.isfinite(serials) & (serials >= _MIN_SERIAL) & (serials < _MAX_SERIAL)
         good = numbers_at[ok]
@@ -295,11 +295,11 @@ def parse_datetimes(
         local_ns[good] = _ORIGIN_NS + milliseconds * _NS_PER_MS
         bad[numbers_at[~ok]] = True
 
-    datetimes_at = np.flatnonzero(kinds == _DATETIME)
+    datetimes_at = np.flatnonzero(kinds == DATETIME)
     if len(datetimes_at):
         _read_datetime_objects(values[datetimes_at], datetimes_at, local_ns, utc_ns, bad)
 
-    dates_at = np.flatnonzero(kinds == _DATE)
+    dates_at = np.flatnonzero(kinds == DATE)
     if len(dates_at):
         dates = values[dates_at]
         years = np.fromiter(map(attrgetter("year"), dates), dtype=np.int64, count=len(dates))
@@ -311,9 +311,9 @@ def parse_datetimes(
         bad[dates_at[ok][too_early]] = True
         bad[dates_at[~ok]] = True
 
-    strings_at = np.flatnonzero(kinds == _STR)
+    strings_at = np.flatnonzero(kinds == STR)
     if len(strings_at):
-        codes, distinct = _distinct(values[strings_at])
+        codes, distinct = distinct_values(values[strings_at])
         distinct_ns = _common_layouts(distinct, day_first)
         distinct_utc = np.zeros(len(distinct), dtype=bool)
         distinct_bad = np.zeros(len(distinct), dtype=bool)
@@ -321,7 +321,7 @@ def parse_datetimes(
             text = distinct[position]
             result = _date_text(text, day_first)
             if result is None:
-                distinct_bad[position] = not _is_blank_text(text)
+                distinct_bad[position] = not is_blank_text(text)
             else:
                 distinct_ns[position], distinct_utc[position] = result
         is_utc = distinct_utc[codes]
@@ -334,7 +334,7 @@ def parse_datetimes(
     parsed = pd.Series(
         pd.DatetimeIndex(combined.view("datetime64[ns]")).tz_localize("UTC").array, index=index
     )
-    problems = _problem_series(index, header, "a date", values, bad)
+    problems = problem_series(index, header, "a date", values, bad)
     return ParsedColumn(parsed, problems)
 
 
@@ -471,10 +471,10 @@ def date_order_evidence(raw: pd.Series, header: str, date_order: str,
     problems = np.full(size, "", dtype=object)
     against = np.zeros(size, dtype=bool)
     ambiguous = np.zeros(size, dtype=bool)
-    values, kinds = _classify(raw)
-    strings_at = np.flatnonzero((kinds == _STR) & parsed.notna().to_numpy())
+    values, kinds = classify(raw)
+    strings_at = np.flatnonzero((kinds == STR) & parsed.notna().to_numpy())
     if len(strings_at):
-        codes, distinct = _distinct(values[strings_at])
+        codes, distinct = distinct_values(values[strings_at])
         numbers = pd.Series(distinct, dtype=object).str.extract(_LEADING_NUMBERS)
         found = numbers[0].notna().to_numpy()
         first = pd.to_numeric(numbers[0]).fillna(0).to_numpy(dtype=int)

@@ -21,15 +21,13 @@ import numpy as np
 import pandas as pd
 
 from sheets_escalation.core import cells, dates, schema
-from sheets_escalation.core.events import UTC_DTYPE, HistoryEvent
+from sheets_escalation.core.events import TOOL, UTC_DTYPE, HistoryEvent
 from sheets_escalation.core.levels import level_label
 from sheets_escalation.core.passes import TriggerPass, run_triggers, trigger_context
 from sheets_escalation.core.policy import Policy
 from sheets_escalation.core.problems import Problem, row_problems
 from sheets_escalation.core.sla import Clocks, sla_clocks
 from sheets_escalation.core.text import local_minute, local_minutes
-
-TOOL = "sheets-escalation"
 
 
 @dataclass

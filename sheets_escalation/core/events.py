@@ -20,6 +20,8 @@ from sheets_escalation.core.grid import raw_frame
 from sheets_escalation.core.table import Table, header_index
 
 UTC_DTYPE = "datetime64[ns, UTC]"
+#: The History tab's By for every event the tool itself records.
+TOOL = "sheets-escalation"
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,20 +15,20 @@ import numpy as np
 import pandas as pd
 
 from sheets_escalation.core.cells import (
-    _BOOL,
-    _DATE,
-    _DATETIME,
-    _MAX_TOKEN,
-    _NUMBER,
-    _OTHER,
-    _STR,
+    BOOL,
+    DATE,
+    DATETIME,
+    MAX_TOKEN,
+    NUMBER,
+    OTHER,
+    STR,
     ParsedColumn,
-    _blank_floats,
-    _classify,
-    _distinct,
-    _is_blank_text,
-    _problem_series,
-    _to_floats,
+    blank_floats,
+    classify,
+    distinct_values,
+    is_blank_text,
+    problem_series,
+    to_floats,
 )
 
 __all__ = ["parse_money"]
@@ -100,7 +100,7 @@ def _grouped_number(whole: str, fraction: str) -> float | None:
 
 def _money_text(text: str) -> float | None:
     """Given trimmed text, return the amount it states, or None if blank or unreadable."""
-    if text == "" or len(text) > _MAX_TOKEN:
+    if text == "" or len(text) > MAX_TOKEN:
         return None
     return _parse_money_text(text)
 
@@ -136,31 +136,31 @@ def parse_money(raw: pd.Series, header: str) -> ParsedColumn:
     NaN with the problem ``{header}: cannot read "{value}" as an amount``.
     """
     index = raw.index
-    values, kinds = _classify(raw)
-    kinds = _blank_floats(values, kinds)
+    values, kinds = classify(raw)
+    kinds = blank_floats(values, kinds)
     amounts = np.full(len(values), np.nan, dtype=np.float64)
-    bad = np.isin(kinds, (_BOOL, _DATETIME, _DATE, _OTHER))
+    bad = np.isin(kinds, (BOOL, DATETIME, DATE, OTHER))
 
-    numbers_at = np.flatnonzero(kinds == _NUMBER)
+    numbers_at = np.flatnonzero(kinds == NUMBER)
     if len(numbers_at):
-        floats, fits = _to_floats(values[numbers_at])
+        floats, fits = to_floats(values[numbers_at])
         ok = fits & np.isfinite(floats)
         amounts[numbers_at[ok]] = floats[ok]
         bad[numbers_at[~ok]] = True
 
-    strings_at = np.flatnonzero(kinds == _STR)
+    strings_at = np.flatnonzero(kinds == STR)
     if len(strings_at):
-        codes, distinct = _distinct(values[strings_at])
+        codes, distinct = distinct_values(values[strings_at])
         distinct_amounts = np.full(len(distinct), np.nan, dtype=np.float64)
         distinct_bad = np.zeros(len(distinct), dtype=bool)
         for position, text in enumerate(distinct):
             amount = _money_text(text)
             if amount is None:
-                distinct_bad[position] = not _is_blank_text(text)
+                distinct_bad[position] = not is_blank_text(text)
             else:
                 distinct_amounts[position] = amount
         amounts[strings_at] = distinct_amounts[codes]
         bad[strings_at] = distinct_bad[codes]
 
-    problems = _problem_series(index, header, "an amount", values, bad)
+    problems = problem_series(index, header, "an amount", values, bad)
     return ParsedColumn(pd.Series(amounts, index=index, dtype=np.float64), problems)

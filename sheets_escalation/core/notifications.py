@@ -17,9 +17,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from sheets_escalation.core.events import HistoryEvent
+from sheets_escalation.core.events import TOOL, HistoryEvent
 
-BY = "sheets-escalation"
 NOTIFIED = "notified"
 
 DeliveryStatus = Literal["sent", "failed", "refused", "planned"]
@@ -74,7 +73,7 @@ class Delivery:
 
     def history_event(self) -> HistoryEvent:
         """Return the History event recording this send."""
-        return HistoryEvent(self.at, self.row_id, NOTIFIED, "", self.level, self.dedup_key, BY,
+        return HistoryEvent(self.at, self.row_id, NOTIFIED, "", self.level, self.dedup_key, TOOL,
                             self.detail)
 
     def __str__(self) -> str:

@@ -36,9 +36,9 @@ from sheets_escalation.adapters.export.formats import export
 from sheets_escalation.adapters.notify.outbox import Outbox
 from sheets_escalation.adapters.notify.senders import EmailSender, Sender, WebhookSender
 from sheets_escalation.adapters.notify.targets import Target, mask, parse_targets
-from sheets_escalation.core.events import HistoryEvent, history_rows
+from sheets_escalation.core.events import TOOL, HistoryEvent, history_rows
 from sheets_escalation.core.months import month_bounds
-from sheets_escalation.core.notifications import BY, DeliveryReport, Notification
+from sheets_escalation.core.notifications import DeliveryReport, Notification
 from sheets_escalation.core.review import Review
 from sheets_escalation.core.review_layout import headline_text, inert_review, section_text
 from sheets_escalation.core.table import Backend, WritePlan
@@ -325,7 +325,7 @@ def execute_review_send(plan: ReviewSendPlan, outbox: Outbox, backend: Backend,
     delivery = outbox.deliver([plan.notice], plan.recorded, workbook.now.to_pydatetime())
     if dry_run or not delivery.sent:
         return ReviewSendReport(plan, delivery)
-    events = [HistoryEvent(pd.Timestamp(d.at), "", REVIEW_SENT, "", "", d.dedup_key, BY, d.detail)
+    events = [HistoryEvent(pd.Timestamp(d.at), "", REVIEW_SENT, "", "", d.dedup_key, TOOL, d.detail)
               for d in delivery.sent]
     history = WritePlan()
     plan_history(workbook, history, history_rows(events, plan.timezone))

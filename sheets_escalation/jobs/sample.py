@@ -30,8 +30,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from sheets_escalation.adapters.xlsx.template import new_workbook, workbook_bytes
 from sheets_escalation.core import schema
-from sheets_escalation.core.engine import TOOL
-from sheets_escalation.core.events import HistoryEvent
+from sheets_escalation.core.events import TOOL, HistoryEvent
 
 TIMEZONE = "America/New_York"
 SAMPLE_NOW = dt.datetime(2026, 11, 25, 15, 0, tzinfo=ZoneInfo(TIMEZONE))

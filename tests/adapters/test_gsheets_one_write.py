@@ -18,7 +18,7 @@ import pytest
 
 from sheets_escalation.adapters.gsheets.backend import GoogleSheetsBackend
 from sheets_escalation.adapters.gsheets.http import client_with_session
-from sheets_escalation.adapters.gsheets.values import _grids_in_response
+from sheets_escalation.adapters.gsheets.values import grids_in_response
 from sheets_escalation.core import errors, schema
 from sheets_escalation.core.table import CellWrite, WritePlan
 from tests.support.both_backends import INPUT_HEADER, KEY, Book, good_row, make_book
@@ -339,7 +339,7 @@ def test_the_answer_s_grid_data_is_matched_to_the_ranges_by_their_first_column()
     ]}, {"properties": {"title": "Settings"}, "data": [{"rowData": [
         {"values": [{"effectiveValue": {"errorValue": {"type": "N_A"}}, "formattedValue": "#N/A"},
                     {"effectiveValue": {"boolValue": False}}]}, {"values": [{}]}]}]}]
-    grids = _grids_in_response(sheets, ["'It''s'!1:1", "'It''s'!C:C", "'Settings'"])
+    grids = grids_in_response(sheets, ["'It''s'!1:1", "'It''s'!C:C", "'Settings'"])
     assert grids == [[["At", None, "ID"]], [["ID"], [], [7]], [["#N/A", False]]]
     with pytest.raises(errors.SourceError, match="lacks the range 'Settings'!B:B"):
-        _grids_in_response(sheets, ["'Settings'!B:B"])
+        grids_in_response(sheets, ["'Settings'!B:B"])

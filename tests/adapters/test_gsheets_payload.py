@@ -25,8 +25,8 @@ from sheets_escalation.adapters.gsheets.backend import (
 )
 from sheets_escalation.adapters.gsheets.http import (
     RetryingHTTPClient,
-    _json_size,
     client_with_session,
+    json_size,
 )
 from sheets_escalation.adapters.gsheets.values import to_api_value
 from sheets_escalation.core import errors, schema
@@ -309,7 +309,7 @@ def test_bodies_go_out_as_compact_json_of_the_size_the_cap_counts() -> None:
     (kwargs,) = sent
     assert kwargs["json"] is None and kwargs["headers"]["Content-Type"] == "application/json"
     assert kwargs["data"] == b'{"valueInputOption":"RAW","data":[{"range":"\'Log\'!A1:B1","values":[["a",1.5]]}]}'
-    assert len(kwargs["data"]) == _json_size(body)
+    assert len(kwargs["data"]) == json_size(body)
 
 
 @pytest.mark.parametrize("moment", [dt.datetime(2026, 11, 25, 15, 0),

@@ -27,8 +27,8 @@ from sheets_escalation.adapters.xlsx.backend import XlsxBackend
 from sheets_escalation.core import schema
 from sheets_escalation.core.errors import ConfigError, SourceError
 from sheets_escalation.core.months import resolve_month
-from sheets_escalation.core.notifications import BY
 from tests.support.both_backends import INPUT_HEADER, KEY, KINDS, Book, good_row, make_book
+from tests.support.fixtures import BY
 from tests.support.servers import Recorder, Smtp, crash_after_first_webhook, free_port
 
 NOW = "2026-12-01T07:00:00"

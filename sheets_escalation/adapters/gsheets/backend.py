@@ -62,10 +62,10 @@ from sheets_escalation.adapters.gsheets.auth import describe_account
 from sheets_escalation.adapters.gsheets.layout import new_tab_requests
 from sheets_escalation.adapters.gsheets.payload import Targets, request_batches, value_bodies
 from sheets_escalation.adapters.gsheets.values import (
-    _from_api,
-    _grids_in_response,
-    _update_cells,
+    from_api,
+    grids_in_response,
     quote_title,
+    update_cells,
 )
 from sheets_escalation.core import errors
 from sheets_escalation.core.limits import GOOGLE_CELL_CHARACTERS
@@ -150,7 +150,7 @@ class GoogleSheetsBackend:
             },
         )
         return [
-            [[_from_api(v) for v in row] for row in value_range.get("values", [])]
+            [[from_api(v) for v in row] for row in value_range.get("values", [])]
             for value_range in answer.get("valueRanges", [])
         ]
 
@@ -262,7 +262,7 @@ class GoogleSheetsBackend:
             if known is not None and grid:
                 known.rows = int(grid.get("rowCount", known.rows))
                 known.cols = int(grid.get("columnCount", known.cols))
-        return _grids_in_response(sheets, ranges)
+        return grids_in_response(sheets, ranges)
 
     def _applied_before(self, batch: Sequence[Mapping[str, Any]]) -> bool:
         """Whether a refused ``batch`` that adds tabs had been applied by an earlier attempt
@@ -341,7 +341,7 @@ class GoogleSheetsBackend:
             # so a created History stores its rows exactly as an existing one appended to.
             filled = rows[:1] if tab in plan.new_tabs else rows
             if filled:
-                requests_.append(_update_cells(sheet.sheet_id, filled))
+                requests_.append(update_cells(sheet.sheet_id, filled))
             if tab in created and tab in plan.new_tabs:
                 requests_.extend(new_tab_requests(tab, sheet.sheet_id, filled[0] if filled else []))
             if layout is not None:

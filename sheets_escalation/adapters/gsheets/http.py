@@ -2,7 +2,7 @@
 
 Every request the Google Sheets backend and ``init --sheet`` send goes through
 :class:`RetryingHTTPClient`: bounded retries with backoff, one-line domain errors (never a
-token or a traceback), and bodies as compact JSON, whose size (:func:`_json_size`) is what
+token or a traceback), and bodies as compact JSON, whose size (:func:`json_size`) is what
 the payload split counts against Google's cap. :func:`open_client` loads the credentials
 (:mod:`~sheets_escalation.adapters.gsheets.auth`) and takes an injectable session, so tests
 run this very client against a fake Sheets API.
@@ -27,8 +27,6 @@ from gspread.http_client import HTTPClient
 
 from sheets_escalation.adapters.gsheets.auth import load_credentials
 from sheets_escalation.core import errors
-
-SHEETS_API = "https://sheets.googleapis.com/v4/spreadsheets"
 
 _KEY_IN_ENDPOINT = re.compile(r"/spreadsheets/([^/:?]+)")
 
@@ -211,7 +209,7 @@ def _compact_json(value: Any) -> str:
     return json.dumps(value, allow_nan=False, separators=(",", ":"))
 
 
-def _json_size(value: Any) -> int:
+def json_size(value: Any) -> int:
     """Bytes of ``value`` as the client sends it (ASCII only, so one byte per character).
     Raise ValueError for NaN or infinity."""
     return len(_compact_json(value))

@@ -37,7 +37,7 @@ from typing import Any
 import gspread
 from gspread.utils import rowcol_to_a1
 
-from sheets_escalation.adapters.gsheets.layout import _Layout, _rgb, _rule_signature
+from sheets_escalation.adapters.gsheets.layout import Layout, rgb, rule_signature
 from sheets_escalation.adapters.gsheets.values import quote_title
 from sheets_escalation.core import schema, staleness
 from sheets_escalation.core.layout import (
@@ -123,7 +123,7 @@ def init_sheet(client: gspread.Client, key: str, *, dry_run: bool = False) -> li
             requests.append(_fill(sheet_id, seed))
             added.append(title)
         header = rows[0] if rows else []
-        shape = _Layout(layout, sheet_id, header, sheet)
+        shape = Layout(layout, sheet_id, header, sheet)
         requests.extend(shape.requests(rows))
         columns = sheet["properties"]["gridProperties"].get("columnCount", 0) if sheet else \
             max(26, len(layout.headers))
@@ -166,7 +166,7 @@ def _indicator(sheet_id: int, rows: Sequence[Sequence[Value]], column_count: int
         "rows": [{"values": [{
             "userEnteredValue": {"formulaValue": formula},
             "userEnteredFormat": {
-                "textFormat": {"bold": True, "foregroundColor": _rgb(INDICATOR_FONT)},
+                "textFormat": {"bold": True, "foregroundColor": rgb(INDICATOR_FONT)},
                 "wrapStrategy": "OVERFLOW_CELL", "verticalAlignment": "TOP"},
         }]}],
         "fields": "userEnteredValue,userEnteredFormat(textFormat,wrapStrategy,verticalAlignment)",
@@ -176,15 +176,15 @@ def _indicator(sheet_id: int, rows: Sequence[Sequence[Value]], column_count: int
     # As in the template: red text on the indicator (its overflow has no fill), the header
     # cells left of it white on red.
     rules: list[tuple[dict[str, Any], int, int]] = [
-        ({"textFormat": {"foregroundColor": _rgb(STALE_FILL), "bold": True}}, col, col + 1)]
+        ({"textFormat": {"foregroundColor": rgb(STALE_FILL), "bold": True}}, col, col + 1)]
     if col > 0:
-        rules.append(({"backgroundColor": _rgb(STALE_FILL), "textFormat": {
-            "foregroundColor": _rgb(STALE_FONT), "bold": True}}, 0, col))
+        rules.append(({"backgroundColor": rgb(STALE_FILL), "textFormat": {
+            "foregroundColor": rgb(STALE_FONT), "bold": True}}, 0, col))
     for fmt, start, end in rules:
         rule = {"ranges": [{"sheetId": sheet_id, "startRowIndex": 0, "endRowIndex": 1,
                             "startColumnIndex": start, "endColumnIndex": end}],
                 "booleanRule": {"condition": condition, "format": fmt}}
-        if _rule_signature(rule) not in existing_rules:
+        if rule_signature(rule) not in existing_rules:
             out.append({"addConditionalFormatRule": {"rule": rule, "index": 0}})
     return out
 

@@ -5,7 +5,7 @@ neutral layout in :mod:`sheets_escalation.core.review_layout`: bold titles, numb
 column widths, a frozen first row and a native chart beside each table that has one.
 
 A template tab (Escalations, History, Settings…) is laid out from its
-:class:`~sheets_escalation.core.layout.TabLayout` by :class:`_Layout`: header row, frozen
+:class:`~sheets_escalation.core.layout.TabLayout` by :class:`Layout`: header row, frozen
 panes, widths, number formats, dropdowns, colour rules and the protected owned columns,
 all found by header text. ``init --sheet`` lays out every template tab with it
 (:mod:`~sheets_escalation.adapters.gsheets.init`); a tab a job creates gets the same look
@@ -201,7 +201,7 @@ PROTECTION_DESCRIPTION = "sheets-escalation: columns the tool overwrites on ever
 _PIXELS_PER_CHARACTER = 7
 
 
-def _rgb(hex_color: str) -> dict[str, float]:
+def rgb(hex_color: str) -> dict[str, float]:
     return {
         name: int(hex_color[i:i + 2], 16) / 255
         for name, i in (("red", 0), ("green", 2), ("blue", 4))
@@ -229,7 +229,7 @@ def _column(sheet_id: int, col: int, start_row: int = 1) -> dict[str, int]:
             "endColumnIndex": col + 1}
 
 
-def _rule_signature(rule: dict[str, Any]) -> tuple[Any, ...]:
+def rule_signature(rule: dict[str, Any]) -> tuple[Any, ...]:
     ranges = tuple(sorted(
         (r.get("sheetId", 0), r.get("startRowIndex", 0), r.get("startColumnIndex", 0),
          r.get("endColumnIndex")) for r in rule.get("ranges", [])
@@ -251,7 +251,7 @@ def _color_key(color: dict[str, float]) -> tuple[tuple[str, float], ...]:
     return tuple(sorted((k, round(v, 3)) for k, v in color.items() if v))
 
 
-class _Layout:
+class Layout:
     """The requests laying one template tab out on one sheet."""
 
     def __init__(self, layout: TabLayout, sheet_id: int, header: Sequence[Value],
@@ -263,7 +263,7 @@ class _Layout:
             h: index[schema.normalize_header(h)] for h in layout.headers
             if schema.normalize_header(h) in index
         }
-        self.existing_rules = {_rule_signature(r) for r in existing.get("conditionalFormats", [])}
+        self.existing_rules = {rule_signature(r) for r in existing.get("conditionalFormats", [])}
         self.our_protections = [
             p for p in existing.get("protectedRanges", [])
             if p.get("description") == PROTECTION_DESCRIPTION
@@ -284,8 +284,8 @@ class _Layout:
                 "range": {"sheetId": sheet_id, "startRowIndex": 0, "endRowIndex": 1,
                           "startColumnIndex": col, "endColumnIndex": col + 1},
                 "cell": {"userEnteredFormat": {
-                    "backgroundColor": _rgb(OWNED_HEADER_FILL if owned else HEADER_FILL),
-                    "textFormat": {"bold": True, "foregroundColor": _rgb(HEADER_FONT)},
+                    "backgroundColor": rgb(OWNED_HEADER_FILL if owned else HEADER_FILL),
+                    "textFormat": {"bold": True, "foregroundColor": rgb(HEADER_FONT)},
                     "verticalAlignment": "TOP", "wrapStrategy": "WRAP",
                 }},
                 "fields": "userEnteredFormat(backgroundColor,textFormat,verticalAlignment,wrapStrategy)",
@@ -298,7 +298,7 @@ class _Layout:
             }})
             body: dict[str, Any] = {}
             if owned:
-                body["backgroundColor"] = _rgb(OWNED_FILL)
+                body["backgroundColor"] = rgb(OWNED_FILL)
             if header in layout.number_formats:
                 body["numberFormat"] = _number_format(layout.number_formats[header])
             if header in layout.wrap:
@@ -328,13 +328,13 @@ class _Layout:
                     "booleanRule": {
                         "condition": {"type": "TEXT_EQ",
                                       "values": [{"userEnteredValue": color.value}]},
-                        "format": {"backgroundColor": _rgb(color.fill),
-                                   "textFormat": {"foregroundColor": _rgb(color.font),
+                        "format": {"backgroundColor": rgb(color.fill),
+                                   "textFormat": {"foregroundColor": rgb(color.font),
                                                   "bold": color.bold}},
                     },
                 }
-                if _rule_signature(rule) not in self.existing_rules:
-                    self.existing_rules.add(_rule_signature(rule))
+                if rule_signature(rule) not in self.existing_rules:
+                    self.existing_rules.add(rule_signature(rule))
                     out.append({"addConditionalFormatRule": {"rule": rule, "index": 0}})
         out.extend(self._last_run_format(settings_rows))
         out.extend(self._protections())
@@ -393,4 +393,4 @@ def new_tab_requests(title: str, sheet_id: int, header: Sequence[Value]) -> list
     layout = TAB_LAYOUTS.get(title)
     if layout is None:
         return []
-    return _Layout(layout, sheet_id, header, {}).requests([])
+    return Layout(layout, sheet_id, header, {}).requests([])

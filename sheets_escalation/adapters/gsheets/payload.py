@@ -17,14 +17,14 @@ from typing import Any
 
 from gspread.utils import rowcol_to_a1
 
-from sheets_escalation.adapters.gsheets.http import _json_size
+from sheets_escalation.adapters.gsheets.http import json_size
 from sheets_escalation.adapters.gsheets.values import (
-    _id_text,
-    _last_nonblank,
-    _trimmed,
     a1,
+    id_text,
+    last_nonblank,
     quote_title,
     to_api_value,
+    trimmed,
 )
 from sheets_escalation.core import errors
 from sheets_escalation.core.schema import ESCALATIONS, HISTORY, normalize_header
@@ -64,7 +64,7 @@ class Targets:
         self.header: list[Value] = list(read_esc.header) if read_esc else []
         self.id_col = header_index(self.header).get(normalize_header("ID"))
         self.read_ids = (
-            [_id_text(r[self.id_col]) if self.id_col < len(r) else "" for r in read_esc.body]
+            [id_text(r[self.id_col]) if self.id_col < len(r) else "" for r in read_esc.body]
             if read_esc is not None and self.id_col is not None else []
         )
         self.tracked = any(c.row_id is not None for c in plan.cells)
@@ -81,7 +81,7 @@ class Targets:
         self.row_of: dict[int, int] = {}
         # Until the re-read, appends are placed after the rows of the first read.
         self.append_at: dict[str, int] = {
-            title: _last_nonblank(tables[title].rows) + 1 for title in self.whole_tabs}
+            title: last_nonblank(tables[title].rows) + 1 for title in self.whole_tabs}
 
     def reread_ranges(self) -> list[str]:
         ranges: list[str] = []
@@ -101,24 +101,24 @@ class Targets:
         grids = list(grids)
         if self.escalations and (self.tracked or self.header_writes):
             header = grids.pop(0)
-            if _trimmed(header[:1]) != _trimmed([self.header]):
+            if trimmed(header[:1]) != trimmed([self.header]):
                 raise errors.ConcurrentEditError(
                     f"the {self.escalations} header row changed while the job ran;"
                     " nothing was written, the next run repairs it"
                 )
             if self.id_col is not None:
                 column = grids.pop(0)
-                self._map_rows([_id_text(r[0]) if r else "" for r in column[1:]])
+                self._map_rows([id_text(r[0]) if r else "" for r in column[1:]])
         for title in self.whole_tabs:
             rows = grids.pop(0)
             read_rows = self.tables[title].rows
             if any(self.titles[c.tab] == title and c.row_id is None for c in self.plan.cells) \
-                    and _trimmed(rows) != _trimmed(read_rows):
+                    and trimmed(rows) != trimmed(read_rows):
                 raise errors.ConcurrentEditError(
                     f"tab {title!r} changed while the job ran; nothing was written,"
                     " the next run repairs it"
                 )
-            self.append_at[title] = _last_nonblank(rows) + 1
+            self.append_at[title] = last_nonblank(rows) + 1
 
     def _map_rows(self, current: list[str]) -> None:
         read = self.read_ids
@@ -161,7 +161,7 @@ class Targets:
                 continue
             title = self.titles[tab]
             start = (
-                _last_nonblank(self.plan.new_tabs[tab]) + 1 if tab in self.plan.new_tabs
+                last_nonblank(self.plan.new_tabs[tab]) + 1 if tab in self.plan.new_tabs
                 else self.append_at[title]
             )
             for offset, values in enumerate(rows):
@@ -197,7 +197,7 @@ def value_bodies(targets: Targets) -> list[dict[str, Any]]:
     RAW ``values:batchUpdate`` requests writing every value, in order, each at most
     :data:`MAX_REQUEST_BYTES` of JSON (one, unless the write is bigger). Raise SourceError
     if one row of values alone is over the cap."""
-    budget = MAX_REQUEST_BYTES - _json_size({"valueInputOption": "RAW", "data": []})
+    budget = MAX_REQUEST_BYTES - json_size({"valueInputOption": "RAW", "data": []})
     return [{"valueInputOption": "RAW", "data": chunk}
             for chunk in _value_chunks(targets.value_units(budget), budget)]
 
@@ -207,7 +207,7 @@ def request_batches(requests_: Sequence[dict[str, Any]],
     """Given ``spreadsheets.batchUpdate`` requests in order and the options sent beside them,
     return the requests as consecutive batches, each body at most :data:`MAX_REQUEST_BYTES`
     of JSON (see :func:`_request_chunks`)."""
-    return _request_chunks(requests_, MAX_REQUEST_BYTES - _json_size(options))
+    return _request_chunks(requests_, MAX_REQUEST_BYTES - json_size(options))
 
 
 Cells = Mapping[tuple[int, int], Value]
@@ -247,7 +247,7 @@ def _value_ranges(title: str, cells: Cells) -> list[tuple[dict[str, Any], int]]:
     for top, left, rows in _blocks(cells):
         item = {"range": a1(title, top, left, top + len(rows) - 1, left + len(rows[0]) - 1),
                 "values": [[to_api_value(v) for v in row] for row in rows]}
-        out.append((item, _json_size(item) + 2))
+        out.append((item, json_size(item) + 2))
     return out
 
 
@@ -268,7 +268,7 @@ def _bands(title: str, cells: Cells, budget: int) -> list[list[tuple[dict[str, A
     # Cut where the rows' values, scaled by how much the ranges add to them here, reach
     # most of the budget; each side is checked (and cut again) by the recursion.
     rows = sorted(by_row)
-    estimate = [_json_size([to_api_value(v) for v in by_row[row].values()]) for row in rows]
+    estimate = [json_size([to_api_value(v) for v in by_row[row].values()]) for row in rows]
     scale = sum(size for _, size in ranges) / max(sum(estimate), 1)
     cut, total = len(rows) // 2, 0.0
     for index, size in enumerate(estimate):
@@ -289,7 +289,7 @@ def _row_pieces(rows: Sequence[Any], frame: int, budget: int, what: str) -> Iter
     Raise SourceError if one row alone does not fit."""
     first, size = 0, frame
     for index, row in enumerate(rows):
-        cost = _json_size(row) + 2  # ", " between list items
+        cost = json_size(row) + 2  # ", " between list items
         if frame + cost > budget:
             raise errors.SourceError(
                 f"{what}: one row of values is over {budget:,} bytes of JSON, more than"
@@ -324,16 +324,16 @@ def _request_chunks(requests_: Sequence[dict[str, Any]], limit: int) -> list[lis
     """Given batchUpdate requests in order, return them as consecutive batches whose
     ``{"requests": [...]}`` body is at most ``limit`` bytes; an ``updateCells`` too big for
     one is split by rows. Raise SourceError if another request alone is too big."""
-    budget = limit - _json_size({"requests": []})
+    budget = limit - json_size({"requests": []})
     batches: list[list[dict[str, Any]]] = [[]]
     room = budget
     for request in requests_:
-        size = _json_size(request) + 2
+        size = json_size(request) + 2
         pieces = [(request, size)]
         update = request.get("updateCells", {})
         if size > budget and "start" in update and update.get("rows"):
             start = update["start"]
-            frame = _json_size({"updateCells": {**update, "rows": []}}) + 2
+            frame = json_size({"updateCells": {**update, "rows": []}}) + 2
             pieces = [({"updateCells": {
                 **update, "rows": update["rows"][first:first + count],
                 "start": {**start, "rowIndex": start.get("rowIndex", 0) + first}}}, piece)

@@ -3,10 +3,10 @@
 Going out, a value is written RAW (:func:`to_api_value`): strings stay text and are never
 parsed, numbers and booleans stay what they are, a naive date or datetime becomes its serial
 number (days since 1899-12-30; the column's date format shows it), a blank empties the cell.
-A tab laid out anew carries the same values as CellData (:func:`_update_cells`). Coming back,
+A tab laid out anew carries the same values as CellData (:func:`update_cells`). Coming back,
 ``values:batchGet`` with UNFORMATTED_VALUE + SERIAL_NUMBER gives the same kinds, a blank
 as None; a structural batchUpdate's answer gives CellData, read back the same way
-(:func:`_grids_in_response`). Also the A1 ranges every request names.
+(:func:`grids_in_response`). Also the A1 ranges every request names.
 """
 
 from __future__ import annotations
@@ -66,11 +66,11 @@ def to_api_value(value: Value) -> Any:
     return str(value)
 
 
-def _from_api(value: Any) -> Value:
+def from_api(value: Any) -> Value:
     return None if value == "" else value
 
 
-def _id_text(value: Value) -> str:
+def id_text(value: Value) -> str:
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -82,7 +82,7 @@ def _nonblank(row: Sequence[Value]) -> bool:
     return any(v is not None and v != "" for v in row)
 
 
-def _last_nonblank(rows: Sequence[Sequence[Value]]) -> int:
+def last_nonblank(rows: Sequence[Sequence[Value]]) -> int:
     """Return the 0-based index of the last non-blank row, -1 if none."""
     for index in range(len(rows) - 1, -1, -1):
         if _nonblank(rows[index]):
@@ -90,7 +90,7 @@ def _last_nonblank(rows: Sequence[Sequence[Value]]) -> int:
     return -1
 
 
-def _trimmed(rows: Sequence[Sequence[Value]]) -> list[list[Value]]:
+def trimmed(rows: Sequence[Sequence[Value]]) -> list[list[Value]]:
     """Rows with blank cells as None and trailing blanks cut, for comparing two reads."""
     out = []
     for row in rows:
@@ -129,7 +129,7 @@ def _cell_data(value: Value) -> dict[str, Any]:
     return _value_cell(value)
 
 
-def _update_cells(sheet_id: int, rows: Sequence[Sequence[Value]]) -> dict[str, Any]:
+def update_cells(sheet_id: int, rows: Sequence[Sequence[Value]]) -> dict[str, Any]:
     return {
         "updateCells": {
             "start": {"sheetId": sheet_id, "rowIndex": 0, "columnIndex": 0},
@@ -151,11 +151,11 @@ def _effective(cell: Mapping[str, Any]) -> Value:
         return str(cell.get("formattedValue") or "#ERROR!")
     for kind in ("stringValue", "numberValue", "boolValue"):
         if kind in effective:
-            return _from_api(effective[kind])
+            return from_api(effective[kind])
     return None
 
 
-def _grids_in_response(sheets: Sequence[Mapping[str, Any]],
+def grids_in_response(sheets: Sequence[Mapping[str, Any]],
                        ranges: Sequence[str]) -> list[list[list[Value]]]:
     """Given ``updatedSpreadsheet.sheets`` of a batchUpdate asked for ``responseRanges``
     (``quote_title`` titles, each range a whole tab, or rows or columns from row 1), return
@@ -179,5 +179,5 @@ def _grids_in_response(sheets: Sequence[Mapping[str, Any]],
         grid.remove(found)
         rows = [[_effective(cell) for cell in row.get("values", [])]
                 for row in found.get("rowData", [])]
-        grids.append(_trimmed(rows))
+        grids.append(trimmed(rows))
     return grids
