@@ -7,10 +7,12 @@ defaults of the template; a tab that is present is taken as the owner wrote it.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -423,28 +425,43 @@ def _timezone(text: str) -> str | None:
     return next((name for name in available_timezones() if name.casefold() == wanted), None)
 
 
-def load_policy(
-    tabs: Mapping[str, Table], *, spreadsheet_timezone: str | None = None
-) -> Policy:
-    """Given the tabs read from a workbook, return the Policy.
+@dataclass(frozen=True)
+class _Settings:
+    """The Settings tab read: each value the policy uses, with a usable default where
+    the cell could not be read (its problem is reported)."""
 
-    Raise ConfigError listing every problem (tab and A1 cell) if the policy is unusable.
-    """
-    problems: list[Problem] = []
-    notes: list[str] = []
-    for tab in (schema.LEVELS, schema.TRIGGERS, schema.SETTINGS):
-        if tab not in tabs:
-            notes.append(f"no {tab} tab: using the default {tab.lower()}")
-    settings, places = _load_settings(tabs.get(schema.SETTINGS), problems)
+    values: dict[str, str]
+    places: dict[str, tuple[int, int]]
+    timezone: str | None
+    work_days: frozenset[int]
+    opening_closing: tuple[dt.time, dt.time] | None
+    at_risk: float
+    remind_at: tuple[float, ...]
+    date_order: str
+    required: tuple[str, ...]
+    warnings: tuple[str, ...]
+
+    def where(self, key: str) -> tuple[int, int | None]:
+        return _where(self.places, key)
+
+
+def _where(places: dict[str, tuple[int, int]], key: str) -> tuple[int, int | None]:
+    """Given where each setting was read and a setting's name, return its (row, column)
+    in the tab; (0, None) when the tab does not have it."""
+    row, col = places.get(key, (0, None))
+    return row, col
+
+
+def _read_settings(table: Table | None, spreadsheet_timezone: str | None,
+                   problems: list[Problem]) -> _Settings:
+    """Given the Settings tab (or None) and the spreadsheet's own zone, return the
+    settings read; each unreadable value is a problem located in its cell."""
+    values, places = _load_settings(table, problems)
     collector = _Collector(schema.SETTINGS, problems)
-
-    def where(key: str) -> tuple[int, int | None]:
-        row, col = places.get(key, (0, None))
-        return row, col
-
+    where = partial(_where, places)
     warnings: list[str] = []
-    timezone_text = settings.get("Timezone", "") or spreadsheet_timezone or "UTC"
-    if not settings.get("Timezone", "") and not spreadsheet_timezone:
+    timezone_text = values.get("Timezone", "") or spreadsheet_timezone or "UTC"
+    if not values.get("Timezone", "") and not spreadsheet_timezone:
         zone_row, zone_col = where("Timezone")
         place = (f"{schema.SETTINGS}!{schema.a1(zone_row, zone_col)} " if zone_col is not None
                  else "")
@@ -457,96 +474,126 @@ def load_policy(
     work_days = frozenset(range(5))
     opening_closing = None
     try:
-        work_days = parse_work_days(settings.get("Work days", ""))
+        work_days = parse_work_days(values.get("Work days", ""))
     except ValueError as error:
         collector.add(*where("Work days"), f"Work days: {error}")
     try:
-        opening_closing = parse_work_hours(settings.get("Work hours", "") or "09:00-17:00")
+        opening_closing = parse_work_hours(values.get("Work hours", "") or "09:00-17:00")
     except ValueError as error:
         collector.add(*where("Work hours"), f"Work hours: {error}")
-    at_risk = _percent(settings.get("At risk at", "") or "75%")
+    at_risk = _percent(values.get("At risk at", "") or "75%")
     if at_risk is None:
         collector.add(*where("At risk at"),
-                      f'cannot read "{settings.get("At risk at")}" as a percentage (e.g. 75%)')
+                      f'cannot read "{values.get("At risk at")}" as a percentage (e.g. 75%)')
         at_risk = 0.75
-    remind_text = settings.get("Remind at", "")
+    remind_text = values.get("Remind at", "")
     remind_at = _reminders(remind_text)
     if remind_at is None:
         collector.add(*where("Remind at"),
                       f'cannot read "{remind_text}" as percentages (e.g. 50%, 75%, 90%; '
                       "blank for no reminders)")
         remind_at = ()
-    date_order = (settings.get("Date order", "") or "MDY").upper()
+    date_order = (values.get("Date order", "") or "MDY").upper()
     if date_order not in {"MDY", "DMY"}:
         collector.add(*where("Date order"), f'Date order must be MDY or DMY, not "{date_order}"')
         date_order = "MDY"
-    required_text = settings.get("Required info", "")
     required: list[str] = []
-    for name in (p.strip() for p in required_text.split(",") if p.strip()):
+    for name in (p.strip() for p in values.get("Required info", "").split(",") if p.strip()):
         key = schema.KEY_BY_NORMALIZED.get(schema.normalize_header(name))
         if key is None or schema.COLUMN_BY_KEY[key] in schema.OWNED_COLUMNS:
             collector.add(*where("Required info"),
                           f'Required info names "{name}", which is not an Escalations input column')
         else:
             required.append(schema.COLUMN_BY_KEY[key].header)
+    return _Settings(values, places, timezone, work_days, opening_closing, at_risk,
+                     remind_at, date_order, tuple(required), tuple(warnings))
 
-    holiday_dates = []
-    holidays_table = tabs.get(schema.HOLIDAYS)
-    if holidays_table is not None and holidays_table.rows:
-        hcollector = _Collector(schema.HOLIDAYS, problems)
-        hindex = _columns(holidays_table, ("Date",), hcollector)
-        if hindex is not None:
-            date_col = hindex[schema.normalize_header("Date")]
-            for offset, row in enumerate(holidays_table.body):
-                raw = row[date_col] if date_col < len(row) else None
-                if cell_text(raw) == "":
-                    continue
-                stamp = parse_datetime_scalar(raw, "UTC", date_order)
-                if stamp is None:
-                    hcollector.add(offset + 1, date_col, f'cannot read "{cell_text(raw)}" as a date')
-                else:
-                    holiday_dates.append(stamp.date())
 
-    calendar: BusinessCalendar | None = None
-    country = settings.get("Holiday country", "").strip() or None
-    if timezone is not None:
-        opening, closing = opening_closing or parse_work_hours("09:00-17:00")
-        try:
-            calendar = BusinessCalendar(
-                timezone=timezone, work_days=work_days, opening=opening, closing=closing,
-                holiday_dates=holiday_dates, holiday_country=country,
-            )
-        except ValueError as error:
-            # Timezone, work days and hours are checked above: only the country is left.
-            collector.add(*where("Holiday country"), f"Holiday country: {error}")
+def _load_holidays(table: Table | None, date_order: str,
+                   problems: list[Problem]) -> list[dt.date]:
+    """Given the Holidays tab (or None), return its dates; an unreadable date is a
+    problem located in its cell."""
+    collector = _Collector(schema.HOLIDAYS, problems)
+    index = _columns(table, ("Date",), collector) if table is not None and table.rows else None
+    if table is None or index is None:
+        return []
+    holiday_dates: list[dt.date] = []
+    date_col = index[schema.normalize_header("Date")]
+    for offset, row in enumerate(table.body):
+        raw = row[date_col] if date_col < len(row) else None
+        if cell_text(raw) == "":
+            continue
+        stamp = parse_datetime_scalar(raw, "UTC", date_order)
+        if stamp is None:
+            collector.add(offset + 1, date_col, f'cannot read "{cell_text(raw)}" as a date')
+        else:
+            holiday_dates.append(stamp.date())
+    return holiday_dates
 
-    levels = _load_levels(tabs.get(schema.LEVELS), problems, calendar)
-    triggers = _load_triggers(tabs.get(schema.TRIGGERS), problems, calendar)
 
+def _business_calendar(settings: _Settings, holiday_dates: list[dt.date],
+                       problems: list[Problem]) -> BusinessCalendar | None:
+    """Given the settings and the Holidays tab's dates, return the business calendar, or
+    None when the timezone is unknown or the holiday country is (a problem says which)."""
+    if settings.timezone is None:
+        return None
+    opening, closing = settings.opening_closing or parse_work_hours("09:00-17:00")
+    country = settings.values.get("Holiday country", "").strip() or None
+    try:
+        return BusinessCalendar(
+            timezone=settings.timezone, work_days=settings.work_days, opening=opening,
+            closing=closing, holiday_dates=holiday_dates, holiday_country=country,
+        )
+    except ValueError as error:
+        # Timezone, work days and hours are checked before: only the country is left.
+        _Collector(schema.SETTINGS, problems).add(*settings.where("Holiday country"),
+                                                  f"Holiday country: {error}")
+        return None
+
+
+def _load_vip(table: Table | None, problems: list[Problem]) -> frozenset[str]:
+    """Given the VIP tab (or None), return its customers' names, casefolded."""
     vip: set[str] = set()
-    vip_table = tabs.get(schema.VIP)
-    if vip_table is not None and vip_table.rows:
-        vindex = _columns(vip_table, ("Customer",), _Collector(schema.VIP, problems))
-        if vindex is not None:
-            for row in vip_table.body:
-                name = cell_text(_cell(row, vindex, "Customer"))
+    if table is not None and table.rows:
+        index = _columns(table, ("Customer",), _Collector(schema.VIP, problems))
+        if index is not None:
+            for row in table.body:
+                name = cell_text(_cell(row, index, "Customer"))
                 if name:
                     vip.add(name.casefold())
+    return frozenset(vip)
 
+
+def load_policy(
+    tabs: Mapping[str, Table], *, spreadsheet_timezone: str | None = None
+) -> Policy:
+    """Given the tabs read from a workbook, return the Policy.
+
+    Raise ConfigError listing every problem (tab and A1 cell) if the policy is unusable.
+    """
+    problems: list[Problem] = []
+    notes = [f"no {tab} tab: using the default {tab.lower()}"
+             for tab in (schema.LEVELS, schema.TRIGGERS, schema.SETTINGS) if tab not in tabs]
+    settings = _read_settings(tabs.get(schema.SETTINGS), spreadsheet_timezone, problems)
+    holiday_dates = _load_holidays(tabs.get(schema.HOLIDAYS), settings.date_order, problems)
+    calendar = _business_calendar(settings, holiday_dates, problems)
+    levels = _load_levels(tabs.get(schema.LEVELS), problems, calendar)
+    triggers = _load_triggers(tabs.get(schema.TRIGGERS), problems, calendar)
+    vip = _load_vip(tabs.get(schema.VIP), problems)
     if problems or calendar is None:
         raise ConfigError(problems)
-    assert timezone is not None  # an unknown timezone is a problem reported above
+    assert settings.timezone is not None  # an unknown timezone is a problem reported above
     return Policy(
         levels=levels,
         triggers=triggers,
-        timezone=timezone,
+        timezone=settings.timezone,
         calendar=calendar,
-        at_risk=at_risk,
-        date_order=date_order,
-        required_info=tuple(required),
-        vip=frozenset(vip),
-        settings=settings,
+        at_risk=settings.at_risk,
+        date_order=settings.date_order,
+        required_info=settings.required,
+        vip=vip,
+        settings=settings.values,
         notes=tuple(notes),
-        warnings=tuple(warnings),
-        remind_at=remind_at,
+        warnings=settings.warnings,
+        remind_at=settings.remind_at,
     )

@@ -29,6 +29,7 @@ from sheets_escalation.core.events import HistoryEvent, frame_events
 from sheets_escalation.core.levels import level_label, level_number
 from sheets_escalation.core.notifications import Notification
 from sheets_escalation.core.policy import Policy
+from sheets_escalation.core.text import local_minute
 
 BUILT_IN_TEMPLATES: dict[str, Template] = templates_from_rows([])
 # SLA states a level is told about once each, per target.
@@ -42,7 +43,7 @@ RUNNING_STATES: tuple[str, ...] = ("On track", "At risk")
 def _stamp(value: Any, timezone: str) -> str:
     if value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
         return ""
-    return pd.Timestamp(value).tz_convert(timezone).strftime("%Y-%m-%d %H:%M")
+    return local_minute(pd.Timestamp(value), timezone)
 
 
 def templates_of(tabs: Mapping[str, Any]) -> dict[str, Template]:
