@@ -42,6 +42,7 @@ from sheets_escalation.core.notifications import DeliveryReport, Notification
 from sheets_escalation.core.review import Review
 from sheets_escalation.core.review_layout import headline_text, inert_review, section_text
 from sheets_escalation.core.table import Backend, WritePlan
+from sheets_escalation.core.text import local_minute
 from sheets_escalation.jobs.sync import plan_history
 from sheets_escalation.jobs.workbook import Workbook
 
@@ -197,7 +198,7 @@ class ReviewSendReport:
         lines = [] if self.plan.resend else [
             f"{self.plan.key} -> {r.shown}: already sent"
             + ("" if pd.isna(r.sent_at) else
-               f" {r.sent_at.tz_convert(self.plan.timezone):%Y-%m-%d %H:%M}")
+               f" {local_minute(r.sent_at, self.plan.timezone)}")
             for r in self.plan.recipients if r.sent_at is not None]
         return lines + self.delivery.lines()
 
@@ -258,7 +259,7 @@ def plan_review_send(review: Review, workbook: Workbook, stakeholders: Sequence[
         for target in parse_targets(stakeholders)
         for shown in [_shown(target)])
     content = render_review(review, link)
-    send_key = f"{key}{_RESENT}{now.tz_convert(timezone):%Y-%m-%d %H:%M}" if resend else key
+    send_key = f"{key}{_RESENT}{local_minute(now, timezone)}" if resend else key
     notice = ReviewNotice("", "", REVIEW_SENT, tuple(stakeholders), content.subject,
                           content.summary(), key=send_key)
     return ReviewSendPlan(key, notice, content, recipients, frozenset(recorded), resend,
