@@ -204,7 +204,7 @@ def test_a_run_dying_between_two_requests_is_completed_by_the_next_without_dupli
     undisturbed = _book(tmp_path / "undisturbed", monkeypatch)
     assert undisturbed.sync("--quiet").code == 0
 
-    monkeypatch.setattr(gsheets, "MAX_REQUEST_BYTES", CAP // 2)  # Escalations in 2 requests
+    monkeypatch.setattr(gsheets, "MAX_REQUEST_BYTES", CAP // 3)  # Escalations in 2 requests
     book = _book(tmp_path / "cut", monkeypatch)
     history_before = book.grid(schema.HISTORY)
 
