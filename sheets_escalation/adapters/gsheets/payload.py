@@ -300,8 +300,11 @@ def _value_chunks(tabs: Sequence[tuple[str, Cells]], budget: int) -> list[list[d
     chunks: list[list[dict[str, Any]]] = []
     room = 0
     for title, cells in reversed(tabs):
-        ranges = _value_ranges(title, cells)
-        size = sum(piece for _, piece in ranges)
+        # Every value costs its bytes and a comma at least: a tab whose values alone are
+        # over the budget is cut without first laying out its ranges whole.
+        least = json_size(list(cells.values())) - 1
+        ranges = _value_ranges(title, cells) if least <= budget else []
+        size = sum(piece for _, piece in ranges) if ranges else least
         if size <= budget:
             if not chunks or size > room:
                 chunks.append([])
