@@ -185,6 +185,10 @@ def test_a_write_over_the_cap_is_split_and_stores_what_one_request_stores(
     assert (first == len(chunks) - 1) == (whole_history < cap - 100)
     if first < len(chunks) - 1:
         assert len(sum(history, [])) > len(_history_ranges(one))  # cut by rows
+    # Packed from the end, a cut tab filling each request: no more requests than the
+    # bytes need, give or take a row or two per request.
+    sizes = [_size(c.body) for c in chunks]
+    assert len(chunks) <= -(-sum(sizes) // (cap - 1_000)), sizes
     assert _stored(split) == _stored(whole)
 
 
@@ -204,7 +208,7 @@ def test_a_run_dying_between_two_requests_is_completed_by_the_next_without_dupli
     undisturbed = _book(tmp_path / "undisturbed", monkeypatch)
     assert undisturbed.sync("--quiet").code == 0
 
-    monkeypatch.setattr(gsheets, "MAX_REQUEST_BYTES", CAP // 2)  # Escalations in 2 requests
+    monkeypatch.setattr(gsheets, "MAX_REQUEST_BYTES", CAP // 3)  # Escalations in 2 requests
     book = _book(tmp_path / "cut", monkeypatch)
     history_before = book.grid(schema.HISTORY)
 
@@ -324,3 +328,39 @@ def test_a_datetime_goes_out_as_a_short_serial_that_reads_back_to_the_millisecon
     assert len(repr(serial).split(".")[-1]) <= 8
     read = dates.parse_datetimes(pd.Series([serial], dtype=object), "At", "UTC").values
     assert read.dt.tz_convert(None).tolist() == [pd.Timestamp(moment)]
+
+
+# --------------------------------------------------------------------------- the encoding
+
+
+def test_whole_floats_go_as_integers_naming_the_same_number() -> None:
+    assert [gsheets._compact(v) for v in (8.0, 0.0, -3.0, 2.5, True, "8.0", 2.0**60)] == \
+        [8, 0, -3, 2.5, True, "8.0", 2.0**60]
+    assert type(gsheets._compact(8.0)) is int and gsheets._compact(True) is True
+    negative_zero = gsheets._compact(-0.0)
+    assert isinstance(negative_zero, float) and str(negative_zero) == "-0.0"
+
+
+def test_a_column_run_skips_the_cells_it_does_not_write_leaving_them_as_they_are(
+        tmp_path: Path) -> None:
+    fake = FakeSheetsAPI()
+    body = [[f"ESC-{n:04d}", f"old {n}", f"kept {n}"] for n in range(1, 41)]
+    fake.add_spreadsheet(KEY, {"Escalations": [["ID", "Note", "Other"], *body]})
+    backend = GoogleSheetsBackend(KEY, client_with_session(fake.session()), lock_dir=tmp_path)
+    backend.read(["Escalations"])
+    skipped = {5, 6, 20}  # rows of the run the plan does not write
+    cells = [CellWrite("Escalations", n, 1, None if n == 30 else f"new {n}", f"ESC-{n:04d}")
+             for n in range(1, 41) if n not in skipped]
+    cells.append(CellWrite("Escalations", 7, 2, 7.0, "ESC-0007"))  # a loose cell
+    backend.write(WritePlan(cells=cells))
+
+    (call,) = fake.calls("values.batchUpdate")
+    column = [d for d in call.body["data"] if d.get("majorDimension") == "COLUMNS"]
+    assert [d["range"] for d in column] == ["'Escalations'!B2:B41"]
+    assert column[0]["values"][0][3:6] == ["new 4", None, None]  # null: skipped
+    assert column[0]["values"][0][29] == ""  # a blank written empties the cell
+    assert [d["values"] for d in call.body["data"] if d not in column] == [[[7]]]
+    values = fake.books[KEY].sheet("Escalations").values()
+    assert [row[1] for row in values[1:]] == [
+        f"old {n}" if n in skipped else None if n == 30 else f"new {n}" for n in range(1, 41)]
+    assert values[7][2] == 7 and values[8][2] == "kept 8"

@@ -9,7 +9,7 @@ laid-out tab is :mod:`~sheets_escalation.adapters.gsheets.layout`.
 
 A sync costs four requests whatever the number of rows, the first sync included, as long
 as its values fit in one request body (Google refuses bodies over 10 MiB; a first sync of
-about 85,000 generated rows reaches
+about 130,000 generated rows reaches
 :data:`~sheets_escalation.adapters.gsheets.payload.MAX_REQUEST_BYTES`, a rerun writes far less):
 
 1. ``spreadsheets.get`` with a ``fields`` mask (titles, sheet ids, grid sizes, time zone);

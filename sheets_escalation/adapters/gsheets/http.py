@@ -100,7 +100,7 @@ class RetryingHTTPClient(HTTPClient):
         if json is not None:
             # Compact JSON (requests would put a space after every comma and colon): a first
             # sync's write is a few MB of cells, and Google caps a request body at 10 MiB.
-            data = _compact_json(json).encode("ascii")
+            data = compact_json(json).encode("ascii")
             json = None
             headers = {**(headers or {}), "Content-Type": "application/json"}
         attempt, slept = 0, 0.0
@@ -203,7 +203,7 @@ def client_with_session(session: requests.Session) -> gspread.Client:
     return gspread.Client(None, session=session, http_client=RetryingHTTPClient)  # type: ignore[arg-type]
 
 
-def _compact_json(value: Any) -> str:
+def compact_json(value: Any) -> str:
     """``value`` as the JSON body the client sends: no spaces, ASCII only. Raise ValueError
     for NaN or infinity (not JSON)."""
     return json.dumps(value, allow_nan=False, separators=(",", ":"))
@@ -212,4 +212,4 @@ def _compact_json(value: Any) -> str:
 def json_size(value: Any) -> int:
     """Bytes of ``value`` as the client sends it (ASCII only, so one byte per character).
     Raise ValueError for NaN or infinity."""
-    return len(_compact_json(value))
+    return len(compact_json(value))

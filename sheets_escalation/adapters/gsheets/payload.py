@@ -12,6 +12,7 @@ rows in the last request), structural requests into ``spreadsheets.batchUpdate``
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -176,20 +177,13 @@ class Targets:
             for title, cells in self._grid_cells().items() if cells
         }
 
-    def value_units(self, budget: int) -> list[list[tuple[dict[str, Any], int]]]:
-        """Every write as RAW value ranges with their JSON size, grouped in units of at most
-        ``budget`` bytes that a split write keeps in one request, the History rows last.
-
-        A tab whose writes fit is one unit. A bigger tab is cut into bands of whole rows,
-        every cell of a row in the same band: a row never has its Level written in one
-        request and its Escalated at in another, which the next run would misread.
-        """
+    def value_tabs(self) -> list[tuple[str, dict[tuple[int, int], Any]]]:
+        """Every write as ``(title, {(row, column): JSON value written RAW})``, in the order
+        they are sent: the History rows last."""
         history = self.title_of(HISTORY) or HISTORY
         grid = self._grid_cells()
-        units: list[list[tuple[dict[str, Any], int]]] = []
-        for title in sorted(grid, key=lambda t: t == history):
-            units.extend(_bands(title, grid[title], budget))
-        return units
+        return [(title, {key: _compact(to_api_value(value)) for key, value in grid[title].items()})
+                for title in sorted(grid, key=lambda t: t == history)]
 
 
 def value_bodies(targets: Targets) -> list[dict[str, Any]]:
@@ -199,7 +193,7 @@ def value_bodies(targets: Targets) -> list[dict[str, Any]]:
     if one row of values alone is over the cap."""
     budget = MAX_REQUEST_BYTES - json_size({"valueInputOption": "RAW", "data": []})
     return [{"valueInputOption": "RAW", "data": chunk}
-            for chunk in _value_chunks(targets.value_units(budget), budget)]
+            for chunk in _value_chunks(targets.value_tabs(), budget)]
 
 
 def request_batches(requests_: Sequence[dict[str, Any]],
@@ -210,13 +204,31 @@ def request_batches(requests_: Sequence[dict[str, Any]],
     return _request_chunks(requests_, MAX_REQUEST_BYTES - json_size(options))
 
 
-Cells = Mapping[tuple[int, int], Value]
+Cells = Mapping[tuple[int, int], Any]
+
+# A column's written rows go as one column-major range unless more than this many rows
+# between two of them are left alone (each costs a ``null``; a new range costs ~80 bytes).
+GAP_ROWS = 15
+# Fewer cells than this in such a run are written row by row with their row's other cells.
+MIN_RUN = 4
+# In a row, cells up to this many columns apart share a range (``null`` in between).
+GAP_COLUMNS = 3
 
 
-def _blocks(cells: Cells) -> Iterator[tuple[int, int, list[list[Value]]]]:
+def _compact(value: Any) -> Any:
+    """A whole-number float as the JSON integer naming the same number (``8`` for ``8.0``:
+    Google stores every number as a double, so the cell is the same, in fewer bytes)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53 \
+            and not (value == 0 and math.copysign(1.0, value) < 0):
+        return int(value)
+    return value
+
+
+def _blocks(cells: Cells) -> Iterator[tuple[int, int, list[list[Any]]]]:
     """Given cells by (row, column), return them as rectangles ``(top row, left column,
-    rows of values)``: contiguous cells of a row coalesced, then consecutive rows with the
-    same columns merged (a first sync writes one block, not 2,000)."""
+    rows of values)``: cells of a row up to :data:`GAP_COLUMNS` apart coalesced (``None``,
+    sent as ``null``, leaves the cells between alone), then consecutive rows with the same
+    columns merged."""
     by_row: dict[int, list[int]] = {}
     for row, col in cells:
         by_row.setdefault(row, []).append(col)
@@ -225,7 +237,7 @@ def _blocks(cells: Cells) -> Iterator[tuple[int, int, list[list[Value]]]]:
         cols = sorted(by_row[row])
         spans = [[cols[0], cols[0]]]
         for col in cols[1:]:
-            if col == spans[-1][1] + 1:
+            if col - spans[-1][1] <= GAP_COLUMNS:
                 spans[-1][1] = col
             else:
                 spans.append([col, col])
@@ -237,50 +249,119 @@ def _blocks(cells: Cells) -> Iterator[tuple[int, int, list[list[Value]]]]:
                 runs.append([row])
     for (first, last), runs in blocks.items():
         for rows in runs:
-            yield rows[0], first, [[cells[(r, c)] for c in range(first, last + 1)] for r in rows]
+            yield rows[0], first, [[cells.get((r, c)) for c in range(first, last + 1)] for r in rows]
 
 
 def _value_ranges(title: str, cells: Cells) -> list[tuple[dict[str, Any], int]]:
-    """The RAW value ranges writing ``cells`` of ``title``, each with its JSON size plus
-    the separator that follows it in a list."""
-    out = []
-    for top, left, rows in _blocks(cells):
-        item = {"range": a1(title, top, left, top + len(rows) - 1, left + len(rows[0]) - 1),
-                "values": [[to_api_value(v) for v in row] for row in rows]}
+    """The RAW value ranges writing ``cells`` (JSON values) of ``title``, each with its JSON
+    size plus the separator that follows it in a list.
+
+    A column's run of written rows is one column-major range (``majorDimension`` COLUMNS:
+    no brackets per row), a cell the run skips sent as ``null``, which Google leaves as it is
+    ("Null values will be skipped", ValueRange in the API's discovery document); the few
+    cells outside such runs go row by row (:func:`_blocks`). Every cell is in one range.
+    """
+    by_col: dict[int, list[int]] = {}
+    for row, col in cells:
+        by_col.setdefault(col, []).append(row)
+    out: list[tuple[dict[str, Any], int]] = []
+    loose: dict[tuple[int, int], Any] = {}
+    for col in sorted(by_col):
+        rows = sorted(by_col[col])
+        runs = [[rows[0], rows[0], 1]]
+        for row in rows[1:]:
+            if row - runs[-1][1] > GAP_ROWS + 1:
+                runs.append([row, row, 1])
+            else:
+                runs[-1][1], runs[-1][2] = row, runs[-1][2] + 1
+        for top, bottom, count in runs:
+            if count < MIN_RUN:
+                loose.update({(r, col): cells[(r, col)] for r in rows
+                              if top <= r <= bottom})
+                continue
+            item = {"range": a1(title, top, col, bottom, col), "majorDimension": "COLUMNS",
+                    "values": [[cells.get((r, col)) for r in range(top, bottom + 1)]]}
+            out.append((item, json_size(item) + 2))
+    for top, left, values in _blocks(loose):
+        item = {"range": a1(title, top, left, top + len(values) - 1, left + len(values[0]) - 1),
+                "values": values}
         out.append((item, json_size(item) + 2))
     return out
 
 
-def _bands(title: str, cells: Cells, budget: int) -> list[list[tuple[dict[str, Any], int]]]:
-    """``cells`` of ``title`` as value ranges in units of at most ``budget`` bytes, cut
-    between rows only. Raise SourceError if one row alone does not fit."""
-    ranges = _value_ranges(title, cells)
-    if sum(size for _, size in ranges) <= budget:
-        return [ranges]
-    by_row: dict[int, dict[tuple[int, int], Value]] = {}
-    for (row, col), value in cells.items():
-        by_row.setdefault(row, {})[(row, col)] = value
-    if len(by_row) == 1:
-        raise errors.SourceError(
-            f"tab {title!r}: one row of values is over {budget:,} bytes of JSON, more than"
-            " Google accepts in a request"
-        )
-    # Cut where the rows' values, scaled by how much the ranges add to them here, reach
-    # most of the budget; each side is checked (and cut again) by the recursion.
-    rows = sorted(by_row)
-    estimate = [json_size([to_api_value(v) for v in by_row[row].values()]) for row in rows]
-    scale = sum(size for _, size in ranges) / max(sum(estimate), 1)
-    cut, total = len(rows) // 2, 0.0
-    for index, size in enumerate(estimate):
-        total += size * scale
-        if total > 0.95 * budget:
-            cut = max(index, 1)
-            break
+def _value_chunks(tabs: Sequence[tuple[str, Cells]], budget: int) -> list[list[dict[str, Any]]]:
+    """Given the tabs' cells in write order (see :meth:`Targets.value_tabs`), return the
+    ``data`` of each values:batchUpdate to send, each at most ``budget`` bytes. Packed from
+    the end, so the last request is full and holds the last tab (the History rows): a tab
+    that fits in one request is never cut; a bigger one is cut between rows (every cell of
+    a row in the same request, so no row has its Level written in one request and its
+    Escalated at in another, which the next run would misread), filling each request.
+    Raise SourceError if one row alone does not fit."""
+    chunks: list[list[dict[str, Any]]] = []
+    room = 0
+    for title, cells in reversed(tabs):
+        # Every value costs its bytes and a comma at least: a tab whose values alone are
+        # over the budget is cut without first laying out its ranges whole.
+        least = json_size(list(cells.values())) - 1
+        ranges = _value_ranges(title, cells) if least <= budget else []
+        size = sum(piece for _, piece in ranges) if ranges else least
+        if size <= budget:
+            if not chunks or size > room:
+                chunks.append([])
+                room = budget
+            chunks[-1][:0] = [item for item, _ in ranges]
+            room -= size
+            continue
+        del ranges
+        by_row: dict[int, dict[tuple[int, int], Any]] = {}
+        for key, value in cells.items():
+            by_row.setdefault(key[0], {})[key] = value
+        rows = sorted(by_row)
+        # What each row adds to a request (its values and commas), near enough to cut
+        # where a request fills; the ranges' own bytes are checked when it is cut.
+        cost = [json_size(list(by_row[row].values())) - 1 for row in rows]
+        end = len(rows)
+        while end:
+            if not chunks or room <= 0:
+                chunks.append([])
+                room = budget
+            fitted = _fill(title, rows, cost, by_row, end, room)
+            if fitted is None:
+                if room == budget:
+                    raise errors.SourceError(
+                        f"tab {title!r}: one row of values is over {budget:,} bytes of JSON,"
+                        " more than Google accepts in a request")
+                room = 0
+                continue
+            start, band, band_size = fitted
+            chunks[-1][:0] = band
+            room -= band_size
+            end = start
+    return chunks[::-1]
 
-    def subset(chosen: Sequence[int]) -> dict[tuple[int, int], Value]:
-        return {key: value for row in chosen for key, value in by_row[row].items()}
 
-    return _bands(title, subset(rows[:cut]), budget) + _bands(title, subset(rows[cut:]), budget)
+def _fill(title: str, rows: Sequence[int], cost: Sequence[int],
+          by_row: Mapping[int, Mapping[tuple[int, int], Any]], end: int,
+          room: int) -> tuple[int, list[dict[str, Any]], int] | None:
+    """The most rows ending at ``rows[end - 1]`` whose ranges fit in ``room`` bytes: their
+    first index, ranges and size; None if not even the last row fits."""
+    start, total = end - 1, cost[end - 1]
+    while start and total + cost[start - 1] <= room:
+        start -= 1
+        total += cost[start]
+    while True:
+        band = _value_ranges(title, {key: value for row in rows[start:end]
+                                     for key, value in by_row[row].items()})
+        size = sum(piece for _, piece in band)
+        if size <= room:
+            return start, [item for item, _ in band], size
+        if start == end - 1:
+            return None
+        # Over by ``size - room`` bytes: drop about that many bytes of rows, and a few more.
+        over, dropped = size - room, 0
+        while start < end - 1 and dropped < over * 1.05 + 64:
+            dropped += cost[start]
+            start += 1
 
 
 def _row_pieces(rows: Sequence[Any], frame: int, budget: int, what: str) -> Iterator[tuple[int, int, int]]:
@@ -300,24 +381,6 @@ def _row_pieces(rows: Sequence[Any], frame: int, budget: int, what: str) -> Iter
             first, size = index, frame
         size += cost
     yield first, len(rows) - first, size
-
-
-def _value_chunks(units: Sequence[Sequence[tuple[dict[str, Any], int]]],
-                  budget: int) -> list[list[dict[str, Any]]]:
-    """Given units of value ranges (see :meth:`Targets.value_units`) in write order, each
-    at most ``budget`` bytes, return the ``data`` of each values:batchUpdate to send. The
-    requests are packed from the end, so the last one is full and holds the last units
-    (the History rows)."""
-    chunks: list[list[dict[str, Any]]] = []
-    room = 0
-    for unit in reversed(units):
-        size = sum(piece for _, piece in unit)
-        if not chunks or size > room:
-            chunks.append([])
-            room = budget
-        chunks[-1][:0] = [item for item, _ in unit]
-        room -= size
-    return chunks[::-1]
 
 
 def _request_chunks(requests_: Sequence[dict[str, Any]], limit: int) -> list[list[dict[str, Any]]]:
