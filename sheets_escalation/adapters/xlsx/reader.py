@@ -206,6 +206,9 @@ def _raw_cells(data: bytes, names: frozenset[str], tabs: Sequence[str]) -> _RawC
             title = ooxml.resolve(wanted, list(parts))
             if title is None or title in values:
                 continue
+            if not _may_be_misread(data, archive, parts[title]):
+                values[title] = []
+                continue
             xml = archive.read(parts[title])
             found: list[tuple[int, int, Value]] = []
             if b't="e"' in xml:
@@ -227,6 +230,24 @@ def _raw_cells(data: bytes, names: frozenset[str], tabs: Sequence[str]) -> _RawC
     if not unreadable:
         return _RawCells(data, values, date1904)
     return _RawCells(ooxml.with_parts(data, unreadable), values, date1904)
+
+
+# What each cell calamine misreads holds (see _RawCells).
+_MISREAD_MARKS = (b't="e"', b"<v>-")
+
+
+def _may_be_misread(data: bytes, archive: zipfile.ZipFile, part: str) -> bool:
+    """Given a package and a worksheet part, return whether the part holds an error value
+    or a negative number, searched chunk by chunk: the usual worksheet holds neither and
+    is then never in memory whole (a 100,000-row log is ~140 MB of XML)."""
+    tail = b""
+    overlap = max(map(len, _MISREAD_MARKS)) - 1
+    for chunk in ooxml.part_chunks(data, archive, part):
+        window = tail + chunk[:overlap] if tail else b""
+        if any(mark in chunk or mark in window for mark in _MISREAD_MARKS):
+            return True
+        tail = chunk[-overlap:] if len(chunk) >= overlap else (tail + chunk)[-overlap:]
+    return False
 
 
 def _infinity_as_text(xml: bytes) -> bytes:
