@@ -777,3 +777,25 @@ def test_equal_short_texts_read_as_one_string_and_long_ones_as_read(tmp_path: Pa
     rows = XlsxBackend(path).read(["Escalations"])["Escalations"].rows
     assert rows == [["Status", "Notes"], ["Resolved", long_text], ["Resolved", long_text]]
     assert rows[1][0] is rows[2][0]  # one object for a repeated short text
+
+
+_CALAMINE_VALUES = st.one_of(
+    st.sampled_from(["", " ", "Open", "x" * 40, "y" * 41]), st.text(max_size=50),
+    st.floats(allow_nan=True, allow_infinity=True), st.integers(-2**60, 2**60).map(float),
+    st.booleans(), st.integers(-5, 5),
+    st.datetimes(min_value=dt.datetime(1900, 1, 1)), st.dates(), st.times(),
+    st.timedeltas(min_value=dt.timedelta(0), max_value=dt.timedelta(days=3)))
+
+
+@given(st.lists(st.lists(_CALAMINE_VALUES, max_size=8), max_size=6))
+@settings(max_examples=300, deadline=None)
+def test_cells_cleaned_inline_read_as_cleaned_one_by_one(rows: list[list[object]]) -> None:
+    # The reader cleans texts and datetimes inline, sharing short texts; every cell must
+    # come out as the per-cell cleaning makes it, same type and value.
+    shared = xlsx_reader._new_shared()
+    for row in rows:
+        fast = xlsx_reader._clean_row(row, shared)
+        slow = xlsx_reader._clean_row(row)
+        assert [type(v) for v in fast] == [type(v) for v in slow]
+        assert all(a == b or (a != a and b != b) for a, b in zip(fast, slow, strict=True))
+    assert all(value is None or len(value) <= 40 for value in shared.values())

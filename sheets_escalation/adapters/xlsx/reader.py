@@ -153,7 +153,7 @@ def _sheet_rows(sheet: python_calamine.CalamineSheet) -> list[list[Value]]:
     if sheet.start is None or sheet.end is None:
         return []
     (top, left), (bottom, right) = sheet.start, sheet.end
-    shared: dict[str, str] = {}
+    shared = _new_shared()
     rows: list[list[Value]] = []
     pad: list[Value] = []
     for number, row in enumerate(sheet.iter_rows()):
@@ -329,15 +329,25 @@ def _clean(value: Any) -> Value:
 _SHARED_TEXT = 40
 
 
-def _clean_row(row: Sequence[Any], shared: dict[str, str] | None = None) -> list[Value]:
+def _new_shared() -> dict[str, str | None]:
+    """Return the texts shared between cells, to start with: the blank, read as None."""
+    return {"": None}
+
+
+def _clean_row(row: Sequence[Any], shared: dict[str, str | None] | None = None) -> list[Value]:
     """Given a row as calamine reads it, return its raw values without trailing blanks;
-    with ``shared``, equal short texts become one string object (kept in ``shared``)."""
+    with ``shared`` (from :func:`_new_shared`), equal short texts become one string object
+    (kept in ``shared``)."""
     if shared is None:
         cleaned = [_clean(value) for value in row]
     else:
-        cleaned = [shared.setdefault(value, value)
-                   if type(value) is str and len(value) <= _SHARED_TEXT else value
-                   for value in map(_clean, row)]
+        # The same values as _clean gives, with texts and datetimes (most cells) cleaned
+        # inline rather than through a call per cell: the blank text is shared as None.
+        share = shared.setdefault
+        cleaned = [(share(value, value) if len(value) <= _SHARED_TEXT else value)
+                   if (kind := type(value)) is str
+                   else value if kind is dt.datetime else _clean(value)
+                   for value in row]
     while cleaned and cleaned[-1] is None:
         cleaned.pop()
     return cleaned
