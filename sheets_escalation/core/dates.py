@@ -276,6 +276,8 @@ def parse_datetimes(
     not MDY/DMY or ``timezone`` is not a time zone name pandas knows.
     """
     _check_settings(timezone, date_order)
+    if isinstance(raw.dtype, np.dtype) and raw.dtype.kind == "M":
+        return _naive_datetime64(raw, header, timezone)
     day_first = date_order == "DMY"
     index = raw.index
     values, kinds = classify(raw)
@@ -334,6 +336,28 @@ def parse_datetimes(
     parsed = pd.Series(
         pd.DatetimeIndex(combined.view("datetime64[ns]")).tz_localize("UTC").array, index=index
     )
+    problems = problem_series(index, header, "a date", values, bad)
+    return ParsedColumn(parsed, problems)
+
+
+def _naive_datetime64(raw: pd.Series, header: str, timezone: str) -> ParsedColumn:
+    """Given a column of naive datetimes only (``datetime64``: pandas infers it from cells
+    that all hold datetimes or nothing), return what :func:`parse_datetimes` returns for the
+    same values as objects, without making an object of each."""
+    index = raw.index
+    count = len(raw)
+    stamps = raw.to_numpy()
+    local_ns = np.full(count, _NAT, dtype=np.int64)
+    bad = np.zeros(count, dtype=bool)
+    positions = np.flatnonzero(~np.isnat(stamps))
+    if len(positions):
+        _read_datetime_objects(stamps[positions], positions, local_ns,
+                               np.full(count, _NAT, dtype=np.int64), bad)
+    parsed = pd.Series(
+        pd.DatetimeIndex(_localize(local_ns, timezone).view("datetime64[ns]"))
+        .tz_localize("UTC").array, index=index)
+    # Only the cells out of range are quoted, as the objects they would have been.
+    values = raw.to_numpy(dtype=object) if bad.any() else np.empty(count, dtype=object)
     problems = problem_series(index, header, "a date", values, bad)
     return ParsedColumn(parsed, problems)
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas._libs import lib
 
 from sheets_escalation.adapters.notify.outbox import Outbox
 from sheets_escalation.core import cells, dates, schema
@@ -156,21 +157,35 @@ def _changed(column: schema.Column, old: pd.Series, new: pd.Series, timezone: st
         same = (delta <= pd.Timedelta(seconds=1)).to_numpy(dtype=bool, na_value=False)
         return ~(both_blank | same)
     if column.kind == "number":
-        old_number = pd.to_numeric(old.where(~old.map(lambda v: isinstance(v, bool))),
-                                   errors="coerce")
-        both_blank = old_number.isna().to_numpy() & new.isna().to_numpy() & (
-            cells.parse_text(old) == "").to_numpy()
+        kinds = np.fromiter(map(type, old.to_numpy(dtype=object)), dtype=object, count=len(old))
+        not_bool = kinds != bool  # noqa: E721 - compares an array of types, element by element
+        old_number = pd.to_numeric(old.where(not_bool), errors="coerce")
+        both_blank = old_number.isna().to_numpy() & new.isna().to_numpy()
+        if both_blank.any():  # blank only if its text is: read the text of those cells alone
+            both_blank[both_blank] = (cells.parse_text(old[both_blank]) == "").to_numpy()
         same = ((old_number - new).abs() < 0.005).to_numpy(dtype=bool, na_value=False)
         return ~(both_blank | same)
     return (cells.parse_text(old) != new.fillna("").astype(str)).to_numpy()
+
+
+def _raw_column(raw: pd.Series) -> pd.Series:
+    """Given a column of raw cells, return it as objects, but a column of datetimes only
+    as it is: compared as datetimes, it needs no object per cell (the values listed from
+    either are the same Timestamps)."""
+    if isinstance(raw.dtype, np.dtype) and raw.dtype.kind == "M":
+        return raw
+    return raw.astype(object)
 
 
 def _fitted(texts: pd.Series, limit: int) -> pd.Series:
     """Texts as a backend holding ``limit`` characters per cell writes them (fit_text), so
     a shortened cell reads back equal and is not rewritten every run."""
     values = texts.to_numpy(dtype=object)
-    long = np.fromiter((isinstance(v, str) and len(v) > limit for v in values), dtype=bool,
-                       count=len(values))
+    if lib.is_string_array(values):  # type: ignore[attr-defined]  # text only, as usual
+        long = np.fromiter(map(len, values), dtype=np.int64, count=len(values)) > limit
+    else:
+        long = np.fromiter((isinstance(v, str) and len(v) > limit for v in values),
+                           dtype=bool, count=len(values))
     if not long.any():
         return texts
     values = values.copy()
@@ -243,7 +258,7 @@ def plan_writes(workbook: Workbook, *, describe: bool = True
 
     for column in schema.OWNED_COLUMNS:
         position = columns[column.key]
-        raw_values = (raw[position].astype(object) if position in raw.columns
+        raw_values = (_raw_column(raw[position]) if position in raw.columns
                       and column.key in log_read.columns else blank_column)
         new = result[column.key]
         if column.kind == "datetime":
@@ -266,7 +281,7 @@ def plan_writes(workbook: Workbook, *, describe: bool = True
         column = schema.COLUMN_BY_KEY[key]
         if key not in log_read.columns or columns[key] not in raw.columns:
             continue
-        raw_values = raw[columns[key]].astype(object)
+        raw_values = _raw_column(raw[columns[key]])
         if key == "level":
             sheet_level = cells.parse_levels(raw_values, column.header).values
             differs = (sheet_level.to_numpy() != result["level"].to_numpy())

@@ -25,9 +25,9 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from PIL import Image as PILImage
 
 from sheets_escalation.adapters.xlsx import backend as xlsx
+from sheets_escalation.adapters.xlsx import ooxml, template
 from sheets_escalation.adapters.xlsx import patch as xlsx_patch
 from sheets_escalation.adapters.xlsx import reader as xlsx_reader
-from sheets_escalation.adapters.xlsx import template
 from sheets_escalation.adapters.xlsx.backend import XlsxBackend
 from sheets_escalation.core import layout, schema, staleness
 from sheets_escalation.core.errors import (
@@ -198,6 +198,65 @@ def test_error_values_are_read_as_their_text(tmp_path: Path) -> None:
                  b'<c r="B1" t="e"><f>1/0</f><v>#DIV/0!</v></c><c r="D1" s="0" t="e"><v>#N/A</v></c>')
     assert XlsxBackend(path).read(["Sheet"])["Sheet"].rows == [["ID", "#DIV/0!", None, "#N/A"], [],
                                                                [None, None, "x"]]
+
+
+@pytest.mark.parametrize("step", [1, 3, 5, 64, 1 << 20])
+@pytest.mark.parametrize("compression", [zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED])
+def test_error_values_and_negative_numbers_are_found_whatever_the_chunks(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: int, compression: int) -> None:
+    # The worksheet is searched for them chunk by chunk: a mark split between two chunks
+    # (or a member stored, not deflated) must still be found.
+    path = tmp_path / "book.xlsx"
+    workbook = openpyxl.Workbook()
+    ws = workbook.active
+    assert ws is not None
+    ws.append(["ID", "When", "Amount"])
+    ws.append(["x", "=1/0", -2.5])
+    ws.append(["y", -1, 3])
+    ws["B3"].number_format = "yyyy-mm-dd"
+    workbook.save(path)
+    with zipfile.ZipFile(path) as source:
+        members = {name: source.read(name) for name in source.namelist()}
+    sheet = "xl/worksheets/sheet1.xml"
+    members[sheet] = members[sheet].replace(b'<c r="B2"><f>1/0</f><v /></c>',
+                                            b'<c r="B2" t="e"><f>1/0</f><v>#DIV/0!</v></c>')
+    with zipfile.ZipFile(path, "w", compression) as target:
+        for name, data in members.items():
+            target.writestr(name, data)
+    monkeypatch.setattr("sheets_escalation.adapters.xlsx.ooxml._INFLATE_STEP", step)
+    assert XlsxBackend(path).read(["Sheet"])["Sheet"].rows == [
+        ["ID", "When", "Amount"], ["x", "#DIV/0!", -2.5], ["y", -1, 3]]
+
+
+@pytest.mark.parametrize("xml", [b'<c r="B2" t="e"><v>#N/A</v></c>', b'<c r="C2"><v>-1</v></c>',
+                                 b'<c r="C2" t="s"><v>1</v></c>'])
+def test_the_search_for_misread_cells_sees_marks_split_between_chunks(
+        monkeypatch: pytest.MonkeyPatch, xml: bytes) -> None:
+    holds_mark = b't="e"' in xml or b"<v>-" in xml
+    for first in range(len(xml)):
+        for second in range(first, len(xml)):
+            chunks = [xml[:first], xml[first:second], xml[second:]]
+            monkeypatch.setattr(xlsx_reader.ooxml, "part_chunks",
+                                lambda *_, chunks=chunks: iter(chunks))
+            assert xlsx_reader._may_be_misread(b"", None, "") is holds_mark, chunks  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("compression", [zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED,
+                                         zipfile.ZIP_BZIP2])
+def test_part_chunks_give_each_member_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            compression: int) -> None:
+    path = _template(tmp_path / "t.xlsx")
+    with zipfile.ZipFile(path) as source:
+        members = {name: source.read(name) for name in source.namelist()}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression) as target:
+        for name, data in members.items():
+            target.writestr(name, data)
+    monkeypatch.setattr(ooxml, "_INFLATE_STEP", 7)
+    package = buffer.getvalue()
+    with zipfile.ZipFile(io.BytesIO(package)) as archive:
+        for name, data in members.items():
+            assert b"".join(ooxml.part_chunks(package, archive, name)) == data, name
 
 
 def test_template_reads_back_its_seeds(tmp_path: Path) -> None:
@@ -718,3 +777,25 @@ def test_equal_short_texts_read_as_one_string_and_long_ones_as_read(tmp_path: Pa
     rows = XlsxBackend(path).read(["Escalations"])["Escalations"].rows
     assert rows == [["Status", "Notes"], ["Resolved", long_text], ["Resolved", long_text]]
     assert rows[1][0] is rows[2][0]  # one object for a repeated short text
+
+
+_CALAMINE_VALUES = st.one_of(
+    st.sampled_from(["", " ", "Open", "x" * 40, "y" * 41]), st.text(max_size=50),
+    st.floats(allow_nan=True, allow_infinity=True), st.integers(-2**60, 2**60).map(float),
+    st.booleans(), st.integers(-5, 5),
+    st.datetimes(min_value=dt.datetime(1900, 1, 1)), st.dates(), st.times(),
+    st.timedeltas(min_value=dt.timedelta(0), max_value=dt.timedelta(days=3)))
+
+
+@given(st.lists(st.lists(_CALAMINE_VALUES, max_size=8), max_size=6))
+@settings(max_examples=300, deadline=None)
+def test_cells_cleaned_inline_read_as_cleaned_one_by_one(rows: list[list[object]]) -> None:
+    # The reader cleans texts and datetimes inline, sharing short texts; every cell must
+    # come out as the per-cell cleaning makes it, same type and value.
+    shared = xlsx_reader._new_shared()
+    for row in rows:
+        fast = xlsx_reader._clean_row(row, shared)
+        slow = xlsx_reader._clean_row(row)
+        assert [type(v) for v in fast] == [type(v) for v in slow]
+        assert all(a == b or (a != a and b != b) for a, b in zip(fast, slow, strict=True))
+    assert all(value is None or len(value) <= 40 for value in shared.values())

@@ -690,3 +690,20 @@ def test_the_common_layout_shortcut_reads_the_layouts_it_names() -> None:
     assert read.view("datetime64[ns]")[2] == np.datetime64("2026-03-05T14:30")
     assert dates._common_layouts(["3/5/2026"], day_first=True).view(
         "datetime64[ns]")[0] == np.datetime64("2026-05-03")
+
+
+def test_a_column_of_datetimes_only_reads_as_the_same_values_as_objects() -> None:
+    # pandas infers datetime64 for a column holding only datetimes and blanks; read in C,
+    # it must give what the same cells as objects give: wall times in the gap and the
+    # repeated hour of a DST change, seconds, out-of-range years, blanks.
+    stamps = np.array(["2026-03-08T02:30", "2026-11-01T01:30", "2026-05-01T12:00:01.5",
+                       "1800-01-01T00:00", "2300-06-01T00:00", "NaT", "1899-12-31T00:00",
+                       "2261-12-31T23:59"], dtype="datetime64[us]")
+    column = pd.Series(stamps, index=pd.RangeIndex(3, 3 + len(stamps)))
+    assert column.dtype.kind == "M"
+    fast = parse_datetimes(column, "Opened", "America/New_York")
+    objects = parse_datetimes(column.astype(object), "Opened", "America/New_York")
+    assert fast.values.equals(objects.values)
+    assert fast.problems.tolist() == objects.problems.tolist()
+    assert fast.problems.index.equals(objects.problems.index)
+    assert sum(bool(p) for p in fast.problems) == 2  # the years 1800 and 2300

@@ -1,7 +1,7 @@
 """What the readers and writers of a local ``.xlsx`` share about its package (Office Open XML):
 the XML namespaces, where each tab's worksheet part is, which tab a title names, whether the
-file counts dates from 1904, a package with some members replaced, and text as a cell can
-hold it.
+file counts dates from 1904, a package with some members replaced, a part's text in chunks,
+and text as a cell can hold it.
 """
 
 from __future__ import annotations
@@ -9,8 +9,10 @@ from __future__ import annotations
 import io
 import posixpath
 import re
+import struct
 import zipfile
-from collections.abc import Sequence
+import zlib
+from collections.abc import Iterator, Sequence
 from xml.etree import ElementTree
 
 from sheets_escalation.core import schema
@@ -23,6 +25,10 @@ R_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 
 # A cell's type attribute, with the space before it.
 CELL_TYPE = re.compile(rb'\s*\bt="(?P<type>[^"]*)"')
+
+_LOCAL_HEADER = struct.Struct("<4s22x2H")  # zip's local file header: signature, name/extra lengths
+# Compressed bytes inflated at once by part_chunks (~9 MB of worksheet XML each).
+_INFLATE_STEP = 1 << 20
 
 _OOXML_ESCAPE = re.compile(r"_x[0-9A-Fa-f]{4}_")
 # Characters XML 1.0 cannot hold that are not control characters (see plaintext).
@@ -70,6 +76,29 @@ def relationships(archive: zipfile.ZipFile, names: frozenset[str], part: str) ->
         path = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(folder, target))
         found[element.get("Id", "")] = (element.get("Type", "").rsplit("/", 1)[-1], path)
     return found
+
+
+def part_chunks(data: bytes, archive: zipfile.ZipFile, part: str) -> Iterator[bytes]:
+    """Given a package's bytes, the package opened on them and a member name, yield the
+    member's content in chunks, so a large worksheet is never in memory whole. A deflated
+    member is inflated straight from its compressed bytes (without zipfile's checksum,
+    which the reader that parses the part checks anyway); any other goes through zipfile."""
+    info = archive.getinfo(part)
+    start = -1
+    if info.compress_type == zipfile.ZIP_DEFLATED and not info.flag_bits & 0x01:
+        signature, name_length, extra_length = _LOCAL_HEADER.unpack_from(data, info.header_offset)
+        if signature == b"PK\x03\x04":
+            start = info.header_offset + _LOCAL_HEADER.size + name_length + extra_length
+    if start < 0 or start + info.compress_size > len(data):
+        with archive.open(part) as stream:
+            while chunk := stream.read(_INFLATE_STEP * 8):
+                yield chunk
+        return
+    payload = memoryview(data)[start:start + info.compress_size]
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    for offset in range(0, len(payload), _INFLATE_STEP):
+        yield inflater.decompress(payload[offset:offset + _INFLATE_STEP])
+    yield inflater.flush()
 
 
 def sheet_parts(archive: zipfile.ZipFile, names: frozenset[str]) -> dict[str, str]:

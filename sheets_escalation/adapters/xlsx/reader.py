@@ -153,7 +153,7 @@ def _sheet_rows(sheet: python_calamine.CalamineSheet) -> list[list[Value]]:
     if sheet.start is None or sheet.end is None:
         return []
     (top, left), (bottom, right) = sheet.start, sheet.end
-    shared: dict[str, str] = {}
+    shared = _new_shared()
     rows: list[list[Value]] = []
     pad: list[Value] = []
     for number, row in enumerate(sheet.iter_rows()):
@@ -206,6 +206,9 @@ def _raw_cells(data: bytes, names: frozenset[str], tabs: Sequence[str]) -> _RawC
             title = ooxml.resolve(wanted, list(parts))
             if title is None or title in values:
                 continue
+            if not _may_be_misread(data, archive, parts[title]):
+                values[title] = []
+                continue
             xml = archive.read(parts[title])
             found: list[tuple[int, int, Value]] = []
             if b't="e"' in xml:
@@ -227,6 +230,24 @@ def _raw_cells(data: bytes, names: frozenset[str], tabs: Sequence[str]) -> _RawC
     if not unreadable:
         return _RawCells(data, values, date1904)
     return _RawCells(ooxml.with_parts(data, unreadable), values, date1904)
+
+
+# What each cell calamine misreads holds (see _RawCells).
+_MISREAD_MARKS = (b't="e"', b"<v>-")
+
+
+def _may_be_misread(data: bytes, archive: zipfile.ZipFile, part: str) -> bool:
+    """Given a package and a worksheet part, return whether the part holds an error value
+    or a negative number, searched chunk by chunk: the usual worksheet holds neither and
+    is then never in memory whole (a 100,000-row log is ~140 MB of XML)."""
+    tail = b""
+    overlap = max(map(len, _MISREAD_MARKS)) - 1
+    for chunk in ooxml.part_chunks(data, archive, part):
+        window = tail + chunk[:overlap] if tail else b""
+        if any(mark in chunk or mark in window for mark in _MISREAD_MARKS):
+            return True
+        tail = chunk[-overlap:] if len(chunk) >= overlap else (tail + chunk)[-overlap:]
+    return False
 
 
 def _infinity_as_text(xml: bytes) -> bytes:
@@ -308,15 +329,25 @@ def _clean(value: Any) -> Value:
 _SHARED_TEXT = 40
 
 
-def _clean_row(row: Sequence[Any], shared: dict[str, str] | None = None) -> list[Value]:
+def _new_shared() -> dict[str, str | None]:
+    """Return the texts shared between cells, to start with: the blank, read as None."""
+    return {"": None}
+
+
+def _clean_row(row: Sequence[Any], shared: dict[str, str | None] | None = None) -> list[Value]:
     """Given a row as calamine reads it, return its raw values without trailing blanks;
-    with ``shared``, equal short texts become one string object (kept in ``shared``)."""
+    with ``shared`` (from :func:`_new_shared`), equal short texts become one string object
+    (kept in ``shared``)."""
     if shared is None:
         cleaned = [_clean(value) for value in row]
     else:
-        cleaned = [shared.setdefault(value, value)
-                   if type(value) is str and len(value) <= _SHARED_TEXT else value
-                   for value in map(_clean, row)]
+        # The same values as _clean gives, with texts and datetimes (most cells) cleaned
+        # inline rather than through a call per cell: the blank text is shared as None.
+        share = shared.setdefault
+        cleaned = [(share(value, value) if len(value) <= _SHARED_TEXT else value)
+                   if (kind := type(value)) is str
+                   else value if kind is dt.datetime else _clean(value)
+                   for value in row]
     while cleaned and cleaned[-1] is None:
         cleaned.pop()
     return cleaned
