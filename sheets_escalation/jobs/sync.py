@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pandas._libs import lib
 
 from sheets_escalation.adapters.notify.outbox import Outbox
 from sheets_escalation.core import cells, dates, schema
@@ -181,7 +180,7 @@ def _fitted(texts: pd.Series, limit: int) -> pd.Series:
     """Texts as a backend holding ``limit`` characters per cell writes them (fit_text), so
     a shortened cell reads back equal and is not rewritten every run."""
     values = texts.to_numpy(dtype=object)
-    if lib.is_string_array(values):  # type: ignore[attr-defined]  # text only, as usual
+    if pd.api.types.infer_dtype(values, skipna=False) == "string":  # text only, as usual
         long = np.fromiter(map(len, values), dtype=np.int64, count=len(values)) > limit
     else:
         long = np.fromiter((isinstance(v, str) and len(v) > limit for v in values),
