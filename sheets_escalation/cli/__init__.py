@@ -446,14 +446,9 @@ def review(source: str, month: str | None, export_path: str | None, no_tab: bool
                         Path(export_path) if export_path else None, write_tab=not no_tab,
                         dry_run=dry_run, send=delivery)
     if not quiet:
-        if dry_run:
-            echo("dry run, nothing written or sent")
-            if not no_tab:
-                echo(f"would write tab {result.review.tab} to {backend.name}")
-            if export_path:
-                echo(f"would export {export_path}")
-        print_review(result.review, backend.name, not no_tab and not dry_run,
-                      None if dry_run else export_path)
+        print_review(result.review, backend.name, write_tab=not no_tab,
+                     export_path=export_path, dry_run=dry_run,
+                     dry_note="dry run, nothing written or sent")
     sent = result.sent
     if sent is None:
         return
@@ -517,14 +512,8 @@ def simulate(source: str, month: str | None, policy_source: str | None, sets: tu
     result = run_simulate(backend, parse_now(now_text), month, sets=sets, other=other,
                           export_path=Path(export_path) if export_path else None,
                           write_tab=not no_tab, dry_run=dry_run)
-    if dry_run:
-        echo("dry run, nothing written")
-        if not no_tab:
-            echo(f"would write tab {result.review.tab} to {backend.name}")
-        if export_path:
-            echo(f"would export {export_path}")
-    print_review(result.review, backend.name, not no_tab and not dry_run,
-                  None if dry_run else export_path)
+    print_review(result.review, backend.name, write_tab=not no_tab, export_path=export_path,
+                 dry_run=dry_run)
 
 
 @cli.command()

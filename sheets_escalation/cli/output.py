@@ -153,11 +153,19 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-def print_review(review_: Any, source: str, wrote_tab: bool, export_path: str | None) -> None:
-    """Given a review (or what-if comparison), print where it went and its answers."""
-    if wrote_tab:
+def print_review(review_: Any, source: str, *, write_tab: bool, export_path: str | None,
+                 dry_run: bool, dry_note: str = "dry run, nothing written") -> None:
+    """Given a review (or what-if comparison), where it was to go and whether this was a
+    dry run, print where it went (or would go) and its answers."""
+    if dry_run:
+        echo(dry_note)
+        if write_tab:
+            echo(f"would write tab {review_.tab} to {source}")
+        if export_path:
+            echo(f"would export {export_path}")
+    elif write_tab:
         echo(f"wrote tab {review_.tab} to {source}")
-    if export_path:
+    if export_path and not dry_run:
         echo(f"exported {export_path}")
     for question, answer in review_.answers:
         echo(f"{question}: {answer}")
